@@ -1,0 +1,58 @@
+# Front door. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# `make reports` runs on the synthetic demo extract unless INPUT is given.
+DEMO_YEAR ?= 2024
+DEMO_SEED ?= 7
+DEMO_PLAN ?= data/plans/demo.yaml
+DEMO := data/synthetic/demo_$(DEMO_YEAR).csv
+# The demo extract is taken a month after the year ends, as a real one would be.
+DEMO_EXTRACT_DATE := $(shell expr $(DEMO_YEAR) + 1)-01-31
+INPUT ?=
+EXTRACT_DATE ?=
+OUT ?= reports
+WORKERS ?= 2
+FORCES ?=
+PYTEST_ARGS ?=
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+.PHONY: help env demo reports test bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+env: $(STAMP) ## Create the virtual environment (.venv) and install the toolkit
+
+$(DEMO): | $(STAMP)
+	$(PY) -m toolkit synth --year $(DEMO_YEAR) --seed $(DEMO_SEED) --plant $(DEMO_PLAN) \
+		--extract-date $(DEMO_EXTRACT_DATE) --out $(DEMO)
+
+demo: $(DEMO) ## Generate the synthetic demo national extract
+
+reports: $(STAMP) ## Report for every force: make reports [INPUT=extract.csv EXTRACT_DATE=YYYY-MM-DD]
+ifeq ($(strip $(INPUT)),)
+	@$(MAKE) --no-print-directory $(DEMO)
+	$(PY) -m toolkit run --input $(DEMO) --extract-date $(DEMO_EXTRACT_DATE) \
+		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
+else
+	@test -n "$(EXTRACT_DATE)" || { echo "error: give EXTRACT_DATE=YYYY-MM-DD with INPUT" >&2; exit 2; }
+	$(PY) -m toolkit run --input "$(INPUT)" --extract-date $(EXTRACT_DATE) \
+		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
+endif
+
+test: $(STAMP) ## Run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean: ## Remove generated reports and demo data (keeps the environment)
+	rm -rf $(OUT)/*.html $(OUT)/_data $(OUT)/_executed $(OUT)/run.json data/synthetic

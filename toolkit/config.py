@@ -1,0 +1,19 @@
+"""Paths used by the toolkit, all derived from the project root.
+
+Notebooks and modules never hard-code ``../data``; they import these names.
+Set ``TOOLKIT_DATA_DIR`` to keep extracts outside the repository (for example
+on a secure share). Reference lookups always come from the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # valid for `pip install -e .`
+DATA_DIR = Path(os.environ.get("TOOLKIT_DATA_DIR", PROJECT_ROOT / "data"))
+REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
+PLANS_DIR = PROJECT_ROOT / "data" / "plans"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

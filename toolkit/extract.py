@@ -1,0 +1,387 @@
+"""Read an episode extract (CSV, Parquet or Excel) and check it against the contract.
+
+Reading is in two steps, so that a problem is always reported against the
+value the user can see in their file:
+
+1. :func:`read_extract_text` reads the file into a frame of strings (blanks as
+   ``""``), refusing files that are not what their name says, empty, or not
+   UTF-8.
+2. :func:`validate_extract` checks it with the pandera schemas in
+   :mod:`toolkit.schema` and returns every problem as one table; the typed
+   table comes from :func:`to_episodes`.
+
+:func:`load_extract` does both and raises :class:`~toolkit.errors.ValidationError`
+with the problem table when the file breaks the contract.
+
+Examples
+--------
+>>> import io
+>>> text = (
+...     "force_code,episode_id,person_id,reported_at,age,category,risk_initial\\n"
+...     "E23000014,WM-1,P1,2024-03-05T21:40:00,15,missing,medium\\n"
+...     "E23000099,WM-2,P2,05/03/2024,19,absent,high\\n"
+... )
+>>> raw = read_extract_text(io.BytesIO(text.encode()), name="demo.csv")
+>>> problems = validate_extract(raw, extract_date="2025-01-31")
+>>> print(problems[["column", "row", "value"]].to_string(index=False))
+      column  row      value
+  force_code    3  E23000099
+ reported_at    3 05/03/2024
+         age    3         19
+risk_initial    3       high
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from toolkit.errors import ExtractError, ValidationError
+from toolkit.schema import (
+    CHECK_COLUMNS,
+    CODES,
+    COLUMNS,
+    DATETIME_COLUMNS,
+    REQUIRED_COLUMNS,
+    build_episode_schema,
+    build_text_schema,
+)
+
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "READERS",
+    "read_extract_text",
+    "validate_extract",
+    "to_episodes",
+    "load_extract",
+    "format_problems",
+]
+
+PROBLEM_COLUMNS = ["column", "row", "value", "problem"]
+
+# What each kind of file must start with (its "magic" bytes).
+_PARQUET_MAGIC = b"PAR1"
+_ZIP_MAGIC = b"PK\x03\x04"
+READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+
+
+def _sniff_kind(head: bytes) -> str | None:
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if b"\x00" in head:
+        return "binary"
+    return None
+
+
+def _datetime_text(values: pd.Series) -> pd.Series:
+    text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return text.where(values.notna(), "")
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn a typed frame (Parquet, Excel) into the all-text form CSV gives."""
+    out = {}
+    for name, values in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[name] = _datetime_text(values)
+            continue
+        if values.dtype == object:
+            # Excel cells of one column can mix numbers, text and timestamps.
+            values = values.map(
+                lambda v: v.strftime("%Y-%m-%dT%H:%M:%S")
+                if isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "strftime")
+                else v
+            )
+        if pd.api.types.is_float_dtype(values) or values.dtype == object:
+            values = values.map(
+                lambda v: str(int(v)) if isinstance(v, float) and np.isfinite(v) and v == int(v) else v
+            )
+        text = values.astype("string").fillna("")
+        out[str(name)] = text.astype(object)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def read_extract_text(
+    source: str | Path | IO[bytes], name: str | None = None, sheet: str | int = 0
+) -> pd.DataFrame:
+    """Read an extract file into a frame of strings, blanks as ``""``.
+
+    Parameters
+    ----------
+    source : path-like or binary file object
+        The extract. Its kind comes from the file name's ending
+        (``.csv``, ``.parquet``, ``.xlsx``) and is checked against its content.
+    name : str, optional
+        The file name, when ``source`` is a file object.
+    sheet : str or int, default 0
+        For Excel, the sheet to read (the first unless told).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns as in the file's header, every value a string, a fresh
+        ``RangeIndex`` in file order.
+
+    Raises
+    ------
+    ExtractError
+        The file is missing, empty, of an unsupported kind, not what its name
+        says, not UTF-8 text, split by another delimiter, or has no rows.
+    """
+    label = name or (str(source) if isinstance(source, (str, Path)) else "extract")
+    suffix = Path(label).suffix.lower()
+    kind = READERS.get(suffix)
+    if kind is None:
+        raise ExtractError(
+            f"{label}: unsupported file type {suffix or '(no extension)'!r}; "
+            "give a .csv, .parquet or .xlsx extract"
+        )
+    try:
+        data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
+    except FileNotFoundError:
+        raise ExtractError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ExtractError(f"{label}: is a folder, not an extract file") from None
+    except OSError as error:
+        raise ExtractError(f"{label}: cannot be read ({error.strerror})") from None
+    if not data.strip():
+        raise ExtractError(f"{label}: the file is empty")
+    sniffed = _sniff_kind(data[:8192])
+    if sniffed == "binary" or (sniffed and sniffed != kind):
+        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive"}.get(
+            sniffed, "binary data"
+        )
+        raise ExtractError(f"{label}: the name says {kind} but the content is {what}")
+    if kind == "csv":
+        frame = _read_csv_text(data, label)
+    elif kind == "parquet":
+        frame = _read_parquet_text(data, label)
+    else:
+        frame = _read_xlsx_text(data, label, sheet)
+    if frame.empty:
+        raise ExtractError(f"{label}: the file has a header but no episodes")
+    return frame.reset_index(drop=True)
+
+
+def _read_csv_text(data: bytes, label: str) -> pd.DataFrame:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ExtractError(
+            f"{label}: not UTF-8 text (byte {error.start}, line {line}); save it as CSV UTF-8"
+        ) from None
+    header = text.splitlines()[0] if text else ""
+    if "," not in header:
+        found = [word for sep, word in _OTHER_DELIMITERS.items() if sep in header]
+        if found:
+            raise ExtractError(
+                f"{label}: the header is separated by {found[0]}, not commas; "
+                "save the extract as comma-separated CSV"
+            )
+    try:
+        return pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True
+        )
+    except pd.errors.ParserError as error:
+        raise ExtractError(f"{label}: not a well-formed CSV file ({error})") from None
+
+
+def _read_parquet_text(data: bytes, label: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as error:  # pyarrow raises many types for corrupt files
+        raise ExtractError(f"{label}: not a readable Parquet file ({type(error).__name__})") from None
+    return _as_text(frame)
+
+
+def _read_xlsx_text(data: bytes, label: str, sheet: str | int) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet, dtype=object, engine="openpyxl")
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        reason = str(error) if isinstance(error, ValueError) else type(error).__name__
+        raise ExtractError(f"{label}: not a readable Excel workbook ({reason})") from None
+    return _as_text(frame)
+
+
+def _problem_rows(failure_cases: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    cases = failure_cases.copy()
+    # pandera reports a check across columns once per column; keep the one it concerns.
+    frame_level = (cases["schema_context"] == "DataFrameSchema") & cases["check_number"].notna()
+    rule = cases["check_number"].where(frame_level).map(
+        lambda n: schema.checks[int(n)].name if pd.notna(n) else None
+    )
+    target = rule.map(CHECK_COLUMNS)
+    cases = cases[~frame_level | (cases["column"] == target)]
+    problem = cases["check"].astype(str)
+    problem = problem.mask(problem == "column_in_dataframe", "required column is missing")
+    problem = problem.mask(problem == "not_nullable", "value is required but empty")
+    column = cases["column"].where(cases["column"].notna(), cases["failure_case"])
+    is_missing = cases["check"] == "column_in_dataframe"
+    rows = pd.to_numeric(cases["index"], errors="coerce") + 2  # header is row 1
+    return pd.DataFrame(
+        {
+            "column": column.astype(str).to_numpy(),
+            "row": rows.astype("Int64").to_numpy(),
+            "value": cases["failure_case"].where(~is_missing, "").astype(str).to_numpy(),
+            "problem": problem.to_numpy(),
+        }
+    )
+
+
+def validate_extract(raw: pd.DataFrame, extract_date: date | str) -> pd.DataFrame:
+    """Check an all-text extract against the contract and return every problem.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        As returned by :func:`read_extract_text`.
+    extract_date : date or str
+        The date the data were taken.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per problem with columns ``column``, ``row`` (as a spreadsheet
+        numbers it: the header is row 1), ``value`` and ``problem``; empty when
+        the extract meets the contract. Sorted by row, then column order.
+    """
+    problems = []
+    text_schema = build_text_schema()
+    try:
+        text_schema.validate(raw, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        problems.append(_problem_rows(errors.failure_cases, text_schema))
+    missing_required = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if not missing_required:
+        # Values that failed as text become missing here, so they pass these checks:
+        # each problem is reported once, and every row is still checked across columns.
+        episodes = to_episodes(raw)
+        episode_schema = build_episode_schema(extract_date)
+        try:
+            episode_schema.validate(episodes, lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            cross = _problem_rows(errors.failure_cases, episode_schema)
+            # Report the value as it was written in the file.
+            positions = cross["row"].astype(int) - 2
+            cross["value"] = [raw.at[i, c] for i, c in zip(positions, cross["column"], strict=True)]
+            problems.append(cross)
+    if not problems:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+    table = pd.concat(problems, ignore_index=True)
+    order = {name: i for i, name in enumerate(COLUMNS)}
+    table["_order"] = table["column"].map(order).fillna(len(order))
+    table = table.sort_values(["row", "_order"], na_position="first", kind="stable")
+    return table.drop(columns="_order").drop_duplicates().reset_index(drop=True)
+
+
+def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
+    """Type an all-text extract: dates, ages, codes as categories.
+
+    Values that do not parse become missing (validate first to see them).
+    Optional columns absent from the file are added, empty. Extra columns
+    are dropped: only the contract's columns are analysed.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        All-text frame as read by :func:`read_extract_text`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The canonical episode table, columns in contract order.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"force_code": ["E23000014"], "episode_id": ["a"], "person_id": ["p"],
+    ...                     "reported_at": ["2024-03-05T21:40"], "age": ["15"],
+    ...                     "category": ["missing"], "risk_initial": ["low"]})
+    >>> episodes = to_episodes(raw)
+    >>> episodes.loc[0, "reported_at"], int(episodes.loc[0, "age"]), episodes["returned_at"].isna().all()
+    (Timestamp('2024-03-05 21:40:00'), 15, np.True_)
+    """
+    out = {}
+    n = len(raw)
+    for name in COLUMNS:
+        values = raw[name] if name in raw.columns else pd.Series([""] * n, index=raw.index)
+        values = values.astype(str).replace("", np.nan)
+        if name in DATETIME_COLUMNS:
+            out[name] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype(
+                "datetime64[s]"
+            )
+        elif name == "age":
+            out[name] = pd.to_numeric(values, errors="coerce").astype("Int8")
+        elif name in CODES:
+            out[name] = pd.Categorical(values, categories=list(CODES[name]))
+        else:
+            out[name] = values.astype("string")
+    return pd.DataFrame(out, index=raw.index)
+
+
+def format_problems(problems: pd.DataFrame, limit: int = 50) -> str:
+    """Format the problem table for a terminal, with a count of what is not shown.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"column": ["age"], "row": [3], "value": ["19"],
+    ...                       "problem": ["age must be a whole number from 0 to 17"]})
+    >>> print(format_problems(table))
+    column row value                                 problem
+       age   3    19 age must be a whole number from 0 to 17
+    """
+    shown = problems.head(limit).copy()
+    shown["row"] = shown["row"].astype("string").fillna("-")
+    # Values come from an untrusted file: show them printable and short.
+    shown["value"] = shown["value"].map(lambda v: repr(v)[1:-1][:40])
+    text = shown.to_string(index=False)
+    if len(problems) > limit:
+        text += f"\n... and {len(problems) - limit} more problems"
+    return text
+
+
+def load_extract(
+    source: str | Path, extract_date: date | str, sheet: str | int = 0
+) -> pd.DataFrame:
+    """Read, validate and type an extract; refuse it if it breaks the contract.
+
+    Parameters
+    ----------
+    source : path-like
+        A ``.csv``, ``.parquet`` or ``.xlsx`` extract in the canonical form.
+    extract_date : date or str
+        The date the data were taken.
+    sheet : str or int, default 0
+        For Excel, the sheet to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The typed canonical episode table.
+
+    Raises
+    ------
+    ExtractError
+        The file cannot be read.
+    ValidationError
+        The file breaks the contract; ``.problems`` holds every problem.
+    """
+    raw = read_extract_text(source, sheet=sheet)
+    problems = validate_extract(raw, extract_date)
+    if not problems.empty:
+        rows = problems["row"].dropna().nunique()
+        raise ValidationError(
+            f"{source}: {len(problems)} problem(s) in {rows} row(s) break the extract contract",
+            problems,
+        )
+    return to_episodes(raw)

@@ -1,0 +1,283 @@
+"""The episode extract contract (version 1), as data and as pandera schemas.
+
+The contract is in ``spec/episode-extract.md``: one row per missing or absent
+episode of a child. Two pandera schemas check it, lazily, so that every
+problem in a file is found in one pass:
+
+- :func:`build_text_schema` checks each value as text, exactly as it was in
+  the file (required values present, codes allowed, dates in ISO 8601, ages
+  whole numbers from 0 to 17). Checking text, not parsed values, lets the
+  problem table show the value the user typed.
+- :func:`build_episode_schema` checks the typed table across columns (returned
+  after reported, last seen before reported, nothing after the extract date,
+  absent episodes graded no apparent risk, episode ids unique in a force).
+
+Examples
+--------
+>>> REQUIRED_COLUMNS
+('force_code', 'episode_id', 'person_id', 'reported_at', 'age', 'category', 'risk_initial')
+>>> CODES["category"]
+('missing', 'absent')
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+
+import pandas as pd
+import pandera.pandas as pa
+
+from toolkit.forces import list_forces
+
+__all__ = [
+    "COLUMNS",
+    "REQUIRED_COLUMNS",
+    "DATETIME_COLUMNS",
+    "CODES",
+    "RISK_FACTORS",
+    "RISK_GRADES",
+    "CHECK_COLUMNS",
+    "build_text_schema",
+    "build_episode_schema",
+    "end_of_extract_day",
+]
+
+RISK_GRADES = ("no_apparent_risk", "low", "medium", "high")
+RISK_FACTORS = (
+    "cse",
+    "cce",
+    "trafficking",
+    "self_harm",
+    "mental_health",
+    "substance_misuse",
+    "out_of_area_placement",
+    "previous_harm",
+)
+
+# Allowed values of each coded column, in the contract's order.
+CODES: dict[str, tuple[str, ...]] = {
+    "sex": ("female", "male", "other", "unknown"),
+    "ethnicity": ("asian", "black", "mixed", "white", "other", "unknown"),
+    "looked_after": ("yes", "no", "unknown"),
+    "missing_from": (
+        "home",
+        "foster_care",
+        "residential_care",
+        "other_care",
+        "school",
+        "hospital",
+        "other",
+        "unknown",
+    ),
+    "category": ("missing", "absent"),
+    "risk_initial": RISK_GRADES,
+    "risk_final": RISK_GRADES,
+    "found_by": ("returned_self", "police", "family_carer", "other_agency", "other", "unknown"),
+    "harm": ("none", "injury", "sexual_offence", "other_crime_victim", "died", "unknown"),
+    "prevention_interview": ("completed", "declined", "not_completed", "unknown"),
+    "return_interview": ("completed", "declined", "not_offered", "unknown"),
+}
+
+DATETIME_COLUMNS = (
+    "reported_at",
+    "last_seen_at",
+    "returned_at",
+    "supervisor_review_at",
+    "prevention_interview_at",
+    "return_interview_at",
+)
+
+# Every column of the contract, in order, with whether it is required.
+COLUMNS: dict[str, bool] = {
+    "force_code": True,
+    "episode_id": True,
+    "person_id": True,
+    "reported_at": True,
+    "last_seen_at": False,
+    "returned_at": False,
+    "age": True,
+    "sex": False,
+    "ethnicity": False,
+    "looked_after": False,
+    "missing_from": False,
+    "category": True,
+    "risk_initial": True,
+    "risk_final": False,
+    "supervisor_review_at": False,
+    "risk_factors": False,
+    "found_by": False,
+    "harm": False,
+    "prevention_interview": False,
+    "prevention_interview_at": False,
+    "return_interview": False,
+    "return_interview_at": False,
+    "officer_id": False,
+}
+REQUIRED_COLUMNS = tuple(name for name, required in COLUMNS.items() if required)
+
+# ISO 8601 local date-time, minutes or seconds, 'T' or space between date and time.
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
+_MAX_ID_LENGTH = 64
+
+# For checks across columns, the column a problem is reported against.
+CHECK_COLUMNS: dict[str, str] = {
+    "returned_after_reported": "returned_at",
+    "last_seen_not_after_reported": "last_seen_at",
+    "reported_by_extract_date": "reported_at",
+    "returned_by_extract_date": "returned_at",
+    "absent_is_no_apparent_risk": "risk_initial",
+    "episode_id_unique_in_force": "episode_id",
+}
+
+
+def end_of_extract_day(extract_date: date | str) -> pd.Timestamp:
+    """Return the last moment of the extract date: data up to then is in range.
+
+    Examples
+    --------
+    >>> end_of_extract_day("2025-01-31")
+    Timestamp('2025-01-31 23:59:59.999999')
+    """
+    day = pd.Timestamp(extract_date).date()
+    return pd.Timestamp(datetime.combine(day, time.max))
+
+
+def _is_iso_datetime(values: pd.Series) -> pd.Series:
+    text = values.astype("string")
+    shaped = text.str.match(_ISO_DATETIME).fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(shaped), format="ISO8601", errors="coerce")
+    return (text == "") | (shaped & parsed.notna())
+
+
+def _has_known_risk_factors(values: pd.Series) -> pd.Series:
+    allowed = set(RISK_FACTORS)
+    return values.map(lambda v: v == "" or set(v.split(";")) <= allowed).astype(bool)
+
+
+def _text_column(name: str, required: bool) -> pa.Column:
+    checks = []
+    if required:
+        checks.append(pa.Check(lambda s: s != "", error="value is required but empty"))
+    if name == "force_code":
+        codes = [f.code for f in list_forces()]
+        checks.append(
+            pa.Check(
+                lambda s: s.isin(codes) | (s == ""),
+                error="not a territorial force code of England and Wales (E23000001..E23000039, "
+                "W15000001..W15000004)",
+            )
+        )
+    elif name in ("episode_id", "person_id", "officer_id"):
+        checks.append(
+            pa.Check(
+                lambda s: s.str.len() <= _MAX_ID_LENGTH,
+                error=f"longer than {_MAX_ID_LENGTH} characters",
+            )
+        )
+    elif name in DATETIME_COLUMNS:
+        checks.append(
+            pa.Check(
+                _is_iso_datetime,
+                error="not an ISO 8601 date-time such as 2024-03-05T21:40:00",
+            )
+        )
+    elif name == "age":
+        checks.append(
+            pa.Check(
+                lambda s: (s == "") | s.isin([str(a) for a in range(18)]),
+                error="age must be a whole number from 0 to 17",
+            )
+        )
+    elif name == "risk_factors":
+        checks.append(
+            pa.Check(
+                _has_known_risk_factors,
+                error="risk factors must be ';'-separated codes from: " + ", ".join(RISK_FACTORS),
+            )
+        )
+    elif name in CODES:
+        allowed = list(CODES[name])
+        checks.append(
+            pa.Check(
+                lambda s, allowed=allowed: s.isin(allowed) | (s == ""),
+                error="not one of: " + ", ".join(allowed),
+            )
+        )
+    return pa.Column(str, checks=checks, required=required, nullable=False)
+
+
+def build_text_schema() -> pa.DataFrameSchema:
+    """Build the schema that checks every value of the extract as text.
+
+    The frame it checks has every cell as a string, blanks as ``""``.
+    Required columns must be present; optional columns may be absent.
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+
+    Examples
+    --------
+    >>> schema = build_text_schema()
+    >>> schema.columns["age"].required, schema.columns["sex"].required
+    (True, False)
+    """
+    return pa.DataFrameSchema(
+        {name: _text_column(name, required) for name, required in COLUMNS.items()},
+        strict=False,
+        name="episode extract (text)",
+    )
+
+
+def build_episode_schema(extract_date: date | str) -> pa.DataFrameSchema:
+    """Build the schema that checks the typed episode table across columns.
+
+    Parameters
+    ----------
+    extract_date : date or str
+        The date the data were taken; nothing may happen after it.
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+        Its checks are named by the keys of :data:`CHECK_COLUMNS`.
+
+    Examples
+    --------
+    >>> sorted(c.name for c in build_episode_schema("2025-01-31").checks)[:2]
+    ['absent_is_no_apparent_risk', 'episode_id_unique_in_force']
+    """
+    limit = end_of_extract_day(extract_date)
+    day = limit.date().isoformat()
+
+    def returned_after_reported(d: pd.DataFrame) -> pd.Series:
+        return d["returned_at"].isna() | d["reported_at"].isna() | (d["returned_at"] > d["reported_at"])
+
+    def last_seen_not_after_reported(d: pd.DataFrame) -> pd.Series:
+        return d["last_seen_at"].isna() | d["reported_at"].isna() | (d["last_seen_at"] <= d["reported_at"])
+
+    def reported_by_extract_date(d: pd.DataFrame) -> pd.Series:
+        return d["reported_at"].isna() | (d["reported_at"] <= limit)
+
+    def returned_by_extract_date(d: pd.DataFrame) -> pd.Series:
+        return d["returned_at"].isna() | (d["returned_at"] <= limit)
+
+    def absent_is_no_apparent_risk(d: pd.DataFrame) -> pd.Series:
+        return (d["category"] != "absent") | (d["risk_initial"] == "no_apparent_risk")
+
+    def episode_id_unique_in_force(d: pd.DataFrame) -> pd.Series:
+        return ~d.duplicated(["force_code", "episode_id"], keep=False)
+
+    checks = [
+        (returned_after_reported, "returned_at is not after reported_at"),
+        (last_seen_not_after_reported, "last_seen_at is after reported_at"),
+        (reported_by_extract_date, f"reported after the extract date ({day})"),
+        (returned_by_extract_date, f"returned after the extract date ({day})"),
+        (absent_is_no_apparent_risk, "an absent episode must be graded no_apparent_risk"),
+        (episode_id_unique_in_force, "episode_id is not unique within the force"),
+    ]
+    return pa.DataFrameSchema(
+        checks=[pa.Check(fn, name=fn.__name__, error=error) for fn, error in checks],
+        name="episode extract (typed)",
+    )
