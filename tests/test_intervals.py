@@ -1,0 +1,108 @@
+"""Intervals agree with PHEindicatormethods' published test tables to 6+ significant figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toolkit import intervals
+from toolkit.config import PROJECT_ROOT
+
+REFERENCE = PROJECT_ROOT / "tests" / "reference" / "phe"
+RTOL = 1e-7  # 6 significant figures need 5e-7; the methods agree far closer
+
+
+def _tested(name):
+    table = pd.read_csv(REFERENCE / name)
+    return table[table["used_in_source_tests"].astype(str).str.upper() == "TRUE"]
+
+
+def test_rates_match_phe_rate():
+    table = _tested("phe_rate.csv").dropna(subset=["numerator", "denominator"])
+    assert len(table) >= 40
+    for (confidence, multiplier), rows in table.groupby(["confidence", "multiplier"]):
+        _assert_rates(rows, multiplier, confidence)
+
+
+def _assert_rates(rows, multiplier, confidence):
+    got = intervals.rate_interval(
+        rows["numerator"].to_numpy(), rows["denominator"].to_numpy(), multiplier=multiplier,
+        confidence=confidence,
+    )
+    np.testing.assert_allclose(got["value"], rows["value"], rtol=RTOL)
+    np.testing.assert_allclose(got["lower"], rows["lower"], rtol=RTOL)
+    np.testing.assert_allclose(got["upper"], rows["upper"], rtol=RTOL)
+    expected_method = rows["method"].map({"Exact": "Exact Poisson", "Byars": "Byar"})
+    assert list(got["method"]) == list(expected_method)
+
+
+def test_missing_rate_inputs_give_missing_rates():
+    got = intervals.rate_interval([np.nan, 10, np.nan], [100, np.nan, np.nan], multiplier=1e5)
+    assert got[["value", "lower", "upper"]].isna().all().all()
+
+
+def test_proportions_match_phe_proportion():
+    table = _tested("phe_proportion.csv").dropna(subset=["numerator", "denominator", "value"])
+    table = table[table["numerator"] <= table["denominator"]]
+    assert len(table) >= 20
+    for (confidence, multiplier), rows in table.groupby(["confidence", "multiplier"]):
+        got = intervals.proportion_interval(
+            rows["numerator"], rows["denominator"], multiplier=multiplier, confidence=confidence
+        )
+        np.testing.assert_allclose(got["value"], rows["value"], rtol=RTOL)
+        np.testing.assert_allclose(got["lower"], rows["lower"], rtol=RTOL, atol=1e-12)
+        np.testing.assert_allclose(got["upper"], rows["upper"], rtol=RTOL)
+
+
+def test_byar_and_wilson_primitives():
+    table = _tested("primitives_byars_wilson.csv")
+    for _, row in table.iterrows():
+        if row["method"] == "Byars":
+            lower, upper = intervals.byar_limits([row["x"]], row["confidence"])
+        else:
+            got = intervals.proportion_interval(row["x"], row["n"], confidence=row["confidence"])
+            lower, upper = got["lower"].to_numpy(), got["upper"].to_numpy()
+        np.testing.assert_allclose(lower, [row["lower"]], rtol=RTOL)
+        np.testing.assert_allclose(upper, [row["upper"]], rtol=RTOL)
+
+
+def test_byar_lower_limit_below_zero_is_missing():
+    lower, upper = intervals.byar_limits([1], 0.998)
+    assert np.isnan(lower[0]) and upper[0] == pytest.approx(9.362180217908362, rel=RTOL)
+
+
+def test_zero_events_and_zero_denominators_are_defined():
+    got = intervals.rate_interval([0, 3], [1000, 0])
+    assert got.loc[0, "value"] == 0 and got.loc[0, "lower"] == 0
+    assert got.loc[0, "upper"] == pytest.approx(3.688879454113936)  # -ln(0.025), per 1,000
+    assert np.isnan(got.loc[1, "value"])
+    got = intervals.proportion_interval([0, 0], [10, 0])
+    assert got.loc[0, "value"] == 0 and got.loc[0, "lower"] == pytest.approx(0, abs=1e-15)
+    assert np.isnan(got.loc[1, "value"])
+
+
+@pytest.mark.parametrize("count, denominator", [([-1], [10]), ([1.5], [10]), ([1], [-10])])
+def test_impossible_rate_inputs_are_refused(count, denominator):
+    with pytest.raises(ValueError):
+        intervals.rate_interval(count, denominator)
+
+
+def test_impossible_proportions_are_refused():
+    with pytest.raises(ValueError, match="between 0 and their denominator"):
+        intervals.proportion_interval([11], [10])
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**7), st.sampled_from([0.95, 0.998]))
+def test_rate_intervals_contain_the_rate(count, denominator, confidence):
+    row = intervals.rate_interval(count, denominator, confidence=confidence).iloc[0]
+    assert row["lower"] <= row["value"] <= row["upper"]
+
+
+@given(st.integers(0, 10**5), st.integers(0, 10**5), st.sampled_from([0.95, 0.998]))
+def test_wilson_intervals_lie_in_0_1_and_contain_p(x, extra, confidence):
+    n = x + extra
+    if n == 0:
+        return
+    row = intervals.proportion_interval(x, n, confidence=confidence).iloc[0]
+    assert -1e-12 <= row["lower"] <= row["value"] <= row["upper"] <= 1 + 1e-12
