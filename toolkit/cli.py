@@ -1,0 +1,163 @@
+"""Command line: ``python -m toolkit COMMAND`` (or ``toolkit COMMAND``).
+
+Commands: ``forces``, ``validate``, ``synth`` and ``run``; ``--help`` on each
+says more. A problem with the input ends with one clear message on standard
+error and a non-zero exit, never a traceback: 1 for a problem with the input
+or a failed force, 2 for a command line that does not parse, 3 for a fault in
+the toolkit itself (set ``TOOLKIT_DEBUG=1`` to see its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+from toolkit.errors import ToolkitError, ValidationError
+
+EXIT_PROBLEM = 1
+EXIT_INTERNAL = 3
+
+logger = logging.getLogger("toolkit")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _say(text: str = "", stream=None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _forces(args: argparse.Namespace) -> int:
+    from toolkit.forces import list_forces
+
+    for force in list_forces():
+        _say(f"{force.code}  {force.slug:<20}  {force.official_name}  ({force.children:,} children)")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from toolkit.extract import format_problems, read_extract_text, validate_extract
+
+    raw = read_extract_text(args.file, sheet=args.sheet)
+    problems = validate_extract(raw, args.extract_date)
+    if problems.empty:
+        _say(f"{args.file}: {len(raw):,} episodes meet the extract contract")
+        return 0
+    rows = problems["row"].dropna().nunique()
+    _say(f"{args.file}: {len(problems):,} problem(s) in {rows:,} of {len(raw):,} row(s); rows are numbered as in a spreadsheet (header is row 1)")
+    _say(format_problems(problems, limit=args.limit))
+    if args.problems_out:
+        problems.to_csv(args.problems_out, index=False)
+        _say(f"every problem written to {args.problems_out}")
+    return EXIT_PROBLEM
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from toolkit.synth import generate_extract, read_plan, write_extract
+
+    plan = read_plan(args.plant) if args.plant else None
+    episodes, truth = generate_extract(
+        year=args.year, seed=args.seed, years=args.years, scale=args.scale, plan=plan,
+        extract_date=args.extract_date,
+    )
+    out, truth_path = write_extract(episodes, truth, args.out)
+    _say(f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); ground truth in {truth_path}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from toolkit.runner import run_reports
+
+    result = run_reports(
+        args.input, args.extract_date, args.out, forces=args.forces, workers=args.workers,
+        work_dir=args.work, comparators=args.comparators,
+        suppression_threshold=0 if args.no_suppression else args.suppress_below,
+        progress=not args.quiet,
+    )
+    _say(f"{len(result.reports)} force report(s) written to {result.out_dir}; index: {result.out_dir / 'index.html'}")
+    if result.failures:
+        _say(f"{len(result.failures)} force(s) failed:", sys.stderr)
+        for message in result.failures.values():
+            _say(f"  - {message}", sys.stderr)
+        return EXIT_PROBLEM
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="toolkit", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    forces = commands.add_parser("forces", help="list the 43 forces: code, slug, name, children")
+    forces.set_defaults(handler=_forces)
+
+    validate = commands.add_parser("validate", help="check an extract against the contract; list every problem")
+    validate.add_argument("file", type=Path, help="extract: .csv, .parquet or .xlsx")
+    validate.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
+    validate.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
+    validate.add_argument("--limit", type=int, default=50, help="problems to print (default 50)")
+    validate.add_argument("--problems-out", type=Path, help="also write every problem to this CSV")
+    validate.set_defaults(handler=_validate)
+
+    synth = commands.add_parser("synth", help="write a realistic synthetic national extract")
+    synth.add_argument("--year", type=int, required=True, help="first calendar year of reports")
+    synth.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes)")
+    synth.add_argument("--years", type=int, default=1, help="consecutive years (default 1)")
+    synth.add_argument("--scale", type=float, default=1.0, help="fraction of national volume (default 1.0)")
+    synth.add_argument("--plant", type=Path, help="YAML plan of force effects to plant (see data/plans/)")
+    synth.add_argument("--extract-date", type=_date, help="default: 31 January after the last year")
+    synth.add_argument("--out", type=Path, required=True, help="output .csv, .parquet or .xlsx")
+    synth.set_defaults(handler=_synth)
+
+    run = commands.add_parser("run", help="validate an extract and write a report for every force")
+    run.add_argument("--input", type=Path, required=True, help="extract: .csv, .parquet or .xlsx")
+    run.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
+    run.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    run.add_argument("--forces", nargs="+", metavar="CODE", help="only these forces (ONS codes)")
+    run.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    run.add_argument("--work", type=Path, help="folder for prepared tables (default data/processed)")
+    run.add_argument("--comparators", type=Path, help="comparator groups YAML, e.g. the official lists")
+    run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5)")
+    run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; return the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValidationError as error:
+        from toolkit.extract import format_problems
+
+        _say(f"error: {error}", sys.stderr)
+        _say(format_problems(error.problems), sys.stderr)
+        _say("check the whole file with: python -m toolkit validate FILE --extract-date YYYY-MM-DD", sys.stderr)
+        return EXIT_PROBLEM
+    except ToolkitError as error:
+        _say(f"error: {error}", sys.stderr)
+        return EXIT_PROBLEM
+    except KeyboardInterrupt:
+        _say("interrupted", sys.stderr)
+        return 130
+    except Exception as error:  # a fault in the toolkit: say so plainly, no traceback by default
+        if os.environ.get("TOOLKIT_DEBUG"):
+            traceback.print_exc()
+        _say(
+            f"internal error: {type(error).__name__}: {error}. This is a fault in the toolkit, "
+            "not in your data; please report it (set TOOLKIT_DEBUG=1 for details).",
+            sys.stderr,
+        )
+        return EXIT_INTERNAL

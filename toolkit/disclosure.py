@@ -1,0 +1,91 @@
+"""Statistical disclosure control for published figures.
+
+No published figure may rest on a count small enough to identify a child.
+Counts from 1 to ``threshold - 1`` (default 1 to 4) are suppressed, and so is
+every figure computed from such a count (a rate whose numerator is 3, an
+average over 2 children). Zero is published: it identifies nobody.
+Suppressed values are shown with the Government Statistical Service symbol
+``[c]`` (confidential).
+
+Examples
+--------
+>>> import pandas as pd
+>>> table = pd.DataFrame({"metric": ["episodes", "rate"], "value": [3.0, 1.2],
+...                       "numerator": [None, 3.0], "denominator": [None, 2500.0]})
+>>> suppress_small_counts(table)[["value", "suppressed"]].to_dict("list")
+{'value': [nan, nan], 'suppressed': [True, True]}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SUPPRESSED", "DEFAULT_THRESHOLD", "COUNT_UNITS", "suppress_small_counts", "format_figure"]
+
+SUPPRESSED = "[c]"
+DEFAULT_THRESHOLD = 5
+# Units whose value is itself a count of people or events.
+COUNT_UNITS = frozenset({"episodes", "children"})
+# Denominators that are resident populations (ONS estimates, not counts of children in the data).
+_POPULATION_DENOMINATOR_UNITS = frozenset({"episodes per 1,000 children"})
+
+
+def _is_small(values: pd.Series, threshold: int) -> pd.Series:
+    v = pd.to_numeric(values, errors="coerce")
+    return (v > 0) & (v < threshold)
+
+
+def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Blank every figure that is, or rests on, a count from 1 to ``threshold - 1``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy figures with ``value`` and optionally ``lower``, ``upper``,
+        ``numerator``, ``denominator``, ``unit`` and ``metric``.
+    threshold : int, default 5
+        Smallest count that may be published. ``0`` or ``1`` switches
+        suppression off (for internal use only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with suppressed figures set to NaN (value, interval, numerator
+        and denominator) and a boolean ``suppressed`` column.
+    """
+    out = table.copy()
+    if threshold <= 1:
+        out["suppressed"] = False
+        return out
+    unit = out["unit"] if "unit" in out else pd.Series("", index=out.index)
+    metric = out["metric"] if "metric" in out else pd.Series("", index=out.index)
+    is_count = unit.isin(COUNT_UNITS) | metric.isin(COUNT_UNITS)
+    small = is_count & _is_small(out["value"], threshold)
+    if "numerator" in out:
+        small |= _is_small(out["numerator"], threshold)
+    if "denominator" in out:
+        population = unit.isin(_POPULATION_DENOMINATOR_UNITS)
+        small |= ~population & _is_small(out["denominator"], threshold)
+    for column in ("value", "lower", "upper", "numerator", "denominator"):
+        if column in out:
+            out[column] = out[column].astype(float).mask(small)
+    out["suppressed"] = small.to_numpy()
+    return out
+
+
+def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> str:
+    """Format a figure for a report: thousands separators, ``[c]`` when suppressed.
+
+    Examples
+    --------
+    >>> format_figure(12345), format_figure(3.14159, decimals=2), format_figure(float("nan"), True)
+    ('12,345', '3.14', '[c]')
+    >>> format_figure(float("nan"))
+    '-'
+    """
+    if suppressed:
+        return SUPPRESSED
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return f"{value:,.{decimals}f}"

@@ -1,0 +1,199 @@
+"""Run the report notebook for one force (papermill) and render it to HTML (nbconvert).
+
+The only module that knows papermill and nbconvert. Parameters are checked
+against the force registry and their types before papermill runs anything, so
+a crafted force code or path cannot reach the notebook, and every report is
+written atomically: an interrupted run never leaves a half report that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from jupyter_client.manager import AsyncKernelManager
+from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+from toolkit.config import NOTEBOOKS_DIR, TEMPLATES_DIR
+from toolkit.errors import ToolkitError
+from toolkit.forces import Force, get_force
+
+__all__ = [
+    "REPORT_NOTEBOOK",
+    "REPORT_PARAMETERS",
+    "ReportFailed",
+    "check_report_parameters",
+    "render_force_report",
+    "notebook_to_html",
+    "write_atomically",
+]
+
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "force_report.ipynb"
+REPORT_PARAMETERS = ("force_code", "data_dir")
+KERNEL_NAME = "python3"  # pinned: stripping tools may remove a notebook's kernelspec
+# Cells that are scaffolding, not report: dropped from the HTML entirely.
+HIDDEN_CELL_TAGS = {"remove-cell", "parameters", "injected-parameters"}
+
+
+class ReportFailed(ToolkitError):
+    """A force's notebook failed; the message says which cell and why."""
+
+
+class LocalSocketKernelManager(AsyncKernelManager):
+    """A kernel manager that talks to its kernel over local (Unix) sockets, not TCP ports.
+
+    Kernels started in parallel over TCP can collide on a port and abort a run,
+    and TCP traffic is unencrypted; sockets in a private folder avoid both.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-")
+        self.transport = "ipc"
+        self.ip = os.path.join(self._socket_dir, "kernel")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        """Remove the kernel's sockets and their folder too."""
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
+
+
+def check_report_parameters(force_code: object, data_dir: object, out_dir: object) -> tuple[Force, Path, Path]:
+    """Check notebook parameters before anything runs.
+
+    Parameters
+    ----------
+    force_code : object
+        Must be one of the 43 ONS force codes (a plain string).
+    data_dir : path-like
+        Must be an existing folder.
+    out_dir : path-like
+        The report folder; created if needed.
+
+    Returns
+    -------
+    force, data_dir, out_dir
+        The force and the two folders as absolute paths.
+
+    Raises
+    ------
+    UnknownForceError, ToolkitError
+
+    Examples
+    --------
+    >>> check_report_parameters("E23000014'); import os; os.system('x", ".", ".")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.UnknownForceError: unknown force code "E23000014'); import os; os.system('x": expected an ONS police force area code such as E23000014 (West Midlands)
+    """
+    force = get_force(force_code)
+    if not isinstance(data_dir, (str, os.PathLike)) or not Path(data_dir).is_dir():
+        raise ToolkitError(f"data folder {data_dir!r} does not exist")
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise ToolkitError(f"output folder {out_dir!r} is not a path")
+    return force, Path(data_dir).resolve(), Path(out_dir).resolve()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to ``path`` through a temporary file in the same folder, then rename.
+
+    Readers see the old file or the whole new one, never a part.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; reports are for reading
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode, title: str = "Force report") -> str:
+    """Render an executed notebook to self-contained HTML without code.
+
+    Images are embedded; input cells, prompts and scaffolding cells are left
+    out; no script is loaded from the web, so the page works offline.
+    """
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
+    exporter = HTMLExporter(
+        config=config,
+        template_name="lab",
+        template_file=str(TEMPLATES_DIR / "nbconvert" / "report.html.j2"),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    return body
+
+
+def render_force_report(
+    force_code: str,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    executed_dir: str | Path | None = None,
+    notebook: str | Path = REPORT_NOTEBOOK,
+) -> Path:
+    """Execute the report notebook for one force and write ``<out_dir>/<slug>.html``.
+
+    Parameters
+    ----------
+    force_code : str
+        ONS police force area code.
+    data_dir : path-like
+        Folder of prepared tables (see :func:`toolkit.runner.prepare_tables`).
+    out_dir : path-like
+        Where the HTML report goes.
+    executed_dir : path-like, optional
+        Where the executed notebook is kept for inspection; default ``data_dir/_executed``.
+    notebook : path-like
+        The template (the shipped force report unless a test gives another).
+
+    Returns
+    -------
+    Path
+        The HTML report.
+
+    Raises
+    ------
+    ReportFailed
+        The notebook raised; the executed notebook is kept for inspection.
+    """
+    force, data_dir, out_dir = check_report_parameters(force_code, data_dir, out_dir)
+    executed_dir = Path(executed_dir) if executed_dir else data_dir / "_executed"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    executed = executed_dir / f"{force.slug}.ipynb"
+    try:
+        result = pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters={"force_code": force.code, "data_dir": str(data_dir)},
+            kernel_name=KERNEL_NAME,
+            cwd=str(executed_dir),
+            progress_bar=False,
+            log_output=False,
+            kernel_manager_class=LocalSocketKernelManager,
+        )
+    except pm.PapermillExecutionError as error:
+        raise ReportFailed(
+            f"{force.name} ({force.code}): cell {error.exec_count} raised {error.ename}: {error.evalue}"
+            f" (executed notebook kept at {executed})"
+        ) from None
+    target = out_dir / f"{force.slug}.html"
+    write_atomically(target, notebook_to_html(result, title=f"{force.official_name}: missing and absent children"))
+    return target

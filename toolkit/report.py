@@ -1,0 +1,253 @@
+"""What a force report shows: the notebook calls these, one per cell.
+
+The report notebook holds no logic: it loads the prepared tables for one
+force with :func:`load_force_report` and shows each section with a ``show_*``
+or ``plot_*`` function. Every value that reaches HTML is escaped here, and
+disclosure control is applied before anything is shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import HTML
+
+from toolkit.disclosure import DEFAULT_THRESHOLD, SUPPRESSED, format_figure, suppress_small_counts
+from toolkit.errors import ToolkitError
+from toolkit.forces import Force, get_force
+from toolkit.summary import NATIONAL
+
+__all__ = [
+    "ForceReport",
+    "PREPARED_FILES",
+    "load_force_report",
+    "show_title",
+    "show_headline_table",
+    "plot_rate_comparison",
+    "show_rate_comparison",
+    "show_figure",
+    "show_methods",
+]
+
+PREPARED_FILES = {
+    "summary": "summary.parquet",
+    "episodes": "episodes.parquet",
+    "run": "run_parameters.json",
+}
+SMALL_POPULATION = 5000  # children: below this a per-child rate is unstable (City of London: 642)
+_AREA_LABELS = {"force": "This force", "comparators": "Comparator group", "national": "England and Wales"}
+_ROWS = [
+    ("episodes", "Missing and absent episodes", 0),
+    ("children", "Distinct children", 0),
+    ("episodes_per_child", "Episodes per child", 2),
+    ("rate_per_1000_children", "Episodes per 1,000 children (95% interval)", 1),
+]
+
+
+@dataclass(frozen=True)
+class ForceReport:
+    """The prepared figures one force's report shows.
+
+    Attributes
+    ----------
+    force : Force
+    summary : pandas.DataFrame
+        Every force's, comparator group's and the national figures, after
+        disclosure control (see :mod:`toolkit.disclosure`).
+    run : dict
+        Parameters of the run that prepared the tables (extract date, input, threshold).
+    """
+
+    force: Force
+    summary: pd.DataFrame
+    run: dict
+
+    def figure(self, metric: str, area: str = "force") -> pd.Series:
+        """One figure (a row of the summary) for this force, its comparators or nationally."""
+        code = NATIONAL if area == "national" else self.force.code
+        rows = self.summary[
+            (self.summary["force_code"] == code)
+            & (self.summary["area"] == area)
+            & (self.summary["metric"] == metric)
+        ]
+        if len(rows) != 1:
+            raise ToolkitError(f"no single {metric!r} figure for {code} ({area}) in the prepared tables")
+        return rows.iloc[0]
+
+
+def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
+    """Load the prepared tables for one force, checking the code and the folder first.
+
+    Parameters
+    ----------
+    force_code : str
+        ONS police force area code; anything else is refused.
+    data_dir : path-like
+        The folder ``python -m toolkit run`` prepared (its ``--work`` folder).
+
+    Raises
+    ------
+    UnknownForceError
+        The code is not one of the 43 forces.
+    ToolkitError
+        The folder does not hold prepared tables.
+    """
+    force = get_force(force_code)
+    folder = Path(data_dir)
+    missing = [name for name in PREPARED_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise ToolkitError(
+            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
+            "run `python -m toolkit run` first"
+        )
+    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
+    summary = pd.read_parquet(folder / PREPARED_FILES["summary"])
+    summary = suppress_small_counts(summary, run.get("suppression_threshold", DEFAULT_THRESHOLD))
+    return ForceReport(force=force, summary=summary, run=run)
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def show_title(report: ForceReport) -> HTML:
+    """The report's title block: force, period, extract date."""
+    f = report.force
+    run = report.run
+    return HTML(
+        f"<h1>{_esc(f.official_name)}: missing and absent children</h1>"
+        f"<p class='subtitle'>Police force area {_esc(f.name)} ({_esc(f.code)}). "
+        f"Episodes reported {_esc(run.get('period_start', '?'))} to {_esc(run.get('period_end', '?'))}; "
+        f"extract taken {_esc(run.get('extract_date', '?'))}.</p>"
+    )
+
+
+def _cell(row: pd.Series, decimals: int) -> str:
+    text = format_figure(row["value"], bool(row["suppressed"]), decimals)
+    if not row["suppressed"] and pd.notna(row.get("lower")) and pd.notna(row.get("upper")):
+        text += f" ({format_figure(row['lower'], False, decimals)} to {format_figure(row['upper'], False, decimals)})"
+    return text
+
+
+def show_headline_table(report: ForceReport) -> HTML:
+    """The force in numbers against its comparator group and England and Wales."""
+    head = "".join(f"<th scope='col'>{_esc(label)}</th>" for label in _AREA_LABELS.values())
+    body = []
+    for metric, label, decimals in _ROWS:
+        cells = []
+        for area in _AREA_LABELS:
+            row = report.figure(metric, area)
+            value = "" if row["suppressed"] or pd.isna(row["value"]) else f"{row['value']:.6g}"
+            cells.append(
+                f"<td data-metric='{_esc(metric)}' data-area='{_esc(area)}' data-value='{_esc(value)}'>"
+                f"{_esc(_cell(row, decimals))}</td>"
+            )
+        body.append(f"<tr><th scope='row'>{_esc(label)}</th>{''.join(cells)}</tr>")
+    notes = []
+    if report.force.children < SMALL_POPULATION:
+        notes.append(
+            f"{report.force.name} has {report.force.children:,} resident children: its rate per "
+            "1,000 children is unstable and should be read with the counts."
+        )
+    if report.figure("episodes")["value"] == 0:
+        notes.append("No episodes for this force are in the extract.")
+    if report.summary["suppressed"].any():
+        notes.append(
+            f"{SUPPRESSED} marks a figure withheld because it rests on fewer than "
+            f"{report.run.get('suppression_threshold', DEFAULT_THRESHOLD)} episodes or children "
+            "(statistical disclosure control)."
+        )
+    notes_html = "".join(f"<p class='note'>{_esc(n)}</p>" for n in notes)
+    return HTML(
+        "<table class='headline'><caption>The force in numbers</caption>"
+        f"<thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{notes_html}"
+    )
+
+
+def plot_rate_comparison(report: ForceReport) -> matplotlib.figure.Figure:
+    """Episodes per 1,000 children in every force with 95% intervals, this force highlighted."""
+    rates = report.summary[
+        (report.summary["area"] == "force") & (report.summary["metric"] == "rate_per_1000_children")
+    ].copy()
+    rates = rates[~rates["suppressed"] & rates["value"].notna()]
+    names = {code: get_force(code).name for code in rates["force_code"]}
+    rates["force"] = rates["force_code"].map(names)
+    rates["highlight"] = np.where(rates["force_code"] == report.force.code, report.force.name, "Other forces")
+    rates = rates.sort_values("value")
+    national = report.figure("rate_per_1000_children", "national")
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(8, 10))
+    ax.errorbar(
+        rates["value"], rates["force"],
+        xerr=[rates["value"] - rates["lower"], rates["upper"] - rates["value"]],
+        fmt="none", ecolor="0.6", elinewidth=1, capsize=2,
+    )
+    palette = {"Other forces": "0.45", report.force.name: "#d62728"}
+    sns.scatterplot(data=rates, x="value", y="force", hue="highlight", palette=palette, s=40, ax=ax, zorder=3)
+    ax.axvline(national["value"], color="#1f77b4", linestyle="--", label="England and Wales")
+    ax.set_title("Missing and absent episodes per 1,000 children, by force\n(95% intervals: exact Poisson or Byar)")
+    ax.set_xlabel("Episodes per 1,000 resident children aged 0-17")
+    ax.set_ylabel("Police force")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, frameon=False, title=None)
+    fig.tight_layout()
+    return fig
+
+
+def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
+    """Embed a figure as a PNG image with a text alternative, and close it.
+
+    Embedding keeps the report self-contained; the ``alt`` text describes the
+    chart's message for readers who cannot see it.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return HTML(f"<img class='chart' src='data:image/png;base64,{data}' alt='{_esc(alt)}'>")
+
+
+def show_rate_comparison(report: ForceReport) -> HTML:
+    """The rate comparison chart, with a text alternative that states its figures."""
+    mine = report.figure("rate_per_1000_children")
+    national = report.figure("rate_per_1000_children", "national")
+    if mine["suppressed"] or pd.isna(mine["value"]):
+        own = f"{report.force.name}'s rate is withheld or not available"
+    else:
+        own = f"{report.force.name}: {mine['value']:.1f} ({mine['lower']:.1f} to {mine['upper']:.1f})"
+    alt = (
+        "Dot plot of missing and absent episodes per 1,000 children in each force with 95% "
+        f"intervals. {own}; England and Wales: {national['value']:.1f} per 1,000."
+    )
+    return show_figure(plot_rate_comparison(report), alt)
+
+
+def show_methods(report: ForceReport) -> HTML:
+    """Definitions, methods and caveats behind the figures."""
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    items = [
+        "An episode is one report of a child (under 18 when reported) as missing or absent; "
+        "a child may have several.",
+        "Children are counted by distinct pseudonymised person_id within the force.",
+        "Rates use ONS mid-2023 resident children aged 0-17 in the police force area. "
+        "95% intervals: exact Poisson limits below 10 episodes, Byar's approximation from 10 "
+        "(the public-health indicator convention).",
+        f"Comparator group: {report.run.get('comparator_source', 'the toolkit default groups')}; "
+        "its figures pool the episodes and children of its member forces.",
+        f"Figures resting on 1 to {threshold - 1} episodes or children are withheld ({SUPPRESSED})."
+        if threshold > 1
+        else "Disclosure control is switched off: for internal use only, not for publication.",
+        "Police records undercount children who go missing, and definitions changed in 2013 "
+        "(the 'absent' category) and 2017 ('no apparent risk (absent)'): compare forces and years with care.",
+    ]
+    return HTML("<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>")

@@ -1,0 +1,81 @@
+"""The index page that links every force's report.
+
+Rendered from a Jinja2 template with autoescaping on: every value is escaped,
+whatever file it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from toolkit.config import TEMPLATES_DIR
+from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_small_counts
+from toolkit.forces import get_force
+from toolkit.render import write_atomically
+from toolkit.summary import NATIONAL
+
+__all__ = ["write_index", "build_index_rows"]
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _figure(summary: pd.DataFrame, code: str, area: str, metric: str) -> pd.Series:
+    rows = summary[(summary["force_code"] == code) & (summary["area"] == area) & (summary["metric"] == metric)]
+    return rows.iloc[0]
+
+
+def _text(row: pd.Series, decimals: int) -> str:
+    return format_figure(row["value"], bool(row["suppressed"]), decimals)
+
+
+def build_index_rows(
+    summary: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str], threshold: int
+) -> list[dict]:
+    """One row per force in the run: name, link (when written), headline figures, status."""
+    shown = suppress_small_counts(summary, threshold)
+    rows = []
+    for code in sorted(set(reports) | set(failures)):
+        force = get_force(code)
+        rate = _figure(shown, code, "force", "rate_per_1000_children")
+        rows.append(
+            {
+                "code": code,
+                "name": force.official_name,
+                "href": reports[code].name if code in reports else None,
+                "episodes": _text(_figure(shown, code, "force", "episodes"), 0),
+                "children": _text(_figure(shown, code, "force", "children"), 0),
+                "rate": _text(rate, 1),
+                "interval": ""
+                if rate["suppressed"] or pd.isna(rate["lower"])
+                else f"{rate['lower']:.1f} to {rate['upper']:.1f}",
+                "failed": code in failures,
+            }
+        )
+    return rows
+
+
+def write_index(
+    out_dir: Path, summary: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str], run: dict
+) -> Path:
+    """Write ``index.html`` listing every force of the run, linking each written report."""
+    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    shown = suppress_small_counts(summary, threshold)
+    national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
+    page = _ENVIRONMENT.get_template("index.html.j2").render(
+        rows=build_index_rows(summary, reports, failures, threshold),
+        run=run,
+        national_episodes=_text(_figure(shown, NATIONAL, "national", "episodes"), 0),
+        national_rate=_text(national, 1),
+        failures=len(failures),
+        threshold=threshold,
+    )
+    target = Path(out_dir) / "index.html"
+    write_atomically(target, page)
+    return target

@@ -1,0 +1,141 @@
+"""Headline figures for every force, its comparator group and England and Wales, computed once.
+
+One vectorised pass over the national episode table gives a tidy table of
+figures (:func:`summarise_volume`) that the runner stores before any notebook
+starts; each force report reads its own rows. Every estimate carries its
+interval and the method that made it.
+
+Examples
+--------
+>>> import pandas as pd
+>>> episodes = pd.DataFrame({"force_code": ["E23000014"] * 3 + ["E23000002"],
+...                          "person_id": ["a", "a", "b", "c"]})
+>>> table = summarise_volume(episodes)
+>>> row = table.query("area == 'force' and force_code == 'E23000014' and metric == 'episodes'")
+>>> int(row["value"].iloc[0])
+3
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from toolkit.forces import read_comparator_groups, read_forces_table
+from toolkit.intervals import rate_interval
+
+__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "figures_for_force"]
+
+NATIONAL = "england_and_wales"
+SUMMARY_COLUMNS = [
+    "force_code",  # the force the row is about (for national rows, NATIONAL)
+    "area",  # "force", "comparators" (the force's comparator group, pooled) or "national"
+    "metric",
+    "value",
+    "lower",
+    "upper",
+    "numerator",
+    "denominator",
+    "unit",
+    "method",
+]
+
+_RATE_METHOD = "{method} 95% interval, per 1,000 resident children aged 0-17 (ONS mid-2023)"
+
+
+def _counts_by_force(episodes: pd.DataFrame) -> pd.DataFrame:
+    forces = read_forces_table()
+    codes = episodes["force_code"].astype(str)
+    # A child is a pseudonym within a force: the same person_id in two forces is two children.
+    per_force = pd.DataFrame(
+        {
+            "episodes": codes.value_counts(),
+            "children": episodes.assign(force_code=codes)
+            .drop_duplicates(["force_code", "person_id"])["force_code"]
+            .value_counts(),
+        }
+    )
+    per_force = per_force.reindex(forces.index, fill_value=0).astype("int64")
+    per_force["population"] = forces["children"]
+    return per_force
+
+
+def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
+    """Tidy rows of the volume figures for each row of ``counts`` (indexed by force code)."""
+    rate = rate_interval(counts["episodes"], counts["population"], multiplier=1000)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_child = np.where(counts["children"] > 0, counts["episodes"] / counts["children"], np.nan)
+    codes = counts.index.to_numpy()
+    blocks = [
+        pd.DataFrame(
+            {"force_code": codes, "metric": "episodes", "value": counts["episodes"].to_numpy(),
+             "unit": "episodes", "method": "count of episodes reported in the extract"}
+        ),
+        pd.DataFrame(
+            {"force_code": codes, "metric": "children", "value": counts["children"].to_numpy(),
+             "unit": "children", "method": "count of distinct person_id within each force"}
+        ),
+        pd.DataFrame(
+            {"force_code": codes, "metric": "episodes_per_child", "value": per_child,
+             "numerator": counts["episodes"].to_numpy(), "denominator": counts["children"].to_numpy(),
+             "unit": "episodes per child", "method": "episodes divided by distinct children"}
+        ),
+        pd.DataFrame(
+            {"force_code": codes, "metric": "rate_per_1000_children",
+             "value": rate["value"].to_numpy(), "lower": rate["lower"].to_numpy(),
+             "upper": rate["upper"].to_numpy(), "numerator": counts["episodes"].to_numpy(),
+             "denominator": counts["population"].to_numpy(), "unit": "episodes per 1,000 children",
+             "method": [_RATE_METHOD.format(method=m) for m in rate["method"]]}
+        ),
+    ]
+    table = pd.concat(blocks, ignore_index=True)
+    table["area"] = area
+    return table.reindex(columns=SUMMARY_COLUMNS)
+
+
+def summarise_volume(
+    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None
+) -> pd.DataFrame:
+    """Episodes, distinct children and rates per 1,000 children, for every force at once.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Canonical episodes; needs ``force_code`` and ``person_id``.
+    comparator_groups : dict, optional
+        Force code to comparator codes; default the shipped groups.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy, with :data:`SUMMARY_COLUMNS`: rows for each of the 43 forces
+        (``area="force"``, zero where a force has no episodes), each force's
+        comparator group pooled (``area="comparators"``) and England and Wales
+        (``area="national"``, ``force_code=NATIONAL``).
+    """
+    groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
+    counts = _counts_by_force(episodes)
+    force_rows = _volume_rows(counts, "force")
+    # Each comparator group pooled: sums over its members, by one matrix product.
+    codes = list(counts.index)
+    membership = pd.DataFrame(0, index=codes, columns=codes)
+    for code, peers in groups.items():
+        membership.loc[code, peers] = 1
+    pooled = membership @ counts[["episodes", "children", "population"]]
+    comparator_rows = _volume_rows(pooled, "comparators")
+    national = counts[["episodes", "children", "population"]].sum().to_frame(NATIONAL).T
+    national_rows = _volume_rows(national, "national")
+    return pd.concat([force_rows, comparator_rows, national_rows], ignore_index=True)
+
+
+def figures_for_force(summary: pd.DataFrame, force_code: str) -> pd.DataFrame:
+    """The summary rows a force's report shows: its own, its comparators' and the national ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``metric``, with one column block per area
+        (``force``, ``comparators``, ``national``).
+    """
+    mine = summary[(summary["force_code"] == force_code) | (summary["area"] == "national")]
+    return mine.pivot(index="metric", columns="area")

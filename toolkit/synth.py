@@ -1,0 +1,773 @@
+"""Realistic synthetic episode extracts, with known effects planted on request.
+
+No record-level data on missing children is public, so tests, demos and
+benchmarks use extracts made here. A national year is calibrated to the
+published figures in ``spec/calibration.md`` (the targets below, each with its
+source) and per-force volumes follow each force's ONS child population.
+
+How an extract is made, in one vectorised pass per year:
+
+1. **Forces**: each gets random practice parameters (its tendency to record
+   "absent", to grade risk high, to review, to hold return interviews, the
+   completeness of its records) and officers whose grading varies around the
+   force's (within-force inconsistency).
+2. **Children**: counts per force follow child population; each child has an
+   age, sex, ethnicity, looked-after status, risk factors and a heavy-tailed
+   number of episodes (looked-after children go missing more often).
+3. **Episodes**: report times with seasonality and an evening peak; category,
+   risk grades, durations, who found the child, harm, reviews, prevention and
+   return interviews, each depending on the case and the force.
+
+Intercepts are solved at run time so that the national shares meet their
+targets in expectation (:func:`solve_shift`); the test suite checks the
+realised shares against the published figures, which it holds on its own.
+
+A plan (YAML, see ``data/plans/demo.yaml``) plants force-level effects; the
+ground truth, including every force's practice parameters, is written beside
+the data (``<out>.truth.json``).
+
+Examples
+--------
+>>> episodes, truth = generate_extract(year=2024, seed=1, scale=0.01)
+>>> 1500 < len(episodes) < 2200
+True
+>>> list(episodes.columns) == list(COLUMNS)
+True
+>>> truth["planted"]
+[]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import optimize, special
+
+import toolkit
+from toolkit.errors import ConfigError, ToolkitError
+from toolkit.forces import get_force, read_forces_table
+from toolkit.schema import CODES, COLUMNS, RISK_FACTORS
+
+__all__ = [
+    "TARGETS",
+    "EFFECTS",
+    "PlantedEffect",
+    "read_plan",
+    "generate_extract",
+    "write_extract",
+    "solve_shift",
+    "measure_practice",
+]
+
+# Published national figures the generator aims at (spec/calibration.md).
+TARGETS = {
+    # NCA UK Missing Persons Unit data report 2016/17: child missing incidents, England and Wales.
+    "episodes_per_year": 179_953,
+    # NCA data report 2014/15: 60,657 children for 127,424 incidents (2.1 per child).
+    "episodes_per_child": 2.1,
+    # NCA 2016/17: 63% of child incidents attributable to repeats.
+    "repeat_share": 0.63,
+    # NCA 2015/16: 93% of child incidents aged 12-17, 58% aged 15-17.
+    "age_12_17": 0.93,
+    "age_15_17": 0.58,
+    # NCA 2016/17: 47% found within 8 hours, 87% within 48 hours, 3% after more than a week.
+    "returned_8h": 0.47,
+    "returned_48h": 0.87,
+    # NCA 2016/17: no harm in 96% of incidents.
+    "no_harm": 0.96,
+    # NCA about 2019/20: child sexual exploitation flag on 9% of child incidents.
+    "cse": 0.09,
+    # NCA 2018/19 via The Children's Society: 43% returned of own accord, police found 29%.
+    "returned_self": 0.43,
+    "found_by_police": 0.29,
+    # DfE 2018: 65% of looked-after children who went missing did so more than once.
+    "looked_after_repeat": 0.65,
+    # ACPO 2013 pilots: 31% and 39% of cases classed absent; the generator aims between.
+    "absent": 0.35,
+}
+
+# Model constants (not published figures): documented assumptions of the generator.
+LOOKED_AFTER_SHARE = 0.14  # of missing children: DfE 2018, 11,530 of about 85,000 missing children
+LOOKED_AFTER_EPISODES = 6.1  # per looked-after missing child: DfE 2018, 70,170 / 11,530
+NEGBIN_SHAPE = 0.7  # heavy tail of episodes per repeat child
+MAX_EPISODES = 150
+DURATION_SIGMA = 1.49  # log-hours spread that puts ~87% within 48h when 47% are within 8h
+RISK_SHARES = (0.30, 0.55, 0.15)  # low, medium, high among "missing" episodes (assumption)
+OFFICER_SD = 0.6  # within-force SD of officers' grading tendency (log-odds)
+FORCE_RISK_SD = 0.35  # between-force SD of grading tendency (log-odds)
+FORCE_ABSENT_SD = 0.5  # between-force SD of the tendency to record "absent" (log-odds)
+EXPLOITATION = ("cse", "cce", "trafficking")
+RISK_FACTOR_BASE = {  # person-level prevalence before calibration (cse is calibrated)
+    "cse": 0.06,
+    "cce": 0.06,
+    "trafficking": 0.008,
+    "self_harm": 0.08,
+    "mental_health": 0.14,
+    "substance_misuse": 0.09,
+    "out_of_area_placement": 0.20,  # of looked-after children only
+    "previous_harm": 0.05,
+}
+AGE_WEIGHTS = np.array(  # of children at their first report; tuned to the published age shares
+    [0.002, 0.002, 0.002, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.010, 0.014, 0.014]
+    + [0.09, 0.16, 0.20, 0.19, 0.16, 0.11]
+)
+HOUR_WEIGHTS = np.array(
+    [4, 3, 2, 2, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 6, 7, 8, 8, 8, 7, 6], dtype=float
+)
+
+# Planted effects: name -> (parameter defaults, what it does).
+EFFECTS: dict[str, dict] = {
+    "absent_overuse": {
+        "defaults": {"flagged_absent_share": 0.45},
+        "doc": "exploitation-flagged children recorded 'absent' at this share (nationally about 6%)",
+    },
+    "risk_undergrading": {
+        "defaults": {"high_share": 0.02},
+        "doc": "risk graded high in this share of all reports, whatever the case (published low: 2%)",
+    },
+    "risk_overgrading": {
+        "defaults": {"high_share": 0.46},
+        "doc": "risk graded high in this share of all reports (published high: 46%)",
+    },
+    "officer_inconsistency": {
+        "defaults": {"officer_sd": 1.6},
+        "doc": "officers' grading tendencies spread this widely (log-odds SD; elsewhere 0.6)",
+    },
+    "poor_data_quality": {
+        "defaults": {"blank_share": 0.45},
+        "doc": "optional fields left blank or 'unknown' in this share of records",
+    },
+    "few_return_interviews": {
+        "defaults": {"within_72h_share": 0.08},
+        "doc": "return interviews completed within 72 hours for this share of returns",
+    },
+    "exemplary": {
+        "defaults": {},
+        "doc": "good practice throughout: flagged children never 'absent', prompt reviews, "
+        "most return interviews within 72 hours, complete records",
+    },
+}
+
+
+@dataclass(frozen=True)
+class PlantedEffect:
+    """One effect planted in one force."""
+
+    force_code: str
+    effect: str
+    parameters: dict = field(default_factory=dict)
+
+
+def read_plan(path: str | Path) -> list[PlantedEffect]:
+    """Read a plan of planted effects from YAML and check it.
+
+    The file holds ``effects:``, a list of ``{force, effect, ...parameters}``.
+
+    Raises
+    ------
+    ConfigError
+        For a file that is not YAML, an unknown force or effect, an unknown
+        or out-of-range parameter, or a force given two risk-grading effects.
+
+    Examples
+    --------
+    >>> from toolkit.config import PLANS_DIR
+    >>> plan = read_plan(PLANS_DIR / "demo.yaml")
+    >>> sorted({p.effect for p in plan}) == sorted(EFFECTS)
+    True
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read plan {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"plan {path} is not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("effects"), list):
+        raise ConfigError(f"plan {path} needs 'effects:', a list of {{force, effect}} entries")
+    plan, problems, seen = [], [], set()
+    for i, entry in enumerate(document["effects"], start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"entry {i} is not a mapping")
+            continue
+        entry = dict(entry)
+        force, effect = entry.pop("force", None), entry.pop("effect", None)
+        try:
+            get_force(force)
+        except ToolkitError as error:
+            problems.append(f"entry {i}: {error}")
+            continue
+        if effect not in EFFECTS:
+            problems.append(f"entry {i}: unknown effect {effect!r}; known: {', '.join(EFFECTS)}")
+            continue
+        defaults = EFFECTS[effect]["defaults"]
+        unknown = sorted(set(entry) - set(defaults))
+        if unknown:
+            problems.append(f"entry {i}: {effect} takes no parameter {', '.join(unknown)}")
+            continue
+        parameters = {**defaults, **entry}
+        for name, value in parameters.items():
+            limit = 5.0 if name == "officer_sd" else 1.0
+            if not isinstance(value, (int, float)) or not 0 <= value <= limit:
+                problems.append(f"entry {i}: {name} must be a number from 0 to {limit:g}")
+        grading = {"risk_undergrading", "risk_overgrading", "exemplary"}
+        key = (force, "grading" if effect in grading else effect)
+        if key in seen:
+            problems.append(f"entry {i}: {force} already has a {key[1]} effect")
+        seen.add(key)
+        plan.append(PlantedEffect(force, effect, parameters))
+    if problems:
+        raise ConfigError(f"plan {path}: " + "; ".join(problems))
+    return plan
+
+
+def solve_shift(linear: np.ndarray, target: float, link: str = "logit") -> float:
+    """Find the shift ``c`` so that the mean probability ``F(linear + c)`` equals ``target``.
+
+    Used to calibrate intercepts so that national shares meet published figures
+    in expectation, whatever the case mix.
+
+    Parameters
+    ----------
+    linear : numpy.ndarray
+        Linear predictor per record.
+    target : float
+        Wanted mean probability, strictly between 0 and 1.
+    link : {"logit", "probit"}
+
+    Examples
+    --------
+    >>> c = solve_shift(np.array([-1.0, 0.0, 1.0]), 0.5)
+    >>> round(c, 6)
+    0.0
+    """
+    cdf = special.expit if link == "logit" else special.ndtr
+    return float(optimize.brentq(lambda c: cdf(linear + c).mean() - target, -30, 30, xtol=1e-10))
+
+
+def _force_parameters(rng: np.random.Generator, codes: list[str]) -> pd.DataFrame:
+    n = len(codes)
+    return pd.DataFrame(
+        {
+            "volume": rng.lognormal(0, 0.2, n),
+            "absent": rng.normal(0, FORCE_ABSENT_SD, n),
+            "risk": rng.normal(0, FORCE_RISK_SD, n),
+            "officer_sd": np.full(n, OFFICER_SD),
+            "review_delay": rng.lognormal(0, 0.3, n),
+            "prevention": rng.normal(0, 0.4, n),
+            "rhi_completed": rng.normal(0, 0.4, n),
+            "rhi_72h": rng.normal(0, 0.5, n),
+            "blank": rng.uniform(0.005, 0.03, n),
+            "duration": rng.normal(0, 0.1, n),
+            "flagged_absent_share": np.full(n, np.nan),
+            "high_share": np.full(n, np.nan),
+            "within_72h_share": np.full(n, np.nan),
+        },
+        index=pd.Index(codes, name="force_code"),
+    )
+
+
+def _apply_plan(params: pd.DataFrame, plan: list[PlantedEffect]) -> pd.DataFrame:
+    params = params.copy()
+    for planted in plan:
+        if planted.force_code not in params.index:
+            continue
+        p, f = planted.parameters, planted.force_code
+        if planted.effect == "absent_overuse":
+            params.loc[f, "flagged_absent_share"] = p["flagged_absent_share"]
+        elif planted.effect in ("risk_undergrading", "risk_overgrading"):
+            params.loc[f, "high_share"] = p["high_share"]
+        elif planted.effect == "officer_inconsistency":
+            params.loc[f, "officer_sd"] = p["officer_sd"]
+        elif planted.effect == "poor_data_quality":
+            params.loc[f, "blank"] = p["blank_share"]
+        elif planted.effect == "few_return_interviews":
+            params.loc[f, "within_72h_share"] = p["within_72h_share"]
+        elif planted.effect == "exemplary":
+            params.loc[f, ["absent", "risk", "prevention", "rhi_completed", "rhi_72h"]] = [
+                0.0, 0.0, 1.5, 1.0, 2.0,
+            ]
+            params.loc[f, ["flagged_absent_share", "officer_sd", "review_delay", "blank"]] = [
+                0.0, 0.2, 0.5, 0.002,
+            ]
+    return params
+
+
+def _children(rng, params: pd.DataFrame, children_pop: pd.Series, scale: float) -> pd.DataFrame:
+    weight = children_pop * params["volume"]
+    expected_episodes = TARGETS["episodes_per_year"] * scale * weight / weight.sum()
+    n_children = rng.poisson(expected_episodes / TARGETS["episodes_per_child"])
+    force = np.repeat(params.index.to_numpy(), n_children)
+    n = len(force)
+    looked_after = rng.random(n) < LOOKED_AFTER_SHARE
+    # Episodes per child: repeat or not, then 2 + a heavy-tailed negative binomial.
+    # Means solve the published figures: 2.1 per child overall, 6.1 per looked-after child,
+    # 65% of looked-after children repeat, 63% of episodes are repeats.
+    singles = (1 - TARGETS["repeat_share"]) * TARGETS["episodes_per_child"]  # share of children
+    p_repeat_lac = TARGETS["looked_after_repeat"]
+    p_repeat_other = (1 - singles - LOOKED_AFTER_SHARE * p_repeat_lac) / (1 - LOOKED_AFTER_SHARE)
+    other_mean = (TARGETS["episodes_per_child"] - LOOKED_AFTER_SHARE * LOOKED_AFTER_EPISODES) / (
+        1 - LOOKED_AFTER_SHARE
+    )
+    mean_if_repeat = np.where(
+        looked_after,
+        (LOOKED_AFTER_EPISODES - (1 - p_repeat_lac)) / p_repeat_lac,
+        (other_mean - (1 - p_repeat_other)) / p_repeat_other,
+    )
+    repeat = rng.random(n) < np.where(looked_after, p_repeat_lac, p_repeat_other)
+    extra_mean = mean_if_repeat - 2
+    extra = rng.negative_binomial(NEGBIN_SHAPE, NEGBIN_SHAPE / (NEGBIN_SHAPE + extra_mean))
+    episodes = np.where(repeat, np.minimum(2 + extra, MAX_EPISODES), 1)
+
+    sex = rng.choice(["female", "male", "other", "unknown"], n, p=[0.52, 0.46, 0.005, 0.015])
+    ethnicity = rng.choice(
+        list(CODES["ethnicity"]), n, p=[0.08, 0.09, 0.07, 0.72, 0.02, 0.02]
+    )
+    age = rng.choice(18, n, p=AGE_WEIGHTS / AGE_WEIGHTS.sum())
+    children = pd.DataFrame(
+        {
+            "force_code": force,
+            "looked_after": looked_after,
+            "episodes": episodes,
+            "sex": sex,
+            "ethnicity": ethnicity,
+            "age": age,
+            "birthday": rng.random(n),  # fraction of the year at which the child turns a year older
+        }
+    )
+    # Risk factors belong to the child. CSE is calibrated to 9% of episodes.
+    for factor, base in RISK_FACTOR_BASE.items():
+        propensity = np.full(n, base)
+        propensity *= np.where(looked_after, 2.0, 1.0)
+        if factor == "cse":
+            propensity *= np.where(sex == "female", 1.6, 0.4) * np.where(age >= 12, 1.0, 0.2)
+            propensity *= TARGETS["cse"] * episodes.sum() / (propensity * episodes).sum()
+        if factor == "cce":
+            propensity *= np.where(sex == "male", 1.6, 0.4) * np.where(age >= 12, 1.0, 0.2)
+        if factor == "out_of_area_placement":
+            propensity = np.where(looked_after, base, 0.0)
+        children[factor] = rng.random(n) < np.clip(propensity, 0, 1)
+    return children
+
+
+def _report_times(rng, n: int, year: int) -> np.ndarray:
+    start = pd.Timestamp(year=year, month=1, day=1)
+    days = 366 if pd.Timestamp(year=year, month=12, day=31).dayofyear == 366 else 365
+    # Mild seasonality: more reports in late spring and early autumn than midwinter.
+    doy = np.arange(days)
+    intensity = 1 + 0.12 * np.sin(2 * np.pi * (doy - 60) / days) + 0.05 * np.sin(4 * np.pi * doy / days)
+    cumulative = np.cumsum(intensity) / intensity.sum()
+    day = np.searchsorted(cumulative, rng.random(n))
+    hour = rng.choice(24, n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    minute = rng.integers(0, 60, n)
+    offset = day.astype("int64") * 86400 + hour * 3600 + minute * 60
+    return start.to_datetime64().astype("datetime64[s]") + offset.astype("timedelta64[s]")
+
+
+def _ordinal_grades(rng, latent, thresholds) -> np.ndarray:
+    """Grade 0 (low), 1 (medium) or 2 (high) from a logistic latent variable."""
+    u = latent + rng.logistic(size=len(latent))
+    return np.searchsorted(np.asarray(thresholds), u)
+
+
+def _pseudonyms(rng, prefix: str, n: int) -> np.ndarray:
+    numbers = rng.choice(16**10, size=n, replace=False)
+    return np.char.add(prefix, np.char.zfill(np.char.mod("%x", numbers).astype(str), 10))
+
+
+def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, scale: float):
+    forces = read_forces_table().loc[params.index]
+    children = _children(rng, params, forces["children"], scale)
+    children["person_id"] = _pseudonyms(rng, "C", len(children))
+    e = children.loc[children.index.repeat(children["episodes"])].reset_index(drop=True)
+    n = len(e)
+    fp = params.loc[e["force_code"]].reset_index(drop=True)
+
+    # Times: sorted within each child; each episode ends before the child's next report.
+    e["reported_at"] = _report_times(rng, n, year)
+    e = e.sort_values(["person_id", "reported_at"], kind="stable").reset_index(drop=True)
+    fp = params.loc[e["force_code"]].reset_index(drop=True)
+    next_report = e.groupby("person_id", sort=False)["reported_at"].shift(-1)
+    e["age"] = np.minimum(
+        e["age"] + ((e["reported_at"].dt.dayofyear / 366) > e["birthday"]).astype(int), 17
+    )
+    flagged = e[list(EXPLOITATION)].any(axis=1).to_numpy()
+    la = e["looked_after"].to_numpy()
+    age = e["age"].to_numpy()
+
+    # Category: "absent" less likely for flagged, looked-after and younger children.
+    linear = fp["absent"].to_numpy() - 2.5 * flagged - 0.3 * la - 0.6 * (age < 12)
+    linear = linear + solve_shift(linear, TARGETS["absent"])
+    p_absent = special.expit(linear)
+    planted = fp["flagged_absent_share"].notna().to_numpy() & flagged
+    p_absent = np.where(planted, fp["flagged_absent_share"].to_numpy(), p_absent)
+    absent = rng.random(n) < p_absent
+
+    # Risk grade of "missing" episodes: proportional odds on the case, force and officer.
+    case = (
+        1.3 * e["cse"] + 1.1 * e["cce"] + 1.6 * e["trafficking"] + 0.9 * e["self_harm"]
+        + 0.5 * e["mental_health"] + 0.4 * e["substance_misuse"] + 0.7 * e["previous_harm"]
+        + 0.9 * (age < 12) + 0.2 * la
+    ).to_numpy(dtype=float)
+    officers = _assign_officers(rng, e["force_code"], params)
+    e["officer_id"] = officers["officer_id"].to_numpy()
+    latent = case + fp["risk"].to_numpy() + officers["effect"].to_numpy()
+    missing_idx = ~absent
+    base = latent[missing_idx]
+    # P(low) = mean expit(t1 - latent) = 30%; P(low or medium) = mean expit(t2 - latent) = 85%.
+    low_cut = solve_shift(-base, RISK_SHARES[0])
+    mid_cut = solve_shift(-base, RISK_SHARES[0] + RISK_SHARES[1])
+    latent = latent + _grading_shift(e["force_code"], latent, missing_idx, params, mid_cut)
+    grade = _ordinal_grades(rng, latent, [low_cut, mid_cut])
+    risk_names = np.array(["low", "medium", "high"])
+    risk_initial = np.where(absent, "no_apparent_risk", risk_names[grade])
+    # Reviews move a grade up for some cases (escalation), down for a few.
+    move = rng.choice([-1, 0, 1], n, p=[0.04, 0.84, 0.12])
+    final_grade = np.clip(grade + move, 0, 2)
+    risk_final = np.where(
+        absent,
+        np.where(rng.random(n) < 0.1, "low", "no_apparent_risk"),
+        risk_names[final_grade],
+    )
+    is_high = risk_initial == "high"
+
+    # Durations: lognormal hours, calibrated so 47% return within 8 hours.
+    mu = (
+        -0.4 * absent + 0.25 * la + 0.35 * flagged - 0.15 * is_high + fp["duration"].to_numpy()
+    )
+    # P(hours < 8) = Phi((ln 8 - mu) / sigma): shift mu so its mean meets the target.
+    below_8h = (np.log(8) - mu) / DURATION_SIGMA
+    mu = mu - DURATION_SIGMA * solve_shift(below_8h, TARGETS["returned_8h"], link="probit")
+    hours = np.exp(rng.normal(mu, DURATION_SIGMA))
+    gap_hours = (next_report - e["reported_at"]).dt.total_seconds().to_numpy() / 3600
+    hours = np.where(np.isnan(gap_hours), hours, np.minimum(hours, 0.9 * gap_hours))
+    returned = e["reported_at"] + pd.to_timedelta(np.round(hours * 60), unit="min")
+    returned = returned.where(returned > e["reported_at"], e["reported_at"] + pd.Timedelta(minutes=1))
+    open_episode = (returned > extract_end).to_numpy()
+    e["returned_at"] = returned.where(~open_episode)
+    seen_gap = np.exp(rng.normal(np.log(np.where(absent, 1.0, 2.5)), 1.0))
+    e["last_seen_at"] = e["reported_at"] - pd.to_timedelta(np.round(seen_gap * 60), unit="min")
+
+    # Who found the child, and harm.
+    found = np.where(
+        is_high[:, None],
+        [[0.30, 0.45, 0.12, 0.08, 0.03, 0.02]],
+        [[0.445, 0.272, 0.145, 0.08, 0.038, 0.02]],
+    )
+    e["found_by"] = _choose_rows(rng, list(CODES["found_by"]), found)
+    e.loc[open_episode, "found_by"] = ""
+    harm_risk = 1 + 2.0 * flagged + 0.8 * is_high + 0.5 * la
+    harm_risk = harm_risk * (1 - TARGETS["no_harm"]) * n / harm_risk.sum()
+    harmed = rng.random(n) < harm_risk
+    kind = rng.choice(
+        ["injury", "sexual_offence", "other_crime_victim", "died"], n, p=[0.45, 0.2, 0.3495, 0.0005]
+    )
+    # Children at risk of sexual exploitation who come to harm more often suffer sexual offences.
+    cse_harm = e["cse"].to_numpy() & (kind == "injury") & (rng.random(n) < 0.5)
+    kind = np.where(cse_harm, "sexual_offence", kind)
+    e["harm"] = np.where(open_episode, "unknown", np.where(harmed, kind, "none"))
+
+    # Supervisory review: sooner for higher grades, scaled by the force's promptness.
+    median_hours = np.select([absent, risk_initial == "low", risk_initial == "medium"], [12, 6, 2], 0.5)
+    delay = np.exp(rng.normal(np.log(median_hours * fp["review_delay"].to_numpy()), 0.7))
+    reviewed = rng.random(n) < np.where(absent, 0.7, 0.96)
+    e["supervisor_review_at"] = (e["reported_at"] + pd.to_timedelta(np.round(delay * 60), unit="min")).where(
+        reviewed
+    )
+
+    # Prevention (police safe and well) and return home interviews, after return.
+    p_prev = special.expit(1.6 + fp["prevention"].to_numpy())
+    prev_status = np.where(
+        rng.random(n) < p_prev,
+        "completed",
+        rng.choice(["declined", "not_completed", "unknown"], n, p=[0.45, 0.4, 0.15]),
+    )
+    prev_at = returned + pd.to_timedelta(np.round(np.exp(rng.normal(np.log(10), 0.8)) * 60), unit="min")
+    prev_late = (prev_at > extract_end).to_numpy()
+    e["prevention_interview"] = np.where(open_episode, "", np.where(prev_late & (prev_status == "completed"), "unknown", prev_status))
+    e["prevention_interview_at"] = prev_at.where((e["prevention_interview"] == "completed").to_numpy())
+
+    p_rhi = special.expit(0.0 + fp["rhi_completed"].to_numpy())
+    rhi_status = np.where(
+        rng.random(n) < p_rhi,
+        "completed",
+        rng.choice(["declined", "not_offered", "unknown"], n, p=[0.45, 0.35, 0.2]),
+    )
+    p_72 = special.expit(0.2 + fp["rhi_72h"].to_numpy())
+    share_72 = fp["within_72h_share"].to_numpy()
+    # A planted share of returns interviewed within 72h: completion then timing.
+    planted_72 = ~np.isnan(share_72)
+    p_72 = np.where(planted_72, np.clip(share_72 / np.maximum(p_rhi, 1e-9), 0, 1), p_72)
+    within = rng.random(n) < p_72
+    rhi_hours = np.where(within, rng.uniform(2, 72, n), rng.uniform(72, 480, n))
+    rhi_at = returned + pd.to_timedelta(np.round(rhi_hours * 60), unit="min")
+    rhi_late = (rhi_at > extract_end).to_numpy()
+    rhi_status = np.where(rhi_late & (rhi_status == "completed"), "", rhi_status)
+    e["return_interview"] = np.where(open_episode, "", rhi_status)
+    e["return_interview_at"] = rhi_at.where((e["return_interview"] == "completed").to_numpy())
+
+    missing_from = np.where(
+        la,
+        rng.choice(["residential_care", "foster_care", "other_care"], n, p=[0.45, 0.45, 0.10]),
+        rng.choice(["home", "school", "hospital", "other", "unknown"], n, p=[0.85, 0.05, 0.02, 0.06, 0.02]),
+    )
+    listed = pd.Series("", index=e.index)
+    for factor in RISK_FACTORS:
+        listed = listed + np.where(e[factor], factor + ";", "")
+    e["risk_factors"] = listed.str.rstrip(";")
+    e["looked_after"] = np.where(la, "yes", "no")
+    e["missing_from"] = missing_from
+    e["category"] = np.where(absent, "absent", "missing")
+    e["risk_initial"] = risk_initial
+    e["risk_final"] = risk_final
+    e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
+    e["episode_id"] = _episode_ids(e, year)
+    return e[list(COLUMNS)]
+
+
+def _grading_shift(force_codes, latent, missing_idx, params, mid_cut) -> np.ndarray:
+    """Shift a planted force's grading so its high share of all reports hits the plan."""
+    shift = np.zeros(len(latent))
+    codes = force_codes.to_numpy()
+    for code, target in params["high_share"].dropna().items():
+        in_force = codes == code
+        sub = latent[in_force & missing_idx]
+        if len(sub) == 0 or in_force.sum() == 0:
+            continue
+        share_missing = len(sub) / in_force.sum()
+        wanted = min(target / share_missing, 0.99)
+        shift[in_force] = solve_shift(sub - mid_cut, wanted)
+    return shift
+
+
+def _assign_officers(rng, force_codes: pd.Series, params: pd.DataFrame) -> pd.DataFrame:
+    out_id = np.empty(len(force_codes), dtype=object)
+    out_effect = np.zeros(len(force_codes))
+    codes = force_codes.to_numpy()
+    for code in params.index:
+        where = np.flatnonzero(codes == code)
+        if len(where) == 0:
+            continue
+        k = max(3, len(where) // 60)  # about 60 first grades per officer or unit a year
+        names = _pseudonyms(rng, "O", k)
+        effects = rng.normal(0, params.loc[code, "officer_sd"], k)
+        pick = rng.integers(0, k, len(where))
+        out_id[where] = names[pick]
+        out_effect[where] = effects[pick]
+    return pd.DataFrame({"officer_id": out_id, "effect": out_effect})
+
+
+def _choose_rows(rng, values: list[str], probabilities: np.ndarray) -> np.ndarray:
+    cumulative = probabilities.cumsum(axis=1)
+    cumulative /= cumulative[:, -1:]
+    pick = (rng.random((len(cumulative), 1)) > cumulative).sum(axis=1)
+    return np.asarray(values)[pick]
+
+
+_BLANKABLE = (
+    "last_seen_at", "sex", "ethnicity", "missing_from", "risk_final", "supervisor_review_at",
+    "found_by", "harm", "prevention_interview", "return_interview", "officer_id", "looked_after",
+)
+
+
+def _blank_optional_fields(rng, e: pd.DataFrame, blank: np.ndarray) -> pd.DataFrame:
+    """Leave optional fields blank or 'unknown' at each force's rate (its data quality)."""
+    for column in _BLANKABLE:
+        hit = rng.random(len(e)) < blank
+        if column in CODES and "unknown" in CODES[column]:
+            e[column] = np.where(hit & (e[column] != ""), "unknown", e[column])
+        elif column in ("supervisor_review_at", "last_seen_at"):
+            e[column] = e[column].where(~hit)
+        else:
+            e[column] = np.where(hit, "", e[column].astype(object))
+    return e
+
+
+def _episode_ids(e: pd.DataFrame, year: int) -> np.ndarray:
+    order = e.groupby("force_code", sort=False)["reported_at"].rank(method="first").astype(int)
+    prefix = e["force_code"].map(
+        {code: "".join(w[0] for w in get_force(code).slug.split("-")).upper() for code in e["force_code"].unique()}
+    )
+    return (prefix + f"-{year}-" + order.map("{:06d}".format)).to_numpy()
+
+
+def generate_extract(
+    year: int,
+    seed: int,
+    years: int = 1,
+    scale: float = 1.0,
+    plan: list[PlantedEffect] | None = None,
+    extract_date: date | str | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Generate a synthetic national extract and its ground truth.
+
+    Parameters
+    ----------
+    year : int
+        First calendar year of reports.
+    seed : int
+        Random seed: the same seed and arguments give the same extract.
+    years : int, default 1
+        Number of consecutive years (volumes grow 2% a year).
+    scale : float, default 1.0
+        Fraction of the national volume (about 180,000 episodes a year at 1.0).
+        Small scales make quick test data.
+    plan : list of PlantedEffect, optional
+        Effects to plant (see :func:`read_plan`).
+    extract_date : date or str, optional
+        When the data were taken; default 31 January after the last year.
+
+    Returns
+    -------
+    episodes : pandas.DataFrame
+        The canonical extract, sorted by force and report time.
+    truth : dict
+        Arguments, planted effects and every force's practice parameters.
+    """
+    if not 0 < scale <= 20:
+        raise ToolkitError(f"scale must be above 0 and at most 20, not {scale}")
+    if not 1 <= years <= 30:
+        raise ToolkitError(f"years must be from 1 to 30, not {years}")
+    if not 1990 <= year <= 2100:
+        raise ToolkitError(f"year must be from 1990 to 2100, not {year}")
+    plan = plan or []
+    last_year = year + years - 1
+    extract = pd.Timestamp(extract_date) if extract_date is not None else pd.Timestamp(last_year + 1, 1, 31)
+    if extract < pd.Timestamp(last_year, 12, 31):
+        raise ToolkitError(f"the extract date {extract.date()} is before the end of {last_year}")
+    extract_end = extract.normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    seeds = np.random.SeedSequence(seed).spawn(years + 1)
+    codes = list(read_forces_table().index)
+    params = _apply_plan(_force_parameters(np.random.default_rng(seeds[0]), codes), plan)
+    frames = []
+    for i in range(years):
+        rng = np.random.default_rng(seeds[i + 1])
+        frames.append(_one_year(rng, year + i, extract_end, params, scale * 1.02**i))
+    episodes = pd.concat(frames, ignore_index=True)
+    episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
+    episodes = episodes.reset_index(drop=True)
+    truth = {
+        "generator": f"toolkit {toolkit.__version__}",
+        "year": year,
+        "years": years,
+        "seed": seed,
+        "scale": scale,
+        "extract_date": extract.date().isoformat(),
+        "targets": TARGETS,
+        "officer_sd": OFFICER_SD,
+        "force_risk_sd": FORCE_RISK_SD,
+        "planted": [
+            {"force_code": p.force_code, "force": get_force(p.force_code).name, "effect": p.effect,
+             "parameters": p.parameters, "meaning": EFFECTS[p.effect]["doc"]}
+            for p in plan
+        ],
+        "force_parameters": params.reset_index().round(6).replace({np.nan: None}).to_dict("records"),
+    }
+    practice = measure_practice(episodes)
+    truth["realised"] = {
+        code: practice.loc[code].replace({np.nan: None}).to_dict()
+        for code in [*dict.fromkeys(p.force_code for p in plan), "national"]
+    }
+    return episodes, truth
+
+
+def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Measure, per force, the practices that planted effects change.
+
+    Plain shares with no modelling, recorded in the ground truth so that the
+    analysis can be judged against what the data really hold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by force code (plus ``national``): ``flagged_absent_share``
+        (exploitation-flagged episodes recorded absent), ``high_share``
+        (reports graded high), ``officer_high_or_medium_sd`` (spread between
+        officers with 30+ missing episodes in their share graded medium or
+        high), ``blank_share`` (optional values blank or unknown) and
+        ``rhi_72h_share`` (returns with a return interview within 72 hours).
+    """
+    e = episodes
+    flagged = e["risk_factors"].astype(str).str.contains("|".join(EXPLOITATION))
+    returned = e["returned_at"].notna()
+    rhi_hours = (e["return_interview_at"] - e["returned_at"]).dt.total_seconds() / 3600
+    blank = pd.DataFrame(
+        {c: (e[c].isna() | e[c].astype(str).isin(["", "unknown"])) for c in _BLANKABLE}
+    ).mean(axis=1)
+    frame = pd.DataFrame(
+        {
+            "force_code": e["force_code"].astype(str),
+            "flagged": flagged,
+            "flagged_absent": flagged & (e["category"] == "absent"),
+            "high": e["risk_initial"] == "high",
+            "blank": blank,
+            "returned": returned,
+            "rhi_72h": returned & (e["return_interview"] == "completed") & (rhi_hours <= 72),
+        }
+    )
+
+    def shares(d: pd.DataFrame) -> pd.Series:
+        return pd.Series(
+            {
+                "flagged_absent_share": d["flagged_absent"].sum() / max(d["flagged"].sum(), 1),
+                "high_share": d["high"].mean(),
+                "blank_share": d["blank"].mean(),
+                "rhi_72h_share": d["rhi_72h"].sum() / max(d["returned"].sum(), 1),
+            }
+        )
+
+    table = frame.groupby("force_code").apply(shares)
+    table.loc["national"] = shares(frame)
+    missing = e[(e["category"] == "missing") & e["officer_id"].notna() & (e["officer_id"] != "")]
+    by_officer = missing.assign(hm=missing["risk_initial"].isin(["medium", "high"])).groupby(
+        ["force_code", "officer_id"], observed=True
+    )["hm"].agg(["mean", "size"])
+    by_officer = by_officer[by_officer["size"] >= 30]
+    table["officer_high_or_medium_sd"] = by_officer.groupby(level="force_code", observed=True)[
+        "mean"
+    ].std()
+    return table.round(6)
+
+
+def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
+    out = episodes.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    out["age"] = out["age"].astype(int).astype(str)
+    return out.fillna("")
+
+
+def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple[Path, Path]:
+    """Write an extract (CSV, Parquet or Excel by its ending) and its ground truth beside it.
+
+    Returns
+    -------
+    tuple of Path
+        The extract and ``<out>.truth.json``.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".xlsx"):
+        raise ToolkitError(f"{out}: write a .csv, .parquet or .xlsx file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = _to_text(episodes)
+    temporary = out.with_name(out.name + ".partial")
+    if suffix == ".csv":
+        text.to_csv(temporary, index=False, lineterminator="\n")
+    elif suffix == ".parquet":
+        typed = episodes.copy()
+        typed["age"] = typed["age"].astype("int8")
+        typed.to_parquet(temporary, index=False)
+    else:
+        text.to_excel(temporary, index=False, engine="openpyxl")
+    temporary.replace(out)
+    truth_path = out.with_name(out.name + ".truth.json")
+    truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out, truth_path
