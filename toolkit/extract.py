@@ -170,7 +170,8 @@ def read_extract_text(
         frame = _read_xlsx_text(data, label, sheet)
     if frame.empty:
         raise ExtractError(f"{label}: the file has a header but no episodes")
-    return frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame.astype(str).reset_index(drop=True)  # one text dtype, whatever the reader
 
 
 def _read_csv_text(data: bytes, label: str) -> pd.DataFrame:
@@ -226,8 +227,8 @@ def _problem_rows(failure_cases: pd.DataFrame, schema: pa.DataFrameSchema) -> pd
     problem = cases["check"].astype(str)
     problem = problem.mask(problem == "column_in_dataframe", "required column is missing")
     problem = problem.mask(problem == "not_nullable", "value is required but empty")
-    column = cases["column"].where(cases["column"].notna(), cases["failure_case"])
     is_missing = cases["check"] == "column_in_dataframe"
+    column = cases["column"].where(cases["column"].notna() & ~is_missing, cases["failure_case"])
     rows = pd.to_numeric(cases["index"], errors="coerce") + 2  # header is row 1
     return pd.DataFrame(
         {
@@ -323,7 +324,8 @@ def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
         elif name == "age":
             out[name] = pd.to_numeric(values, errors="coerce").astype("Int8")
         elif name in CODES:
-            out[name] = pd.Categorical(values, categories=list(CODES[name]))
+            allowed = list(CODES[name])
+            out[name] = pd.Categorical(values.where(values.isin(allowed)), categories=allowed)
         else:
             out[name] = values.astype("string")
     return pd.DataFrame(out, index=raw.index)

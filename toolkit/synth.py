@@ -358,7 +358,7 @@ def _children(rng, params: pd.DataFrame, children_pop: pd.Series, scale: float) 
 
 def _report_times(rng, n: int, year: int) -> np.ndarray:
     start = pd.Timestamp(year=year, month=1, day=1)
-    days = 366 if pd.Timestamp(year=year, month=12, day=31).dayofyear == 366 else 365
+    days = 366 if pd.Timestamp(year=year, month=12, day=31).day_of_year == 366 else 365
     # Mild seasonality: more reports in late spring and early autumn than midwinter.
     doy = np.arange(days)
     intensity = 1 + 0.12 * np.sin(2 * np.pi * (doy - 60) / days) + 0.05 * np.sin(4 * np.pi * doy / days)
@@ -395,7 +395,7 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     fp = params.loc[e["force_code"]].reset_index(drop=True)
     next_report = e.groupby("person_id", sort=False)["reported_at"].shift(-1)
     e["age"] = np.minimum(
-        e["age"] + ((e["reported_at"].dt.dayofyear / 366) > e["birthday"]).astype(int), 17
+        e["age"] + ((e["reported_at"].dt.day_of_year / 366) > e["birthday"]).astype(int), 17
     )
     flagged = e[list(EXPLOITATION)].any(axis=1).to_numpy()
     la = e["looked_after"].to_numpy()

@@ -1,0 +1,25 @@
+"""Shared synthetic data for the tests: made once per session, never real."""
+
+import pytest
+
+from toolkit import synth
+from toolkit.config import PLANS_DIR
+
+EXTRACT_DATE = "2025-01-31"
+
+
+@pytest.fixture(scope="session")
+def national_year():
+    """A full national year with the demo plan planted (about 180,000 episodes)."""
+    return synth.generate_extract(2024, seed=7, plan=synth.read_plan(PLANS_DIR / "demo.yaml"))
+
+
+@pytest.fixture(scope="session")
+def small_extract(tmp_path_factory):
+    """A 5% national extract written as CSV, with its ground truth."""
+    episodes, truth = synth.generate_extract(
+        2024, seed=11, scale=0.05, plan=synth.read_plan(PLANS_DIR / "demo.yaml")
+    )
+    path = tmp_path_factory.mktemp("extract") / "small.csv"
+    synth.write_extract(episodes, truth, path)
+    return path, episodes, truth

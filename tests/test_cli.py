@@ -1,0 +1,115 @@
+"""The command line as a user meets it: one clear message and a non-zero exit, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXTRACT_DATE
+
+
+def toolkit(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def assert_clean_failure(result, message, status=1):
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert message in result.stderr + result.stdout
+
+
+def test_forces_lists_all_43():
+    result = toolkit("forces")
+    assert result.returncode == 0
+    assert len(result.stdout.strip().splitlines()) == 43
+    assert "E23000014  west-midlands" in result.stdout
+
+
+def test_validate_accepts_a_good_extract(small_extract):
+    path, episodes, _ = small_extract
+    result = toolkit("validate", path, "--extract-date", EXTRACT_DATE)
+    assert result.returncode == 0
+    assert f"{len(episodes):,} episodes meet the extract contract" in result.stdout
+
+
+def test_validate_lists_problems_and_exits_non_zero(tmp_path, small_extract):
+    path, _, _ = small_extract
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("age")] = "21"
+    row[header.index("risk_initial")] = "<script>alert(1)</script>"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join([lines[0], ",".join(row), *lines[2:50]]) + "\n")
+    out = tmp_path / "problems.csv"
+    result = toolkit("validate", broken, "--extract-date", EXTRACT_DATE, "--problems-out", out)
+    assert_clean_failure(result, "2 problem(s) in 1 of 49 row(s)")
+    assert "age must be a whole number from 0 to 17" in result.stdout
+    assert out.read_text().count("\n") == 3  # header and two problems
+
+
+def test_validate_missing_column(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("force_code,episode_id\nE23000014,1\n")
+    result = toolkit("validate", path, "--extract-date", EXTRACT_DATE)
+    assert_clean_failure(result, "required column is missing")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("junk.csv", bytes(range(256)) * 4, "content is binary data"),
+        ("report.docx", b"PK\x03\x04", "unsupported file type '.docx'"),
+    ],
+)
+def test_validate_unusable_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_clean_failure(toolkit("validate", path, "--extract-date", EXTRACT_DATE), message)
+
+
+def test_validate_missing_file(tmp_path):
+    assert_clean_failure(toolkit("validate", tmp_path / "nope.csv", "--extract-date", EXTRACT_DATE), "no such file")
+
+
+def test_bad_date_is_a_usage_error(small_extract):
+    path, _, _ = small_extract
+    result = toolkit("validate", path, "--extract-date", "31/01/2025")
+    assert_clean_failure(result, "is not a date in the form YYYY-MM-DD", status=2)
+
+
+def test_run_refuses_an_unknown_force_before_doing_anything(tmp_path, small_extract):
+    path, _, _ = small_extract
+    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r",
+                     "--work", tmp_path / "w", "--forces", "E23000014", "../../etc/passwd")
+    assert_clean_failure(result, "unknown force code '../../etc/passwd'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_refuses_an_invalid_extract(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "force_code,episode_id,person_id,reported_at,age,category,risk_initial\n"
+        "E23000014,1,p,2024-01-01T10:00:00,12,missing,low\n"
+        "E23000014,2,p,2024-01-02,12,missing,low\n"
+    )
+    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w")
+    assert_clean_failure(result, "1 problem(s) in 1 row(s) break the extract contract")
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_refuses_an_empty_extract(tmp_path):
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"")
+    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w")
+    assert_clean_failure(result, "the file is empty")
+
+
+def test_synth_refuses_a_bad_plan(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("effects:\n  - force: E23000014\n    effect: teleport\n")
+    result = toolkit("synth", "--year", 2024, "--seed", 1, "--scale", 0.01, "--plant", plan, "--out", tmp_path / "x.csv")
+    assert_clean_failure(result, "unknown effect 'teleport'")

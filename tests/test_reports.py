@@ -1,0 +1,180 @@
+"""End to end: an extract in, a report per force and an index out, as `make reports` does."""
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import pytest
+
+from conftest import EXTRACT_DATE
+from toolkit import render, runner
+from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
+from toolkit.forces import get_force
+
+pytestmark = pytest.mark.notebook
+FORCES = ["E23000014", "E23000034", "W15000004"]  # large, tiny (City of London), Welsh
+FIXTURE_NOTEBOOK = PROJECT_ROOT / "tests" / "fixtures" / "notebooks" / "fails_for_one_force.ipynb"
+
+
+class _Cells(HTMLParser):
+    """Collect the data attributes of the headline table's cells, and every link and image."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self.links, self.images = {}, [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "td" and "data-metric" in attrs:
+            self.cells[(attrs["data-metric"], attrs["data-area"])] = attrs["data-value"]
+        if tag == "a" and attrs.get("href") and not attrs["href"].startswith("#"):
+            self.links.append(attrs["href"])
+        if tag == "img":
+            self.images.append(attrs)
+
+
+def parse(path: Path) -> _Cells:
+    parser = _Cells()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, small_extract):
+    path, _, _ = small_extract
+    folder = tmp_path_factory.mktemp("run")
+    result = runner.run_reports(
+        path, EXTRACT_DATE, folder / "reports", forces=FORCES, workers=2, work_dir=folder / "work", progress=False
+    )
+    return result, folder
+
+
+def test_every_requested_force_has_a_report_and_the_run_succeeded(run):
+    result, folder = run
+    assert result.ok
+    assert sorted(result.reports) == sorted(FORCES)
+    for code in FORCES:
+        assert (folder / "reports" / f"{get_force(code).slug}.html").is_file()
+
+
+def test_report_episode_counts_equal_the_input(run, small_extract):
+    result, folder = run
+    path, _, _ = small_extract
+    source = pd.read_csv(path, dtype=str)
+    for code in FORCES:
+        cells = parse(folder / "reports" / f"{get_force(code).slug}.html").cells
+        expected = int((source["force_code"] == code).sum())
+        shown = cells[("episodes", "force")]
+        if 0 < expected < 5:
+            assert shown == ""  # suppressed: fewer than 5 episodes
+        else:
+            assert int(float(shown)) == expected
+        assert int(float(cells[("episodes", "national")])) == len(source)
+
+
+def test_reports_are_self_contained_without_code_or_identifiers(run, small_extract):
+    result, folder = run
+    _, episodes, _ = small_extract
+    identifiers = set(episodes["person_id"]) | set(episodes["episode_id"]) | set(episodes["officer_id"].dropna()) - {""}
+    for report in (folder / "reports").glob("*.html"):
+        text = report.read_text(encoding="utf-8")
+        assert not re.search(r"<script[^>]+src=", text), report.name  # nothing loaded from the web
+        assert "load_force_report" not in text and "import " not in text  # no code cells
+        tokens = set(re.findall(r"[A-Z][A-Za-z0-9-]{8,}", text))
+        assert not tokens & identifiers, report.name
+    west_midlands = parse(folder / "reports" / "west-midlands.html")
+    assert len(west_midlands.images) == 1
+    image = west_midlands.images[0]
+    assert image["src"].startswith("data:image/png;base64,") and "West Midlands" in image["alt"]
+
+
+def test_index_links_every_report_and_records_provenance(run, small_extract):
+    result, folder = run
+    path, _, _ = small_extract
+    index = parse(folder / "reports" / "index.html")
+    assert sorted(index.links) == sorted(f"{get_force(c).slug}.html" for c in FORCES)
+    assert all((folder / "reports" / link).is_file() for link in index.links)
+    provenance = json.loads((folder / "reports" / "run.json").read_text())
+    assert provenance["extract_date"] == EXTRACT_DATE
+    assert provenance["failures"] == {}
+    assert len(provenance["input_sha256"]) == 64
+    assert set(provenance["seconds_per_force"]) == set(FORCES)
+
+
+def test_record_level_data_stays_in_the_work_folder(run):
+    result, folder = run
+    published = {p.name for p in (folder / "reports").iterdir()}
+    assert not any(name.endswith((".parquet", ".csv", ".ipynb")) for name in published)
+    assert (folder / "work" / "episodes.parquet").is_file()
+
+
+def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):
+    path, _, _ = small_extract
+    out = tmp_path / "reports"
+    out.mkdir()
+    stale = out / "dyfed-powys.html"
+    stale.write_text("an old report that would look current")
+    result = runner.run_reports(
+        path, EXTRACT_DATE, out, forces=["E23000014", "W15000001", "W15000004"], workers=2,
+        work_dir=tmp_path / "work", notebook=FIXTURE_NOTEBOOK, progress=False,
+    )
+    assert sorted(result.reports) == ["E23000014", "W15000004"]
+    assert list(result.failures) == ["W15000001"]
+    assert "planted failure for the test" in result.failures["W15000001"]
+    assert not (out / "north-wales.html").exists()
+    assert "(report failed)" in (out / "index.html").read_text()
+    assert json.loads((out / "run.json").read_text())["failures"].keys() == {"W15000001"}
+
+
+def test_the_command_line_exits_non_zero_when_a_force_fails(tmp_path, small_extract, monkeypatch):
+    path, _, _ = small_extract
+    from toolkit import cli
+
+    monkeypatch.setattr(
+        runner, "run_reports",
+        lambda *a, **k: runner.RunResult(out_dir=tmp_path, failures={"W15000001": "North Wales failed: why"}),
+    )
+    status = cli.main(["run", "--input", str(path), "--extract-date", EXTRACT_DATE, "--quiet"])
+    assert status == 1
+
+
+def test_notebook_declares_exactly_the_runner_parameters():
+    declared = pm.inspect_notebook(str(render.REPORT_NOTEBOOK))
+    assert set(declared) == set(render.REPORT_PARAMETERS)
+    assert all(p["inferred_type_name"] == "str" and p["help"] for p in declared.values())
+
+
+def test_notebooks_are_committed_without_outputs():
+    for notebook in NOTEBOOKS_DIR.glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code")
+        tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, notebook.name
+
+
+def test_the_notebook_runs_by_hand_with_papermill(run, tmp_path):
+    result, folder = run
+    executed = tmp_path / "out.ipynb"
+    completed = subprocess.run(
+        [sys.executable, "-m", "papermill", str(render.REPORT_NOTEBOOK), str(executed),
+         "-p", "force_code", "W15000004", "-p", "data_dir", str(folder / "work"), "-k", "python3"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    outputs = json.dumps(json.loads(executed.read_text())["cells"])
+    assert "Dyfed-Powys Police: missing and absent children" in outputs
+
+
+def test_crafted_parameters_are_refused_before_anything_runs(run, tmp_path):
+    result, folder = run
+    for code in ['E23000014"; import os; os.system("touch pwned"); x="', "../../../tmp/x", "E23000014\n"]:
+        with pytest.raises(Exception, match="unknown force code"):
+            render.render_force_report(code, folder / "work", tmp_path)
+    with pytest.raises(Exception, match="does not exist"):
+        render.render_force_report("E23000014", tmp_path / "nowhere", tmp_path)
+    assert not list(tmp_path.iterdir())
