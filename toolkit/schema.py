@@ -1,6 +1,6 @@
 """The episode extract contract (version 1), as data and as pandera schemas.
 
-The contract is in ``spec/episode-extract.md``: one row per missing or absent
+The contract is in ``docs/episode-extract.md``: one row per missing or absent
 episode of a child. Two pandera schemas check it, lazily, so that every
 problem in a file is found in one pass:
 

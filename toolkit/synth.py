@@ -2,7 +2,7 @@
 
 No record-level data on missing children is public, so tests, demos and
 benchmarks use extracts made here. A national year is calibrated to the
-published figures in ``spec/calibration.md`` (the targets below, each with its
+published figures in ``docs/calibration.md`` (the targets below, each with its
 source) and per-force volumes follow each force's ONS child population.
 
 How an extract is made, in one vectorised pass per year:
@@ -65,7 +65,7 @@ __all__ = [
     "measure_practice",
 ]
 
-# Published national figures the generator aims at (spec/calibration.md).
+# Published national figures the generator aims at (docs/calibration.md).
 TARGETS = {
     # NCA UK Missing Persons Unit data report 2016/17: child missing incidents, England and Wales.
     "episodes_per_year": 179_953,
