@@ -1,6 +1,6 @@
 """The synthetic generator reproduces the published figures and plants what it is asked to.
 
-The published figures are written out here, from spec/calibration.md, independently of the
+The published figures are written out here, from docs/calibration.md, independently of the
 generator's own targets, so that a change to the generator cannot move the goalposts.
 """
 
