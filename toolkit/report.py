@@ -143,10 +143,12 @@ def show_headline_table(report: ForceReport) -> HTML:
     """The force in numbers against its comparator group and England and Wales."""
     head = "".join(f"<th scope='col'>{_esc(label)}</th>" for label in _AREA_LABELS.values())
     body = []
+    withheld = False
     for metric, label, decimals in _ROWS:
         cells = []
         for area in _AREA_LABELS:
             row = report.figure(metric, area)
+            withheld |= bool(row["suppressed"])
             value = "" if row["suppressed"] or pd.isna(row["value"]) else f"{row['value']:.6g}"
             cells.append(
                 f"<td data-metric='{_esc(metric)}' data-area='{_esc(area)}' data-value='{_esc(value)}'>"
@@ -161,7 +163,7 @@ def show_headline_table(report: ForceReport) -> HTML:
         )
     if report.figure("episodes")["value"] == 0:
         notes.append("No episodes for this force are in the extract.")
-    if report.summary["suppressed"].any():
+    if withheld:
         notes.append(
             f"{SUPPRESSED} marks a figure withheld because it rests on fewer than "
             f"{report.run.get('suppression_threshold', DEFAULT_THRESHOLD)} episodes or children "
