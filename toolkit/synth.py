@@ -477,9 +477,8 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     median_hours = np.select([absent, risk_initial == "low", risk_initial == "medium"], [12, 6, 2], 0.5)
     delay = np.exp(rng.normal(np.log(median_hours * fp["review_delay"].to_numpy()), 0.7))
     reviewed = rng.random(n) < np.where(absent, 0.7, 0.96)
-    e["supervisor_review_at"] = (e["reported_at"] + pd.to_timedelta(np.round(delay * 60), unit="min")).where(
-        reviewed
-    )
+    review_at = e["reported_at"] + pd.to_timedelta(np.round(delay * 60), unit="min")
+    e["supervisor_review_at"] = review_at.where(reviewed & (review_at <= extract_end))
 
     # Prevention (police safe and well) and return home interviews, after return.
     p_prev = special.expit(1.6 + fp["prevention"].to_numpy())

@@ -1,0 +1,563 @@
+"""Clean a force's export into the canonical extract, losing nothing.
+
+:func:`clean_export` runs small, pure steps in order; each takes the working
+table and returns a new one, recording what it did in a ledger:
+
+1. :func:`map_columns` - rename the export's columns (and fill constants);
+2. :func:`trim_whitespace` - a *correction*, logged per value;
+3. :func:`blank_null_markers`, :func:`recode_values`, :func:`recode_risk_factors`,
+   :func:`parse_dates`, :func:`parse_ages` - *translations* declared by the
+   mapping (``HIGH`` to ``high``, ``05/03/2024 21:40`` to ISO), counted per
+   distinct spelling; a value the mapping does not know is blanked (optional
+   columns, a logged correction) or sends the row to quarantine (required);
+4. :func:`check_rows` - row checks: unknown force, required value missing, age
+   outside 0-17, reported after the extract date, returned before reported,
+   an "absent" episode with a risk grade; dates after the extract date and
+   "last seen" after the report are blanked (logged corrections);
+5. :func:`merge_exact_duplicates` - identical rows merged into one, counted;
+6. :func:`resolve_duplicates` - the same episode id with different content, or
+   the same child reported at the same time under two ids: the most complete
+   row is kept, the others quarantined;
+7. :func:`detect_overlaps` - an episode reported while the same child's
+   previous episode was still open: quarantined.
+
+Every input row ends in exactly one place: the clean table, the quarantine
+(with a reason code and a sentence) or merged into an identical row:
+``rows_in == clean + quarantined + merged`` (checked on every run).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from toolkit.mapping import read_mapping, CANONICAL
+>>> raw = pd.DataFrame({
+...     "force_code": ["E23000014", "E23000014", "E23000099"], "episode_id": ["a", "a", "b"],
+...     "person_id": ["p", "p", "q"], "reported_at": ["2024-03-05T21:40:00"] * 3,
+...     "age": [" 15", " 15", "12"], "category": ["missing"] * 3, "risk_initial": ["low"] * 3})
+>>> result = clean_export(raw, read_mapping(CANONICAL), extract_date="2025-01-31")
+>>> len(result.clean), len(result.quarantine), len(result.merged)
+(1, 1, 1)
+>>> result.quarantine["reason_code"].tolist(), result.changes["rule"].unique().tolist()
+(['unknown_force'], ['trim_whitespace'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import ConfigError, ToolkitError
+from toolkit.extract import to_episodes
+from toolkit.forces import read_forces_table
+from toolkit.mapping import Mapping
+from toolkit.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS, end_of_extract_day
+
+__all__ = [
+    "QUARANTINE_REASONS",
+    "CORRECTION_RULES",
+    "CleanResult",
+    "clean_export",
+    "map_columns",
+    "trim_whitespace",
+    "blank_null_markers",
+    "recode_values",
+    "recode_risk_factors",
+    "parse_dates",
+    "parse_ages",
+    "check_rows",
+    "merge_exact_duplicates",
+    "resolve_duplicates",
+    "detect_overlaps",
+]
+
+# Reason codes, in the order a row's main reason is chosen, with the sentence for each.
+QUARANTINE_REASONS = {
+    "unknown_force": "force code is not one of the 43 territorial forces",
+    "missing_required": "a required value is blank",
+    "bad_date": "reported_at is not a date in any format the mapping allows",
+    "bad_age": "age is not a whole number",
+    "age_out_of_range": "age is outside 0 to 17: not a child",
+    "bad_code": "a required code (category or risk grade) is not one the mapping knows",
+    "after_extract_date": "reported after the extract date",
+    "returned_before_reported": "returned_at is not after reported_at",
+    "absent_with_risk_grade": "an 'absent' episode carries a risk grade other than no_apparent_risk",
+    "duplicate_episode_id": "another row has the same episode id with different content; the most complete was kept",
+    "near_duplicate": "the same child was reported at the same time under another episode id, which was kept",
+    "overlaps_episode": "reported while the same child's previous episode was still open",
+}
+# Corrections made to single values, each logged with the row, before and after.
+CORRECTION_RULES = {
+    "trim_whitespace": "leading or trailing spaces removed",
+    "unrecognised_code": "an optional code the mapping does not know: set to unknown (or blank)",
+    "unrecognised_risk_factor": "a risk factor the mapping does not know: dropped from the list",
+    "unparseable_date": "an optional date in no allowed format: blanked",
+    "date_after_extract": "an optional date after the extract date: blanked",
+    "last_seen_after_reported": "last seen after the report: blanked",
+}
+_ISO = "%Y-%m-%dT%H:%M:%S"
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_REQUIRED_CODES = ("category", "risk_initial")
+
+
+@dataclass
+class _Ledger:
+    """What the steps did: corrections, translations, reasons to quarantine, merges."""
+
+    changes: list[pd.DataFrame] = field(default_factory=list)
+    translations: list[pd.DataFrame] = field(default_factory=list)
+    reasons: dict[str, pd.Series] = field(default_factory=dict)
+    merged: list[pd.DataFrame] = field(default_factory=list)
+
+    def change(self, frame: pd.DataFrame, mask: pd.Series, column: str, after: pd.Series, rule: str) -> None:
+        if mask.any():
+            self.changes.append(
+                pd.DataFrame(
+                    {
+                        "source_row": frame.loc[mask, "source_row"].to_numpy(),
+                        "column": column,
+                        "before": frame.loc[mask, column].to_numpy(),
+                        "after": after[mask].to_numpy(),
+                        "rule": rule,
+                    }
+                )
+            )
+
+    def translate(self, before: pd.Series, after: pd.Series, column: str, rule: str) -> None:
+        changed = before != after
+        if changed.any():
+            pairs = pd.DataFrame({"before": before[changed], "after": after[changed]})
+            counts = pairs.value_counts().rename("count").reset_index()
+            counts.insert(0, "column", column)
+            counts["rule"] = rule
+            self.translations.append(counts)
+
+    def quarantine(self, reason: str, mask: pd.Series) -> None:
+        previous = self.reasons.get(reason)
+        self.reasons[reason] = mask if previous is None else (previous | mask.reindex(previous.index, fill_value=False))
+
+
+@dataclass
+class CleanResult:
+    """The outcome of cleaning one export.
+
+    Attributes
+    ----------
+    clean : pandas.DataFrame
+        Canonical episode table (typed), with ``source_row`` (the row in the
+        export, numbered as a spreadsheet does) and ``duration_hours``.
+    quarantine : pandas.DataFrame
+        Rows that could not be made valid: ``source_row``, ``reason_code``,
+        ``reason`` (a sentence), ``all_reasons``, then the export's own values.
+    changes : pandas.DataFrame
+        Every correction to a value: ``source_row``, ``column``, ``before``,
+        ``after``, ``rule``.
+    translations : pandas.DataFrame
+        Every mapping translation, counted: ``column``, ``before``, ``after``,
+        ``count``, ``rule``.
+    merged : pandas.DataFrame
+        Exact duplicates merged: ``source_row`` and the ``kept_row`` it repeated.
+    rows_in : int
+    mapping : str
+    """
+
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    changes: pd.DataFrame
+    translations: pd.DataFrame
+    merged: pd.DataFrame
+    rows_in: int
+    mapping: str
+
+    def counts(self) -> dict:
+        """Rows in, clean, quarantined (by reason), merged, and corrections by rule."""
+        return {
+            "mapping": self.mapping,
+            "rows_in": self.rows_in,
+            "rows_clean": len(self.clean),
+            "rows_quarantined": len(self.quarantine),
+            "rows_merged": len(self.merged),
+            "quarantined_by_reason": self.quarantine["reason_code"].value_counts().sort_index().to_dict(),
+            "corrections_by_rule": self.changes["rule"].value_counts().sort_index().to_dict(),
+        }
+
+
+def map_columns(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """Rename the export's columns to canonical names; add constants and blanks for the unmapped.
+
+    Raises
+    ------
+    ConfigError
+        When the mapping names a column that is not in the export.
+    """
+    headers = {str(c).strip(): c for c in raw.columns}
+    missing = [
+        source
+        for column, source in mapping.columns.items()
+        if source.strip() not in headers
+        and (COLUMNS[column] or not mapping.optional_columns_may_be_missing)
+    ]
+    if missing:
+        shown = ", ".join(map(repr, list(headers)[:30]))
+        raise ConfigError(
+            f"mapping {mapping.name} names column(s) {', '.join(map(repr, missing))} "
+            f"that the export does not have; its columns are: {shown}"
+        )
+    out = {}
+    for column in COLUMNS:
+        if column in mapping.columns and mapping.columns[column].strip() in headers:
+            out[column] = raw[headers[mapping.columns[column].strip()]].astype(str)
+        elif column in mapping.constants:
+            out[column] = pd.Series(mapping.constants[column], index=raw.index, dtype=object).astype(str)
+        else:
+            out[column] = pd.Series("", index=raw.index, dtype=object).astype(str)
+    frame = pd.DataFrame(out, index=raw.index)
+    frame.insert(0, "source_row", np.arange(len(raw)) + 2)  # as a spreadsheet numbers rows
+    return frame
+
+
+def trim_whitespace(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Remove leading and trailing spaces from every value (a logged correction)."""
+    out = frame.copy()
+    for column in COLUMNS:
+        stripped = frame[column].str.strip()
+        mask = stripped != frame[column]
+        ledger.change(frame, mask, column, stripped, "trim_whitespace")
+        out[column] = stripped
+    return out
+
+
+def blank_null_markers(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
+    """Turn the mapping's markers for 'not known' (``N/K``, ``NULL``, ``-``) into blanks."""
+    out = frame.copy()
+    markers = list(mapping.null_markers - {""})
+    if not markers:
+        return out
+    for column in COLUMNS:
+        hit = frame[column].str.lower().isin(markers)
+        if hit.any():
+            after = frame[column].mask(hit, "")
+            ledger.translate(frame[column], after, column, "null_marker")
+            out[column] = after
+    return out
+
+
+def recode_values(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
+    """Translate each coded column's spellings into canonical codes.
+
+    An unknown spelling in a required column (category, risk grade) sends the
+    row to quarantine; in an optional column it becomes ``unknown`` where the
+    column has that code, else blank (a logged correction).
+    """
+    out = frame.copy()
+    out["force_code"] = frame["force_code"].str.upper()
+    ledger.translate(frame["force_code"], out["force_code"], "force_code", "force_code_case")
+    for column in CODES:
+        values = frame[column]
+        lookup = mapping.lookup(column)
+        mapped = values.str.lower().map(lookup)
+        known = mapped.notna() | (values == "")
+        mapped = mapped.fillna(values)
+        ledger.translate(values[known], mapped[known], column, "recode")
+        if column in _REQUIRED_CODES:
+            ledger.quarantine("bad_code", ~known)
+        else:
+            fallback = "unknown" if "unknown" in CODES[column] else ""
+            corrected = mapped.mask(~known, fallback)
+            ledger.change(frame, ~known, column, corrected, "unrecognised_code")
+            mapped = corrected
+        out[column] = mapped
+    return out
+
+
+def recode_risk_factors(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
+    """Translate the list of risk factors into canonical codes, ``;``-separated, in contract order."""
+    out = frame.copy()
+    values = frame["risk_factors"]
+    present = values != ""
+    if not present.any():
+        return out
+    lookup = mapping.risk_factor_lookup()
+    order = {code: i for i, code in enumerate(RISK_FACTORS)}
+    items = values[present].str.split(mapping.risk_factor_separator, regex=False).explode().str.strip()
+    items = items[items != ""]
+    codes = items.str.lower().map(lookup)
+    unknown_rows = codes[codes.isna()].index.unique()
+    codes = codes.dropna()
+    ranked = pd.DataFrame({"code": codes, "rank": codes.map(order)}).reset_index()
+    ranked = ranked.drop_duplicates(["index", "code"]).sort_values(["index", "rank"], kind="stable")
+    joined = ranked.groupby("index")["code"].agg(";".join)
+    after = pd.Series("", index=values.index, dtype=object).astype(str)
+    after[present] = values[present]
+    after.update(joined)
+    emptied = present & ~after.index.isin(joined.index)
+    after[emptied] = ""
+    unknown_mask = values.index.isin(unknown_rows)
+    unknown = pd.Series(unknown_mask, index=values.index)
+    ledger.change(frame, unknown, "risk_factors", after, "unrecognised_risk_factor")
+    ledger.translate(values[~unknown], after[~unknown], "risk_factors", "recode")
+    out["risk_factors"] = after
+    return out
+
+
+def _parse_one_format(text: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "iso":
+        return pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if fmt == "excel_serial":
+        numbers = pd.to_numeric(text.where(text.str.fullmatch(r"\d+(\.\d+)?")), errors="coerce")
+        numbers = numbers.where((numbers >= 1) & (numbers < 2958466))
+        stamps = _EXCEL_EPOCH + pd.to_timedelta(numbers * 86400, unit="s")
+        return stamps.dt.round("s")
+    return pd.to_datetime(text, format=fmt, errors="coerce")
+
+
+def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
+    """Parse each date column with the mapping's formats, in order, into ISO 8601.
+
+    An unparseable ``reported_at`` sends the row to quarantine; any other
+    unparseable date is blanked (a logged correction).
+    """
+    out = frame.copy()
+    for column in DATETIME_COLUMNS:
+        text = frame[column]
+        present = text != ""
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+        remaining = present.copy()
+        for fmt in mapping.dates:
+            if not remaining.any():
+                break
+            attempt = _parse_one_format(text[remaining], fmt)
+            ok = attempt.notna()
+            parsed[ok[ok].index] = attempt[ok].astype("datetime64[s]")
+            remaining[ok[ok].index] = False
+        iso = parsed.dt.strftime(_ISO).fillna("")
+        good = present & ~remaining
+        ledger.translate(text[good], iso[good], column, "date_format")
+        if column == "reported_at":
+            ledger.quarantine("bad_date", remaining)
+            out[column] = iso.mask(remaining, text)
+        else:
+            ledger.change(frame, remaining, column, iso, "unparseable_date")
+            out[column] = iso
+    return out
+
+
+def parse_ages(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Read ages as whole numbers (``15.0`` from a spreadsheet is 15); quarantine the rest."""
+    out = frame.copy()
+    text = frame["age"]
+    number = pd.to_numeric(text, errors="coerce")
+    whole = number.notna() & (number == np.floor(number))
+    present = text != ""
+    ledger.quarantine("bad_age", present & ~whole)
+    ledger.quarantine("age_out_of_range", whole & ((number < 0) | (number > 17)))
+    canonical = number.where(whole).astype("Int64").astype(str).where(whole, text)
+    ledger.translate(text[whole], canonical[whole], "age", "whole_number")
+    out["age"] = canonical
+    return out
+
+
+def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -> pd.DataFrame:
+    """Row checks against the registry, the extract date and the order of events."""
+    out = frame.copy()
+    codes = set(read_forces_table().index)
+    ledger.quarantine("unknown_force", (frame["force_code"] != "") & ~frame["force_code"].isin(codes))
+    required = [c for c, needed in COLUMNS.items() if needed]
+    ledger.quarantine("missing_required", (frame[required] == "").any(axis=1))
+
+    limit = end_of_extract_day(extract_date)
+    stamps = {c: pd.to_datetime(frame[c].where(frame[c] != ""), format=_ISO, errors="coerce") for c in DATETIME_COLUMNS}
+    ledger.quarantine("after_extract_date", stamps["reported_at"] > limit)
+    for column in DATETIME_COLUMNS:
+        if column == "reported_at":
+            continue
+        late = stamps[column] > limit
+        ledger.change(frame, late, column, out[column].mask(late, ""), "date_after_extract")
+        out[column] = out[column].mask(late, "")
+        stamps[column] = stamps[column].mask(late)
+    ledger.quarantine("returned_before_reported", stamps["returned_at"] <= stamps["reported_at"])
+    seen_late = stamps["last_seen_at"] > stamps["reported_at"]
+    ledger.change(out, seen_late, "last_seen_at", out["last_seen_at"].mask(seen_late, ""), "last_seen_after_reported")
+    out["last_seen_at"] = out["last_seen_at"].mask(seen_late, "")
+    graded = (frame["category"] == "absent") & frame["risk_initial"].isin(["low", "medium", "high"])
+    ledger.quarantine("absent_with_risk_grade", graded)
+    return out
+
+
+def _quarantined(ledger: _Ledger, index: pd.Index) -> pd.Series:
+    flagged = pd.Series(False, index=index)
+    for mask in ledger.reasons.values():
+        flagged |= mask.reindex(index, fill_value=False)
+    return flagged
+
+
+def merge_exact_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Merge rows identical in every canonical value into the first of them (counted)."""
+    columns = list(COLUMNS)
+    repeated = frame.duplicated(columns, keep="first")
+    if not repeated.any():
+        return frame
+    first_row = frame.groupby(columns, sort=False, dropna=False)["source_row"].transform("first")
+    ledger.merged.append(
+        pd.DataFrame({"source_row": frame.loc[repeated, "source_row"].to_numpy(), "kept_row": first_row[repeated].to_numpy()})
+    )
+    return frame[~repeated]
+
+
+def _completeness(frame: pd.DataFrame) -> pd.Series:
+    return (frame[list(COLUMNS)] != "").sum(axis=1)
+
+
+def resolve_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Among valid rows, keep the most complete of each duplicated episode; quarantine the rest.
+
+    Two kinds: the same force and episode id with different content; and the
+    same force, child and report time under different episode ids.
+    """
+    valid = frame[~_quarantined(ledger, frame.index)]
+    ranked = valid.assign(_filled=_completeness(valid)).sort_values(
+        ["_filled", "source_row"], ascending=[False, True], kind="stable"
+    )
+    same_id = ranked.duplicated(["force_code", "episode_id"], keep="first")
+    ledger.quarantine("duplicate_episode_id", same_id.reindex(frame.index, fill_value=False))
+    remaining = ranked[~same_id]
+    same_time = remaining.duplicated(["force_code", "person_id", "reported_at"], keep="first")
+    ledger.quarantine("near_duplicate", same_time.reindex(frame.index, fill_value=False))
+    return frame
+
+
+def detect_overlaps(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Quarantine an episode reported before the same child's earlier episode had ended."""
+    valid = frame[~_quarantined(ledger, frame.index)]
+    if valid.empty:
+        return frame
+    times = pd.DataFrame(
+        {
+            "force_code": valid["force_code"],
+            "person_id": valid["person_id"],
+            "reported": pd.to_datetime(valid["reported_at"], format=_ISO),
+            "returned": pd.to_datetime(valid["returned_at"].where(valid["returned_at"] != ""), format=_ISO),
+        }
+    ).sort_values(["force_code", "person_id", "reported"], kind="stable")
+    child = times.groupby(["force_code", "person_id"], sort=False)
+    previous_end = child["returned"].shift()
+    # The latest return of all earlier episodes of the child (an episode may end after later ones).
+    times["latest_end"] = previous_end
+    latest = times.groupby(["force_code", "person_id"], sort=False)["latest_end"].cummax()
+    overlap = times["reported"] < latest
+    ledger.quarantine("overlaps_episode", overlap.reindex(frame.index, fill_value=False))
+    return frame
+
+
+def _reason_sentences(codes: pd.Series, frame: pd.DataFrame) -> pd.Series:
+    detail = {
+        "unknown_force": ("force_code", "force_code"),
+        "bad_date": ("reported_at", "reported_at"),
+        "bad_age": ("age", "age"),
+        "age_out_of_range": ("age", "age"),
+        "after_extract_date": ("reported_at", "reported_at"),
+        "returned_before_reported": ("returned_at", "returned_at"),
+        "absent_with_risk_grade": ("risk_initial", "risk_initial"),
+        "duplicate_episode_id": ("episode_id", "episode_id"),
+    }
+    sentences = codes.map(QUARANTINE_REASONS)
+    for code, (column, label) in detail.items():
+        hit = codes == code
+        if hit.any():
+            values = frame.loc[hit, column].str.slice(0, 40)
+            sentences[hit] = sentences[hit] + f" ({label} '" + values + "')"
+    return sentences
+
+
+def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) -> CleanResult:
+    """Clean an export (all text, as read by :func:`toolkit.extract.read_extract_text`).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The export as text, in file order.
+    mapping : Mapping
+        How the export's columns and values translate (see :mod:`toolkit.mapping`).
+    extract_date : date or str
+        When the data were taken.
+
+    Returns
+    -------
+    CleanResult
+
+    Raises
+    ------
+    ConfigError
+        The mapping names a column the export does not have.
+    ToolkitError
+        Rows were lost or double-counted (a fault: the run stops rather than
+        publish from data that do not add up).
+    """
+    try:
+        limit_day = pd.Timestamp(extract_date).date()
+    except (TypeError, ValueError):
+        raise ToolkitError(f"extract date {extract_date!r} is not a date (YYYY-MM-DD)") from None
+    ledger = _Ledger()
+    frame = map_columns(raw.reset_index(drop=True), mapping)
+    frame = trim_whitespace(frame, ledger)
+    frame = blank_null_markers(frame, ledger, mapping)
+    frame = recode_values(frame, ledger, mapping)
+    frame = recode_risk_factors(frame, ledger, mapping)
+    frame = parse_dates(frame, ledger, mapping)
+    frame = parse_ages(frame, ledger)
+    frame = check_rows(frame, ledger, limit_day)
+    frame = merge_exact_duplicates(frame, ledger)
+    frame = resolve_duplicates(frame, ledger)
+    frame = detect_overlaps(frame, ledger)
+
+    flagged = _quarantined(ledger, frame.index)
+    reasons = pd.DataFrame({code: ledger.reasons[code].reindex(frame.index, fill_value=False)
+                            for code in QUARANTINE_REASONS if code in ledger.reasons})
+    bad = frame[flagged]
+    if len(bad):
+        reason_frame = reasons.loc[flagged]
+        primary = reason_frame.idxmax(axis=1)  # first true, in QUARANTINE_REASONS order
+        listed = reason_frame.apply(lambda flags: flags.map({True: flags.name + ";", False: ""}))
+        all_reasons = listed.sum(axis=1).str.rstrip(";")
+    else:
+        primary = all_reasons = pd.Series(dtype=object)
+    raw_rows = raw.reset_index(drop=True).loc[bad.index].astype(str)
+    quarantine = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "source_row": bad["source_row"].to_numpy(),
+                    "reason_code": primary.to_numpy(),
+                    "reason": _reason_sentences(primary, bad).to_numpy(),
+                    "all_reasons": all_reasons.to_numpy(),
+                },
+                index=bad.index,
+            ),
+            raw_rows.add_prefix("export: "),
+        ],
+        axis=1,
+    ).reset_index(drop=True)
+
+    good = frame[~flagged]
+    clean = to_episodes(good[list(COLUMNS)])
+    clean.insert(0, "source_row", good["source_row"].to_numpy())
+    clean["duration_hours"] = (clean["returned_at"] - clean["reported_at"]).dt.total_seconds() / 3600
+    clean = clean.reset_index(drop=True)
+
+    def stack(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+    result = CleanResult(
+        clean=clean,
+        quarantine=quarantine,
+        changes=stack(ledger.changes, ["source_row", "column", "before", "after", "rule"]),
+        translations=stack(ledger.translations, ["column", "before", "after", "count", "rule"]),
+        merged=stack(ledger.merged, ["source_row", "kept_row"]),
+        rows_in=len(raw),
+        mapping=mapping.name,
+    )
+    accounted = len(result.clean) + len(result.quarantine) + len(result.merged)
+    if accounted != result.rows_in:
+        raise ToolkitError(f"cleaning lost track of rows: {result.rows_in} in, {accounted} accounted for")
+    return result
