@@ -227,13 +227,17 @@ def export_dialect(
             export.at[i, column] = "  " + export.at[i, column] + " "
         elif kind == "unrecognised_code":
             export.at[i, column] = "Q?"
-    extra = []
-    for i, row, kind, _, _ in added:
-        translated = _translate(pd.DataFrame([row]), mapping, rng)
-        extra.append(translated.assign(_order=i, _sub=1, _kind=kind, _key_force=row["force_code"], _key_episode=row["episode_id"]))
     export = export.assign(_order=np.arange(n), _sub=0, _kind="", _key_force="", _key_episode="")
-    if extra:
-        export = pd.concat([export, *extra], ignore_index=True)
+    if added:
+        rows = pd.DataFrame([row for _, row, _, _, _ in added]).reset_index(drop=True)
+        extra = _translate(rows, mapping, rng).assign(
+            _order=[i for i, *_ in added],
+            _sub=1,
+            _kind=[kind for _, _, kind, _, _ in added],
+            _key_force=rows["force_code"].to_numpy(),
+            _key_episode=rows["episode_id"].to_numpy(),
+        )
+        export = pd.concat([export, extra], ignore_index=True)
     export = export.sort_values(["_order", "_sub"], kind="stable").reset_index(drop=True)
     export["_source_row"] = np.arange(len(export)) + 2
 

@@ -132,8 +132,9 @@ def _problems_in(document: dict) -> list[str]:
             if not isinstance(fmt, str) or "%" not in fmt:
                 problems.append(f"date format {fmt!r} is neither a strftime pattern nor one of {DATE_KEYWORDS}")
                 continue
-            try:
-                datetime(2024, 3, 5, 21, 40, 7).strftime(fmt)
+            try:  # a format must read back what it writes
+                example = datetime(2024, 3, 5, 21, 40, 7)
+                datetime.strptime(example.strftime(fmt), fmt)
             except ValueError:
                 problems.append(f"date format {fmt!r} is not a valid strftime pattern")
     nulls = document.get("nulls", [""])
