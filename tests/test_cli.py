@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import EXTRACT_DATE
+from toolkit.config import PROJECT_ROOT
 
 
 def toolkit(*args, cwd=None):
@@ -113,3 +114,37 @@ def test_synth_refuses_a_bad_plan(tmp_path):
     plan.write_text("effects:\n  - force: E23000014\n    effect: teleport\n")
     result = toolkit("synth", "--year", 2024, "--seed", 1, "--scale", 0.01, "--plant", plan, "--out", tmp_path / "x.csv")
     assert_clean_failure(result, "unknown effect 'teleport'")
+
+
+def test_clean_writes_the_clean_table_and_quarantine(tmp_path):
+    export = tmp_path / "export.csv"
+    made = toolkit("synth", "--year", 2024, "--seed", 3, "--scale", 0.01, "--dialect", "command_csv",
+                   "--defects", 0.05, "--out", export)
+    assert made.returncode == 0, made.stderr
+    result = toolkit("clean", export, "--mapping", PROJECT_ROOT / "data/mappings/command_csv.yaml", "--extract-date", EXTRACT_DATE,
+                     "--out", tmp_path / "clean")
+    assert result.returncode == 0, result.stderr
+    assert "quarantined overlaps_episode" in result.stdout
+    for name in ("episodes.parquet", "quarantine.csv", "changes.csv", "translations.csv", "cleaning.json"):
+        assert (tmp_path / "clean" / name).is_file()
+
+
+@pytest.mark.parametrize(
+    "content, mapping_text, message",
+    [
+        (bytes(range(256)), None, "content is binary data"),
+        (b"Occurrence Ref;Force Code\n1;E23000014\n", None, "separated by semicolons"),
+        (b"force_code,episode_id\nE23000014,1\n", "name: x\ncolumns: {force_code: force_code, episode_id: episode_id,"
+         " person_id: person_id, reported_at: reported_at, age: age, category: category, risk_initial: risk_initial}",
+         "names column(s) 'person_id', 'reported_at', 'age', 'category', 'risk_initial' that the export does not have"),
+        (b"a,b\n1,2\n", "name: [unclosed", "is not valid YAML"),
+    ],
+)
+def test_clean_refuses_malformed_input_clearly(tmp_path, content, mapping_text, message):
+    export = tmp_path / "export.csv"
+    export.write_bytes(content)
+    args = ["clean", export, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "out"]
+    if mapping_text:
+        (tmp_path / "m.yaml").write_text(mapping_text)
+        args += ["--mapping", tmp_path / "m.yaml"]
+    assert_clean_failure(toolkit(*args), message)

@@ -109,8 +109,21 @@ def test_index_links_every_report_and_records_provenance(run, small_extract):
 def test_record_level_data_stays_in_the_work_folder(run):
     result, folder = run
     published = {p.name for p in (folder / "reports").iterdir()}
-    assert not any(name.endswith((".parquet", ".csv", ".ipynb")) for name in published)
-    assert (folder / "work" / "episodes.parquet").is_file()
+    assert not any(name.endswith((".parquet", ".ipynb")) for name in published)
+    assert {name for name in published if name.endswith(".csv")} == {"data_quality.csv"}  # aggregates only
+    for kind in ("episodes.parquet", "quarantine.csv", "changes.csv"):
+        assert (folder / "work" / kind).is_file()
+
+
+def test_data_quality_table_is_published_without_identifiers_or_small_counts(run, small_extract):
+    result, folder = run
+    _, episodes, _ = small_extract
+    table = pd.read_csv(folder / "reports" / "data_quality.csv")
+    assert {"force_code", "dimension", "measure", "value", "lower", "upper", "method"} <= set(table.columns)
+    small = table[["numerator", "denominator"]].apply(lambda c: c.between(1, 4)).any(axis=1)
+    assert not small.any()
+    text = (folder / "reports" / "data_quality.csv").read_text()
+    assert not any(pid in text for pid in episodes["person_id"].head(500))
 
 
 def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):
@@ -178,3 +191,30 @@ def test_crafted_parameters_are_refused_before_anything_runs(run, tmp_path):
     with pytest.raises(Exception, match="does not exist"):
         render.render_force_report("E23000014", tmp_path / "nowhere", tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_force_export_runs_through_its_mapping(tmp_path):
+    from toolkit import synth
+    from toolkit.dialects import DIALECTS, export_dialect
+    from toolkit.mapping import read_mapping
+
+    episodes, truth = synth.generate_extract(2024, seed=17, scale=0.03)
+    mapping = read_mapping(DIALECTS["case_xlsx"])
+    export, defects = export_dialect(episodes, mapping, truth["extract_date"], seed=17, defect_share=0.02)
+    path, _ = synth.write_extract(export, truth, tmp_path / "export.xlsx")
+    result = runner.run_reports(
+        path, truth["extract_date"], tmp_path / "reports", forces=["E23000005"], workers=1,
+        work_dir=tmp_path / "work", mapping=DIALECTS["case_xlsx"], progress=False,
+    )
+    assert result.ok
+    provenance = json.loads((tmp_path / "reports" / "run.json").read_text())
+    assert provenance["mapping"] == "case_xlsx"
+    assert provenance["rows_in"] == len(export)
+    assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
+    damaged = defects[defects["expected"] != "merged"]
+    assert provenance["rows_quarantined"] == damaged["expected"].str.startswith("quarantined").sum()
+    report = (tmp_path / "reports" / "greater-manchester.html").read_text()
+    assert "Rows received from the force's extract" in report
+    cells = parse(tmp_path / "reports" / "greater-manchester.html").cells
+    clean = pd.read_parquet(tmp_path / "work" / "episodes.parquet")
+    assert int(float(cells[("episodes", "force")])) == int((clean["force_code"] == "E23000005").sum())

@@ -42,8 +42,10 @@ Examples
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -70,6 +72,8 @@ __all__ = [
     "merge_exact_duplicates",
     "resolve_duplicates",
     "detect_overlaps",
+    "CLEANING_FILES",
+    "write_cleaning_outputs",
 ]
 
 # Reason codes, in the order a row's main reason is chosen, with the sentence for each.
@@ -149,7 +153,8 @@ class CleanResult:
         export, numbered as a spreadsheet does) and ``duration_hours``.
     quarantine : pandas.DataFrame
         Rows that could not be made valid: ``source_row``, ``reason_code``,
-        ``reason`` (a sentence), ``all_reasons``, then the export's own values.
+        ``reason`` (a sentence), ``all_reasons``, ``force_code`` (as cleaned),
+        then the export's own values (``export: <column>``).
     changes : pandas.DataFrame
         Every correction to a value: ``source_row``, ``column``, ``before``,
         ``after``, ``rule``.
@@ -531,6 +536,7 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
                     "reason_code": primary.to_numpy(),
                     "reason": _reason_sentences(primary, bad).to_numpy(),
                     "all_reasons": all_reasons.to_numpy(),
+                    "force_code": bad["force_code"].to_numpy(),  # as cleaned, to attribute the row
                 },
                 index=bad.index,
             ),
@@ -561,3 +567,36 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
     if accounted != result.rows_in:
         raise ToolkitError(f"cleaning lost track of rows: {result.rows_in} in, {accounted} accounted for")
     return result
+
+
+CLEANING_FILES = {
+    "clean": "episodes.parquet",
+    "quarantine": "quarantine.csv",
+    "changes": "changes.csv",
+    "translations": "translations.csv",
+    "merged": "merged.csv",
+    "counts": "cleaning.json",
+}
+
+
+def write_cleaning_outputs(result: CleanResult, folder) -> dict[str, Path]:
+    """Write the clean table (Parquet), quarantine, change log, translations and counts.
+
+    These hold pseudonymised record-level data: write them to a work folder,
+    never to the published reports.
+
+    Returns
+    -------
+    dict
+        What was written, by kind (keys of :data:`CLEANING_FILES`).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / name for kind, name in CLEANING_FILES.items()}
+    partial = paths["clean"].with_name(paths["clean"].name + ".partial")
+    result.clean.to_parquet(partial, index=False)
+    partial.replace(paths["clean"])
+    for kind in ("quarantine", "changes", "translations", "merged"):
+        getattr(result, kind).to_csv(paths[kind], index=False)
+    paths["counts"].write_text(json.dumps(result.counts(), indent=2) + "\n", encoding="utf-8")
+    return paths

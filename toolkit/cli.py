@@ -1,6 +1,6 @@
 """Command line: ``python -m toolkit COMMAND`` (or ``toolkit COMMAND``).
 
-Commands: ``forces``, ``validate``, ``synth`` and ``run``; ``--help`` on each
+Commands: ``forces``, ``validate``, ``clean``, ``synth`` and ``run``; ``--help`` on each
 says more. A problem with the input ends with one clear message on standard
 error and a non-zero exit, never a traceback: 1 for a problem with the input
 or a failed force, 2 for a command line that does not parse, 3 for a fault in
@@ -61,6 +61,31 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM
 
 
+def _clean(args: argparse.Namespace) -> int:
+    from toolkit.clean import clean_export, write_cleaning_outputs
+    from toolkit.extract import read_extract_text
+    from toolkit.mapping import CANONICAL, read_mapping
+
+    mapping = read_mapping(args.mapping or CANONICAL)
+    raw = read_extract_text(args.file, sheet=args.sheet)
+    result = clean_export(raw, mapping, args.extract_date)
+    paths = write_cleaning_outputs(result, args.out)
+    counts = result.counts()
+    _say(
+        f"{args.file} ({mapping.name}): {counts['rows_in']:,} rows in: {counts['rows_clean']:,} clean, "
+        f"{counts['rows_quarantined']:,} quarantined, {counts['rows_merged']:,} exact duplicates merged"
+    )
+    for reason, rows in counts["quarantined_by_reason"].items():
+        _say(f"  quarantined {reason}: {rows:,}")
+    for rule, values in counts["corrections_by_rule"].items():
+        _say(f"  corrected {rule}: {values:,} value(s)")
+    _say(f"clean table: {paths['clean']}; quarantine: {paths['quarantine']}; change log: {paths['changes']}")
+    if result.clean.empty:
+        _say("error: no usable episodes: every row was quarantined or merged; check the mapping", sys.stderr)
+        return EXIT_PROBLEM
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from toolkit.synth import generate_extract, read_plan, write_extract
 
@@ -69,6 +94,16 @@ def _synth(args: argparse.Namespace) -> int:
         year=args.year, seed=args.seed, years=args.years, scale=args.scale, plan=plan,
         extract_date=args.extract_date,
     )
+    if args.dialect:
+        from toolkit.dialects import DIALECTS, export_dialect
+        from toolkit.mapping import read_mapping
+
+        mapping = read_mapping(DIALECTS[args.dialect])
+        episodes, defects = export_dialect(
+            episodes, mapping, truth["extract_date"], seed=args.seed, defect_share=args.defects
+        )
+        truth["dialect"] = {"name": args.dialect, "mapping": str(DIALECTS[args.dialect].name),
+                            "defect_share": args.defects, "defects": defects.to_dict("records")}
     out, truth_path = write_extract(episodes, truth, args.out)
     _say(f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); ground truth in {truth_path}")
     return 0
@@ -79,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_reports(
         args.input, args.extract_date, args.out, forces=args.forces, workers=args.workers,
-        work_dir=args.work, comparators=args.comparators,
+        work_dir=args.work, comparators=args.comparators, mapping=args.mapping,
         suppression_threshold=0 if args.no_suppression else args.suppress_below,
         progress=not args.quiet,
     )
@@ -115,8 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of national volume (default 1.0)")
     synth.add_argument("--plant", type=Path, help="YAML plan of force effects to plant (see data/plans/)")
     synth.add_argument("--extract-date", type=_date, help="default: 31 January after the last year")
+    synth.add_argument("--dialect", choices=["niche_rms", "case_xlsx", "command_csv"],
+                       help="write as this force system would (see data/mappings/), with defects injected")
+    synth.add_argument("--defects", type=float, default=0.01, help="with --dialect: share of rows damaged (default 0.01)")
     synth.add_argument("--out", type=Path, required=True, help="output .csv, .parquet or .xlsx")
     synth.set_defaults(handler=_synth)
+
+    clean = commands.add_parser("clean", help="clean a force's export into the canonical table, quarantining bad rows")
+    clean.add_argument("file", type=Path, help="export: .csv, .parquet or .xlsx")
+    clean.add_argument("--mapping", type=Path, help="mapping YAML of the export's dialect (default: canonical)")
+    clean.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
+    clean.add_argument("--out", type=Path, required=True, help="folder for the clean table, quarantine and logs")
+    clean.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
+    clean.set_defaults(handler=_clean)
 
     run = commands.add_parser("run", help="validate an extract and write a report for every force")
     run.add_argument("--input", type=Path, required=True, help="extract: .csv, .parquet or .xlsx")
@@ -126,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
     run.add_argument("--work", type=Path, help="folder for prepared tables (default data/processed)")
     run.add_argument("--comparators", type=Path, help="comparator groups YAML, e.g. the official lists")
+    run.add_argument("--mapping", type=Path, help="mapping YAML when the input is a force's own export")
     run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5)")
     run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")
     run.add_argument("--quiet", action="store_true", help="no progress bar")

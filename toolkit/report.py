@@ -37,10 +37,16 @@ __all__ = [
     "show_rate_comparison",
     "show_figure",
     "show_methods",
+    "show_findings",
+    "show_data_quality",
 ]
 
 PREPARED_FILES = {
     "summary": "summary.parquet",
+    "quality": "quality.parquet",
+    "support": "support.parquet",
+    "cleaning": "cleaning_by_force.parquet",
+    "findings": "findings.json",
     "episodes": "episodes.parquet",
     "run": "run_parameters.json",
 }
@@ -66,11 +72,20 @@ class ForceReport:
         disclosure control (see :mod:`toolkit.disclosure`).
     run : dict
         Parameters of the run that prepared the tables (extract date, input, threshold).
+    quality, support, cleaning : pandas.DataFrame
+        Data-quality scorecard, what the data can support, and what cleaning
+        did with the rows received (see :mod:`toolkit.quality`).
+    findings : list of dict
+        Findings for every force, in the inspection's vocabulary.
     """
 
     force: Force
     summary: pd.DataFrame
     run: dict
+    quality: pd.DataFrame
+    support: pd.DataFrame
+    cleaning: pd.DataFrame
+    findings: list
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -111,9 +126,14 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
             "run `python -m toolkit run` first"
         )
     run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
-    summary = pd.read_parquet(folder / PREPARED_FILES["summary"])
-    summary = suppress_small_counts(summary, run.get("suppression_threshold", DEFAULT_THRESHOLD))
-    return ForceReport(force=force, summary=summary, run=run)
+    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    summary = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["summary"]), threshold)
+    quality = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["quality"]), threshold)
+    support = pd.read_parquet(folder / PREPARED_FILES["support"])
+    cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
+    findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
+    return ForceReport(force=force, summary=summary, run=run, quality=quality, support=support,
+                       cleaning=cleaning, findings=findings)
 
 
 def _esc(value: object) -> str:
@@ -232,6 +252,85 @@ def show_rate_comparison(report: ForceReport) -> HTML:
         f"intervals. {own}; England and Wales: {national['value']:.1f} per 1,000."
     )
     return show_figure(plot_rate_comparison(report), alt)
+
+
+_JUDGEMENTS = {
+    "cause_of_concern": "Cause of concern",
+    "area_for_improvement": "Area for improvement",
+    "good_practice": "Good practice",
+    "observation": "Observation",
+}
+
+
+def _share(row: pd.Series) -> str:
+    if row.get("suppressed", False):
+        return SUPPRESSED
+    if pd.isna(row["value"]):
+        return "-"
+    return f"{row['value']:.1%} ({row['lower']:.1%} to {row['upper']:.1%})"
+
+
+def show_findings(report: ForceReport, area: str) -> HTML:
+    """This force's findings in one area, each with its judgement and any recommendation."""
+    mine = [f for f in report.findings if f["force_code"] == report.force.code and f["area"] == area]
+    if not mine:
+        return HTML("<p>No findings in this area: the measures are within the thresholds.</p>")
+    items = []
+    for finding in mine:
+        text = f"<strong>{_esc(_JUDGEMENTS.get(finding['judgement'], finding['judgement']))}.</strong> {_esc(finding['statement'])}"
+        if finding.get("recommendation"):
+            text += f" <em>Recommendation: {_esc(finding['recommendation'])}</em>"
+        items.append(f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(finding['judgement'])}'>{text}</li>")
+    return HTML(f"<ul class='findings'>{''.join(items)}</ul>")
+
+
+def show_data_quality(report: ForceReport) -> HTML:
+    """What cleaning did with the force's rows, its scorecard against England and Wales, and
+    which measures its data can support."""
+    code = report.force.code
+    cleaning = report.cleaning[report.cleaning["force_code"] == code]
+    received = int(cleaning["rows"].sum())
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    lines = []
+    for _, row in cleaning.sort_values("rows", ascending=False).iterrows():
+        count = row["rows"]
+        shown = SUPPRESSED if 0 < count < threshold else f"{count:,}"
+        lines.append(f"<tr><th scope='row'>{_esc(row['outcome'])}</th><td>{_esc(shown)}</td></tr>")
+    cleaning_html = (
+        f"<p>Rows received from the force's extract: <strong>{received:,}</strong>. What became of them:</p>"
+        f"<table class='headline'><tbody>{''.join(lines)}</tbody></table>"
+    )
+    card = report.quality
+    mine = card[card["force_code"] == code].set_index(["dimension", "measure"])
+    national = card[card["force_code"] == NATIONAL].set_index(["dimension", "measure"])
+    rows = []
+    for key, row in mine.iterrows():
+        if key[0] == "completeness" and key[1] not in (
+            "returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id"
+        ):
+            continue
+        other = national.loc[key] if key in national.index else None
+        rows.append(
+            f"<tr><th scope='row'>{_esc(key[0])}: {_esc(key[1])}</th>"
+            f"<td data-quality='{_esc(key[0])}:{_esc(key[1])}'>{_esc(_share(row))}</td>"
+            f"<td>{_esc(_share(other) if other is not None else '-')}</td></tr>"
+        )
+    card_html = (
+        "<table class='headline'><caption>Data-quality scorecard (share with 95% Wilson interval)</caption>"
+        "<thead><tr><th></th><th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    support = report.support[report.support["force_code"] == code]
+    items = []
+    for _, row in support.iterrows():
+        verdict = "supported" if row["sufficient"] else "insufficient data"
+        items.append(
+            f"<li data-support='{_esc(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
+            f"{_esc(row['description'])}: {row['value']:.0%} of episodes have what it needs: "
+            f"<strong>{_esc(verdict)}</strong></li>"
+        )
+    support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
+    return HTML(cleaning_html + card_html + support_html)
 
 
 def show_methods(report: ForceReport) -> HTML:

@@ -2,10 +2,12 @@
 
 :func:`run_reports` is what ``python -m toolkit run`` and ``make reports`` call:
 
-1. read and validate the extract (refusing it, with every problem listed,
-   when it breaks the contract);
-2. compute the figures for all forces in one pass and store them, with the
-   episodes, in the work folder (:func:`prepare_tables`);
+1. read the extract; a canonical extract is validated (and refused, with
+   every problem listed, when it breaks the contract), a force's own export is
+   cleaned through its mapping (bad rows quarantined with reasons);
+2. compute the figures for all forces in one pass - volumes, the data-quality
+   scorecard, what each force's data can support - and store them, with the
+   clean episodes and the cleaning logs, in the work folder (:func:`prepare_tables`);
 3. render each force's notebook in parallel worker processes with a progress
    bar, carrying on when one force fails;
 4. write ``index.html`` and ``run.json`` (provenance), and report failures.
@@ -25,11 +27,19 @@ import pandas as pd
 from tqdm import tqdm
 
 import toolkit
+from toolkit.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.config import DATA_DIR
-from toolkit.disclosure import DEFAULT_THRESHOLD
-from toolkit.errors import ToolkitError
-from toolkit.extract import load_extract
+from toolkit.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
+from toolkit.errors import ToolkitError, ValidationError
+from toolkit.extract import read_extract_text, validate_extract
 from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
+from toolkit.mapping import CANONICAL, read_mapping
+from toolkit.quality import (
+    assess_metric_support,
+    find_data_quality_issues,
+    score_data_quality,
+    summarise_cleaning,
+)
 from toolkit.render import REPORT_NOTEBOOK, ReportFailed, render_force_report, write_atomically
 from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
@@ -64,29 +74,62 @@ def _sha256(path: Path) -> str:
 
 
 def prepare_tables(
-    episodes: pd.DataFrame,
+    result: CleanResult,
     work_dir: Path,
     run_parameters: dict,
     comparator_groups: dict[str, list[str]] | None = None,
-) -> pd.DataFrame:
+) -> dict[str, pd.DataFrame]:
     """Compute every force's figures once and store them where the notebooks read them.
 
-    Writes ``summary.parquet`` (all figures, tidy), ``episodes.parquet`` (the
-    validated national episodes, for later sections and for researchers) and
-    ``run_parameters.json`` into ``work_dir``. These hold pseudonymised
+    Writes into ``work_dir``: the clean episodes and cleaning logs (see
+    :func:`toolkit.clean.write_cleaning_outputs`), ``summary.parquet`` (volume
+    figures), ``quality.parquet`` (data-quality scorecard), ``support.parquet``
+    (what each force's data can support), ``cleaning_by_force.parquet``,
+    ``findings.json`` and ``run_parameters.json``. These hold pseudonymised
     record-level data: the work folder is never published.
 
     Returns
     -------
-    pandas.DataFrame
-        The summary table.
+    dict of str to pandas.DataFrame
+        The tables written, by name.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarise_volume(episodes, comparator_groups)
-    summary.to_parquet(work_dir / PREPARED_FILES["summary"], index=False)
-    episodes.to_parquet(work_dir / PREPARED_FILES["episodes"], index=False)
+    write_cleaning_outputs(result, work_dir)
+    tables = {
+        "summary": summarise_volume(result.clean, comparator_groups),
+        "quality": score_data_quality(result, run_parameters["extract_date"]),
+        "support": assess_metric_support(result.clean),
+        "cleaning": summarise_cleaning(result),
+    }
+    for name, table in tables.items():
+        table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
+    findings = find_data_quality_issues(tables["quality"], tables["support"])
+    write_atomically(work_dir / PREPARED_FILES["findings"], json.dumps(findings, indent=2))
     write_atomically(work_dir / PREPARED_FILES["run"], json.dumps(run_parameters, indent=2, default=str))
-    return summary
+    return tables
+
+
+def read_and_clean(input_path: Path, extract_day, mapping_path: str | Path | None) -> CleanResult:
+    """Read an extract and clean it: strictly validated when canonical, mapped when not."""
+    raw = read_extract_text(input_path)
+    if mapping_path is None:
+        problems = validate_extract(raw, extract_day)
+        if not problems.empty:
+            rows = problems["row"].dropna().nunique()
+            raise ValidationError(
+                f"{input_path}: {len(problems)} problem(s) in {rows} row(s) break the extract contract "
+                "(a force's own export needs --mapping)",
+                problems,
+            )
+    mapping = read_mapping(mapping_path or CANONICAL)
+    result = clean_export(raw, mapping, extract_day)
+    if result.clean.empty:
+        raise ToolkitError(
+            f"{input_path}: no usable episodes: all {result.rows_in} rows were quarantined or merged "
+            f"({', '.join(f'{k} {v}' for k, v in result.counts()['quarantined_by_reason'].items())}); "
+            "check the mapping with `python -m toolkit clean`"
+        )
+    return result
 
 
 def _render_one(code: str, work_dir: str, out_dir: str, notebook: str) -> tuple[str, float]:
@@ -103,6 +146,7 @@ def run_reports(
     workers: int = 2,
     work_dir: str | Path | None = None,
     comparators: str | Path | None = None,
+    mapping: str | Path | None = None,
     suppression_threshold: int = DEFAULT_THRESHOLD,
     notebook: str | Path = REPORT_NOTEBOOK,
     progress: bool = True,
@@ -112,7 +156,7 @@ def run_reports(
     Parameters
     ----------
     input_path : path-like
-        Canonical extract (CSV, Parquet or Excel).
+        Canonical extract, or a force's export with ``mapping`` (CSV, Parquet or Excel).
     extract_date : date or str
         When the data were taken.
     out_dir : path-like
@@ -126,6 +170,9 @@ def run_reports(
         default ``data/processed``.
     comparators : path-like, optional
         Comparator groups YAML (e.g. the official most similar groups).
+    mapping : path-like, optional
+        Mapping YAML of a force's export dialect; without it the input must be
+        a canonical extract and is validated strictly.
     suppression_threshold : int, default 5
         Smallest count published; 0 switches suppression off (internal use only).
     notebook : path-like
@@ -158,7 +205,9 @@ def run_reports(
     if out_dir == work_dir or work_dir in out_dir.parents or out_dir in work_dir.parents:
         raise ToolkitError("the work folder holds record-level data: keep it apart from the report folder")
 
-    episodes = load_extract(input_path, extract_day)
+    mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
+    result_clean = read_and_clean(input_path, extract_day, mapping)
+    episodes = result_clean.clean
     codes = requested or sorted(episodes["force_code"].astype(str).unique())
     reported = episodes["reported_at"]
     parameters = {
@@ -168,7 +217,11 @@ def run_reports(
         "extract_date": extract_day.isoformat(),
         "period_start": reported.min().date().isoformat(),
         "period_end": reported.max().date().isoformat(),
+        "mapping": mapping_used,
+        "rows_in": result_clean.rows_in,
         "episodes": len(episodes),
+        "rows_quarantined": len(result_clean.quarantine),
+        "rows_merged": len(result_clean.merged),
         "forces": codes,
         "workers": workers,
         "suppression_threshold": suppression_threshold,
@@ -177,7 +230,8 @@ def run_reports(
         else f"toolkit default groups ({COMPARATOR_GROUPS_FILE.name}), not the Home Office most similar groups",
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    summary = prepare_tables(episodes, work_dir, parameters, groups)
+    tables = prepare_tables(result_clean, work_dir, parameters, groups)
+    summary = tables["summary"]
     prepared = time.perf_counter()
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -206,6 +260,8 @@ def run_reports(
         (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
 
     write_index(out_dir, summary, result.reports, result.failures, parameters)
+    published = suppress_small_counts(tables["quality"], suppression_threshold)
+    published.to_csv(out_dir / "data_quality.csv", index=False)
     provenance = {
         **parameters,
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -496,7 +496,7 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     rhi_status = np.where(
         rng.random(n) < p_rhi,
         "completed",
-        rng.choice(["declined", "not_offered", "unknown"], n, p=[0.45, 0.35, 0.2]),
+        rng.choice(["declined", "not_offered", "unknown"], n, p=[0.5, 0.45, 0.05]),
     )
     p_72 = special.expit(0.2 + fp["rhi_72h"].to_numpy())
     share_72 = fp["within_72h_share"].to_numpy()
@@ -746,6 +746,8 @@ def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
 def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple[Path, Path]:
     """Write an extract (CSV, Parquet or Excel by its ending) and its ground truth beside it.
 
+    ``episodes`` is a canonical extract (typed) or a force system's export (all text).
+
     Returns
     -------
     tuple of Path
@@ -756,13 +758,16 @@ def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple
     if suffix not in (".csv", ".parquet", ".xlsx"):
         raise ToolkitError(f"{out}: write a .csv, .parquet or .xlsx file")
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = _to_text(episodes)
+    # A canonical extract is typed; a force system's export (see toolkit.dialects) is already text.
+    canonical = "age" in episodes.columns and pd.api.types.is_datetime64_any_dtype(episodes["reported_at"])
+    text = _to_text(episodes) if canonical else episodes
     temporary = out.with_name(out.name + ".partial")
     if suffix == ".csv":
         text.to_csv(temporary, index=False, lineterminator="\n")
     elif suffix == ".parquet":
         typed = episodes.copy()
-        typed["age"] = typed["age"].astype("int8")
+        if canonical:
+            typed["age"] = typed["age"].astype("int8")
         typed.to_parquet(temporary, index=False)
     else:
         text.to_excel(temporary, index=False, engine="openpyxl")
