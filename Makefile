@@ -16,6 +16,7 @@ DEMO := data/synthetic/demo_$(DEMO_YEAR).csv
 DEMO_EXTRACT_DATE := $(shell expr $(DEMO_YEAR) + 1)-01-31
 INPUT ?=
 EXTRACT_DATE ?=
+MAPPING ?=
 OUT ?= reports
 WORKERS ?= 2
 FORCES ?=
@@ -40,19 +41,22 @@ $(DEMO): | $(STAMP)
 
 demo: $(DEMO) ## Generate the synthetic demo national extract
 
-reports: $(STAMP) ## Report for every force: make reports [INPUT=extract.csv EXTRACT_DATE=YYYY-MM-DD]
+reports: $(STAMP) ## Report for every force: make reports [INPUT=file EXTRACT_DATE=YYYY-MM-DD [MAPPING=m.yaml]]
 ifeq ($(strip $(INPUT)),)
 	@$(MAKE) --no-print-directory $(DEMO)
 	$(PY) -m toolkit run --input $(DEMO) --extract-date $(DEMO_EXTRACT_DATE) \
 		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 else
 	@test -n "$(EXTRACT_DATE)" || { echo "error: give EXTRACT_DATE=YYYY-MM-DD with INPUT" >&2; exit 2; }
-	$(PY) -m toolkit run --input "$(INPUT)" --extract-date $(EXTRACT_DATE) \
+	$(PY) -m toolkit run --input "$(INPUT)" --extract-date $(EXTRACT_DATE) $(if $(MAPPING),--mapping "$(MAPPING)") \
 		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 endif
 
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-clean: ## Remove generated reports and demo data (keeps the environment)
-	rm -rf $(OUT)/*.html $(OUT)/_data $(OUT)/_executed $(OUT)/run.json data/synthetic
+bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes; results in benchmarks/results/
+	$(PY) benchmarks/bench_clean.py
+
+clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
+	rm -rf $(OUT)/*.html $(OUT)/*.csv $(OUT)/run.json data/processed data/synthetic

@@ -49,12 +49,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.extract import to_episodes
 from toolkit.forces import read_forces_table
 from toolkit.mapping import Mapping
-from toolkit.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS, end_of_extract_day
+from toolkit.schema import (
+    CODES,
+    COLUMNS,
+    DATETIME_COLUMNS,
+    RISK_FACTORS,
+    end_of_extract_day,
+    format_iso_datetimes,
+)
 
 __all__ = [
     "QUARANTINE_REASONS",
@@ -100,7 +109,6 @@ CORRECTION_RULES = {
     "date_after_extract": "an optional date after the extract date: blanked",
     "last_seen_after_reported": "last seen after the report: blanked",
 }
-_ISO = "%Y-%m-%dT%H:%M:%S"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _REQUIRED_CODES = ("category", "risk_initial")
 
@@ -276,30 +284,35 @@ def recode_values(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.
     return out
 
 
+def _canonical_factor_list(text: str, separator: str, lookup: dict[str, str]) -> tuple[str, bool]:
+    """One export risk-factor list -> (canonical ';'-list in contract order, had an unknown code)."""
+    order = {code: i for i, code in enumerate(RISK_FACTORS)}
+    codes, unknown = set(), False
+    for item in text.split(separator):
+        item = item.strip().lower()
+        if not item:
+            continue
+        if item in lookup:
+            codes.add(lookup[item])
+        else:
+            unknown = True
+    return ";".join(sorted(codes, key=order.__getitem__)), unknown
+
+
 def recode_risk_factors(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
-    """Translate the list of risk factors into canonical codes, ``;``-separated, in contract order."""
+    """Translate the list of risk factors into canonical codes, ``;``-separated, in contract order.
+
+    Lists repeat across episodes, so each distinct list is translated once.
+    """
     out = frame.copy()
     values = frame["risk_factors"]
-    present = values != ""
-    if not present.any():
-        return out
     lookup = mapping.risk_factor_lookup()
-    order = {code: i for i, code in enumerate(RISK_FACTORS)}
-    items = values[present].str.split(mapping.risk_factor_separator, regex=False).explode().str.strip()
-    items = items[items != ""]
-    codes = items.str.lower().map(lookup)
-    unknown_rows = codes[codes.isna()].index.unique()
-    codes = codes.dropna()
-    ranked = pd.DataFrame({"code": codes, "rank": codes.map(order)}).reset_index()
-    ranked = ranked.drop_duplicates(["index", "code"]).sort_values(["index", "rank"], kind="stable")
-    joined = ranked.groupby("index")["code"].agg(";".join)
-    after = pd.Series("", index=values.index, dtype=object).astype(str)
-    after[present] = values[present]
-    after.update(joined)
-    emptied = present & ~after.index.isin(joined.index)
-    after[emptied] = ""
-    unknown_mask = values.index.isin(unknown_rows)
-    unknown = pd.Series(unknown_mask, index=values.index)
+    distinct = pd.unique(values[values != ""])
+    if len(distinct) == 0:
+        return out
+    translated = {v: _canonical_factor_list(v, mapping.risk_factor_separator, lookup) for v in distinct}
+    after = values.map(lambda v: translated[v][0] if v else "")
+    unknown = values.map(lambda v: translated[v][1] if v else False).astype(bool)
     ledger.change(frame, unknown, "risk_factors", after, "unrecognised_risk_factor")
     ledger.translate(values[~unknown], after[~unknown], "risk_factors", "recode")
     out["risk_factors"] = after
@@ -314,37 +327,51 @@ def _parse_one_format(text: pd.Series, fmt: str) -> pd.Series:
         numbers = numbers.where((numbers >= 1) & (numbers < 2958466))
         stamps = _EXCEL_EPOCH + pd.to_timedelta(numbers * 86400, unit="s")
         return stamps.dt.round("s")
-    return pd.to_datetime(text, format=fmt, errors="coerce")
+    # pyarrow's strptime is strict (the whole value must match) and far faster than pandas' here.
+    parsed = pc.strptime(pa.array(text.to_numpy(dtype=object), type=pa.string()), format=fmt, unit="s", error_is_null=True)
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[s]")
 
 
 def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.DataFrame:
-    """Parse each date column with the mapping's formats, in order, into ISO 8601.
+    """Parse each date column with the mapping's formats, in order, into datetimes.
 
     An unparseable ``reported_at`` sends the row to quarantine; any other
-    unparseable date is blanked (a logged correction).
+    unparseable date is blanked (a logged correction). The columns hold
+    datetimes (missing as NaT) from this step on.
     """
     out = frame.copy()
     for column in DATETIME_COLUMNS:
         text = frame[column]
         present = text != ""
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
-        remaining = present.copy()
-        for fmt in mapping.dates:
-            if not remaining.any():
+        values = text.to_numpy()
+        parsed = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[s]")
+        left = present.to_numpy().copy()
+        used = {}
+        for fmt in mapping.dates:  # positions, not labels: this loop runs over millions of values
+            where = np.flatnonzero(left)
+            if not len(where):
                 break
-            attempt = _parse_one_format(text[remaining], fmt)
-            ok = attempt.notna()
-            parsed[ok[ok].index] = attempt[ok].astype("datetime64[s]")
-            remaining[ok[ok].index] = False
-        iso = parsed.dt.strftime(_ISO).fillna("")
-        good = present & ~remaining
-        ledger.translate(text[good], iso[good], column, "date_format")
+            attempt = _parse_one_format(pd.Series(values[where]), fmt).to_numpy(dtype="datetime64[s]")
+            ok = ~np.isnat(attempt)
+            parsed[where[ok]] = attempt[ok]
+            left[where[ok]] = False
+            used[fmt] = where[ok]
+        remaining = pd.Series(left, index=text.index)
+        stamps = pd.Series(parsed, index=text.index)
+        for fmt, where in used.items():
+            # Dates are nearly all distinct: translations are counted by the format they were in.
+            # Text already in the contract's form (ISO with seconds) is not a translation.
+            already = pd.Series(values[where]).str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").to_numpy(dtype=bool)
+            rewritten = int((~already).sum())
+            if rewritten:
+                ledger.translations.append(pd.DataFrame(
+                    {"column": [column], "before": [fmt], "after": ["ISO 8601"], "count": [rewritten], "rule": ["date_format"]}
+                ))
         if column == "reported_at":
             ledger.quarantine("bad_date", remaining)
-            out[column] = iso.mask(remaining, text)
         else:
-            ledger.change(frame, remaining, column, iso, "unparseable_date")
-            out[column] = iso
+            ledger.change(frame, remaining, column, pd.Series("", index=text.index), "unparseable_date")
+        out[column] = stamps  # from here on dates are datetimes, not text
     return out
 
 
@@ -372,19 +399,17 @@ def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -
     ledger.quarantine("missing_required", (frame[required] == "").any(axis=1))
 
     limit = end_of_extract_day(extract_date)
-    stamps = {c: pd.to_datetime(frame[c].where(frame[c] != ""), format=_ISO, errors="coerce") for c in DATETIME_COLUMNS}
-    ledger.quarantine("after_extract_date", stamps["reported_at"] > limit)
+    ledger.quarantine("after_extract_date", frame["reported_at"] > limit)
     for column in DATETIME_COLUMNS:
         if column == "reported_at":
             continue
-        late = stamps[column] > limit
-        ledger.change(frame, late, column, out[column].mask(late, ""), "date_after_extract")
-        out[column] = out[column].mask(late, "")
-        stamps[column] = stamps[column].mask(late)
-    ledger.quarantine("returned_before_reported", stamps["returned_at"] <= stamps["reported_at"])
-    seen_late = stamps["last_seen_at"] > stamps["reported_at"]
-    ledger.change(out, seen_late, "last_seen_at", out["last_seen_at"].mask(seen_late, ""), "last_seen_after_reported")
-    out["last_seen_at"] = out["last_seen_at"].mask(seen_late, "")
+        late = frame[column] > limit
+        ledger.change(frame, late, column, out[column].mask(late), "date_after_extract")
+        out[column] = out[column].mask(late)
+    ledger.quarantine("returned_before_reported", out["returned_at"] <= out["reported_at"])
+    seen_late = out["last_seen_at"] > out["reported_at"]
+    ledger.change(out, seen_late, "last_seen_at", out["last_seen_at"].mask(seen_late), "last_seen_after_reported")
+    out["last_seen_at"] = out["last_seen_at"].mask(seen_late)
     graded = (frame["category"] == "absent") & frame["risk_initial"].isin(["low", "medium", "high"])
     ledger.quarantine("absent_with_risk_grade", graded)
     return out
@@ -400,18 +425,24 @@ def _quarantined(ledger: _Ledger, index: pd.Index) -> pd.Series:
 def merge_exact_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
     """Merge rows identical in every canonical value into the first of them (counted)."""
     columns = list(COLUMNS)
-    repeated = frame.duplicated(columns, keep="first")
+    # Identical rows share their force and episode id: compare whole rows only among those.
+    candidates = frame[frame.duplicated(["force_code", "episode_id"], keep=False)]
+    if candidates.empty:
+        return frame
+    repeated = candidates.duplicated(columns, keep="first")
     if not repeated.any():
         return frame
-    first_row = frame.groupby(columns, sort=False, dropna=False)["source_row"].transform("first")
+    first_row = candidates.groupby(columns, sort=False, dropna=False)["source_row"].transform("first")
     ledger.merged.append(
-        pd.DataFrame({"source_row": frame.loc[repeated, "source_row"].to_numpy(), "kept_row": first_row[repeated].to_numpy()})
+        pd.DataFrame({"source_row": candidates.loc[repeated, "source_row"].to_numpy(),
+                      "kept_row": first_row[repeated].to_numpy()})
     )
-    return frame[~repeated]
+    return frame.drop(index=repeated[repeated].index)
 
 
 def _completeness(frame: pd.DataFrame) -> pd.Series:
-    return (frame[list(COLUMNS)] != "").sum(axis=1)
+    values = frame[list(COLUMNS)]
+    return (values.notna() & (values != "")).sum(axis=1)
 
 
 def resolve_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
@@ -441,8 +472,8 @@ def detect_overlaps(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
         {
             "force_code": valid["force_code"],
             "person_id": valid["person_id"],
-            "reported": pd.to_datetime(valid["reported_at"], format=_ISO),
-            "returned": pd.to_datetime(valid["returned_at"].where(valid["returned_at"] != ""), format=_ISO),
+            "reported": valid["reported_at"],
+            "returned": valid["returned_at"],
         }
     ).sort_values(["force_code", "person_id", "reported"], kind="stable")
     child = times.groupby(["force_code", "person_id"], sort=False)
@@ -458,7 +489,6 @@ def detect_overlaps(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
 def _reason_sentences(codes: pd.Series, frame: pd.DataFrame) -> pd.Series:
     detail = {
         "unknown_force": ("force_code", "force_code"),
-        "bad_date": ("reported_at", "reported_at"),
         "bad_age": ("age", "age"),
         "age_out_of_range": ("age", "age"),
         "after_extract_date": ("reported_at", "reported_at"),
@@ -470,7 +500,10 @@ def _reason_sentences(codes: pd.Series, frame: pd.DataFrame) -> pd.Series:
     for code, (column, label) in detail.items():
         hit = codes == code
         if hit.any():
-            values = frame.loc[hit, column].str.slice(0, 40)
+            values = frame.loc[hit, column]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                values = format_iso_datetimes(values)
+            values = values.astype(str).str.slice(0, 40)
             sentences[hit] = sentences[hit] + f" ({label} '" + values + "')"
     return sentences
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from toolkit.mapping import MAPPINGS_DIR, Mapping
-from toolkit.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS
+from toolkit.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS, format_iso_datetimes
 
 __all__ = ["DIALECTS", "DEFECTS", "export_dialect", "to_canonical_text"]
 
@@ -57,7 +59,7 @@ def to_canonical_text(episodes: pd.DataFrame) -> pd.DataFrame:
     """The canonical extract as text, as it would be written to CSV (blanks as "")."""
     out = episodes[list(COLUMNS)].copy()
     for column in DATETIME_COLUMNS:
-        out[column] = pd.to_datetime(out[column]).dt.strftime(_ISO).fillna("")
+        out[column] = format_iso_datetimes(out[column])
     out["age"] = out["age"].astype(int).astype(str)
     return out.astype(object).fillna("").astype(str)
 
@@ -78,8 +80,10 @@ def _format_dates(values: pd.Series, fmt: str) -> pd.Series:
         days = (stamps - pd.Timestamp("1899-12-30")).dt.total_seconds() / 86400
         text = days.map(lambda d: f"{d:.10f}".rstrip("0").rstrip(".") if pd.notna(d) else "")
     else:
-        text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S" if fmt == "iso" else fmt)
-    return text.fillna("")
+        array = pa.array(stamps.to_numpy(dtype="datetime64[s]"), type=pa.timestamp("s"), from_pandas=True)
+        formatted = pc.strftime(array, format=_ISO if fmt == "iso" else fmt)
+        text = pd.Series(formatted.to_numpy(zero_copy_only=False), index=values.index)
+    return text.fillna("").astype(str)
 
 
 def _translate(text: pd.DataFrame, mapping: Mapping, rng: np.random.Generator) -> pd.DataFrame:
@@ -159,12 +163,12 @@ def export_dialect(
     ).dt.total_seconds()
     victims = rng.permutation(n)
     # Overlaps need an episode long enough to fall inside; take those victims first.
-    long_enough = set(np.flatnonzero(durations.fillna(0).to_numpy() >= 600))
-    overlap_victims = [i for i in victims if i in long_enough][:per_kind]
-    others = [i for i in victims if i not in set(overlap_victims)]
-    chosen: dict[str, list[int]] = {"overlap": overlap_victims}
+    long_enough = durations.fillna(0).to_numpy() >= 600
+    overlap_victims = victims[long_enough[victims]][:per_kind]
+    others = victims[~np.isin(victims, overlap_victims)]
+    chosen: dict[str, list[int]] = {"overlap": overlap_victims.tolist()}
     for k, kind in enumerate(d for d in kinds if d != "overlap"):
-        chosen[kind] = others[k * per_kind : (k + 1) * per_kind]
+        chosen[kind] = others[k * per_kind : (k + 1) * per_kind].tolist()
 
     records = []  # (position key, defect, expected, column, after, force, episode)
     added = []  # (after original index, row text)

@@ -316,6 +316,9 @@ def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
     n = len(raw)
     for name in COLUMNS:
         values = raw[name] if name in raw.columns else pd.Series([""] * n, index=raw.index)
+        if name in DATETIME_COLUMNS and pd.api.types.is_datetime64_any_dtype(values):
+            out[name] = values.astype("datetime64[s]")  # already parsed (by the cleaning)
+            continue
         values = values.astype(str).replace("", np.nan)
         if name in DATETIME_COLUMNS:
             out[name] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -41,6 +42,7 @@ __all__ = [
     "build_text_schema",
     "build_episode_schema",
     "end_of_extract_day",
+    "format_iso_datetimes",
 ]
 
 RISK_GRADES = ("no_apparent_risk", "low", "medium", "high")
@@ -141,6 +143,21 @@ def end_of_extract_day(extract_date: date | str) -> pd.Timestamp:
     """
     day = pd.Timestamp(extract_date).date()
     return pd.Timestamp(datetime.combine(day, time.max))
+
+
+def format_iso_datetimes(stamps: pd.Series) -> pd.Series:
+    """Datetimes as the contract writes them (``YYYY-MM-DDTHH:MM:SS``), blanks for missing.
+
+    Vectorised in numpy, fast on millions of values.
+
+    Examples
+    --------
+    >>> format_iso_datetimes(pd.Series(pd.to_datetime(["2024-03-05 21:40", None]))).tolist()
+    ['2024-03-05T21:40:00', '']
+    """
+    values = pd.to_datetime(stamps).to_numpy(dtype="datetime64[s]")
+    text = np.datetime_as_string(values, unit="s")
+    return pd.Series(np.where(np.isnat(values), "", text), index=stamps.index).astype(str)
 
 
 def _is_iso_datetime(values: pd.Series) -> pd.Series:

@@ -52,7 +52,7 @@ from scipy import optimize, special
 import toolkit
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force, read_forces_table
-from toolkit.schema import CODES, COLUMNS, RISK_FACTORS
+from toolkit.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
 
 __all__ = [
     "TARGETS",
@@ -738,7 +738,7 @@ def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
     out = episodes.copy()
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+            out[column] = format_iso_datetimes(out[column])
     out["age"] = out["age"].astype(int).astype(str)
     return out.fillna("")
 
