@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-.PHONY: help env demo reports test bench clean
+.PHONY: help env demo reports lint test bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -51,6 +51,9 @@ else
 	$(PY) -m toolkit run --input "$(INPUT)" --extract-date $(EXTRACT_DATE) $(if $(MAPPING),--mapping "$(MAPPING)") \
 		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 endif
+
+lint: $(STAMP) ## Lint code and notebooks with ruff
+	$(PY) -m ruff check toolkit tests benchmarks notebooks
 
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

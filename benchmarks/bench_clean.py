@@ -47,7 +47,9 @@ def main() -> None:
         begin = time.perf_counter()
         result = clean_export(export, mapping, truth["extract_date"])
         seconds.append(time.perf_counter() - begin)
-        print(f"run {i + 1}: {seconds[-1]:.2f} s  ({len(result.clean):,} clean, {len(result.quarantine):,} quarantined)")
+        print(
+            f"run {i + 1}: {seconds[-1]:.2f} s  ({len(result.clean):,} clean, {len(result.quarantine):,} quarantined)"
+        )
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
 
     record = {

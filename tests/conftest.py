@@ -17,9 +17,7 @@ def national_year():
 @pytest.fixture(scope="session")
 def small_extract(tmp_path_factory):
     """A 5% national extract written as CSV, with its ground truth."""
-    episodes, truth = synth.generate_extract(
-        2024, seed=11, scale=0.05, plan=synth.read_plan(PLANS_DIR / "demo.yaml")
-    )
+    episodes, truth = synth.generate_extract(2024, seed=11, scale=0.05, plan=synth.read_plan(PLANS_DIR / "demo.yaml"))
     path = tmp_path_factory.mktemp("extract") / "small.csv"
     synth.write_extract(episodes, truth, path)
     return path, episodes, truth

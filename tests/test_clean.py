@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit import dialects, synth
+from toolkit import synth
 from toolkit.clean import QUARANTINE_REASONS, clean_export
 from toolkit.dialects import DIALECTS, export_dialect, to_canonical_text
 from toolkit.errors import ConfigError
@@ -47,10 +47,14 @@ def test_each_dialect_cleans_back_to_the_generators_table(source, dialect):
     # ... and exactly the injected corrections made.
     for rule in ("trim_whitespace", "unrecognised_code"):
         made = result.changes[result.changes["rule"] == rule]
-        assert sorted(made["source_row"]) == sorted(defects.loc[defects["expected"] == f"corrected:{rule}", "source_row"])
+        assert sorted(made["source_row"]) == sorted(
+            defects.loc[defects["expected"] == f"corrected:{rule}", "source_row"]
+        )
 
     # The clean table is the generator's, less the damaged episodes, with the corrections.
-    damaged = defects[defects["expected"].str.startswith("quarantined:") & ~defects["defect"].isin(["near_duplicate", "overlap"])]
+    damaged = defects[
+        defects["expected"].str.startswith("quarantined:") & ~defects["defect"].isin(["near_duplicate", "overlap"])
+    ]
     expected = to_canonical_text(episodes)
     keep = ~expected.set_index(KEY).index.isin(list(zip(damaged["force_code"], damaged["episode_id"], strict=True)))
     expected = expected[keep]
@@ -143,9 +147,7 @@ def test_a_single_force_system_can_give_its_force_as_a_constant(source, tmp_path
     seed=st.integers(0, 10_000),
     dialect=st.sampled_from(sorted(DIALECTS)),
     share=st.sampled_from([0.0, 0.01, 0.1, 0.3]),
-    vandalism=st.lists(
-        st.tuples(st.integers(0, 10_000), st.integers(0, 22), st.text(max_size=12)), max_size=25
-    ),
+    vandalism=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 22), st.text(max_size=12)), max_size=25),
 )
 def test_rows_are_conserved_on_any_messy_export(seed, dialect, share, vandalism):
     episodes, truth = synth.generate_extract(2024, seed=seed, scale=0.002)
@@ -157,9 +159,9 @@ def test_rows_are_conserved_on_any_messy_export(seed, dialect, share, vandalism)
     result = clean_export(export, mapping, truth["extract_date"])
     assert len(result.clean) + len(result.quarantine) + len(result.merged) == len(export)
     assert set(result.clean["source_row"]).isdisjoint(result.quarantine["source_row"])
-    assert set(result.clean["source_row"]) | set(result.quarantine["source_row"]) | set(result.merged["source_row"]) == set(
-        range(2, len(export) + 2)
-    )
+    assert set(result.clean["source_row"]) | set(result.quarantine["source_row"]) | set(
+        result.merged["source_row"]
+    ) == set(range(2, len(export) + 2))
     # What is clean meets the contract.
     assert result.clean["age"].between(0, 17).all()
     assert not result.clean.duplicated(KEY).any()

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import EXTRACT_DATE
+
 from toolkit.config import PROJECT_ROOT
 
 
@@ -84,8 +84,20 @@ def test_bad_date_is_a_usage_error(small_extract):
 
 def test_run_refuses_an_unknown_force_before_doing_anything(tmp_path, small_extract):
     path, _, _ = small_extract
-    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r",
-                     "--work", tmp_path / "w", "--forces", "E23000014", "../../etc/passwd")
+    result = toolkit(
+        "run",
+        "--input",
+        path,
+        "--extract-date",
+        EXTRACT_DATE,
+        "--out",
+        tmp_path / "r",
+        "--work",
+        tmp_path / "w",
+        "--forces",
+        "E23000014",
+        "../../etc/passwd",
+    )
     assert_clean_failure(result, "unknown force code '../../etc/passwd'")
     assert not (tmp_path / "r").exists()
 
@@ -97,7 +109,9 @@ def test_run_refuses_an_invalid_extract(tmp_path):
         "E23000014,1,p,2024-01-01T10:00:00,12,missing,low\n"
         "E23000014,2,p,2024-01-02,12,missing,low\n"
     )
-    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w")
+    result = toolkit(
+        "run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w"
+    )
     assert_clean_failure(result, "1 problem(s) in 1 row(s) break the extract contract")
     assert not (tmp_path / "r").exists()
 
@@ -105,24 +119,49 @@ def test_run_refuses_an_invalid_extract(tmp_path):
 def test_run_refuses_an_empty_extract(tmp_path):
     path = tmp_path / "x.parquet"
     path.write_bytes(b"")
-    result = toolkit("run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w")
+    result = toolkit(
+        "run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w"
+    )
     assert_clean_failure(result, "the file is empty")
 
 
 def test_synth_refuses_a_bad_plan(tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text("effects:\n  - force: E23000014\n    effect: teleport\n")
-    result = toolkit("synth", "--year", 2024, "--seed", 1, "--scale", 0.01, "--plant", plan, "--out", tmp_path / "x.csv")
+    result = toolkit(
+        "synth", "--year", 2024, "--seed", 1, "--scale", 0.01, "--plant", plan, "--out", tmp_path / "x.csv"
+    )
     assert_clean_failure(result, "unknown effect 'teleport'")
 
 
 def test_clean_writes_the_clean_table_and_quarantine(tmp_path):
     export = tmp_path / "export.csv"
-    made = toolkit("synth", "--year", 2024, "--seed", 3, "--scale", 0.01, "--dialect", "command_csv",
-                   "--defects", 0.05, "--out", export)
+    made = toolkit(
+        "synth",
+        "--year",
+        2024,
+        "--seed",
+        3,
+        "--scale",
+        0.01,
+        "--dialect",
+        "command_csv",
+        "--defects",
+        0.05,
+        "--out",
+        export,
+    )
     assert made.returncode == 0, made.stderr
-    result = toolkit("clean", export, "--mapping", PROJECT_ROOT / "data/mappings/command_csv.yaml", "--extract-date", EXTRACT_DATE,
-                     "--out", tmp_path / "clean")
+    result = toolkit(
+        "clean",
+        export,
+        "--mapping",
+        PROJECT_ROOT / "data/mappings/command_csv.yaml",
+        "--extract-date",
+        EXTRACT_DATE,
+        "--out",
+        tmp_path / "clean",
+    )
     assert result.returncode == 0, result.stderr
     assert "quarantined overlaps_episode" in result.stdout
     for name in ("episodes.parquet", "quarantine.csv", "changes.csv", "translations.csv", "cleaning.json"):
@@ -134,9 +173,14 @@ def test_clean_writes_the_clean_table_and_quarantine(tmp_path):
     [
         (bytes(range(256)), None, "content is binary data"),
         (b"Occurrence Ref;Force Code\n1;E23000014\n", None, "separated by semicolons"),
-        (b"force_code,episode_id\nE23000014,1\n", "name: x\ncolumns: {force_code: force_code, episode_id: episode_id,"
-         " person_id: person_id, reported_at: reported_at, age: age, category: category, risk_initial: risk_initial}",
-         "names column(s) 'person_id', 'reported_at', 'age', 'category', 'risk_initial' that the export does not have"),
+        (
+            b"force_code,episode_id\nE23000014,1\n",
+            "name: x\ncolumns: {force_code: force_code, episode_id: episode_id,"
+            " person_id: person_id, reported_at: reported_at, age: age, category: category,"
+            " risk_initial: risk_initial}",
+            "names column(s) 'person_id', 'reported_at', 'age', 'category', 'risk_initial' that the export"
+            " does not have",
+        ),
         (b"a,b\n1,2\n", "name: [unclosed", "is not valid YAML"),
     ],
 )

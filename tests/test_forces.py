@@ -1,5 +1,4 @@
 import pytest
-import yaml
 
 from toolkit import forces
 from toolkit.errors import ConfigError, UnknownForceError

@@ -27,7 +27,9 @@ def test_rates_match_phe_rate():
 
 def _assert_rates(rows, multiplier, confidence):
     got = intervals.rate_interval(
-        rows["numerator"].to_numpy(), rows["denominator"].to_numpy(), multiplier=multiplier,
+        rows["numerator"].to_numpy(),
+        rows["denominator"].to_numpy(),
+        multiplier=multiplier,
         confidence=confidence,
     )
     np.testing.assert_allclose(got["value"], rows["value"], rtol=RTOL)

@@ -40,3 +40,16 @@ def test_python_requirement_agrees():
     environment = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
     python = next(e for e in environment["dependencies"] if isinstance(e, str) and e.startswith("python"))
     assert _split(python)[1] == project["requires-python"]
+
+
+def test_code_and_notebooks_pass_the_linter():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "toolkit", "tests", "benchmarks", "notebooks"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 import pytest
-
 from conftest import EXTRACT_DATE
+
 from toolkit import render, runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force
@@ -133,8 +133,14 @@ def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):
     stale = out / "dyfed-powys.html"
     stale.write_text("an old report that would look current")
     result = runner.run_reports(
-        path, EXTRACT_DATE, out, forces=["E23000014", "W15000001", "W15000004"], workers=2,
-        work_dir=tmp_path / "work", notebook=FIXTURE_NOTEBOOK, progress=False,
+        path,
+        EXTRACT_DATE,
+        out,
+        forces=["E23000014", "W15000001", "W15000004"],
+        workers=2,
+        work_dir=tmp_path / "work",
+        notebook=FIXTURE_NOTEBOOK,
+        progress=False,
     )
     assert sorted(result.reports) == ["E23000014", "W15000004"]
     assert list(result.failures) == ["W15000001"]
@@ -149,7 +155,8 @@ def test_the_command_line_exits_non_zero_when_a_force_fails(tmp_path, small_extr
     from toolkit import cli
 
     monkeypatch.setattr(
-        runner, "run_reports",
+        runner,
+        "run_reports",
         lambda *a, **k: runner.RunResult(out_dir=tmp_path, failures={"W15000001": "North Wales failed: why"}),
     )
     status = cli.main(["run", "--input", str(path), "--extract-date", EXTRACT_DATE, "--quiet"])
@@ -174,9 +181,24 @@ def test_the_notebook_runs_by_hand_with_papermill(run, tmp_path):
     result, folder = run
     executed = tmp_path / "out.ipynb"
     completed = subprocess.run(
-        [sys.executable, "-m", "papermill", str(render.REPORT_NOTEBOOK), str(executed),
-         "-p", "force_code", "W15000004", "-p", "data_dir", str(folder / "work"), "-k", "python3"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(render.REPORT_NOTEBOOK),
+            str(executed),
+            "-p",
+            "force_code",
+            "W15000004",
+            "-p",
+            "data_dir",
+            str(folder / "work"),
+            "-k",
+            "python3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     outputs = json.dumps(json.loads(executed.read_text())["cells"])
@@ -203,8 +225,14 @@ def test_a_force_export_runs_through_its_mapping(tmp_path):
     export, defects = export_dialect(episodes, mapping, truth["extract_date"], seed=17, defect_share=0.02)
     path, _ = synth.write_extract(export, truth, tmp_path / "export.xlsx")
     result = runner.run_reports(
-        path, truth["extract_date"], tmp_path / "reports", forces=["E23000005"], workers=1,
-        work_dir=tmp_path / "work", mapping=DIALECTS["case_xlsx"], progress=False,
+        path,
+        truth["extract_date"],
+        tmp_path / "reports",
+        forces=["E23000005"],
+        workers=1,
+        work_dir=tmp_path / "work",
+        mapping=DIALECTS["case_xlsx"],
+        progress=False,
     )
     assert result.ok
     provenance = json.loads((tmp_path / "reports" / "run.json").read_text())

@@ -88,8 +88,10 @@ def test_absent_share_between_the_2013_pilots(year):
 def test_high_risk_share_spans_published_range_between_forces(year):
     counts = year["force_code"].value_counts()
     sizeable = counts[counts >= 500].index
-    high = year[year["force_code"].isin(sizeable)].groupby("force_code")["risk_initial"].apply(
-        lambda grades: (grades == "high").mean()
+    high = (
+        year[year["force_code"].isin(sizeable)]
+        .groupby("force_code")["risk_initial"]
+        .apply(lambda grades: (grades == "high").mean())
     )
     assert abs(high.max() - 0.46) < PP  # NCA 2022/23: 46% in one force
     assert abs(high.min() - 0.02) < PP  # ... 2% in others

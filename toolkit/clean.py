@@ -208,8 +208,7 @@ def map_columns(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     missing = [
         source
         for column, source in mapping.columns.items()
-        if source.strip() not in headers
-        and (COLUMNS[column] or not mapping.optional_columns_may_be_missing)
+        if source.strip() not in headers and (COLUMNS[column] or not mapping.optional_columns_may_be_missing)
     ]
     if missing:
         shown = ", ".join(map(repr, list(headers)[:30]))
@@ -328,7 +327,9 @@ def _parse_one_format(text: pd.Series, fmt: str) -> pd.Series:
         stamps = _EXCEL_EPOCH + pd.to_timedelta(numbers * 86400, unit="s")
         return stamps.dt.round("s")
     # pyarrow's strptime is strict (the whole value must match) and far faster than pandas' here.
-    parsed = pc.strptime(pa.array(text.to_numpy(dtype=object), type=pa.string()), format=fmt, unit="s", error_is_null=True)
+    parsed = pc.strptime(
+        pa.array(text.to_numpy(dtype=object), type=pa.string()), format=fmt, unit="s", error_is_null=True
+    )
     return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[s]")
 
 
@@ -364,9 +365,17 @@ def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.Da
             already = pd.Series(values[where]).str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").to_numpy(dtype=bool)
             rewritten = int((~already).sum())
             if rewritten:
-                ledger.translations.append(pd.DataFrame(
-                    {"column": [column], "before": [fmt], "after": ["ISO 8601"], "count": [rewritten], "rule": ["date_format"]}
-                ))
+                ledger.translations.append(
+                    pd.DataFrame(
+                        {
+                            "column": [column],
+                            "before": [fmt],
+                            "after": ["ISO 8601"],
+                            "count": [rewritten],
+                            "rule": ["date_format"],
+                        }
+                    )
+                )
         if column == "reported_at":
             ledger.quarantine("bad_date", remaining)
         else:
@@ -434,8 +443,12 @@ def merge_exact_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame
         return frame
     first_row = candidates.groupby(columns, sort=False, dropna=False)["source_row"].transform("first")
     ledger.merged.append(
-        pd.DataFrame({"source_row": candidates.loc[repeated, "source_row"].to_numpy(),
-                      "kept_row": first_row[repeated].to_numpy()})
+        pd.DataFrame(
+            {
+                "source_row": candidates.loc[repeated, "source_row"].to_numpy(),
+                "kept_row": first_row[repeated].to_numpy(),
+            }
+        )
     )
     return frame.drop(index=repeated[repeated].index)
 
@@ -550,8 +563,13 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
     frame = detect_overlaps(frame, ledger)
 
     flagged = _quarantined(ledger, frame.index)
-    reasons = pd.DataFrame({code: ledger.reasons[code].reindex(frame.index, fill_value=False)
-                            for code in QUARANTINE_REASONS if code in ledger.reasons})
+    reasons = pd.DataFrame(
+        {
+            code: ledger.reasons[code].reindex(frame.index, fill_value=False)
+            for code in QUARANTINE_REASONS
+            if code in ledger.reasons
+        }
+    )
     bad = frame[flagged]
     if len(bad):
         reason_frame = reasons.loc[flagged]

@@ -53,7 +53,10 @@ def _validate(args: argparse.Namespace) -> int:
         _say(f"{args.file}: {len(raw):,} episodes meet the extract contract")
         return 0
     rows = problems["row"].dropna().nunique()
-    _say(f"{args.file}: {len(problems):,} problem(s) in {rows:,} of {len(raw):,} row(s); rows are numbered as in a spreadsheet (header is row 1)")
+    _say(
+        f"{args.file}: {len(problems):,} problem(s) in {rows:,} of {len(raw):,} row(s); "
+        "rows are numbered as in a spreadsheet (header is row 1)"
+    )
     _say(format_problems(problems, limit=args.limit))
     if args.problems_out:
         problems.to_csv(args.problems_out, index=False)
@@ -91,7 +94,11 @@ def _synth(args: argparse.Namespace) -> int:
 
     plan = read_plan(args.plant) if args.plant else None
     episodes, truth = generate_extract(
-        year=args.year, seed=args.seed, years=args.years, scale=args.scale, plan=plan,
+        year=args.year,
+        seed=args.seed,
+        years=args.years,
+        scale=args.scale,
+        plan=plan,
         extract_date=args.extract_date,
     )
     if args.dialect:
@@ -102,10 +109,17 @@ def _synth(args: argparse.Namespace) -> int:
         episodes, defects = export_dialect(
             episodes, mapping, truth["extract_date"], seed=args.seed, defect_share=args.defects
         )
-        truth["dialect"] = {"name": args.dialect, "mapping": str(DIALECTS[args.dialect].name),
-                            "defect_share": args.defects, "defects": defects.to_dict("records")}
+        truth["dialect"] = {
+            "name": args.dialect,
+            "mapping": str(DIALECTS[args.dialect].name),
+            "defect_share": args.defects,
+            "defects": defects.to_dict("records"),
+        }
     out, truth_path = write_extract(episodes, truth, args.out)
-    _say(f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); ground truth in {truth_path}")
+    _say(
+        f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); "
+        f"ground truth in {truth_path}"
+    )
     return 0
 
 
@@ -113,8 +127,14 @@ def _run(args: argparse.Namespace) -> int:
     from toolkit.runner import run_reports
 
     result = run_reports(
-        args.input, args.extract_date, args.out, forces=args.forces, workers=args.workers,
-        work_dir=args.work, comparators=args.comparators, mapping=args.mapping,
+        args.input,
+        args.extract_date,
+        args.out,
+        forces=args.forces,
+        workers=args.workers,
+        work_dir=args.work,
+        comparators=args.comparators,
+        mapping=args.mapping,
         suppression_threshold=0 if args.no_suppression else args.suppress_below,
         progress=not args.quiet,
     )
@@ -150,9 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of national volume (default 1.0)")
     synth.add_argument("--plant", type=Path, help="YAML plan of force effects to plant (see data/plans/)")
     synth.add_argument("--extract-date", type=_date, help="default: 31 January after the last year")
-    synth.add_argument("--dialect", choices=["niche_rms", "case_xlsx", "command_csv"],
-                       help="write as this force system would (see data/mappings/), with defects injected")
-    synth.add_argument("--defects", type=float, default=0.01, help="with --dialect: share of rows damaged (default 0.01)")
+    synth.add_argument(
+        "--dialect",
+        choices=["niche_rms", "case_xlsx", "command_csv"],
+        help="write as this force system would (see data/mappings/), with defects injected",
+    )
+    synth.add_argument(
+        "--defects", type=float, default=0.01, help="with --dialect: share of rows damaged (default 0.01)"
+    )
     synth.add_argument("--out", type=Path, required=True, help="output .csv, .parquet or .xlsx")
     synth.set_defaults(handler=_synth)
 

@@ -194,7 +194,12 @@ def export_dialect(
                 copy["episode_id"] = row["episode_id"] + "-OVL"
                 copy["reported_at"] = start.strftime(_ISO)
                 copy["returned_at"] = end.strftime(_ISO)
-                for column in ("last_seen_at", "supervisor_review_at", "prevention_interview_at", "return_interview_at"):
+                for column in (
+                    "last_seen_at",
+                    "supervisor_review_at",
+                    "prevention_interview_at",
+                    "return_interview_at",
+                ):
                     copy[column] = ""
                 copy["prevention_interview"] = copy["return_interview"] = ""
                 added.append((i, copy, kind, "", ""))
@@ -246,14 +251,36 @@ def export_dialect(
     export["_source_row"] = np.arange(len(export)) + 2
 
     defects = []
-    position = dict(zip(export.loc[export["_sub"] == 0, "_order"], export.loc[export["_sub"] == 0, "_source_row"], strict=True))
+    position = dict(
+        zip(export.loc[export["_sub"] == 0, "_order"], export.loc[export["_sub"] == 0, "_source_row"], strict=True)
+    )
     for i, _, kind, expected, column, after, force, episode in records:
-        defects.append({"source_row": position[i], "defect": kind, "expected": expected, "column": column,
-                        "after": after, "force_code": force, "episode_id": episode})
+        defects.append(
+            {
+                "source_row": position[i],
+                "defect": kind,
+                "expected": expected,
+                "column": column,
+                "after": after,
+                "force_code": force,
+                "episode_id": episode,
+            }
+        )
     for _, row in export[export["_sub"] == 1].iterrows():
-        defects.append({"source_row": row["_source_row"], "defect": row["_kind"], "expected": DEFECTS[row["_kind"]],
-                        "column": "", "after": "", "force_code": row["_key_force"], "episode_id": row["_key_episode"]})
-    defects = pd.DataFrame(defects, columns=["source_row", "defect", "expected", "column", "after", "force_code", "episode_id"])
+        defects.append(
+            {
+                "source_row": row["_source_row"],
+                "defect": row["_kind"],
+                "expected": DEFECTS[row["_kind"]],
+                "column": "",
+                "after": "",
+                "force_code": row["_key_force"],
+                "episode_id": row["_key_episode"],
+            }
+        )
+    defects = pd.DataFrame(
+        defects, columns=["source_row", "defect", "expected", "column", "after", "force_code", "episode_id"]
+    )
     defects = defects.sort_values("source_row").reset_index(drop=True)
 
     export = export.drop(columns=["_order", "_sub", "_kind", "_key_force", "_key_episode", "_source_row"])

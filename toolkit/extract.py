@@ -98,22 +98,20 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
         if values.dtype == object:
             # Excel cells of one column can mix numbers, text and timestamps.
             values = values.map(
-                lambda v: v.strftime("%Y-%m-%dT%H:%M:%S")
-                if isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "strftime")
-                else v
+                lambda v: (
+                    v.strftime("%Y-%m-%dT%H:%M:%S")
+                    if isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "strftime")
+                    else v
+                )
             )
         if pd.api.types.is_float_dtype(values) or values.dtype == object:
-            values = values.map(
-                lambda v: str(int(v)) if isinstance(v, float) and np.isfinite(v) and v == int(v) else v
-            )
+            values = values.map(lambda v: str(int(v)) if isinstance(v, float) and np.isfinite(v) and v == int(v) else v)
         text = values.astype("string").fillna("")
         out[str(name)] = text.astype(object)
     return pd.DataFrame(out, index=frame.index)
 
 
-def read_extract_text(
-    source: str | Path | IO[bytes], name: str | None = None, sheet: str | int = 0
-) -> pd.DataFrame:
+def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
     """Read an extract file into a frame of strings, blanks as ``""``.
 
     Parameters
@@ -143,8 +141,7 @@ def read_extract_text(
     kind = READERS.get(suffix)
     if kind is None:
         raise ExtractError(
-            f"{label}: unsupported file type {suffix or '(no extension)'!r}; "
-            "give a .csv, .parquet or .xlsx extract"
+            f"{label}: unsupported file type {suffix or '(no extension)'!r}; give a .csv, .parquet or .xlsx extract"
         )
     try:
         data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
@@ -158,9 +155,7 @@ def read_extract_text(
         raise ExtractError(f"{label}: the file is empty")
     sniffed = _sniff_kind(data[:8192])
     if sniffed == "binary" or (sniffed and sniffed != kind):
-        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive"}.get(
-            sniffed, "binary data"
-        )
+        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive"}.get(sniffed, "binary data")
         raise ExtractError(f"{label}: the name says {kind} but the content is {what}")
     if kind == "csv":
         frame = _read_csv_text(data, label)
@@ -179,21 +174,16 @@ def _read_csv_text(data: bytes, label: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ExtractError(
-            f"{label}: not UTF-8 text (byte {error.start}, line {line}); save it as CSV UTF-8"
-        ) from None
+        raise ExtractError(f"{label}: not UTF-8 text (byte {error.start}, line {line}); save it as CSV UTF-8") from None
     header = text.splitlines()[0] if text else ""
     if "," not in header:
         found = [word for sep, word in _OTHER_DELIMITERS.items() if sep in header]
         if found:
             raise ExtractError(
-                f"{label}: the header is separated by {found[0]}, not commas; "
-                "save the extract as comma-separated CSV"
+                f"{label}: the header is separated by {found[0]}, not commas; save the extract as comma-separated CSV"
             )
     try:
-        return pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True
-        )
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True)
     except pd.errors.ParserError as error:
         raise ExtractError(f"{label}: not a well-formed CSV file ({error})") from None
 
@@ -219,9 +209,7 @@ def _problem_rows(failure_cases: pd.DataFrame, schema: pa.DataFrameSchema) -> pd
     cases = failure_cases.copy()
     # pandera reports a check across columns once per column; keep the one it concerns.
     frame_level = (cases["schema_context"] == "DataFrameSchema") & cases["check_number"].notna()
-    rule = cases["check_number"].where(frame_level).map(
-        lambda n: schema.checks[int(n)].name if pd.notna(n) else None
-    )
+    rule = cases["check_number"].where(frame_level).map(lambda n: schema.checks[int(n)].name if pd.notna(n) else None)
     target = rule.map(CHECK_COLUMNS)
     cases = cases[~frame_level | (cases["column"] == target)]
     problem = cases["check"].astype(str)
@@ -321,9 +309,7 @@ def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
             continue
         values = values.astype(str).replace("", np.nan)
         if name in DATETIME_COLUMNS:
-            out[name] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype(
-                "datetime64[s]"
-            )
+            out[name] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype("datetime64[s]")
         elif name == "age":
             out[name] = pd.to_numeric(values, errors="coerce").astype("Int8")
         elif name in CODES:
@@ -355,9 +341,7 @@ def format_problems(problems: pd.DataFrame, limit: int = 50) -> str:
     return text
 
 
-def load_extract(
-    source: str | Path, extract_date: date | str, sheet: str | int = 0
-) -> pd.DataFrame:
+def load_extract(source: str | Path, extract_date: date | str, sheet: str | int = 0) -> pd.DataFrame:
     """Read, validate and type an extract; refuse it if it breaks the contract.
 
     Parameters

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from toolkit.config import REFERENCE_DIR
+from toolkit.config import REFERENCE_DIR, read_yaml_config
 from toolkit.errors import ConfigError, UnknownForceError
 
 __all__ = [
@@ -193,8 +193,7 @@ def get_force(code: object) -> Force:
     close += [by_name[n] for n in difflib.get_close_matches(str(code).lower(), by_name, n=2)]
     hint = f"; closest: {', '.join(dict.fromkeys(close))}" if close else ""
     raise UnknownForceError(
-        f"unknown force code {text}: expected an ONS police force area code "
-        f"such as E23000014 (West Midlands){hint}"
+        f"unknown force code {text}: expected an ONS police force area code such as E23000014 (West Midlands){hint}"
     )
 
 
@@ -290,12 +289,7 @@ def read_comparator_groups(path: Path | str | None = None) -> dict[str, list[str
     True
     """
     path = Path(path) if path is not None else COMPARATOR_GROUPS_FILE
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read comparator groups {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"comparator groups {path} is not valid YAML: {error}") from None
+    document = read_yaml_config(path, "comparator groups")
     if not isinstance(document, dict) or not isinstance(document.get("groups"), dict):
         raise ConfigError(f"comparator groups {path} needs a 'groups' mapping of force code to list")
     registry = _registry()

@@ -123,9 +123,7 @@ def poisson_count_limits(count, confidence: float = 0.95) -> tuple[np.ndarray, n
     return lower, upper, method
 
 
-def rate_interval(
-    count, denominator, multiplier: float = 1000, confidence: float = 0.95
-) -> pd.DataFrame:
+def rate_interval(count, denominator, multiplier: float = 1000, confidence: float = 0.95) -> pd.DataFrame:
     """A rate per ``multiplier`` people with its confidence interval.
 
     Parameters
@@ -177,9 +175,7 @@ def rate_interval(
     )
 
 
-def proportion_interval(
-    numerator, denominator, multiplier: float = 1, confidence: float = 0.95
-) -> pd.DataFrame:
+def proportion_interval(numerator, denominator, multiplier: float = 1, confidence: float = 0.95) -> pd.DataFrame:
     """A proportion with its Wilson score confidence interval.
 
     Parameters

@@ -38,9 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
-from toolkit.config import PROJECT_ROOT
+from toolkit.config import PROJECT_ROOT, read_yaml_config
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force
 from toolkit.schema import CODES, COLUMNS, RISK_FACTORS
@@ -51,7 +49,14 @@ MAPPINGS_DIR = PROJECT_ROOT / "data" / "mappings"
 CANONICAL = MAPPINGS_DIR / "canonical.yaml"
 DATE_KEYWORDS = ("iso", "excel_serial")
 _KEYS = {
-    "name", "description", "columns", "constants", "nulls", "dates", "values", "risk_factors",
+    "name",
+    "description",
+    "columns",
+    "constants",
+    "nulls",
+    "dates",
+    "values",
+    "risk_factors",
     "optional_columns_may_be_missing",
 }
 
@@ -153,10 +158,14 @@ def _problems_in(document: dict) -> list[str]:
             continue
         for spelling, code in table.items():
             if not isinstance(spelling, str):
-                problems.append(f"values: {column}: spelling {spelling!r} is not text; quote it (YAML reads "
-                                "yes/no/on/off/true/false unquoted as true or false)")
+                problems.append(
+                    f"values: {column}: spelling {spelling!r} is not text; quote it (YAML reads "
+                    "yes/no/on/off/true/false unquoted as true or false)"
+                )
             elif code not in CODES[column]:
-                problems.append(f"values: {column}: {spelling!r} maps to {code!r}, not one of {', '.join(CODES[column])}")
+                problems.append(
+                    f"values: {column}: {spelling!r} maps to {code!r}, not one of {', '.join(CODES[column])}"
+                )
     factors = document.get("risk_factors") or {}
     if not isinstance(factors, dict) or set(factors) - {"separator", "codes"}:
         problems.append("'risk_factors' takes 'separator' and 'codes'")
@@ -182,12 +191,7 @@ def read_mapping(path: str | Path) -> Mapping:
         date formats, or leaves a required column unmapped (every problem named).
     """
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read mapping {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"mapping {path} is not valid YAML: {error}") from None
+    document = read_yaml_config(path, "mapping")
     if not isinstance(document, dict):
         raise ConfigError(f"mapping {path} must be a YAML mapping with 'name' and 'columns'")
     problems = _problems_in(document)
@@ -207,4 +211,3 @@ def read_mapping(path: str | Path) -> Mapping:
         optional_columns_may_be_missing=bool(document.get("optional_columns_may_be_missing", False)),
         path=path,
     )
-

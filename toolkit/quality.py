@@ -56,6 +56,7 @@ _UNIQUENESS = {"duplicate_episode_id", "near_duplicate"}
 _VALUE_FIXES = {"unrecognised_code", "unrecognised_risk_factor", "unparseable_date"}
 _ORDER_FIXES = {"date_after_extract", "last_seen_after_reported"}
 
+
 # Where a field is expected to be recorded (completeness is measured there), and how to say so.
 def _returned_before(e: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series:
     return e["returned_at"].notna() & (e["returned_at"] <= cutoff)
@@ -68,7 +69,10 @@ _EXPECTED = {
     "harm": (lambda e, c: e["returned_at"].notna(), "episodes with a return"),
     "prevention_interview": (_returned_before, "episodes returned 28+ days before the extract"),
     "return_interview": (_returned_before, "episodes returned 28+ days before the extract"),
-    "prevention_interview_at": (lambda e, c: e["prevention_interview"] == "completed", "completed prevention interviews"),
+    "prevention_interview_at": (
+        lambda e, c: e["prevention_interview"] == "completed",
+        "completed prevention interviews",
+    ),
     "return_interview_at": (lambda e, c: e["return_interview"] == "completed", "completed return interviews"),
 }
 
@@ -108,17 +112,32 @@ def _row_forces(result: CleanResult) -> pd.DataFrame:
     codes = set(read_forces_table().index)
     quarantine = result.quarantine
     rows = [
-        pd.DataFrame({"source_row": result.clean["source_row"].to_numpy(),
-                      "force_code": result.clean["force_code"].astype(str).to_numpy(), "outcome": "clean"}),
-        pd.DataFrame({"source_row": quarantine["source_row"].to_numpy(),
-                      "force_code": quarantine["force_code"].where(quarantine["force_code"].isin(codes), "").to_numpy(),
-                      "outcome": quarantine["all_reasons"].to_numpy()}),
+        pd.DataFrame(
+            {
+                "source_row": result.clean["source_row"].to_numpy(),
+                "force_code": result.clean["force_code"].astype(str).to_numpy(),
+                "outcome": "clean",
+            }
+        ),
+        pd.DataFrame(
+            {
+                "source_row": quarantine["source_row"].to_numpy(),
+                "force_code": quarantine["force_code"].where(quarantine["force_code"].isin(codes), "").to_numpy(),
+                "outcome": quarantine["all_reasons"].to_numpy(),
+            }
+        ),
     ]
     if len(result.merged):
         kept = pd.concat(rows).set_index("source_row")["force_code"]
-        rows.append(pd.DataFrame({"source_row": result.merged["source_row"].to_numpy(),
-                                  "force_code": result.merged["kept_row"].map(kept).fillna("").to_numpy(),
-                                  "outcome": "merged"}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "source_row": result.merged["source_row"].to_numpy(),
+                    "force_code": result.merged["kept_row"].map(kept).fillna("").to_numpy(),
+                    "outcome": "merged",
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -172,12 +191,27 @@ def score_data_quality(result: CleanResult, extract_date) -> pd.DataFrame:
         return rows["source_row"].isin(changes.loc[changes["rule"].isin(rules), "source_row"])
 
     parts = [
-        _share_rows(rows, "validity", "rows without invalid values", ~has(_VALIDITY) & ~fixed(_VALUE_FIXES),
-                    "rows received, less those quarantined or corrected for an invalid value; Wilson 95%"),
-        _share_rows(rows, "consistency", "rows whose dates and codes agree", ~has(_CONSISTENCY) & ~fixed(_ORDER_FIXES),
-                    "rows received, less those with events out of order, overlapping, or absent but graded; Wilson 95%"),
-        _share_rows(rows, "uniqueness", "rows that are not duplicates", ~has(_UNIQUENESS) & (outcome != "merged"),
-                    "rows received, less exact and near duplicates; Wilson 95%"),
+        _share_rows(
+            rows,
+            "validity",
+            "rows without invalid values",
+            ~has(_VALIDITY) & ~fixed(_VALUE_FIXES),
+            "rows received, less those quarantined or corrected for an invalid value; Wilson 95%",
+        ),
+        _share_rows(
+            rows,
+            "consistency",
+            "rows whose dates and codes agree",
+            ~has(_CONSISTENCY) & ~fixed(_ORDER_FIXES),
+            "rows received, less those with events out of order, overlapping, or absent but graded; Wilson 95%",
+        ),
+        _share_rows(
+            rows,
+            "uniqueness",
+            "rows that are not duplicates",
+            ~has(_UNIQUENESS) & (outcome != "merged"),
+            "rows received, less exact and near duplicates; Wilson 95%",
+        ),
     ]
     clean = result.clean.assign(force_code=result.clean["force_code"].astype(str))
     cutoff = pd.Timestamp(extract_date) - pd.Timedelta(days=QUALITY_THRESHOLDS["timeliness_days"])
@@ -186,12 +220,26 @@ def score_data_quality(result: CleanResult, extract_date) -> pd.DataFrame:
             continue
         expected, where = _EXPECTED.get(column, (lambda e, c: pd.Series(True, index=e.index), "clean episodes"))
         applicable = clean[expected(clean, cutoff)]
-        parts.append(_share_rows(applicable, "completeness", column, _known(applicable[column]),
-                                 f"{where} with {column} recorded (not blank or unknown); Wilson 95%"))
+        parts.append(
+            _share_rows(
+                applicable,
+                "completeness",
+                column,
+                _known(applicable[column]),
+                f"{where} with {column} recorded (not blank or unknown); Wilson 95%",
+            )
+        )
     old = clean[clean["reported_at"] <= cutoff]
-    parts.append(_share_rows(old, "timeliness", "returns recorded", old["returned_at"].notna(),
-                             f"episodes reported {QUALITY_THRESHOLDS['timeliness_days']}+ days before the extract "
-                             "with their return recorded; Wilson 95%"))
+    parts.append(
+        _share_rows(
+            old,
+            "timeliness",
+            "returns recorded",
+            old["returned_at"].notna(),
+            f"episodes reported {QUALITY_THRESHOLDS['timeliness_days']}+ days before the extract "
+            "with their return recorded; Wilson 95%",
+        )
+    )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -213,7 +261,9 @@ def assess_metric_support(clean: pd.DataFrame) -> pd.DataFrame:
         parts.append(part)
     table = pd.concat(parts, ignore_index=True).rename(columns={"measure": "metric"})
     table["sufficient"] = table["value"] >= QUALITY_THRESHOLDS["support_sufficient"]
-    return table[["force_code", "metric", "description", "value", "lower", "upper", "numerator", "denominator", "sufficient"]]
+    return table[
+        ["force_code", "metric", "description", "value", "lower", "upper", "numerator", "denominator", "sufficient"]
+    ]
 
 
 def _finding(force_code, judgement, rule, statement, row, recommendation=None) -> dict:
@@ -254,21 +304,42 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
         row = key.loc[worst]
         comparator = float(national[("completeness", worst)])
         if row["value"] < t["completeness_concern"]:
-            f = _finding(code, "cause_of_concern", "dq_completeness_key_fields",
-                         f"{name} records {worst} in only {row['value']:.0%} of episodes "
-                         f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).", row,
-                         f"{name} should make {worst} a mandatory field and audit its recording, so that its "
-                         "response to missing children can be measured.")
+            f = _finding(
+                code,
+                "cause_of_concern",
+                "dq_completeness_key_fields",
+                f"{name} records {worst} in only {row['value']:.0%} of episodes "
+                f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).",
+                row,
+                f"{name} should make {worst} a mandatory field and audit its recording, so that its "
+                "response to missing children can be measured.",
+            )
             findings.append({**f, "comparator": comparator})
         elif row["value"] < t["completeness_improve"]:
-            f = _finding(code, "area_for_improvement", "dq_completeness_key_fields",
-                         f"{name} records {worst} in {row['value']:.0%} of episodes "
-                         f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).", row)
+            f = _finding(
+                code,
+                "area_for_improvement",
+                "dq_completeness_key_fields",
+                f"{name} records {worst} in {row['value']:.0%} of episodes "
+                f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).",
+                row,
+            )
             findings.append({**f, "comparator": comparator})
         for dimension, measure, improve, concern, what in (
-            ("validity", "rows without invalid values", "validity_improve", "validity_concern", "rows free of invalid values"),
-            ("timeliness", "returns recorded", "timeliness_improve", "timeliness_concern",
-             f"episodes over {t['timeliness_days']} days old with the child's return recorded"),
+            (
+                "validity",
+                "rows without invalid values",
+                "validity_improve",
+                "validity_concern",
+                "rows free of invalid values",
+            ),
+            (
+                "timeliness",
+                "returns recorded",
+                "timeliness_improve",
+                "timeliness_concern",
+                f"episodes over {t['timeliness_days']} days old with the child's return recorded",
+            ),
         ):
             if (dimension, measure) not in card.index:
                 continue
@@ -276,21 +347,36 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
             if pd.isna(row["value"]):
                 continue
             comparator = float(national[(dimension, measure)])
-            text = (f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
-                    f"England and Wales {comparator:.0%}).")
+            text = (
+                f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
+                f"England and Wales {comparator:.0%})."
+            )
             if row["value"] < t[concern]:
-                f = _finding(code, "cause_of_concern", f"dq_{dimension}", text, row,
-                             f"{name} should review how its system records {what.split(' with ')[0]} and correct the records.")
+                f = _finding(
+                    code,
+                    "cause_of_concern",
+                    f"dq_{dimension}",
+                    text,
+                    row,
+                    f"{name} should review how its system records {what.split(' with ')[0]} and correct the records.",
+                )
                 findings.append({**f, "comparator": comparator})
             elif row["value"] < t[improve]:
-                findings.append({**_finding(code, "area_for_improvement", f"dq_{dimension}", text, row), "comparator": comparator})
+                findings.append(
+                    {**_finding(code, "area_for_improvement", f"dq_{dimension}", text, row), "comparator": comparator}
+                )
     for _, row in support[(support["force_code"] != NATIONAL) & ~support["sufficient"]].iterrows():
         name = get_force(row["force_code"]).name
         findings.append(
-            _finding(row["force_code"], "observation", "dq_insufficient_data",
-                     f"Insufficient data: {name}'s records support the measure of {row['description']} for only "
-                     f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), so it is not reported.",
-                     row)
+            _finding(
+                row["force_code"],
+                "observation",
+                "dq_insufficient_data",
+                f"Insufficient data: {name}'s records support the measure of {row['description']} for only "
+                f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), "
+                "so it is not reported.",
+                row,
+            )
         )
     return findings
 
@@ -301,9 +387,10 @@ def support_statement(support: pd.DataFrame, force_code: str, metric: str) -> st
     if row.empty or bool(row["sufficient"].iloc[0]):
         return None
     share = float(row["value"].iloc[0])
-    return (f"Insufficient data: only {share:.0%} of this force's episodes record what the measure of "
-            f"{row['description'].iloc[0]} needs.")
-
+    return (
+        f"Insufficient data: only {share:.0%} of this force's episodes record what the measure of "
+        f"{row['description'].iloc[0]} needs."
+    )
 
 
 def summarise_cleaning(result: CleanResult) -> pd.DataFrame:

@@ -91,9 +91,7 @@ class ForceReport:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
         code = NATIONAL if area == "national" else self.force.code
         rows = self.summary[
-            (self.summary["force_code"] == code)
-            & (self.summary["area"] == area)
-            & (self.summary["metric"] == metric)
+            (self.summary["force_code"] == code) & (self.summary["area"] == area) & (self.summary["metric"] == metric)
         ]
         if len(rows) != 1:
             raise ToolkitError(f"no single {metric!r} figure for {code} ({area}) in the prepared tables")
@@ -132,8 +130,9 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
     findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
-    return ForceReport(force=force, summary=summary, run=run, quality=quality, support=support,
-                       cleaning=cleaning, findings=findings)
+    return ForceReport(
+        force=force, summary=summary, run=run, quality=quality, support=support, cleaning=cleaning, findings=findings
+    )
 
 
 def _esc(value: object) -> str:
@@ -211,9 +210,13 @@ def plot_rate_comparison(report: ForceReport) -> matplotlib.figure.Figure:
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(8, 10))
     ax.errorbar(
-        rates["value"], rates["force"],
+        rates["value"],
+        rates["force"],
         xerr=[rates["value"] - rates["lower"], rates["upper"] - rates["value"]],
-        fmt="none", ecolor="0.6", elinewidth=1, capsize=2,
+        fmt="none",
+        ecolor="0.6",
+        elinewidth=1,
+        capsize=2,
     )
     palette = {"Other forces": "0.45", report.force.name: "#d62728"}
     sns.scatterplot(data=rates, x="value", y="force", hue="highlight", palette=palette, s=40, ax=ax, zorder=3)
@@ -277,10 +280,13 @@ def show_findings(report: ForceReport, area: str) -> HTML:
         return HTML("<p>No findings in this area: the measures are within the thresholds.</p>")
     items = []
     for finding in mine:
-        text = f"<strong>{_esc(_JUDGEMENTS.get(finding['judgement'], finding['judgement']))}.</strong> {_esc(finding['statement'])}"
+        judgement = _JUDGEMENTS.get(finding["judgement"], finding["judgement"])
+        text = f"<strong>{_esc(judgement)}.</strong> {_esc(finding['statement'])}"
         if finding.get("recommendation"):
             text += f" <em>Recommendation: {_esc(finding['recommendation'])}</em>"
-        items.append(f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(finding['judgement'])}'>{text}</li>")
+        items.append(
+            f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(finding['judgement'])}'>{text}</li>"
+        )
     return HTML(f"<ul class='findings'>{''.join(items)}</ul>")
 
 
@@ -306,7 +312,12 @@ def show_data_quality(report: ForceReport) -> HTML:
     rows = []
     for key, row in mine.iterrows():
         if key[0] == "completeness" and key[1] not in (
-            "returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id"
+            "returned_at",
+            "looked_after",
+            "risk_final",
+            "supervisor_review_at",
+            "return_interview",
+            "officer_id",
         ):
             continue
         other = national.loc[key] if key in national.index else None
@@ -337,8 +348,7 @@ def show_methods(report: ForceReport) -> HTML:
     """Definitions, methods and caveats behind the figures."""
     threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
     items = [
-        "An episode is one report of a child (under 18 when reported) as missing or absent; "
-        "a child may have several.",
+        "An episode is one report of a child (under 18 when reported) as missing or absent; a child may have several.",
         "Children are counted by distinct pseudonymised person_id within the force.",
         "Rates use ONS mid-2023 resident children aged 0-17 in the police force area. "
         "95% intervals: exact Poisson limits below 10 episodes, Byar's approximation from 10 "
@@ -351,4 +361,6 @@ def show_methods(report: ForceReport) -> HTML:
         "Police records undercount children who go missing, and definitions changed in 2013 "
         "(the 'absent' category) and 2017 ('no apparent risk (absent)'): compare forces and years with care.",
     ]
-    return HTML("<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>")
+    return HTML(
+        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
+    )

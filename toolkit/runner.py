@@ -238,10 +238,7 @@ def run_reports(
     result = RunResult(out_dir=out_dir)
     bar = tqdm(total=len(codes), desc="force reports", unit="force", disable=not progress)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(_render_one, code, str(work_dir), str(out_dir), str(notebook)): code
-            for code in codes
-        }
+        futures = {pool.submit(_render_one, code, str(work_dir), str(out_dir), str(notebook)): code for code in codes}
         for future in as_completed(futures):
             code = futures[future]
             force = get_force(code)

@@ -181,8 +181,7 @@ def _text_column(name: str, required: bool) -> pa.Column:
         checks.append(
             pa.Check(
                 lambda s: s.isin(codes) | (s == ""),
-                error="not a territorial force code of England and Wales (E23000001..E23000039, "
-                "W15000001..W15000004)",
+                error="not a territorial force code of England and Wales (E23000001..E23000039, W15000001..W15000004)",
             )
         )
     elif name in ("episode_id", "person_id", "officer_id"):

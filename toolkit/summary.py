@@ -68,24 +68,46 @@ def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
     codes = counts.index.to_numpy()
     blocks = [
         pd.DataFrame(
-            {"force_code": codes, "metric": "episodes", "value": counts["episodes"].to_numpy(),
-             "unit": "episodes", "method": "count of episodes reported in the extract"}
+            {
+                "force_code": codes,
+                "metric": "episodes",
+                "value": counts["episodes"].to_numpy(),
+                "unit": "episodes",
+                "method": "count of episodes reported in the extract",
+            }
         ),
         pd.DataFrame(
-            {"force_code": codes, "metric": "children", "value": counts["children"].to_numpy(),
-             "unit": "children", "method": "count of distinct person_id within each force"}
+            {
+                "force_code": codes,
+                "metric": "children",
+                "value": counts["children"].to_numpy(),
+                "unit": "children",
+                "method": "count of distinct person_id within each force",
+            }
         ),
         pd.DataFrame(
-            {"force_code": codes, "metric": "episodes_per_child", "value": per_child,
-             "numerator": counts["episodes"].to_numpy(), "denominator": counts["children"].to_numpy(),
-             "unit": "episodes per child", "method": "episodes divided by distinct children"}
+            {
+                "force_code": codes,
+                "metric": "episodes_per_child",
+                "value": per_child,
+                "numerator": counts["episodes"].to_numpy(),
+                "denominator": counts["children"].to_numpy(),
+                "unit": "episodes per child",
+                "method": "episodes divided by distinct children",
+            }
         ),
         pd.DataFrame(
-            {"force_code": codes, "metric": "rate_per_1000_children",
-             "value": rate["value"].to_numpy(), "lower": rate["lower"].to_numpy(),
-             "upper": rate["upper"].to_numpy(), "numerator": counts["episodes"].to_numpy(),
-             "denominator": counts["population"].to_numpy(), "unit": "episodes per 1,000 children",
-             "method": [_RATE_METHOD.format(method=m) for m in rate["method"]]}
+            {
+                "force_code": codes,
+                "metric": "rate_per_1000_children",
+                "value": rate["value"].to_numpy(),
+                "lower": rate["lower"].to_numpy(),
+                "upper": rate["upper"].to_numpy(),
+                "numerator": counts["episodes"].to_numpy(),
+                "denominator": counts["population"].to_numpy(),
+                "unit": "episodes per 1,000 children",
+                "method": [_RATE_METHOD.format(method=m) for m in rate["method"]],
+            }
         ),
     ]
     table = pd.concat(blocks, ignore_index=True)
@@ -93,9 +115,7 @@ def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
     return table.reindex(columns=SUMMARY_COLUMNS)
 
 
-def summarise_volume(
-    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None
-) -> pd.DataFrame:
+def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Episodes, distinct children and rates per 1,000 children, for every force at once.
 
     Parameters

@@ -46,10 +46,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import optimize, special
 
 import toolkit
+from toolkit.config import read_yaml_config
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force, read_forces_table
 from toolkit.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
@@ -117,9 +117,7 @@ AGE_WEIGHTS = np.array(  # of children at their first report; tuned to the publi
     [0.002, 0.002, 0.002, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.010, 0.014, 0.014]
     + [0.09, 0.16, 0.20, 0.19, 0.16, 0.11]
 )
-HOUR_WEIGHTS = np.array(
-    [4, 3, 2, 2, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 6, 7, 8, 8, 8, 7, 6], dtype=float
-)
+HOUR_WEIGHTS = np.array([4, 3, 2, 2, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 6, 7, 8, 8, 8, 7, 6], dtype=float)
 
 # Planted effects: name -> (parameter defaults, what it does).
 EFFECTS: dict[str, dict] = {
@@ -183,12 +181,7 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
     True
     """
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read plan {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"plan {path} is not valid YAML: {error}") from None
+    document = read_yaml_config(path, "plan")
     if not isinstance(document, dict) or not isinstance(document.get("effects"), list):
         raise ConfigError(f"plan {path} needs 'effects:', a list of {{force, effect}} entries")
     plan, problems, seen = [], [], set()
@@ -291,10 +284,17 @@ def _apply_plan(params: pd.DataFrame, plan: list[PlantedEffect]) -> pd.DataFrame
             params.loc[f, "within_72h_share"] = p["within_72h_share"]
         elif planted.effect == "exemplary":
             params.loc[f, ["absent", "risk", "prevention", "rhi_completed", "rhi_72h"]] = [
-                0.0, 0.0, 1.5, 1.0, 2.0,
+                0.0,
+                0.0,
+                1.5,
+                1.0,
+                2.0,
             ]
             params.loc[f, ["flagged_absent_share", "officer_sd", "review_delay", "blank"]] = [
-                0.0, 0.2, 0.5, 0.002,
+                0.0,
+                0.2,
+                0.5,
+                0.002,
             ]
     return params
 
@@ -312,9 +312,7 @@ def _children(rng, params: pd.DataFrame, children_pop: pd.Series, scale: float) 
     singles = (1 - TARGETS["repeat_share"]) * TARGETS["episodes_per_child"]  # share of children
     p_repeat_lac = TARGETS["looked_after_repeat"]
     p_repeat_other = (1 - singles - LOOKED_AFTER_SHARE * p_repeat_lac) / (1 - LOOKED_AFTER_SHARE)
-    other_mean = (TARGETS["episodes_per_child"] - LOOKED_AFTER_SHARE * LOOKED_AFTER_EPISODES) / (
-        1 - LOOKED_AFTER_SHARE
-    )
+    other_mean = (TARGETS["episodes_per_child"] - LOOKED_AFTER_SHARE * LOOKED_AFTER_EPISODES) / (1 - LOOKED_AFTER_SHARE)
     mean_if_repeat = np.where(
         looked_after,
         (LOOKED_AFTER_EPISODES - (1 - p_repeat_lac)) / p_repeat_lac,
@@ -326,9 +324,7 @@ def _children(rng, params: pd.DataFrame, children_pop: pd.Series, scale: float) 
     episodes = np.where(repeat, np.minimum(2 + extra, MAX_EPISODES), 1)
 
     sex = rng.choice(["female", "male", "other", "unknown"], n, p=[0.52, 0.46, 0.005, 0.015])
-    ethnicity = rng.choice(
-        list(CODES["ethnicity"]), n, p=[0.08, 0.09, 0.07, 0.72, 0.02, 0.02]
-    )
+    ethnicity = rng.choice(list(CODES["ethnicity"]), n, p=[0.08, 0.09, 0.07, 0.72, 0.02, 0.02])
     age = rng.choice(18, n, p=AGE_WEIGHTS / AGE_WEIGHTS.sum())
     children = pd.DataFrame(
         {
@@ -394,9 +390,7 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     e = e.sort_values(["person_id", "reported_at"], kind="stable").reset_index(drop=True)
     fp = params.loc[e["force_code"]].reset_index(drop=True)
     next_report = e.groupby("person_id", sort=False)["reported_at"].shift(-1)
-    e["age"] = np.minimum(
-        e["age"] + ((e["reported_at"].dt.day_of_year / 366) > e["birthday"]).astype(int), 17
-    )
+    e["age"] = np.minimum(e["age"] + ((e["reported_at"].dt.day_of_year / 366) > e["birthday"]).astype(int), 17)
     flagged = e[list(EXPLOITATION)].any(axis=1).to_numpy()
     la = e["looked_after"].to_numpy()
     age = e["age"].to_numpy()
@@ -411,9 +405,15 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
 
     # Risk grade of "missing" episodes: proportional odds on the case, force and officer.
     case = (
-        1.3 * e["cse"] + 1.1 * e["cce"] + 1.6 * e["trafficking"] + 0.9 * e["self_harm"]
-        + 0.5 * e["mental_health"] + 0.4 * e["substance_misuse"] + 0.7 * e["previous_harm"]
-        + 0.9 * (age < 12) + 0.2 * la
+        1.3 * e["cse"]
+        + 1.1 * e["cce"]
+        + 1.6 * e["trafficking"]
+        + 0.9 * e["self_harm"]
+        + 0.5 * e["mental_health"]
+        + 0.4 * e["substance_misuse"]
+        + 0.7 * e["previous_harm"]
+        + 0.9 * (age < 12)
+        + 0.2 * la
     ).to_numpy(dtype=float)
     officers = _assign_officers(rng, e["force_code"], params)
     e["officer_id"] = officers["officer_id"].to_numpy()
@@ -438,9 +438,7 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     is_high = risk_initial == "high"
 
     # Durations: lognormal hours, calibrated so 47% return within 8 hours.
-    mu = (
-        -0.4 * absent + 0.25 * la + 0.35 * flagged - 0.15 * is_high + fp["duration"].to_numpy()
-    )
+    mu = -0.4 * absent + 0.25 * la + 0.35 * flagged - 0.15 * is_high + fp["duration"].to_numpy()
     # P(hours < 8) = Phi((ln 8 - mu) / sigma): shift mu so its mean meets the target.
     below_8h = (np.log(8) - mu) / DURATION_SIGMA
     mu = mu - DURATION_SIGMA * solve_shift(below_8h, TARGETS["returned_8h"], link="probit")
@@ -465,9 +463,7 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     harm_risk = 1 + 2.0 * flagged + 0.8 * is_high + 0.5 * la
     harm_risk = harm_risk * (1 - TARGETS["no_harm"]) * n / harm_risk.sum()
     harmed = rng.random(n) < harm_risk
-    kind = rng.choice(
-        ["injury", "sexual_offence", "other_crime_victim", "died"], n, p=[0.45, 0.2, 0.3495, 0.0005]
-    )
+    kind = rng.choice(["injury", "sexual_offence", "other_crime_victim", "died"], n, p=[0.45, 0.2, 0.3495, 0.0005])
     # Children at risk of sexual exploitation who come to harm more often suffer sexual offences.
     cse_harm = e["cse"].to_numpy() & (kind == "injury") & (rng.random(n) < 0.5)
     kind = np.where(cse_harm, "sexual_offence", kind)
@@ -489,7 +485,9 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     )
     prev_at = returned + pd.to_timedelta(np.round(np.exp(rng.normal(np.log(10), 0.8)) * 60), unit="min")
     prev_late = (prev_at > extract_end).to_numpy()
-    e["prevention_interview"] = np.where(open_episode, "", np.where(prev_late & (prev_status == "completed"), "unknown", prev_status))
+    e["prevention_interview"] = np.where(
+        open_episode, "", np.where(prev_late & (prev_status == "completed"), "unknown", prev_status)
+    )
     e["prevention_interview_at"] = prev_at.where((e["prevention_interview"] == "completed").to_numpy())
 
     p_rhi = special.expit(0.0 + fp["rhi_completed"].to_numpy())
@@ -570,8 +568,18 @@ def _choose_rows(rng, values: list[str], probabilities: np.ndarray) -> np.ndarra
 
 
 _BLANKABLE = (
-    "last_seen_at", "sex", "ethnicity", "missing_from", "risk_final", "supervisor_review_at",
-    "found_by", "harm", "prevention_interview", "return_interview", "officer_id", "looked_after",
+    "last_seen_at",
+    "sex",
+    "ethnicity",
+    "missing_from",
+    "risk_final",
+    "supervisor_review_at",
+    "found_by",
+    "harm",
+    "prevention_interview",
+    "return_interview",
+    "officer_id",
+    "looked_after",
 )
 
 
@@ -662,8 +670,13 @@ def generate_extract(
         "officer_sd": OFFICER_SD,
         "force_risk_sd": FORCE_RISK_SD,
         "planted": [
-            {"force_code": p.force_code, "force": get_force(p.force_code).name, "effect": p.effect,
-             "parameters": p.parameters, "meaning": EFFECTS[p.effect]["doc"]}
+            {
+                "force_code": p.force_code,
+                "force": get_force(p.force_code).name,
+                "effect": p.effect,
+                "parameters": p.parameters,
+                "meaning": EFFECTS[p.effect]["doc"],
+            }
             for p in plan
         ],
         "force_parameters": params.reset_index().round(6).replace({np.nan: None}).to_dict("records"),
@@ -696,9 +709,7 @@ def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
     flagged = e["risk_factors"].astype(str).str.contains("|".join(EXPLOITATION))
     returned = e["returned_at"].notna()
     rhi_hours = (e["return_interview_at"] - e["returned_at"]).dt.total_seconds() / 3600
-    blank = pd.DataFrame(
-        {c: (e[c].isna() | e[c].astype(str).isin(["", "unknown"])) for c in _BLANKABLE}
-    ).mean(axis=1)
+    blank = pd.DataFrame({c: (e[c].isna() | e[c].astype(str).isin(["", "unknown"])) for c in _BLANKABLE}).mean(axis=1)
     frame = pd.DataFrame(
         {
             "force_code": e["force_code"].astype(str),
@@ -724,13 +735,13 @@ def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
     table = frame.groupby("force_code").apply(shares)
     table.loc["national"] = shares(frame)
     missing = e[(e["category"] == "missing") & e["officer_id"].notna() & (e["officer_id"] != "")]
-    by_officer = missing.assign(hm=missing["risk_initial"].isin(["medium", "high"])).groupby(
-        ["force_code", "officer_id"], observed=True
-    )["hm"].agg(["mean", "size"])
+    by_officer = (
+        missing.assign(hm=missing["risk_initial"].isin(["medium", "high"]))
+        .groupby(["force_code", "officer_id"], observed=True)["hm"]
+        .agg(["mean", "size"])
+    )
     by_officer = by_officer[by_officer["size"] >= 30]
-    table["officer_high_or_medium_sd"] = by_officer.groupby(level="force_code", observed=True)[
-        "mean"
-    ].std()
+    table["officer_high_or_medium_sd"] = by_officer.groupby(level="force_code", observed=True)["mean"].std()
     return table.round(6)
 
 
