@@ -1,0 +1,96 @@
+"""Funnel limits and significance agree with PHEindicatormethods and FunnelPlotR; planted outliers are found."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit import funnel
+from toolkit.config import PROJECT_ROOT
+
+REFERENCE = PROJECT_ROOT / "tests" / "reference" / "phe"
+
+
+def test_proportion_limits_match_phe():
+    table = pd.read_csv(REFERENCE / "funnel_prop_limits.csv")
+    assert len(table) == 400
+    for (confidence, baseline), rows in table.groupby(["confidence", "baseline"]):
+        lower, upper = funnel.proportion_funnel_limits(baseline / 100, rows["population"], confidence)
+        # Source values are rounded to 6 decimals of a percentage.
+        np.testing.assert_allclose(lower * 100, rows["lower"], atol=6e-7)
+        np.testing.assert_allclose(upper * 100, rows["upper"], atol=6e-7)
+
+
+def test_proportion_significance_matches_phe_for_all_303_areas():
+    table = pd.read_csv(REFERENCE / "funnel_prop_inputs.csv")
+    bands = funnel.assign_proportion_significance(table["numerator"], table["denominator"])
+    assert list(bands) == list(table["expected_significance"])
+
+
+def test_ratio_limits_match_phe():
+    table = pd.read_csv(REFERENCE / "funnel_ratio_limits.csv")
+    for confidence, rows in table.groupby("confidence"):
+        at_lower, at_upper = funnel.poisson_funnel_expected(rows["observed_events"], confidence)
+        big = rows["observed_events"] >= 2
+        np.testing.assert_allclose(at_lower[big], rows.loc[big, "lower_exp_events"], rtol=1e-6)
+        np.testing.assert_allclose(at_upper[big], rows.loc[big, "upper_exp_events"], rtol=1e-6)
+        np.testing.assert_allclose(at_upper, rows["upper_exp_events"], rtol=1e-4)
+
+
+def test_ratio_significance_matches_phe_for_all_300_units():
+    table = pd.read_csv(REFERENCE / "funnel_ratio_inputs.csv")
+    bands = funnel.assign_ratio_significance(table["observed"], table["expected"])
+    assert list(bands) == list(table["expected_significance"])
+
+
+def test_poisson_limits_at_expected_counts_match_funnelplotr():
+    table = pd.read_csv(REFERENCE / "funnelplotr_overdispersion_reference.csv")
+    limits = table[table["function"].str.startswith("calculate_limits")]
+    for _, row in limits.iterrows():
+        confidence = 0.998 if "99" in row["quantity"] else 0.95
+        lower, upper = funnel.ratio_funnel_limits([float(row["denominator"])], confidence)
+        got = lower[0] if row["quantity"].startswith("ll") else upper[0]
+        assert got == pytest.approx(row["expected"], abs=6e-7)
+
+
+def test_overdispersion_matches_funnelplotr():
+    table = pd.read_csv(REFERENCE / "funnelplotr_overdispersion_reference.csv")
+    row = table[table["quantity"].str.startswith("phi")].iloc[0]
+    o = np.array(row["numerator"].split(";"), dtype=float)
+    e = np.array(row["denominator"].split(";"), dtype=float)
+    result = funnel.estimate_overdispersion(np.sqrt(e) * np.log(o / e), e, method="truncate")
+    assert round(result["phi"], 6) == row["expected"]
+    assert result["tau2"] == pytest.approx(0.01947753057802157, rel=1e-9)  # derived value, cross-check
+
+
+def test_no_overdispersion_in_pure_binomial_noise():
+    rng = np.random.default_rng(4)
+    n = rng.integers(200, 20_000, 43)
+    x = rng.binomial(n, 0.1)
+    comparison, dispersion = funnel.compare_with_funnel(
+        pd.DataFrame({"unit": range(43), "numerator": x, "denominator": n}), "proportion"
+    )
+    assert not dispersion["adjusted"]
+    assert (comparison["band"].isin(["above_998", "below_998"])).sum() <= 1
+
+
+def test_overdispersed_units_widen_the_limits_and_an_outlier_is_still_found():
+    rng = np.random.default_rng(5)
+    n = rng.integers(2_000, 20_000, 43)
+    p = 1 / (1 + np.exp(-(np.log(0.1 / 0.9) + rng.normal(0, 0.25, 43))))
+    p[7] = 0.45  # the planted outlier
+    x = rng.binomial(n, p)
+    comparison, dispersion = funnel.compare_with_funnel(
+        pd.DataFrame({"unit": range(43), "numerator": x, "denominator": n}), "proportion"
+    )
+    assert dispersion["adjusted"] and dispersion["phi"] > 2
+    assert comparison.loc[7, "band"] == "above_998"
+    assert (comparison["band"].isin(["above_998", "below_998"])).sum() <= 3
+    assert "random-effects" in comparison.loc[0, "method"]
+
+
+def test_rates_with_a_zero_and_tiny_populations_are_defined():
+    table = pd.DataFrame({"unit": ["a", "b", "c"], "numerator": [0, 10, 1000], "denominator": [600, 1000, 100_000]})
+    comparison, _ = funnel.compare_with_funnel(table, "rate", multiplier=1000)
+    assert np.isfinite(comparison[["lower_95", "upper_95", "z"]].to_numpy()).all()
+    with pytest.raises(ValueError):
+        funnel.compare_with_funnel(table.assign(numerator=0), "rate", multiplier=1000)
