@@ -166,3 +166,12 @@ def test_rows_are_conserved_on_any_messy_export(seed, dialect, share, vandalism)
     assert result.clean["age"].between(0, 17).all()
     assert not result.clean.duplicated(KEY).any()
     assert np.all(result.clean["returned_at"].isna() | (result.clean["returned_at"] > result.clean["reported_at"]))
+
+
+def test_a_blank_report_date_is_quarantined_as_missing(source):
+    episodes, truth = source
+    text = to_canonical_text(episodes.head(20))
+    text.loc[3, "reported_at"] = ""
+    result = clean_export(text, read_mapping(CANONICAL), truth["extract_date"])
+    assert result.quarantine["reason_code"].tolist() == ["missing_required"]
+    assert result.quarantine["source_row"].tolist() == [5]

@@ -404,8 +404,13 @@ def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -
     out = frame.copy()
     codes = set(read_forces_table().index)
     ledger.quarantine("unknown_force", (frame["force_code"] != "") & ~frame["force_code"].isin(codes))
-    required = [c for c, needed in COLUMNS.items() if needed]
-    ledger.quarantine("missing_required", (frame[required] == "").any(axis=1))
+    required = frame[[c for c, needed in COLUMNS.items() if needed and c not in DATETIME_COLUMNS]]
+    # reported_at is a datetime by now: NaT is blank unless it was an unreadable date (bad_date).
+    unreadable = ledger.reasons.get("bad_date", pd.Series(False, index=frame.index)).reindex(
+        frame.index, fill_value=False
+    )
+    blank_date = frame["reported_at"].isna() & ~unreadable
+    ledger.quarantine("missing_required", (required == "").any(axis=1) | blank_date)
 
     limit = end_of_extract_day(extract_date)
     ledger.quarantine("after_extract_date", frame["reported_at"] > limit)

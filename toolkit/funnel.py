@@ -314,9 +314,10 @@ def compare_with_funnel(
             "method": method,
         }
     )
+    p_text = "p < 0.001" if dispersion["p_value"] < 0.001 else f"p {dispersion['p_value']:.3f}"
     if adjust:
         sentence = (
-            f"Forces differ more than chance allows (phi {dispersion['phi']:.2f}, p {dispersion['p_value']:.2g}), "
+            f"Forces differ more than chance allows (phi {dispersion['phi']:.2f}, {p_text}), "
             "so the limits are widened by a random effect for differences between forces (Spiegelhalter 2005)."
         )
     elif dispersion["overdispersed"]:

@@ -25,6 +25,7 @@ from IPython.display import HTML
 from toolkit.disclosure import DEFAULT_THRESHOLD, SUPPRESSED, format_figure, suppress_small_counts
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
+from toolkit.plots import plot_funnel
 from toolkit.summary import NATIONAL
 
 __all__ = [
@@ -39,10 +40,12 @@ __all__ = [
     "show_methods",
     "show_findings",
     "show_data_quality",
+    "show_rate_funnel",
 ]
 
 PREPARED_FILES = {
     "summary": "summary.parquet",
+    "funnel_volume": "funnel_volume.parquet",
     "quality": "quality.parquet",
     "support": "support.parquet",
     "cleaning": "cleaning_by_force.parquet",
@@ -86,6 +89,7 @@ class ForceReport:
     support: pd.DataFrame
     cleaning: pd.DataFrame
     findings: list
+    funnel_volume: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -130,8 +134,16 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
     findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
+    funnel_volume = pd.read_parquet(folder / PREPARED_FILES["funnel_volume"])
     return ForceReport(
-        force=force, summary=summary, run=run, quality=quality, support=support, cleaning=cleaning, findings=findings
+        force=force,
+        summary=summary,
+        run=run,
+        quality=quality,
+        support=support,
+        cleaning=cleaning,
+        findings=findings,
+        funnel_volume=funnel_volume,
     )
 
 
@@ -342,6 +354,54 @@ def show_data_quality(report: ForceReport) -> HTML:
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
     return HTML(cleaning_html + card_html + support_html)
+
+
+_BANDS = {
+    "above_998": "above the 99.8% limit: a real difference, very unlikely to be chance",
+    "above_95": "above the 95% limit: possibly higher than expected",
+    "within": "within the limits: no evidence of a difference from England and Wales",
+    "below_95": "below the 95% limit: possibly lower than expected",
+    "below_998": "below the 99.8% limit: a real difference, very unlikely to be chance",
+}
+
+
+def show_rate_funnel(report: ForceReport) -> HTML:
+    """Episodes per 1,000 children against funnel limits, this force highlighted, with what it shows."""
+    table = report.funnel_volume
+    mine = table[table["force_code"] == report.force.code]
+    rate = report.figure("rate_per_1000_children")
+    # A force whose figures are withheld is neither plotted nor placed: its point would reveal the count.
+    withheld = report.summary["suppressed"] & (report.summary["area"] == "force")
+    shown = table[~table["force_code"].isin(set(report.summary.loc[withheld, "force_code"]))]
+    names = {code: get_force(code).name for code in shown["force_code"]}
+    dispersion = {
+        "baseline": float(table["baseline"].iloc[0]),
+        "tau2": float(table["tau2"].iloc[0]),
+        "adjusted": bool(table["adjusted"].iloc[0]),
+    }
+    fig = plot_funnel(
+        shown.rename(columns={"force_code": "unit"}),
+        dispersion,
+        report.force.code,
+        "rate",
+        title="Missing and absent episodes per 1,000 children: funnel plot",
+        xlabel="Resident children aged 0-17 (ONS mid-2023, log scale)",
+        ylabel="Episodes per 1,000 children",
+        multiplier=1000,
+        labels=names,
+    )
+    band = mine["band"].iloc[0] if len(mine) and not rate["suppressed"] else ""
+    if not band:
+        verdict = "This force's rate is withheld or not available, so it is not placed on the funnel."
+    else:
+        verdict = f"{report.force.name} is {_BANDS[band]}."
+    alt = (
+        "Funnel plot of episodes per 1,000 children against child population for each force, with 95% and "
+        f"99.8% control limits around England and Wales ({dispersion['baseline']:.1f} per 1,000). {verdict}"
+    )
+    sentence = table["dispersion_sentence"].iloc[0]
+    image = show_figure(fig, alt).data
+    return HTML(f"{image}<p data-band='{_esc(band)}'>{_esc(verdict)} {_esc(sentence)}</p>")
 
 
 def show_methods(report: ForceReport) -> HTML:

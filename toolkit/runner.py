@@ -43,7 +43,7 @@ from toolkit.quality import (
 from toolkit.render import REPORT_NOTEBOOK, ReportFailed, render_force_report, write_atomically
 from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
-from toolkit.summary import summarise_volume
+from toolkit.summary import compare_volume_rates, summarise_volume
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -95,8 +95,10 @@ def prepare_tables(
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     write_cleaning_outputs(result, work_dir)
+    summary = summarise_volume(result.clean, comparator_groups)
     tables = {
-        "summary": summarise_volume(result.clean, comparator_groups),
+        "summary": summary,
+        "funnel_volume": compare_volume_rates(summary),
         "quality": score_data_quality(result, run_parameters["extract_date"]),
         "support": assess_metric_support(result.clean),
         "cleaning": summarise_cleaning(result),

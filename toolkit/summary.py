@@ -24,7 +24,7 @@ import pandas as pd
 from toolkit.forces import read_comparator_groups, read_forces_table
 from toolkit.intervals import rate_interval
 
-__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "figures_for_force"]
+__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "figures_for_force", "compare_volume_rates"]
 
 NATIONAL = "england_and_wales"
 SUMMARY_COLUMNS = [
@@ -159,3 +159,31 @@ def figures_for_force(summary: pd.DataFrame, force_code: str) -> pd.DataFrame:
     """
     mine = summary[(summary["force_code"] == force_code) | (summary["area"] == "national")]
     return mine.pivot(index="metric", columns="area")
+
+
+def compare_volume_rates(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every force's episodes per 1,000 children against funnel limits around England and Wales.
+
+    Forces with a population but no episodes take part (a zero is informative);
+    the dispersion estimate and the method used are repeated on every row, so
+    the stored table says how it was made.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`toolkit.funnel.compare_with_funnel`, with ``force_code``
+        and the dispersion (``phi``, ``tau2``, ``p_value``, ``adjusted``,
+        ``dispersion_sentence``).
+    """
+    from toolkit.funnel import compare_with_funnel
+
+    rates = summary[(summary["area"] == "force") & (summary["metric"] == "rate_per_1000_children")]
+    table = pd.DataFrame(
+        {"unit": rates["force_code"], "numerator": rates["numerator"], "denominator": rates["denominator"]}
+    )
+    comparison, dispersion = compare_with_funnel(table, "rate", multiplier=1000)
+    comparison = comparison.rename(columns={"unit": "force_code"})
+    for key in ("phi", "tau2", "p_value", "adjusted"):
+        comparison[key] = dispersion[key]
+    comparison["dispersion_sentence"] = dispersion["sentence"]
+    return comparison

@@ -1,0 +1,91 @@
+"""Charts: functions that take prepared tables and return matplotlib figures, with no file I/O.
+
+Every chart has a title, labelled axes with units, and a legend; the force a
+report is about is highlighted.
+"""
+
+from __future__ import annotations
+
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from toolkit.funnel import proportion_funnel_limits, rate_funnel_limits
+
+__all__ = ["plot_funnel"]
+
+
+def plot_funnel(
+    comparison: pd.DataFrame,
+    dispersion: dict,
+    highlight: str,
+    statistic: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    multiplier: float = 1,
+    labels: dict | None = None,
+) -> matplotlib.figure.Figure:
+    """Draw a funnel plot: each unit's value against its denominator, with 95% and 99.8% limits.
+
+    Parameters
+    ----------
+    comparison, dispersion
+        As returned by :func:`toolkit.funnel.compare_with_funnel`.
+    highlight : str
+        The unit to highlight (a force code).
+    statistic : {"proportion", "rate"}
+    title, xlabel, ylabel : str
+        Chart text; the axes' units belong in the labels.
+    multiplier : float
+        As given to ``compare_with_funnel``.
+    labels : dict, optional
+        Unit -> display name for the highlighted unit's label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    n = comparison["denominator"].to_numpy(dtype=float)
+    grid = np.geomspace(max(n.min() * 0.8, 1), n.max() * 1.2, 200)
+    baseline = dispersion["baseline"]
+    for level, style in ((0.95, "--"), (0.998, ":")):
+        if dispersion["adjusted"]:
+            # Adjusted limits depend on each unit's variance plus tau-squared: draw them along the grid.
+            from scipy import stats
+
+            zq = stats.norm.ppf(1 - (1 - level) / 2)
+            if statistic == "proportion":
+                target = np.arcsin(np.sqrt(baseline / multiplier))
+                half = zq * np.sqrt(1 / (4 * grid) + dispersion["tau2"])
+                lo = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2 * multiplier
+                hi = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2 * multiplier
+            else:
+                half = zq * np.sqrt(multiplier / (baseline * grid) + dispersion["tau2"])
+                lo, hi = baseline * np.exp(-half), baseline * np.exp(half)
+        elif statistic == "proportion":
+            lo, hi = proportion_funnel_limits(baseline / multiplier, grid, level)
+            lo, hi = lo * multiplier, hi * multiplier
+        else:
+            lo, hi = rate_funnel_limits(baseline, grid, multiplier, level)
+        label = f"{level:.1%} limits".replace(".0%", "%")
+        ax.plot(grid, lo, style, color="0.35", linewidth=1, label=label)
+        ax.plot(grid, hi, style, color="0.35", linewidth=1)
+    ax.axhline(baseline, color="#1f77b4", linewidth=1, label="England and Wales")
+    others = comparison[comparison["unit"] != highlight]
+    mine = comparison[comparison["unit"] == highlight]
+    sns.scatterplot(x=others["denominator"], y=others["value"], color="0.45", s=30, ax=ax, label="Other forces")
+    if len(mine):
+        name = (labels or {}).get(highlight, highlight)
+        sns.scatterplot(x=mine["denominator"], y=mine["value"], color="#d62728", s=70, ax=ax, label=name, zorder=5)
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
