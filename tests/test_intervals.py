@@ -108,3 +108,42 @@ def test_wilson_intervals_lie_in_0_1_and_contain_p(x, extra, confidence):
         return
     row = intervals.proportion_interval(x, n, confidence=confidence).iloc[0]
     assert -1e-12 <= row["lower"] <= row["value"] <= row["upper"] <= 1 + 1e-12
+
+
+def test_means_match_phe_mean():
+    inputs = pd.read_csv(REFERENCE / "phe_mean_inputs.csv")
+    table = _tested("phe_mean.csv")
+    for _, row in table.iterrows():
+        values = (
+            inputs["value"] if row["group"] == "No grouping" else inputs.loc[inputs["area"] == row["group"], "value"]
+        )
+        got = intervals.mean_interval(values, row["confidence"]).iloc[0]
+        assert got["value"] == pytest.approx(row["value"], rel=RTOL)
+        assert got["lower"] == pytest.approx(row["lower"], rel=RTOL)
+        assert got["upper"] == pytest.approx(row["upper"], rel=RTOL)
+
+
+def test_standardised_rates_match_phe_dsr():
+    inputs = pd.read_csv(REFERENCE / "dsr_inputs.csv")
+    table = _tested("dsr.csv")
+    table = table[table["dataset"].isin(["multiarea_esp2013", "testdata_1976"])]
+    assert len(table) >= 10
+    for _, row in table.iterrows():
+        bands = inputs[(inputs["dataset"] == row["dataset"]) & (inputs["area"] == row["area"])]
+        got = intervals.standardised_rate(
+            bands["count"], bands["pop"], bands["stdpop"], multiplier=row["multiplier"], confidence=row["confidence"]
+        ).iloc[0]
+        if pd.isna(row["value"]):
+            assert np.isnan(got["value"])  # fewer than 10 events: not computed
+            continue
+        assert got["value"] == pytest.approx(row["value"], rel=RTOL)
+        assert got["lower"] == pytest.approx(row["lower"], rel=RTOL)
+        assert got["upper"] == pytest.approx(row["upper"], rel=RTOL)
+
+
+def test_clopper_pearson_contains_wilson_centre_and_is_wider_at_the_edges():
+    wilson = intervals.proportion_interval(0, 20).iloc[0]
+    exact = intervals.proportion_interval(0, 20, method="beta").iloc[0]
+    assert exact["method"] == "Clopper-Pearson exact"
+    assert exact["upper"] == pytest.approx(1 - 0.025 ** (1 / 20))  # closed form at x = 0
+    assert exact["upper"] > wilson["upper"]

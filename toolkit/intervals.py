@@ -32,6 +32,8 @@ __all__ = [
     "poisson_count_limits",
     "rate_interval",
     "proportion_interval",
+    "mean_interval",
+    "standardised_rate",
 ]
 
 # Counts below this use exact Poisson limits; from it up, Byar's approximation.
@@ -41,6 +43,9 @@ METHOD_NAMES = {
     "exact": "Exact Poisson",
     "byar": "Byar",
     "wilson": "Wilson score",
+    "beta": "Clopper-Pearson exact",
+    "t": "Student's t",
+    "dobson": "Dobson (Byar limits for the total count)",
 }
 
 
@@ -175,8 +180,10 @@ def rate_interval(count, denominator, multiplier: float = 1000, confidence: floa
     )
 
 
-def proportion_interval(numerator, denominator, multiplier: float = 1, confidence: float = 0.95) -> pd.DataFrame:
-    """A proportion with its Wilson score confidence interval.
+def proportion_interval(
+    numerator, denominator, multiplier: float = 1, confidence: float = 0.95, method: str = "wilson"
+) -> pd.DataFrame:
+    """A proportion with its Wilson score (default) or Clopper-Pearson confidence interval.
 
     Parameters
     ----------
@@ -186,6 +193,8 @@ def proportion_interval(numerator, denominator, multiplier: float = 1, confidenc
     multiplier : float, default 1
         1 for a proportion, 100 for a percentage.
     confidence : float, default 0.95
+    method : {"wilson", "beta"}
+        Wilson score (default) or Clopper-Pearson exact (``"beta"``).
 
     Returns
     -------
@@ -213,7 +222,9 @@ def proportion_interval(numerator, denominator, multiplier: float = 1, confidenc
     lower = np.full(x.shape, np.nan)
     upper = np.full(x.shape, np.nan)
     if usable.any():
-        lo, hi = proportion_confint(x[usable], n[usable], alpha=1 - confidence, method="wilson")
+        if method not in ("wilson", "beta"):
+            raise ValueError(f"method must be 'wilson' or 'beta', not {method!r}")
+        lo, hi = proportion_confint(x[usable], n[usable], alpha=1 - confidence, method=method)
         lower[usable], upper[usable] = lo, hi
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(usable, x / n, np.nan)
@@ -225,7 +236,85 @@ def proportion_interval(numerator, denominator, multiplier: float = 1, confidenc
             "value": value * multiplier,
             "lower": lower * multiplier,
             "upper": upper * multiplier,
-            "method": METHOD_NAMES["wilson"],
+            "method": METHOD_NAMES[method],
             "confidence": confidence,
         }
+    )
+
+
+def mean_interval(values, confidence: float = 0.95) -> pd.DataFrame:
+    """A mean with its Student's t confidence interval (statsmodels).
+
+    Examples
+    --------
+    >>> mean_interval([2.0, 4.0, 6.0]).round(4).to_dict("records")
+    [{'value': 4.0, 'lower': -0.9683, 'upper': 8.9683, 'count': 3, 'method': "Student's t", 'confidence': 0.95}]
+    """
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    data = np.asarray(values, dtype=float)
+    data = data[~np.isnan(data)]
+    if len(data) < 2:
+        lower = upper = np.nan
+    else:
+        lower, upper = DescrStatsW(data).tconfint_mean(alpha=1 - confidence)
+    value = data.mean() if len(data) else np.nan
+    return pd.DataFrame(
+        [
+            {
+                "value": value,
+                "lower": lower,
+                "upper": upper,
+                "count": len(data),
+                "method": METHOD_NAMES["t"],
+                "confidence": confidence,
+            }
+        ]
+    )
+
+
+def standardised_rate(
+    count, population, standard, multiplier: float = 100_000, confidence: float = 0.95, minimum_count: int = 10
+) -> pd.DataFrame:
+    """A directly standardised rate (e.g. by age band) with Dobson's confidence interval.
+
+    Parameters
+    ----------
+    count, population, standard : array-like
+        Per band (e.g. age group): events, population at risk, and the
+        standard population's weight.
+    multiplier : float
+        Rate per this many people.
+    confidence : float
+    minimum_count : int, default 10
+        Below this total count the rate is not computed (missing), as public-health practice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``value``, ``lower``, ``upper``, ``count``, ``method``, ``confidence``.
+    """
+    o = np.nan_to_num(np.asarray(count, dtype=float))
+    n = np.asarray(population, dtype=float)
+    w = np.asarray(standard, dtype=float)
+    total = o.sum()
+    if total < minimum_count or np.any(n <= 0):
+        value = lower = upper = np.nan
+    else:
+        value = np.sum(w * o / n) / w.sum()
+        variance = np.sum(o * (w / n) ** 2) / w.sum() ** 2
+        o_lower, o_upper = byar_limits([total], confidence)
+        lower = value + np.sqrt(variance / total) * (o_lower[0] - total)
+        upper = value + np.sqrt(variance / total) * (o_upper[0] - total)
+    return pd.DataFrame(
+        [
+            {
+                "value": value * multiplier,
+                "lower": lower * multiplier,
+                "upper": upper * multiplier,
+                "count": total,
+                "method": METHOD_NAMES["dobson"],
+                "confidence": confidence,
+            }
+        ]
     )
