@@ -35,7 +35,7 @@ help: ## List the targets
 
 env: $(STAMP) ## Create the virtual environment (.venv) and install the toolkit
 
-$(DEMO): | $(STAMP)
+$(DEMO): toolkit/synth.py $(DEMO_PLAN) | $(STAMP)
 	$(PY) -m toolkit synth --year $(DEMO_YEAR) --seed $(DEMO_SEED) --plant $(DEMO_PLAN) \
 		--extract-date $(DEMO_EXTRACT_DATE) --out $(DEMO)
 

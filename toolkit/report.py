@@ -41,11 +41,16 @@ __all__ = [
     "show_findings",
     "show_data_quality",
     "show_rate_funnel",
+    "show_time_to_return",
+    "show_repeats",
 ]
 
 PREPARED_FILES = {
     "summary": "summary.parquet",
     "funnel_volume": "funnel_volume.parquet",
+    "time_to_return": "time_to_return.parquet",
+    "return_curves": "return_curves.parquet",
+    "repeats": "repeats.parquet",
     "quality": "quality.parquet",
     "support": "support.parquet",
     "cleaning": "cleaning_by_force.parquet",
@@ -90,6 +95,9 @@ class ForceReport:
     cleaning: pd.DataFrame
     findings: list
     funnel_volume: pd.DataFrame
+    time_to_return: pd.DataFrame
+    return_curves: pd.DataFrame
+    repeats: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -134,7 +142,10 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
     findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
-    funnel_volume = pd.read_parquet(folder / PREPARED_FILES["funnel_volume"])
+    tables = {
+        name: pd.read_parquet(folder / PREPARED_FILES[name])
+        for name in ("funnel_volume", "time_to_return", "return_curves", "repeats")
+    }
     return ForceReport(
         force=force,
         summary=summary,
@@ -143,7 +154,7 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
         support=support,
         cleaning=cleaning,
         findings=findings,
-        funnel_volume=funnel_volume,
+        **tables,
     )
 
 
@@ -402,6 +413,108 @@ def show_rate_funnel(report: ForceReport) -> HTML:
     sentence = table["dispersion_sentence"].iloc[0]
     image = show_figure(fig, alt).data
     return HTML(f"{image}<p data-band='{_esc(band)}'>{_esc(verdict)} {_esc(sentence)}</p>")
+
+
+def _interval(value: float, lower: float, upper: float, fmt: str) -> str:
+    if pd.isna(value):
+        return "-"
+    if pd.isna(lower) or pd.isna(upper):
+        return format(value, fmt)
+    return f"{value:{fmt}} ({lower:{fmt}} to {upper:{fmt}})"
+
+
+def show_time_to_return(report: ForceReport) -> HTML:
+    """Time from report to return against England and Wales: medians, shares by 8 hours, 48 hours, a week,
+    and the Kaplan-Meier curves; or the statement that the data cannot support it."""
+    from toolkit.quality import support_statement
+
+    statement = support_statement(report.support, report.force.code, "time_to_return")
+    if statement:
+        return HTML(f"<p class='insufficient' data-support='time_to_return'>{_esc(statement)}</p>")
+    table = report.time_to_return
+    mine = table[table["force_code"] == report.force.code]
+    national = table[table["force_code"] == NATIONAL].iloc[0]
+    episodes = report.figure("episodes")
+    if mine.empty or episodes["suppressed"]:
+        return HTML("<p>Too few episodes in this force to report time to return.</p>")
+    mine = mine.iloc[0]
+    rows = [("Median hours to return", "median_hours", "median_lower", "median_upper", ".1f")]
+    rows += [
+        (f"Returned within {label}", f"within_{h}h", f"within_{h}h_lower", f"within_{h}h_upper", ".0%")
+        for h, label in ((8, "8 hours"), (48, "48 hours"), (168, "7 days"))
+    ]
+    body = "".join(
+        f"<tr><th scope='row'>{_esc(label)}</th>"
+        f"<td data-ttr='{_esc(key)}'>{_esc(_interval(mine[key], mine[lo], mine[hi], fmt))}</td>"
+        f"<td>{_esc(_interval(national[key], national[lo], national[hi], fmt))}</td></tr>"
+        for label, key, lo, hi, fmt in rows
+    )
+    p = mine["logrank_p"]
+    test = (
+        "The force's time to return differs from the rest of England and Wales (log-rank p < 0.001)."
+        if p < 0.001
+        else f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
+    )
+    curves = report.return_curves
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for code, label, colour in (
+        (NATIONAL, "England and Wales", "#1f77b4"),
+        (report.force.code, report.force.name, "#d62728"),
+    ):
+        curve = curves[curves["force_code"] == code]
+        sns.lineplot(
+            x=curve["hours"], y=curve["returned_share"] * 100, drawstyle="steps-post", color=colour, label=label, ax=ax
+        )
+    ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
+    ax.set_xlabel("Hours since the child was reported missing or absent")
+    ax.set_ylabel("Returned (% of episodes)")
+    ax.set_xlim(0, 168)
+    ax.set_ylim(0, 100)
+    fig.tight_layout()
+    alt = (
+        f"Step chart of the share of children returned by hours since report. {report.force.name}: "
+        f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
+    )
+    return HTML(
+        "<table class='headline'><caption>Time from report to return (95% intervals)</caption>"
+        "<thead><tr><th></th><th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
+        f"<tbody>{body}</tbody></table><p>{_esc(test)} Episodes still open at the extract date count "
+        "until then (censored), not as returned.</p>" + show_figure(fig, alt).data
+    )
+
+
+def show_repeats(report: ForceReport) -> HTML:
+    """Repeat and frequently missing children against England and Wales."""
+    table = report.repeats.set_index("force_code")
+    if report.force.code not in table.index:
+        return HTML("<p>No episodes for this force are in the extract.</p>")
+    mine, national = table.loc[report.force.code], table.loc[NATIONAL]
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+
+    def count(value: float) -> str:
+        return SUPPRESSED if 0 < value < threshold else f"{int(value):,}"
+
+    def share(row: pd.Series) -> str:
+        if 0 < row["repeat_episodes"] < threshold:
+            return SUPPRESSED
+        return _interval(row["repeat_share"], row["repeat_share_lower"], row["repeat_share_upper"], ".0%")
+
+    rows = [
+        ("Children who went missing twice or more", count(mine["children_2_plus"]), count(national["children_2_plus"])),
+        ("... three times or more", count(mine["children_3_plus"]), count(national["children_3_plus"])),
+        ("Share of episodes that were repeats (95% interval)", share(mine), share(national)),
+        (
+            f"Frequently missing children ({mine['rule']})",
+            count(mine["frequently_missing"]),
+            count(national["frequently_missing"]),
+        ),
+    ]
+    body = "".join(f"<tr><th scope='row'>{_esc(a)}</th><td>{_esc(b)}</td><td>{_esc(c)}</td></tr>" for a, b, c in rows)
+    return HTML(
+        "<table class='headline'><caption>Repeat missing</caption><thead><tr><th></th>"
+        "<th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def show_methods(report: ForceReport) -> HTML:

@@ -41,9 +41,11 @@ from toolkit.quality import (
     summarise_cleaning,
 )
 from toolkit.render import REPORT_NOTEBOOK, ReportFailed, render_force_report, write_atomically
+from toolkit.repeats import summarise_repeats
 from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
 from toolkit.summary import compare_volume_rates, summarise_volume
+from toolkit.survival import summarise_time_to_return, tabulate_return_curves
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -99,6 +101,9 @@ def prepare_tables(
     tables = {
         "summary": summary,
         "funnel_volume": compare_volume_rates(summary),
+        "time_to_return": summarise_time_to_return(result.clean, run_parameters["extract_date"]),
+        "return_curves": tabulate_return_curves(result.clean, run_parameters["extract_date"]),
+        "repeats": summarise_repeats(result.clean),
         "quality": score_data_quality(result, run_parameters["extract_date"]),
         "support": assess_metric_support(result.clean),
         "cleaning": summarise_cleaning(result),

@@ -30,7 +30,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from toolkit.schema import end_of_extract_day
 from toolkit.summary import NATIONAL
 
-__all__ = ["WITHIN_HOURS", "episode_durations", "kaplan_meier", "summarise_time_to_return"]
+__all__ = ["WITHIN_HOURS", "episode_durations", "kaplan_meier", "summarise_time_to_return", "tabulate_return_curves"]
 
 WITHIN_HOURS = (8, 48, 168)  # the published shares: within 8 hours, 48 hours and a week
 
@@ -154,3 +154,31 @@ def summarise_time_to_return(episodes: pd.DataFrame, extract_date, by: str | Non
     table = pd.DataFrame(rows)
     table["method"] = "Kaplan-Meier (statsmodels), open episodes censored at the extract date; log-log 95% intervals"
     return table
+
+
+def tabulate_return_curves(episodes: pd.DataFrame, extract_date, hours=None) -> pd.DataFrame:
+    """The share returned by each hour (1 - Kaplan-Meier survival), for every force and England and Wales.
+
+    Computed once for all forces so that each report only draws its own curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force_code``, ``hours``, ``returned_share``.
+    """
+    grid = np.arange(0, 169, 2, dtype=float) if hours is None else np.asarray(hours, dtype=float)
+    durations = episode_durations(episodes, extract_date)
+    parts = [(NATIONAL, durations), *durations.groupby("force_code")]
+    rows = []
+    for code, part in parts:
+        if not part["returned"].any():
+            share = np.zeros_like(grid)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fit = SurvfuncRight(part["hours"].to_numpy(), part["returned"].to_numpy().astype(int))
+            position = np.searchsorted(fit.surv_times, grid, side="right") - 1
+            survival_at = np.where(position >= 0, fit.surv_prob[np.maximum(position, 0)], 1.0)
+            share = 1 - survival_at
+        rows.append(pd.DataFrame({"force_code": code, "hours": grid, "returned_share": share}))
+    return pd.concat(rows, ignore_index=True)
