@@ -611,6 +611,7 @@ def generate_extract(
     scale: float = 1.0,
     plan: list[PlantedEffect] | None = None,
     extract_date: date | str | None = None,
+    growth: float = 0.02,
 ) -> tuple[pd.DataFrame, dict]:
     """Generate a synthetic national extract and its ground truth.
 
@@ -621,7 +622,7 @@ def generate_extract(
     seed : int
         Random seed: the same seed and arguments give the same extract.
     years : int, default 1
-        Number of consecutive years (volumes grow 2% a year).
+        Number of consecutive years.
     scale : float, default 1.0
         Fraction of the national volume (about 180,000 episodes a year at 1.0).
         Small scales make quick test data.
@@ -629,6 +630,8 @@ def generate_extract(
         Effects to plant (see :func:`read_plan`).
     extract_date : date or str, optional
         When the data were taken; default 31 January after the last year.
+    growth : float, default 0.02
+        Growth in volume from one year to the next (a planted national trend).
 
     Returns
     -------
@@ -655,7 +658,7 @@ def generate_extract(
     frames = []
     for i in range(years):
         rng = np.random.default_rng(seeds[i + 1])
-        frames.append(_one_year(rng, year + i, extract_end, params, scale * 1.02**i))
+        frames.append(_one_year(rng, year + i, extract_end, params, scale * (1 + growth) ** i))
     episodes = pd.concat(frames, ignore_index=True)
     episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
     episodes = episodes.reset_index(drop=True)
@@ -665,6 +668,7 @@ def generate_extract(
         "years": years,
         "seed": seed,
         "scale": scale,
+        "growth_per_year": growth,
         "extract_date": extract.date().isoformat(),
         "targets": TARGETS,
         "officer_sd": OFFICER_SD,
