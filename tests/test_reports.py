@@ -88,7 +88,7 @@ def test_reports_are_self_contained_without_code_or_identifiers(run, small_extra
         tokens = set(re.findall(r"[A-Z][A-Za-z0-9-]{8,}", text))
         assert not tokens & identifiers, report.name
     west_midlands = parse(folder / "reports" / "west-midlands.html")
-    assert len(west_midlands.images) == 2  # rate funnel and time-to-return curves
+    assert len(west_midlands.images) == 3  # rate funnel, time-to-return curves, monthly trend
     for image in west_midlands.images:
         assert image["src"].startswith("data:image/png;base64,") and "West Midlands" in image["alt"]
 

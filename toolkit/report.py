@@ -43,6 +43,7 @@ __all__ = [
     "show_rate_funnel",
     "show_time_to_return",
     "show_repeats",
+    "show_trend",
 ]
 
 PREPARED_FILES = {
@@ -51,6 +52,8 @@ PREPARED_FILES = {
     "time_to_return": "time_to_return.parquet",
     "return_curves": "return_curves.parquet",
     "repeats": "repeats.parquet",
+    "trends": "trends.parquet",
+    "monthly": "monthly.parquet",
     "quality": "quality.parquet",
     "support": "support.parquet",
     "cleaning": "cleaning_by_force.parquet",
@@ -98,6 +101,8 @@ class ForceReport:
     time_to_return: pd.DataFrame
     return_curves: pd.DataFrame
     repeats: pd.DataFrame
+    trends: pd.DataFrame
+    monthly: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -144,7 +149,7 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     tables = {
         name: pd.read_parquet(folder / PREPARED_FILES[name])
-        for name in ("funnel_volume", "time_to_return", "return_curves", "repeats")
+        for name in ("funnel_volume", "time_to_return", "return_curves", "repeats", "trends", "monthly")
     }
     return ForceReport(
         force=force,
@@ -515,6 +520,42 @@ def show_repeats(report: ForceReport) -> HTML:
         "<th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
+
+
+def show_trend(report: ForceReport) -> HTML:
+    """Monthly episodes with the fitted trend, and the rate ratio per year with its interval."""
+    code = report.force.code
+    series = report.monthly[report.monthly["force_code"] == code]
+    trend = report.trends[report.trends["force_code"] == code]
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    if series.empty or trend.empty or report.figure("episodes")["suppressed"]:
+        return HTML("<p>Too few episodes in this force to show a trend.</p>")
+    trend = trend.iloc[0]
+    # Small monthly counts could identify a child: months with 1 to 4 episodes are not drawn.
+    shown = series.assign(episodes=series["episodes"].where(~series["episodes"].between(1, threshold - 1)))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.lineplot(x=shown["month"], y=shown["episodes"], marker="o", color="0.3", label="Episodes reported", ax=ax)
+    fitted = np.isfinite(trend["rate_ratio_per_year"])
+    if fitted:
+        sns.lineplot(x=series["month"], y=series["fitted"], color="#d62728", label="Fitted trend", ax=ax)
+    ax.set_title(f"{report.force.name}: missing and absent episodes per month")
+    ax.set_xlabel("Month reported")
+    ax.set_ylabel("Episodes per month")
+    ax.set_ylim(bottom=0)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    if fitted:
+        change, low, high = ((trend[k] - 1) * 100 for k in ("rate_ratio_per_year", "lower", "upper"))
+        text = (
+            f"The rate of episodes per resident child changed by {change:+.1f}% a year "
+            f"(95% CI {low:+.1f}% to {high:+.1f}%; "
+            f"{trend['model']}; standard errors widened by the design effect of repeat children, "
+            f"{trend['design_effect']:.1f})."
+        )
+    else:
+        text = f"No trend fitted: {trend['model']}."
+    alt = f"Line chart of episodes per month in {report.force.name} with a fitted trend line. {text}"
+    return HTML(show_figure(fig, alt).data + f"<p data-trend='{_esc(trend['rate_ratio_per_year'])}'>{_esc(text)}</p>")
 
 
 def show_methods(report: ForceReport) -> HTML:

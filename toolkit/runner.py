@@ -46,6 +46,7 @@ from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
 from toolkit.summary import compare_volume_rates, summarise_volume
 from toolkit.survival import summarise_time_to_return, tabulate_return_curves
+from toolkit.trends import summarise_trends
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -108,6 +109,7 @@ def prepare_tables(
         "support": assess_metric_support(result.clean),
         "cleaning": summarise_cleaning(result),
     }
+    tables["trends"], tables["monthly"] = summarise_trends(result.clean)
     for name, table in tables.items():
         table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
     findings = find_data_quality_issues(tables["quality"], tables["support"])
