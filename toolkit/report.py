@@ -34,8 +34,6 @@ __all__ = [
     "load_force_report",
     "show_title",
     "show_headline_table",
-    "plot_rate_comparison",
-    "show_rate_comparison",
     "show_figure",
     "show_methods",
     "show_findings",
@@ -223,40 +221,6 @@ def show_headline_table(report: ForceReport) -> HTML:
     )
 
 
-def plot_rate_comparison(report: ForceReport) -> matplotlib.figure.Figure:
-    """Episodes per 1,000 children in every force with 95% intervals, this force highlighted."""
-    rates = report.summary[
-        (report.summary["area"] == "force") & (report.summary["metric"] == "rate_per_1000_children")
-    ].copy()
-    rates = rates[~rates["suppressed"] & rates["value"].notna()]
-    names = {code: get_force(code).name for code in rates["force_code"]}
-    rates["force"] = rates["force_code"].map(names)
-    rates["highlight"] = np.where(rates["force_code"] == report.force.code, report.force.name, "Other forces")
-    rates = rates.sort_values("value")
-    national = report.figure("rate_per_1000_children", "national")
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(8, 10))
-    ax.errorbar(
-        rates["value"],
-        rates["force"],
-        xerr=[rates["value"] - rates["lower"], rates["upper"] - rates["value"]],
-        fmt="none",
-        ecolor="0.6",
-        elinewidth=1,
-        capsize=2,
-    )
-    palette = {"Other forces": "0.45", report.force.name: "#d62728"}
-    sns.scatterplot(data=rates, x="value", y="force", hue="highlight", palette=palette, s=40, ax=ax, zorder=3)
-    ax.axvline(national["value"], color="#1f77b4", linestyle="--", label="England and Wales")
-    ax.set_title("Missing and absent episodes per 1,000 children, by force\n(95% intervals: exact Poisson or Byar)")
-    ax.set_xlabel("Episodes per 1,000 resident children aged 0-17")
-    ax.set_ylabel("Police force")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, frameon=False, title=None)
-    fig.tight_layout()
-    return fig
-
-
 def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
     """Embed a figure as a PNG image with a text alternative, and close it.
 
@@ -268,21 +232,6 @@ def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return HTML(f"<img class='chart' src='data:image/png;base64,{data}' alt='{_esc(alt)}'>")
-
-
-def show_rate_comparison(report: ForceReport) -> HTML:
-    """The rate comparison chart, with a text alternative that states its figures."""
-    mine = report.figure("rate_per_1000_children")
-    national = report.figure("rate_per_1000_children", "national")
-    if mine["suppressed"] or pd.isna(mine["value"]):
-        own = f"{report.force.name}'s rate is withheld or not available"
-    else:
-        own = f"{report.force.name}: {mine['value']:.1f} ({mine['lower']:.1f} to {mine['upper']:.1f})"
-    alt = (
-        "Dot plot of missing and absent episodes per 1,000 children in each force with 95% "
-        f"intervals. {own}; England and Wales: {national['value']:.1f} per 1,000."
-    )
-    return show_figure(plot_rate_comparison(report), alt)
 
 
 _JUDGEMENTS = {

@@ -24,7 +24,7 @@ import pandas as pd
 from toolkit.forces import read_comparator_groups, read_forces_table
 from toolkit.intervals import rate_interval
 
-__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "figures_for_force", "compare_volume_rates"]
+__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "compare_volume_rates"]
 
 NATIONAL = "england_and_wales"
 SUMMARY_COLUMNS = [
@@ -146,19 +146,6 @@ def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[s
     national = counts[["episodes", "children", "population"]].sum().to_frame(NATIONAL).T
     national_rows = _volume_rows(national, "national")
     return pd.concat([force_rows, comparator_rows, national_rows], ignore_index=True)
-
-
-def figures_for_force(summary: pd.DataFrame, force_code: str) -> pd.DataFrame:
-    """The summary rows a force's report shows: its own, its comparators' and the national ones.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``metric``, with one column block per area
-        (``force``, ``comparators``, ``national``).
-    """
-    mine = summary[(summary["force_code"] == force_code) | (summary["area"] == "national")]
-    return mine.pivot(index="metric", columns="area")
 
 
 def compare_volume_rates(summary: pd.DataFrame) -> pd.DataFrame:
