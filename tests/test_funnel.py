@@ -142,3 +142,11 @@ def test_false_positive_rate_on_unplanted_data_is_low():
             outside += comparison["band"].isin(["above_998", "below_998"]).sum()
             total += len(comparison)
     assert outside / total <= 0.03, f"{outside} of {total} force-funnels outside the 99.8% limits"
+
+
+def test_a_single_force_gets_defined_unadjusted_limits():
+    table = pd.DataFrame({"unit": ["E23000014"], "numerator": [120], "denominator": [1000]})
+    comparison, dispersion = funnel.compare_with_funnel(table, "proportion")
+    assert not dispersion["adjusted"] and np.isnan(dispersion["phi"])
+    assert comparison.loc[0, "band"] == "within"  # a lone force is its own baseline
+    assert "Only one force" in dispersion["sentence"]

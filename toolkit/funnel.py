@@ -320,6 +320,8 @@ def compare_with_funnel(
             f"Forces differ more than chance allows (phi {dispersion['phi']:.2f}, {p_text}), "
             "so the limits are widened by a random effect for differences between forces (Spiegelhalter 2005)."
         )
+    elif dispersion["units"] < 2:
+        sentence = "Only one force: its spread against others cannot be estimated; unadjusted limits."
     elif dispersion["overdispersed"]:
         sentence = (
             f"Forces differ more than chance allows (phi {dispersion['phi']:.2f}), but the limits were not widened."
