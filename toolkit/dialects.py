@@ -51,7 +51,6 @@ DEFECTS = {
     "whitespace": "corrected:trim_whitespace",
     "unrecognised_code": "corrected:unrecognised_code",
 }
-_ADDED_ROWS = {"exact_duplicate", "near_duplicate", "overlap"}
 _ISO = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -170,7 +169,7 @@ def export_dialect(
     for k, kind in enumerate(d for d in kinds if d != "overlap"):
         chosen[kind] = others[k * per_kind : (k + 1) * per_kind].tolist()
 
-    records = []  # (position key, defect, expected, column, after, force, episode)
+    records = []  # (row position, defect, expected, column, after, force, episode)
     added = []  # (after original index, row text)
     limit = pd.Timestamp(extract_date) + pd.Timedelta(days=30)
     for kind in kinds:
@@ -225,11 +224,11 @@ def export_dialect(
                 column = "category"
             elif kind == "unrecognised_code":
                 column, after = "sex", "unknown"
-            records.append((i, 0, kind, DEFECTS[kind], column, after, *key))
+            records.append((i, kind, DEFECTS[kind], column, after, *key))
 
     export = _translate(text, mapping, rng)
     # Damage that only makes sense in the dialect's own spelling.
-    for i, _, kind, _, column, _, _, _ in records:
+    for i, kind, _, column, _, _, _ in records:
         if kind == "bad_date":
             export.at[i, column] = "31/02/2024 25:61"
         elif kind == "whitespace":
@@ -254,7 +253,7 @@ def export_dialect(
     position = dict(
         zip(export.loc[export["_sub"] == 0, "_order"], export.loc[export["_sub"] == 0, "_source_row"], strict=True)
     )
-    for i, _, kind, expected, column, after, force, episode in records:
+    for i, kind, expected, column, after, force, episode in records:
         defects.append(
             {
                 "source_row": position[i],

@@ -39,6 +39,7 @@ __all__ = [
     "proportion_funnel_limits",
     "ratio_funnel_limits",
     "rate_funnel_limits",
+    "funnel_limits",
     "poisson_funnel_expected",
     "assign_proportion_significance",
     "assign_ratio_significance",
@@ -121,6 +122,47 @@ def rate_funnel_limits(baseline_rate: float, population, multiplier: float = 100
     expected = float(baseline_rate) * np.asarray(population, dtype=float) / multiplier
     lower, upper = ratio_funnel_limits(expected, confidence)
     return lower * baseline_rate, upper * baseline_rate
+
+
+def funnel_limits(
+    statistic: str, baseline: float, denominator, confidence: float, multiplier: float = 1, tau2: float | None = None
+):
+    """Funnel limits at each denominator, in the units of the figure (proportion x multiplier, or rate).
+
+    Parameters
+    ----------
+    statistic : {"proportion", "rate"}
+    baseline : float
+        The target, in the figure's units (e.g. 12.5 for 12.5%, or 14.1 per 1,000).
+    denominator : array-like
+        Denominators (or populations, for rates) at which to draw the limits.
+    confidence : float
+    multiplier : float
+        100 for percentages, 1,000 for rates per 1,000, and so on.
+    tau2 : float, optional
+        Additive between-unit variance. None gives the exact limits (Wilson
+        inversion, exact Poisson); a value gives Spiegelhalter's random-effects
+        limits on the variance-stabilised scale (arcsine square root for
+        proportions, log for rates).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+    """
+    n = np.asarray(denominator, dtype=float)
+    if tau2 is None:
+        if statistic == "proportion":
+            lower, upper = proportion_funnel_limits(baseline / multiplier, n, confidence)
+            return lower * multiplier, upper * multiplier
+        return rate_funnel_limits(baseline, n, multiplier, confidence)
+    if statistic == "proportion":
+        target = np.arcsin(np.sqrt(baseline / multiplier))
+        half = _z(confidence) * np.sqrt(1 / (4 * n) + tau2)
+        lower = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2
+        upper = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2
+        return lower * multiplier, upper * multiplier
+    half = _z(confidence) * np.sqrt(multiplier / (baseline * n) + tau2)
+    return baseline * np.exp(-half), baseline * np.exp(half)
 
 
 def _band(above_998, above_95, below_998, below_95) -> np.ndarray:
@@ -268,24 +310,11 @@ def compare_with_funnel(
     adjust = overdispersion == "always" or (overdispersion == "auto" and dispersion["overdispersed"])
     tau2 = dispersion["tau2"] if adjust else 0.0
 
-    limits = {}
-    for level in LEVELS:
-        if not adjust:
-            if statistic == "proportion":
-                lo, hi = proportion_funnel_limits(baseline, n, level)
-            else:
-                lo, hi = rate_funnel_limits(baseline, n, multiplier, level)
-        else:
-            half = _z(level) * np.sqrt(s2 + tau2)
-            if statistic == "proportion":
-                lo = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2
-                hi = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2
-            else:
-                lo, hi = baseline * np.exp(-half), baseline * np.exp(half)
-        limits[level] = (
-            lo * (multiplier if statistic == "proportion" else 1),
-            hi * (multiplier if statistic == "proportion" else 1),
-        )
+    figure_baseline = baseline * multiplier if statistic == "proportion" else baseline
+    limits = {
+        level: funnel_limits(statistic, figure_baseline, n, level, multiplier, tau2 if adjust else None)
+        for level in LEVELS
+    }
     value = x / n * multiplier
     band = np.select(
         [value > limits[0.998][1], value > limits[0.95][1], value < limits[0.998][0], value < limits[0.95][0]],
@@ -304,7 +333,7 @@ def compare_with_funnel(
             "numerator": x,
             "denominator": n,
             "value": value,
-            "baseline": baseline * (multiplier if statistic == "proportion" else 1),
+            "baseline": figure_baseline,
             "lower_95": limits[0.95][0],
             "upper_95": limits[0.95][1],
             "lower_998": limits[0.998][0],

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from toolkit.funnel import proportion_funnel_limits, rate_funnel_limits
+from toolkit.funnel import funnel_limits
 
 __all__ = ["plot_funnel"]
 
@@ -53,25 +53,9 @@ def plot_funnel(
     n = comparison["denominator"].to_numpy(dtype=float)
     grid = np.geomspace(max(n.min() * 0.8, 1), n.max() * 1.2, 200)
     baseline = dispersion["baseline"]
+    tau2 = dispersion["tau2"] if dispersion["adjusted"] else None
     for level, style in ((0.95, "--"), (0.998, ":")):
-        if dispersion["adjusted"]:
-            # Adjusted limits depend on each unit's variance plus tau-squared: draw them along the grid.
-            from scipy import stats
-
-            zq = stats.norm.ppf(1 - (1 - level) / 2)
-            if statistic == "proportion":
-                target = np.arcsin(np.sqrt(baseline / multiplier))
-                half = zq * np.sqrt(1 / (4 * grid) + dispersion["tau2"])
-                lo = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2 * multiplier
-                hi = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2 * multiplier
-            else:
-                half = zq * np.sqrt(multiplier / (baseline * grid) + dispersion["tau2"])
-                lo, hi = baseline * np.exp(-half), baseline * np.exp(half)
-        elif statistic == "proportion":
-            lo, hi = proportion_funnel_limits(baseline / multiplier, grid, level)
-            lo, hi = lo * multiplier, hi * multiplier
-        else:
-            lo, hi = rate_funnel_limits(baseline, grid, multiplier, level)
+        lo, hi = funnel_limits(statistic, baseline, grid, level, multiplier, tau2)
         label = f"{level:.1%} limits".replace(".0%", "%")
         ax.plot(grid, lo, style, color="0.35", linewidth=1, label=label)
         ax.plot(grid, hi, style, color="0.35", linewidth=1)

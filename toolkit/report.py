@@ -26,6 +26,7 @@ from toolkit.disclosure import DEFAULT_THRESHOLD, SUPPRESSED, format_figure, sup
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
 from toolkit.plots import plot_funnel
+from toolkit.quality import KEY_FIELDS
 from toolkit.summary import NATIONAL
 
 __all__ = [
@@ -288,14 +289,7 @@ def show_data_quality(report: ForceReport) -> HTML:
     national = card[card["force_code"] == NATIONAL].set_index(["dimension", "measure"])
     rows = []
     for key, row in mine.iterrows():
-        if key[0] == "completeness" and key[1] not in (
-            "returned_at",
-            "looked_after",
-            "risk_final",
-            "supervisor_review_at",
-            "return_interview",
-            "officer_id",
-        ):
+        if key[0] == "completeness" and key[1] not in KEY_FIELDS:
             continue
         other = national.loc[key] if key in national.index else None
         rows.append(
