@@ -150,3 +150,28 @@ def test_a_single_force_gets_defined_unadjusted_limits():
     assert not dispersion["adjusted"] and np.isnan(dispersion["phi"])
     assert comparison.loc[0, "band"] == "within"  # a lone force is its own baseline
     assert "Only one force" in dispersion["sentence"]
+
+
+def test_comparator_bands_use_the_group_not_the_nation():
+    # "a" sits at the national rate but far above its two low peers.
+    table = pd.DataFrame(
+        {"unit": ["a", "b", "c", "d", "e"], "numerator": [500, 300, 300, 700, 700], "denominator": [10_000] * 5}
+    )
+    groups = {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"], "d": ["e"], "e": ["d"]}
+    comparison, _ = funnel.compare_with_funnel(table, "rate", 1000, "never", comparator_groups=groups)
+    row = comparison.set_index("unit").loc["a"]
+    assert row["band"] == "within" and row["comparator_band"] == "above_998"
+    assert row["comparator_baseline"] == pytest.approx(30.0)
+    lone, _ = funnel.compare_with_funnel(table, "rate", 1000, "never", comparator_groups={"a": ["zz"]})
+    assert lone.set_index("unit").loc["a", "comparator_band"] == "no_comparators"
+
+
+def test_ratio_funnel_and_a_zero_count_at_small_expected_is_not_called_low():
+    table = pd.DataFrame({"unit": ["a", "b", "c", "d"], "numerator": [0, 80, 40, 0], "denominator": [1.2, 40, 72, 6.8]})
+    comparison, dispersion = funnel.compare_with_funnel(table, "ratio", overdispersion="never")
+    bands = comparison.set_index("unit")["band"]
+    assert comparison["baseline"].iloc[0] == pytest.approx(1.0)  # observed and expected totals agree
+    assert bands["a"] == "within"  # P(0 | 1.2 expected) = 0.30
+    assert bands["d"] == "below_95"  # P(0 | 6.8) = 0.0011: below the 95% limit, not the 99.8%
+    assert bands["b"] == "above_998"
+    assert {"observed", "expected"} <= set(comparison.columns)

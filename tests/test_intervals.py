@@ -147,3 +147,45 @@ def test_clopper_pearson_contains_wilson_centre_and_is_wider_at_the_edges():
     assert exact["method"] == "Clopper-Pearson exact"
     assert exact["upper"] == pytest.approx(1 - 0.025 ** (1 / 20))  # closed form at x = 0
     assert exact["upper"] > wilson["upper"]
+
+
+def test_standardised_ratios_and_rates_match_phe_isr():
+    inputs = pd.read_csv(REFERENCE / "isr_inputs.csv")
+    table = _tested("isr.csv")
+    assert len(table) == 28
+    for _, row in table.iterrows():
+        bands = inputs[(inputs["dataset"] == row["dataset"]) & (inputs["area"] == row["area"])]
+        unit = bands.rename(columns={"ageband": "stratum", "pop": "population"}).assign(unit=row["area"])
+        reference = bands[["ageband", "refcount", "refpop"]].set_axis(["stratum", "count", "population"], axis=1)
+        ratio = row["function"] == "calculate_ISRatio"
+        got = intervals.standardised_ratio(
+            unit[["unit", "stratum", "count", "population"]],
+            reference,
+            confidence=row["confidence"],
+            refvalue=row["refvalue"] if ratio else 1,
+            multiplier=None if ratio else row["multiplier"],
+        ).iloc[0]
+        assert got["observed"] == row["observed"]
+        assert got["expected"] == pytest.approx(row["expected"], rel=RTOL)
+        for key in ("value", "lower", "upper"):
+            assert got[key] == pytest.approx(row[key], rel=RTOL), (row["area"], key)
+        assert got["method"].split(", ")[1].startswith({"Byars": "Byar", "Exact": "Exact"}[row["method"]])
+
+
+def test_standardised_ratio_centres_on_one_against_its_own_units():
+    table = pd.DataFrame(
+        {
+            "unit": ["a", "a", "b", "b", "c", "c"],
+            "stratum": ["young", "old"] * 3,
+            "count": [5, 40, 2, 10, 0, 0],
+            "population": [50, 100, 20, 30, 10, 0],
+        }
+    )
+    result = intervals.standardised_ratio(table).set_index("unit")
+    # Against the pooled reference, observed and expected totals agree.
+    assert result["observed"].sum() == pytest.approx(result["expected"].sum())
+    assert result.loc["c", "value"] == 0 and result.loc["c", "upper"] > 0
+    with pytest.raises(ValueError, match="strata missing"):
+        intervals.standardised_ratio(
+            table, reference=pd.DataFrame({"stratum": ["young"], "count": [1], "population": [2]})
+        )

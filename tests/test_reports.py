@@ -26,7 +26,7 @@ class _Cells(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.cells, self.links, self.images = {}, [], []
+        self.cells, self.links, self.images, self.measures = {}, [], [], {}
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -36,6 +36,8 @@ class _Cells(HTMLParser):
             self.links.append(attrs["href"])
         if tag == "img":
             self.images.append(attrs)
+        if tag == "p" and "data-measure" in attrs:
+            self.measures[attrs["data-measure"]] = attrs.get("data-band", "insufficient")
 
 
 def parse(path: Path) -> _Cells:
@@ -88,7 +90,7 @@ def test_reports_are_self_contained_without_code_or_identifiers(run, small_extra
         tokens = set(re.findall(r"[A-Z][A-Za-z0-9-]{8,}", text))
         assert not tokens & identifiers, report.name
     west_midlands = parse(folder / "reports" / "west-midlands.html")
-    assert len(west_midlands.images) == 3  # rate funnel, time-to-return curves, monthly trend
+    assert len(west_midlands.images) == 4  # rate funnel, grading caterpillar, time-to-return curves, monthly trend
     for image in west_midlands.images:
         assert image["src"].startswith("data:image/png;base64,") and "West Midlands" in image["alt"]
 
@@ -246,3 +248,12 @@ def test_a_force_export_runs_through_its_mapping(tmp_path):
     cells = parse(tmp_path / "reports" / "greater-manchester.html").cells
     clean = pd.read_parquet(tmp_path / "work" / "episodes.parquet")
     assert int(float(cells[("episodes", "force")])) == int((clean["force_code"] == "E23000005").sum())
+
+
+def test_consistency_section_shows_the_planted_absent_overuse(run):
+    _, folder = run
+    west_midlands = parse(folder / "reports" / "west-midlands.html").measures
+    assert west_midlands["absent_if_flagged"] == "above_998"
+    assert {"risk_grading", "officer_spread", "kappa"} <= set(west_midlands)
+    city = parse(folder / "reports" / "city-of-london.html").measures
+    assert city["absent_if_flagged"] == city["risk_grading"] == city["officer_spread"] == "insufficient"

@@ -261,6 +261,7 @@ def compare_with_funnel(
     statistic: str,
     multiplier: float = 1,
     overdispersion: str = "auto",
+    comparator_groups: dict[str, list[str]] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Classify each unit (force) against funnel limits around the pooled baseline.
 
@@ -268,12 +269,19 @@ def compare_with_funnel(
     ----------
     table : pandas.DataFrame
         One row per unit with ``unit``, ``numerator`` and ``denominator``
-        (for ``"rate"`` the denominator is the population).
-    statistic : {"proportion", "rate"}
+        (for ``"rate"`` the denominator is the population; for ``"ratio"``
+        the numerator is the observed and the denominator the expected count
+        of an indirectly standardised ratio).
+    statistic : {"proportion", "rate", "ratio"}
     multiplier : float
         1 for proportions (or 100 for percentages); 1,000 for rates per 1,000.
     overdispersion : {"auto", "always", "never"}
         ``auto`` widens the limits only when phi shows over-dispersion.
+    comparator_groups : dict, optional
+        Unit to the units it is compared with. Adds ``comparator_baseline``
+        (the group's pooled figure, or the group's pooled ratio) and
+        ``comparator_band``: the unit against limits around that baseline at
+        its own denominator (with the same over-dispersion allowance).
 
     Returns
     -------
@@ -286,8 +294,13 @@ def compare_with_funnel(
         ``baseline``, phi, tau2, its test, whether limits were adjusted, and
         the sentence the report uses to say so.
     """
-    if statistic not in ("proportion", "rate"):
-        raise ValueError(f"statistic must be 'proportion' or 'rate', not {statistic!r}")
+    if statistic not in ("proportion", "rate", "ratio"):
+        raise ValueError(f"statistic must be 'proportion', 'rate' or 'ratio', not {statistic!r}")
+    if statistic == "ratio":
+        # An observed/expected ratio is a rate per 1 whose "population" is the expected count; against
+        # the units' own pooled standard its baseline (sum observed / sum expected) is 1.
+        comparison, dispersion = compare_with_funnel(table, "rate", 1, overdispersion, comparator_groups)
+        return _name_as_ratio(comparison), dispersion
     data = table[table["denominator"] > 0].copy()
     x = data["numerator"].to_numpy(dtype=float)
     n = data["denominator"].to_numpy(dtype=float)
@@ -316,8 +329,15 @@ def compare_with_funnel(
         for level in LEVELS
     }
     value = x / n * multiplier
+    below_998, below_95 = value < limits[0.998][0], value < limits[0.95][0]
+    if statistic == "rate":
+        # Continuous limits put every zero below them; a zero count is only unusual when
+        # P(no events | expected) is below the limit's tail probability (exact one-sided test).
+        p_zero = np.exp(-baseline * n / multiplier)
+        below_998 = np.where(x == 0, p_zero < (1 - 0.998) / 2, below_998)
+        below_95 = np.where(x == 0, p_zero < (1 - 0.95) / 2, below_95)
     band = np.select(
-        [value > limits[0.998][1], value > limits[0.95][1], value < limits[0.998][0], value < limits[0.95][0]],
+        [value > limits[0.998][1], value > limits[0.95][1], below_998, below_95],
         ["above_998", "above_95", "below_998", "below_95"],
         "within",
     )
@@ -343,6 +363,10 @@ def compare_with_funnel(
             "method": method,
         }
     )
+    if comparator_groups is not None:
+        comparison = _add_comparator_bands(
+            comparison, comparator_groups, statistic, multiplier, tau2 if adjust else None
+        )
     p_text = "p < 0.001" if dispersion["p_value"] < 0.001 else f"p {dispersion['p_value']:.3f}"
     if adjust:
         sentence = (
@@ -363,3 +387,39 @@ def compare_with_funnel(
         "adjusted": adjust,
         "sentence": sentence,
     }
+
+
+def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd.DataFrame:
+    """Each unit against limits around its comparator group's pooled figure, at its own denominator."""
+    totals = comparison.set_index("unit")[["numerator", "denominator"]]
+    baselines, bands = [], []
+    for unit, x, n, value in comparison[["unit", "numerator", "denominator", "value"]].itertuples(index=False):
+        peers = [p for p in groups.get(unit, []) if p in totals.index and p != unit]
+        pooled = totals.loc[peers].sum() if peers else None
+        if pooled is None or pooled["denominator"] <= 0 or pooled["numerator"] <= 0:
+            baselines.append(np.nan)
+            bands.append("no_comparators")
+            continue
+        baseline = pooled["numerator"] / pooled["denominator"] * multiplier
+        limits = {level: funnel_limits(statistic, baseline, [n], level, multiplier, tau2) for level in LEVELS}
+        below = {level: value < limits[level][0][0] for level in LEVELS}
+        if statistic == "rate" and x == 0:  # as in compare_with_funnel: the exact chance of no events
+            below = {level: np.exp(-baseline * n / multiplier) < (1 - level) / 2 for level in LEVELS}
+        baselines.append(baseline)
+        bands.append(
+            np.select(
+                [value > limits[0.998][1][0], value > limits[0.95][1][0], below[0.998], below[0.95]],
+                ["above_998", "above_95", "below_998", "below_95"],
+                "within",
+            ).item()
+        )
+    return comparison.assign(comparator_baseline=baselines, comparator_band=bands)
+
+
+def _name_as_ratio(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Name a rate-path comparison as a ratio comparison (observed, expected)."""
+    comparison = comparison.rename(columns={"numerator": "observed", "denominator": "expected"})
+    comparison["method"] = comparison["method"].str.replace(
+        "exact Poisson funnel limits", "exact Poisson funnel limits for an indirectly standardised ratio"
+    )
+    return comparison

@@ -34,6 +34,7 @@ __all__ = [
     "proportion_interval",
     "mean_interval",
     "standardised_rate",
+    "standardised_ratio",
 ]
 
 # Counts below this use exact Poisson limits; from it up, Byar's approximation.
@@ -317,4 +318,89 @@ def standardised_rate(
                 "confidence": confidence,
             }
         ]
+    )
+
+
+def standardised_ratio(
+    table: pd.DataFrame,
+    reference: pd.DataFrame | None = None,
+    confidence: float = 0.95,
+    refvalue: float = 1,
+    multiplier: float | None = None,
+) -> pd.DataFrame:
+    """Indirectly standardised ratios (observed / expected), or rates, per unit, with exact/Byar limits.
+
+    The expected count of a unit applies the reference's stratum rates to the
+    unit's own stratum populations: ``E = sum(ref_count / ref_population *
+    population)``. The ratio is ``O / E * refvalue`` with the limits of the
+    count ``O`` (exact Poisson below 10, Byar from 10, as PHEindicatormethods'
+    ``calculate_ISRatio``) divided by ``E``. With ``multiplier`` it is the
+    indirectly standardised rate ``O / E`` times the reference's crude rate
+    per ``multiplier`` (``calculate_ISRate``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``unit``, ``stratum``, ``count`` (events) and ``population``
+        (people, or episodes, at risk); missing counts and populations are 0.
+    reference : pandas.DataFrame, optional
+        ``stratum``, ``count``, ``population`` of the standard. Default: all
+        units together (so the units' ratios centre on 1).
+    confidence : float
+    refvalue : float
+        1 for a ratio, 100 for a ratio in percent.
+    multiplier : float, optional
+        Return indirectly standardised rates per this many instead of ratios.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per unit: ``observed``, ``expected``, ``value``, ``lower``, ``upper``, ``method``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"unit": ["a", "a", "b", "b"], "stratum": ["young", "old"] * 2,
+    ...                   "count": [10, 30, 5, 5], "population": [100, 100, 100, 100]})
+    >>> r = standardised_ratio(t)
+    >>> r[["unit", "observed", "expected", "value"]].round(3).to_numpy().tolist()
+    [['a', 40.0, 25.0, 1.6], ['b', 10.0, 25.0, 0.4]]
+    """
+    data = table.assign(
+        count=pd.to_numeric(table["count"]).fillna(0).astype(float),
+        population=pd.to_numeric(table["population"]).fillna(0).astype(float),
+    )
+    if reference is None:
+        reference = data.groupby("stratum", sort=False)[["count", "population"]].sum().reset_index()
+    ref = reference.assign(
+        count=pd.to_numeric(reference["count"]).fillna(0).astype(float),
+        population=pd.to_numeric(reference["population"]).astype(float),
+    ).set_index("stratum")
+    ref_rate = (ref["count"] / ref["population"].where(ref["population"] > 0)).fillna(0)
+    rates = data["stratum"].map(ref_rate)
+    if rates.isna().any():
+        missing = sorted(map(str, data.loc[rates.isna(), "stratum"].unique()))
+        raise ValueError(f"strata missing from the reference: {', '.join(missing)}")
+    data["expected"] = rates * data["population"]
+    units = data.groupby("unit", sort=False).agg(observed=("count", "sum"), expected=("expected", "sum"))
+    o = units["observed"].to_numpy()
+    e = units["expected"].to_numpy()
+    lower, upper, method = poisson_count_limits(o, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio, lower, upper = o / e, lower / e, upper / e
+    if multiplier is None:
+        scale, label = refvalue, f"indirectly standardised ratio x {refvalue:g}"
+    else:
+        scale = ref["count"].sum() / ref["population"].sum() * multiplier
+        label = f"indirectly standardised rate per {multiplier:g}"
+    return pd.DataFrame(
+        {
+            "unit": units.index.to_numpy(),
+            "observed": o,
+            "expected": e,
+            "value": ratio * scale,
+            "lower": lower * scale,
+            "upper": upper * scale,
+            "method": [f"{label}, {m} limits of the observed count" for m in method],
+            "confidence": confidence,
+        }
     )

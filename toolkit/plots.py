@@ -14,7 +14,7 @@ import seaborn as sns
 
 from toolkit.funnel import funnel_limits
 
-__all__ = ["plot_funnel"]
+__all__ = ["plot_funnel", "plot_force_effects"]
 
 
 def plot_funnel(
@@ -71,5 +71,63 @@ def plot_funnel(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_force_effects(
+    effects: pd.DataFrame, highlight: str, title: str, xlabel: str, labels: dict | None = None
+) -> matplotlib.figure.Figure:
+    """A caterpillar plot: every force's estimate with its interval, sorted, the highlighted force in red.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        ``force_code``, ``value``, ``lower``, ``upper`` (odds ratios against the average force).
+    highlight : str
+        Force code drawn in red.
+    title, xlabel : str
+    labels : dict, optional
+        Force code to the name shown on the axis.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["a", "b"], "value": [0.8, 1.5], "lower": [0.6, 1.1], "upper": [1.1, 2.0]})
+    >>> fig = plot_force_effects(t, "b", "Grading", "Odds ratio")
+    >>> fig.axes[0].get_xscale()
+    'log'
+    """
+    data = effects.sort_values("value").reset_index(drop=True)
+    names = [(labels or {}).get(code, code) for code in data["force_code"]]
+    mine = (data["force_code"] == highlight).to_numpy()
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.22 * len(data) + 1)))
+    positions = np.arange(len(data))
+    for selected, colour in ((~mine, "0.45"), (mine, "#d62728")):
+        ax.errorbar(
+            data.loc[selected, "value"],
+            positions[selected],
+            xerr=[
+                data.loc[selected, "value"] - data.loc[selected, "lower"],
+                data.loc[selected, "upper"] - data.loc[selected, "value"],
+            ],
+            fmt="none",
+            ecolor=colour,
+            elinewidth=1.2,
+        )
+    sns.scatterplot(
+        x=data["value"],
+        y=positions,
+        hue=np.where(mine, "This force", "Other forces"),
+        palette={"This force": "#d62728", "Other forces": "0.45"},
+        ax=ax,
+        zorder=3,
+    )
+    ax.axvline(1, color="0.2", linestyle="--", linewidth=1, label="Average force")
+    ax.set_xscale("log")
+    ax.set_yticks(positions, names, fontsize=7)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Force")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

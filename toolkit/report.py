@@ -25,7 +25,7 @@ from IPython.display import HTML
 from toolkit.disclosure import DEFAULT_THRESHOLD, SUPPRESSED, format_figure, suppress_small_counts
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
-from toolkit.plots import plot_funnel
+from toolkit.plots import plot_force_effects, plot_funnel
 from toolkit.quality import KEY_FIELDS
 from toolkit.summary import NATIONAL
 
@@ -43,6 +43,7 @@ __all__ = [
     "show_time_to_return",
     "show_repeats",
     "show_trend",
+    "show_consistency",
 ]
 
 PREPARED_FILES = {
@@ -56,6 +57,12 @@ PREPARED_FILES = {
     "quality": "quality.parquet",
     "support": "support.parquet",
     "cleaning": "cleaning_by_force.parquet",
+    "consistency_variance": "consistency_variance.parquet",
+    "consistency_forces": "consistency_forces.parquet",
+    "officer_spread": "officer_spread.parquet",
+    "grade_agreement": "grade_agreement.parquet",
+    "standardised_practice": "standardised_practice.parquet",
+    "consistency_notes": "consistency_notes.parquet",
     "findings": "findings.json",
     "episodes": "episodes.parquet",
     "run": "run_parameters.json",
@@ -102,6 +109,12 @@ class ForceReport:
     repeats: pd.DataFrame
     trends: pd.DataFrame
     monthly: pd.DataFrame
+    consistency_variance: pd.DataFrame
+    consistency_forces: pd.DataFrame
+    officer_spread: pd.DataFrame
+    grade_agreement: pd.DataFrame
+    standardised_practice: pd.DataFrame
+    consistency_notes: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -148,7 +161,8 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     tables = {
         name: pd.read_parquet(folder / PREPARED_FILES[name])
-        for name in ("funnel_volume", "time_to_return", "return_curves", "repeats", "trends", "monthly")
+        for name in PREPARED_FILES
+        if name not in ("summary", "quality", "support", "cleaning", "findings", "episodes", "run")
     }
     return ForceReport(
         force=force,
@@ -501,6 +515,140 @@ def show_trend(report: ForceReport) -> HTML:
     return HTML(show_figure(fig, alt).data + f"<p data-trend='{_esc(trend['rate_ratio_per_year'])}'>{_esc(text)}</p>")
 
 
+_EFFECT_BANDS = {
+    "above_998": "higher than the average force, very unlikely to be chance (beyond 99.8%)",
+    "above_95": "possibly higher than the average force (beyond 95%)",
+    "within": "in line with the average force",
+    "below_95": "possibly lower than the average force (beyond 95%)",
+    "below_998": "lower than the average force, very unlikely to be chance (beyond 99.8%)",
+}
+_VS_GROUP = {
+    "above_998": "well above its comparator group",
+    "above_95": "possibly above its comparator group",
+    "within": "in line with its comparator group",
+    "below_95": "possibly below its comparator group",
+    "below_998": "well below its comparator group",
+    "no_comparators": "without comparators in the data",
+}
+
+
+def _odds_sentence(row: pd.Series, what: str) -> str:
+    return (
+        f"{what}: {row['value']:.2f} times the odds of the average force "
+        f"(95% interval {row['lower']:.2f} to {row['upper']:.2f}), {_EFFECT_BANDS[row['band']]}."
+    )
+
+
+def _ratio_sentence(row: pd.Series, what: str, threshold: int) -> str:
+    observed = SUPPRESSED if 0 < row["observed"] < threshold else f"{int(row['observed']):,}"
+    return (
+        f"{what}: {observed} observed against {row['expected']:,.0f} expected from the national rates of "
+        f"each age, exploitation-flag and care-status group (standardised ratio {row['value']:.2f}, "
+        f"95% interval {row['ratio_lower']:.2f} to {row['ratio_upper']:.2f}); {_BANDS[row['band']]}, "
+        f"and {_VS_GROUP[row['comparator_band']]}."
+    )
+
+
+def show_consistency(report: ForceReport) -> HTML:
+    """Categorisation and risk assessment after case mix: this force against the others, and between its officers."""
+    from toolkit.consistency import MIN_EPISODES
+
+    code = report.force.code
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    effects = report.consistency_forces
+    mine = effects[effects["force_code"] == code].set_index("measure")
+    ratios = report.standardised_practice
+    ratios = ratios[ratios["force_code"] == code].set_index("measure")
+    parts, figures = [], ""
+    for measure, what, ratio_what in (
+        (
+            "absent_if_flagged",
+            "Children with exploitation flags recorded 'absent' (adjusted for age, care status, other risk "
+            "factors and earlier episodes)",
+            "Flagged children's episodes recorded 'absent'",
+        ),
+        (
+            "risk_graded",
+            "Risk graded medium or high for 'missing' episodes (adjusted for the child's risk factors, age, "
+            "care status and earlier episodes)",
+            "'Missing' episodes graded medium or high",
+        ),
+    ):
+        key = "risk_grading" if measure == "risk_graded" else measure
+        ratio_key = "higher_grade" if measure == "risk_graded" else measure
+        if key not in mine.index or mine.loc[key, "episodes"] < MIN_EPISODES:
+            parts.append(
+                f"<p class='insufficient' data-measure='{_esc(key)}'>{_esc(what)}: too few episodes to model.</p>"
+            )
+            continue
+        row = mine.loc[key]
+        text = _odds_sentence(row, what)
+        if ratio_key in ratios.index:
+            text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold)
+        parts.append(f"<p data-measure='{_esc(key)}' data-band='{_esc(row['band'])}'>{_esc(text)}</p>")
+    grading = effects[(effects["measure"] == "risk_grading") & (effects["episodes"] >= MIN_EPISODES)]
+    if code in set(grading["force_code"]):
+        names = {c: get_force(c).name for c in grading["force_code"]}
+        fig = plot_force_effects(
+            grading,
+            code,
+            "Risk grading after case mix: odds of a medium or high grade against the average force",
+            "Odds ratio against the average force (log scale), with 95% interval",
+            names,
+        )
+        alt = (
+            f"Forces ranked by their adjusted odds of grading a 'missing' episode medium or high; "
+            f"{report.force.name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
+        )
+        figures = show_figure(fig, alt).data
+    spread = report.officer_spread.set_index("force_code")
+    if code in spread.index and spread.loc[code, "band"] != "not_estimable":
+        o = spread.loc[code]
+        word = {"above": "more than", "below": "less than"}.get(o["band"].split("_")[0], "about as much as")
+        text = (
+            f"Between officers: grading varies {word} in other forces for similar cases (variance between "
+            f"{int(o['officers'])} officers {o['variance']:.2f} on the log-odds scale, 95% interval "
+            f"{o['lower']:.2f} to {o['upper']:.2f}; within forces nationally {o['national_variance']:.2f})."
+        )
+        parts.append(f"<p data-measure='officer_spread' data-band='{_esc(o['band'])}'>{_esc(text)}</p>")
+    else:
+        parts.append(
+            "<p class='insufficient' data-measure='officer_spread'>Between officers: "
+            "too few officers or graded episodes recorded to measure.</p>"
+        )
+    agreement = report.grade_agreement.set_index("force_code")
+    if code in agreement.index and pd.notna(agreement.loc[code, "kappa"]):
+        a, n = agreement.loc[code], agreement.loc[NATIONAL]
+        parts.append(
+            "<p data-measure='kappa'>"
+            + _esc(
+                f"First and final risk grades agreed for {a['agreement']:.0%} of episodes (Cohen's kappa "
+                f"{a['kappa']:.2f}, 95% interval {a['kappa_lower']:.2f} to {a['kappa_upper']:.2f}; "
+                f"England and Wales {n['kappa']:.2f}). Reviews that change grades are expected; "
+                "low agreement means first grades are often revised."
+            )
+            + "</p>"
+        )
+    variance = report.consistency_variance.set_index(["model", "measure", "level"])
+    if ("risk_grading", "median_odds_ratio", "force") in variance.index:
+        between = variance.loc[("risk_grading", "median_odds_ratio", "force")]
+        context = (
+            f"Across England and Wales, two similar cases in two random forces differ in their odds of a medium or "
+            f"high grade by a median factor of {between['value']:.2f} (median odds ratio, 95% interval "
+            f"{between['lower']:.2f} to {between['upper']:.2f})"
+        )
+        if ("risk_grading", "median_odds_ratio", "officer") in variance.index:
+            within = variance.loc[("risk_grading", "median_odds_ratio", "officer")]
+            context += (
+                f"; between two officers of the same force, by {within['value']:.2f} "
+                f"({within['lower']:.2f} to {within['upper']:.2f})"
+            )
+        parts.append(f"<p class='context'>{_esc(context + '.')}</p>")
+    for note in report.consistency_notes.itertuples():
+        parts.append(f"<p class='insufficient'>{_esc(f'Not modelled ({note.model}): {note.note}.')}</p>")
+    return HTML("".join(parts) + figures)
+
+
 def show_methods(report: ForceReport) -> HTML:
     """Definitions, methods and caveats behind the figures."""
     threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
@@ -515,6 +663,12 @@ def show_methods(report: ForceReport) -> HTML:
         f"Figures resting on 1 to {threshold - 1} episodes or children are withheld ({SUPPRESSED})."
         if threshold > 1
         else "Disclosure control is switched off: for internal use only, not for publication.",
+        "Consistency of categorisation and risk grading: multilevel logistic regression (random intercepts for "
+        "force and for officer within force, maximum likelihood with the Laplace approximation, GPBoost), "
+        "adjusted for the child's recorded risk factors, age under 12, looked-after status and earlier "
+        "episodes; force estimates are shrunken (empirical Bayes) with 95% intervals. Standardised ratios "
+        "use national rates in age, exploitation-flag and care-status groups (indirect standardisation, "
+        "exact or Byar limits) on funnels with Spiegelhalter's over-dispersion adjustment.",
         "Police records undercount children who go missing, and definitions changed in 2013 "
         "(the 'absent' category) and 2017 ('no apparent risk (absent)'): compare forces and years with care.",
     ]

@@ -29,6 +29,7 @@ from tqdm import tqdm
 import toolkit
 from toolkit.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.config import DATA_DIR
+from toolkit.consistency import summarise_consistency
 from toolkit.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.extract import read_extract_text, validate_extract
@@ -101,7 +102,7 @@ def prepare_tables(
     summary = summarise_volume(result.clean, comparator_groups)
     tables = {
         "summary": summary,
-        "funnel_volume": compare_volume_rates(summary),
+        "funnel_volume": compare_volume_rates(summary, comparator_groups),
         "time_to_return": summarise_time_to_return(result.clean, run_parameters["extract_date"]),
         "return_curves": tabulate_return_curves(result.clean, run_parameters["extract_date"]),
         "repeats": summarise_repeats(result.clean),
@@ -110,6 +111,7 @@ def prepare_tables(
         "cleaning": summarise_cleaning(result),
     }
     tables["trends"], tables["monthly"] = summarise_trends(result.clean)
+    tables |= summarise_consistency(result.clean, comparator_groups)
     for name, table in tables.items():
         table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
     findings = find_data_quality_issues(tables["quality"], tables["support"])

@@ -148,8 +148,8 @@ def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[s
     return pd.concat([force_rows, comparator_rows, national_rows], ignore_index=True)
 
 
-def compare_volume_rates(summary: pd.DataFrame) -> pd.DataFrame:
-    """Every force's episodes per 1,000 children against funnel limits around England and Wales.
+def compare_volume_rates(summary: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Every force's episodes per 1,000 children against funnel limits around England and Wales and its comparators.
 
     Forces with a population but no episodes take part (a zero is informative);
     the dispersion estimate and the method used are repeated on every row, so
@@ -158,8 +158,8 @@ def compare_volume_rates(summary: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        As :func:`toolkit.funnel.compare_with_funnel`, with ``force_code``
-        and the dispersion (``phi``, ``tau2``, ``p_value``, ``adjusted``,
+        As :func:`toolkit.funnel.compare_with_funnel` (including
+        ``comparator_band``), with ``force_code`` and the dispersion (``phi``, ``tau2``, ``p_value``, ``adjusted``,
         ``dispersion_sentence``).
     """
     from toolkit.funnel import compare_with_funnel
@@ -168,7 +168,8 @@ def compare_volume_rates(summary: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(
         {"unit": rates["force_code"], "numerator": rates["numerator"], "denominator": rates["denominator"]}
     )
-    comparison, dispersion = compare_with_funnel(table, "rate", multiplier=1000)
+    groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
+    comparison, dispersion = compare_with_funnel(table, "rate", multiplier=1000, comparator_groups=groups)
     comparison = comparison.rename(columns={"unit": "force_code"})
     for key in ("phi", "tau2", "p_value", "adjusted"):
         comparison[key] = dispersion[key]

@@ -1,0 +1,127 @@
+"""The consistency models recover planted variation and name the planted forces."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit import consistency, synth
+from toolkit.errors import ToolkitError
+
+LANCASHIRE, SOUTH_YORKSHIRE, HUMBERSIDE = "E23000003", "E23000011", "E23000012"
+WEST_MIDLANDS, AVON_AND_SOMERSET = "E23000014", "E23000036"
+
+
+@pytest.fixture(scope="module")
+def flat_year():
+    """A national year with nothing planted: forces and officers vary only as the generator's defaults."""
+    return synth.generate_extract(2024, seed=3)
+
+
+@pytest.fixture(scope="module")
+def flat_consistency(flat_year):
+    return consistency.summarise_consistency(flat_year[0])
+
+
+@pytest.fixture(scope="module")
+def demo_consistency(national_year):
+    return consistency.summarise_consistency(national_year[0])
+
+
+def _row(variance, model, measure, level):
+    return variance.query("model == @model and measure == @measure and level == @level").iloc[0]
+
+
+def test_grading_model_recovers_the_planted_variances(flat_year, flat_consistency):
+    truth = pd.DataFrame(flat_year[1]["force_parameters"])
+    variance = flat_consistency["consistency_variance"]
+    force = _row(variance, "risk_grading", "variance", "force")
+    officer = _row(variance, "risk_grading", "variance", "officer")
+    # Between forces: the variance of the 43 force effects the generator drew.
+    assert force["lower"] < truth["risk"].var() < force["upper"]
+    assert officer["lower"] < synth.OFFICER_SD**2 < officer["upper"]
+    assert officer["upper"] - officer["lower"] < 0.1  # ~3,000 officers pin it down
+    absent = _row(variance, "absent_if_flagged", "variance", "force")
+    assert absent["lower"] < truth["absent"].var() < absent["upper"]
+
+
+def test_icc_and_median_odds_ratio_follow_from_the_variances(flat_consistency):
+    variance = flat_consistency["consistency_variance"].query("model == 'risk_grading'")
+    v_force = _row(variance, "risk_grading", "variance", "force")["value"]
+    v_officer = _row(variance, "risk_grading", "variance", "officer")["value"]
+    total = v_force + v_officer + np.pi**2 / 3
+    icc = _row(variance, "risk_grading", "intraclass_correlation", "force")
+    assert icc["value"] == pytest.approx(v_force / total)
+    assert icc["lower"] < icc["value"] < icc["upper"]
+    officer_icc = _row(variance, "risk_grading", "intraclass_correlation", "officer")["value"]
+    assert officer_icc == pytest.approx((v_force + v_officer) / total)
+    mor = _row(variance, "risk_grading", "median_odds_ratio", "officer")
+    assert mor["value"] == pytest.approx(np.exp(np.sqrt(2 * v_officer) * 0.6744897501960817))
+
+
+def test_planted_graders_and_absent_overuse_are_found(demo_consistency):
+    forces = demo_consistency["consistency_forces"].set_index(["measure", "force_code"])
+    assert forces.loc[("risk_grading", SOUTH_YORKSHIRE), "band"] == "below_998"
+    assert forces.loc[("risk_grading", SOUTH_YORKSHIRE), "upper"] < 0.5
+    assert forces.loc[("risk_grading", HUMBERSIDE), "band"] == "above_998"
+    assert forces.loc[("risk_grading", HUMBERSIDE), "lower"] > 2
+    west_midlands = forces.loc[("absent_if_flagged", WEST_MIDLANDS)]
+    assert west_midlands["band"] == "above_998" and west_midlands["lower"] > 5
+    # The two largest adjusted odds of "absent" and the extremes of grading are the planted forces.
+    absent = forces.loc["absent_if_flagged"]["value"]
+    assert absent.idxmax() == WEST_MIDLANDS
+    grading = forces.loc["risk_grading"]["value"]
+    assert (grading.idxmin(), grading.idxmax()) == (SOUTH_YORKSHIRE, HUMBERSIDE)
+    assert forces.loc[("absent_if_flagged", AVON_AND_SOMERSET), "band"].startswith("below")
+
+
+def test_officer_inconsistency_is_found_in_the_planted_force_only(demo_consistency):
+    spread = demo_consistency["officer_spread"].set_index("force_code")
+    assert spread.loc[LANCASHIRE, "band"] == "above_998"
+    assert spread.loc[LANCASHIRE, "lower"] < 1.6**2 < spread.loc[LANCASHIRE, "upper"]
+    above = spread.index[spread["band"].str.startswith("above")]
+    assert list(above) == [LANCASHIRE]
+    # City of London has too few graded episodes and officers for a variance.
+    assert spread.loc["E23000034", "band"] == "not_estimable"
+
+
+def test_kappa_matches_the_textbook_formula():
+    first = ["low"] * 30 + ["medium"] * 40 + ["high"] * 30
+    final = ["low"] * 25 + ["medium"] * 5 + ["medium"] * 30 + ["high"] * 10 + ["high"] * 28 + ["medium"] * 2
+    episodes = pd.DataFrame({"force_code": "E23000001", "risk_initial": first, "risk_final": final})
+    row = consistency.measure_grade_agreement(episodes).iloc[0]
+    order = ["low", "medium", "high"]
+    table = pd.crosstab(pd.Series(first), pd.Series(final)).loc[order, order].to_numpy() / 100
+    observed = np.trace(table)
+    expected = table.sum(axis=1) @ table.sum(axis=0)
+    assert row["kappa"] == pytest.approx((observed - expected) / (1 - expected))
+    assert row["agreement"] == pytest.approx(observed)
+    assert row["kappa_lower"] < row["kappa"] < row["kappa_upper"]
+    # Linear weights: disagreement of one grade counts half (three grades in use).
+    k = len(table)
+    weights = 1 - np.abs(np.subtract.outer(range(k), range(k))) / (k - 1)
+    wo = (weights * table).sum()
+    we = (weights * np.outer(table.sum(axis=1), table.sum(axis=0))).sum()
+    assert row["weighted_kappa"] == pytest.approx((wo - we) / (1 - we))
+
+
+def test_degenerate_inputs_give_clear_errors_or_defined_answers(national_year):
+    episodes = national_year[0]
+    one_force = episodes[episodes["force_code"] == "E23000021"]
+    result = consistency.fit_grading_model(one_force)
+    assert list(result["variance"]["level"].unique()) == ["officer"]
+    assert result["forces"].empty
+    with pytest.raises(ToolkitError, match="at least two"):
+        consistency.fit_absent_model(one_force)
+    with pytest.raises(ToolkitError, match="at least 20"):
+        consistency.fit_grading_model(one_force.head(10))
+    same_grade = one_force.assign(risk_initial="high", category="missing")
+    with pytest.raises(ToolkitError, match="same risk grade"):
+        consistency.fit_grading_model(same_grade)
+    no_officers = episodes[episodes["force_code"].isin(["E23000021", "E23000022"])].assign(officer_id=pd.NA)
+    result = consistency.fit_grading_model(no_officers)
+    assert list(result["variance"]["level"].unique()) == ["force"]
+    assert len(result["forces"]) == 2 and result["officers"].empty
+    tiny = consistency.summarise_consistency(one_force.head(5))
+    assert set(tiny["consistency_notes"]["model"]) == {"risk_grading", "absent_if_flagged"}
+    assert tiny["consistency_forces"].empty
+    assert tiny["grade_agreement"]["kappa"].isna().all()

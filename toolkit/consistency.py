@@ -1,0 +1,637 @@
+"""Consistency of risk assessment and categorisation between and within forces.
+
+The inspection's principal finding was inconsistency: similar children graded
+differently from force to force, and from officer to officer in one force. This
+module measures it with multilevel (mixed-effects) logistic models fitted by
+maximum likelihood with the Laplace approximation (the method of R's ``lme4``),
+using the GPBoost library, which fits a national year in seconds where
+statsmodels' variational Bayes takes minutes.
+
+Models
+------
+Risk grading
+    Among "missing" episodes with a grade: ``logit P(graded medium or high) =
+    case mix + force + officer-within-force``, with normal random intercepts for
+    force and officer. Reports the variance of each, the intraclass
+    correlations, the median odds ratios, and each force's shrunken grading
+    tendency (odds ratio against the average force) with its interval.
+Officer spread
+    Per force, the variance of officers' grading tendencies, fitted on the
+    force's own episodes with the national case-mix coefficients held as an
+    offset, compared with the national within-force variance.
+Categorisation
+    Among episodes of children with exploitation flags (``cse``, ``cce``,
+    ``trafficking``): ``logit P(recorded absent) = case mix + force``; each
+    force's shrunken odds ratio against the average force.
+Agreement
+    Cohen's kappa (and linearly weighted kappa) between ``risk_initial`` and
+    ``risk_final`` of the same episode (statsmodels).
+
+Case mix is the child's recorded risk factors, whether under 12, whether looked
+after, and how many earlier episodes the child has in the extract (1, 2 or more).
+Blank risk factors count as absent: a force that records few flags is adjusted
+for fewer; the data-quality findings say when that is so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from toolkit.errors import ToolkitError
+from toolkit.schema import RISK_FACTORS
+
+LOGGER = logging.getLogger(__name__)
+EXPLOITATION_FLAGS = ("cse", "cce", "trafficking")
+HIGHER_GRADES = ("medium", "high")
+GRADES = ("no_apparent_risk", "low", "medium", "high")
+LATENT_VARIANCE = np.pi**2 / 3  # variance of the standard logistic: the level-1 variance on the logit scale
+# The optimiser's default stopping rule ends on a flat likelihood before the between-force
+# variance (43 groups) has converged; a tighter rule costs a few seconds and finds the maximum.
+FIT_PARAMS = {"delta_rel_conv": 1e-10, "maxit": 2000}
+MIN_EPISODES = 20  # fewer modelled episodes than this: no model is fitted for the unit
+INTERVAL_DRAWS = 10_000
+METHOD_GLMM = (
+    "multilevel logistic regression, maximum likelihood with the Laplace approximation (GPBoost); "
+    "shrunken (empirical Bayes) estimates with conditional-variance intervals"
+)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted random-intercept logistic model, reduced to what is reported."""
+
+    coefficients: pd.DataFrame  # term, estimate, std_error
+    variances: pd.DataFrame  # level, variance, std_error
+    effects: dict[str, pd.DataFrame]  # level -> group, effect, std_error, episodes
+    episodes: int
+
+
+def _z(confidence: float) -> float:
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def describe_case_mix(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The case-mix covariates of each episode, as 0/1 columns.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes with ``force_code``, ``person_id``, ``reported_at``,
+        ``age``, ``looked_after`` and ``risk_factors``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: one column per risk factor, ``under_12``, ``looked_after``,
+        ``previous_1`` (one earlier episode of the child) and ``previous_2plus``.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["F", "F"], "person_id": ["a", "a"],
+    ...     "reported_at": pd.to_datetime(["2024-01-01", "2024-02-01"]), "age": [15, 15],
+    ...     "looked_after": ["yes", "yes"], "risk_factors": ["cse;self_harm", None]})
+    >>> describe_case_mix(e)[["cse", "self_harm", "looked_after", "previous_1"]].to_numpy().tolist()
+    [[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0]]
+    """
+    factors = episodes["risk_factors"].astype("string").fillna("")
+    mix = pd.DataFrame(index=episodes.index)
+    for factor in RISK_FACTORS:
+        mix[factor] = factors.str.contains(rf"(?:^|;)\s*{re.escape(factor)}\s*(?:;|$)", regex=True).astype(float)
+    mix["under_12"] = (episodes["age"].astype("float") < 12).astype(float)
+    mix["looked_after"] = (episodes["looked_after"].astype("string") == "yes").fillna(False).astype(float)
+    order = episodes.sort_values("reported_at", kind="stable")
+    earlier = order.groupby(["force_code", "person_id"], sort=False, observed=True).cumcount().reindex(episodes.index)
+    mix["previous_1"] = (earlier == 1).astype(float)
+    mix["previous_2plus"] = (earlier >= 2).astype(float)
+    return mix
+
+
+def _import_gpboost():
+    """GPBoost, with its native messages sent to this module's logger rather than printed."""
+    import gpboost  # imported here: only the consistency models need it
+
+    gpboost.register_logger(LOGGER)
+    return gpboost
+
+
+def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None) -> Fit:
+    """Fit ``logit P(y) = X b + offset + one random intercept per level`` (levels nested, outer first)."""
+    gpboost = _import_gpboost()
+    X = X.loc[:, (X != 0).any()]  # a factor nobody has cannot be estimated
+    groups = np.column_stack([np.asarray(g, dtype=object) for g in levels.values()])
+    model = gpboost.GPModel(group_data=groups, likelihood="bernoulli_logit", num_parallel_threads=2)
+    model.fit(y=y, X=X.to_numpy(dtype=float), offset=offset, params=FIT_PARAMS)
+    cov = model.get_cov_pars(std_err=True)
+    coef = model.get_coef(std_err=True)
+    predicted = model.predict_training_data_random_effects(predict_var=True)
+    effects = {}
+    for i, level in enumerate(levels):
+        table = pd.DataFrame(
+            {
+                "group": groups[:, i],
+                "effect": predicted.iloc[:, i].to_numpy(),
+                "std_error": np.sqrt(predicted.iloc[:, len(levels) + i].to_numpy()),
+            }
+        )
+        effects[level] = table.groupby("group", sort=True).agg(
+            effect=("effect", "first"), std_error=("std_error", "first"), episodes=("effect", "size")
+        )
+    return Fit(
+        coefficients=pd.DataFrame(
+            {"term": list(X.columns), "estimate": coef.iloc[0].to_numpy(), "std_error": coef.iloc[1].to_numpy()}
+        ),
+        variances=pd.DataFrame(
+            {"level": list(levels), "variance": cov.iloc[0].to_numpy(), "std_error": cov.iloc[1].to_numpy()}
+        ),
+        effects=effects,
+        episodes=len(y),
+    )
+
+
+def variance_interval(variance: float, std_error: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wald interval for a variance on the log scale (so it stays positive).
+
+    At or near the boundary (an estimate of essentially zero, or a standard
+    error many times the estimate) the log scale fails; the lower limit is
+    then 0 and the upper the Wald limit on the natural scale.
+
+    Examples
+    --------
+    >>> [round(float(v), 4) for v in variance_interval(0.36, 0.0144)]
+    [0.3329, 0.3894]
+    """
+    z = _z(confidence)
+    if not np.isfinite(variance) or not np.isfinite(std_error):
+        return (np.nan, np.nan)
+    spread = z * std_error / max(variance, 1e-12)
+    if variance < 1e-6 or spread > 5:
+        return (0.0, variance + z * std_error)
+    return (variance * np.exp(-spread), variance * np.exp(spread))
+
+
+def median_odds_ratio(variance):
+    """Median odds ratio (Merlo 2006): the median, over random pairs of units, of the larger odds over the smaller.
+
+    Examples
+    --------
+    >>> round(float(median_odds_ratio(0.36)), 4)
+    1.7724
+    """
+    return np.exp(np.sqrt(2 * np.asarray(variance, dtype=float)) * stats.norm.ppf(0.75))
+
+
+def _summarise_variances(fit: Fit, model: str, confidence: float) -> pd.DataFrame:
+    """Tidy rows: each level's variance, its ICC and median odds ratio, with intervals."""
+    var = fit.variances.set_index("level")
+    rows = []
+    rng = np.random.default_rng(20160101)  # fixed: the same fit always gives the same intervals
+    draws = {}
+    for level, row in var.iterrows():
+        v, se = float(row["variance"]), float(row["std_error"])
+        low, high = variance_interval(v, se, confidence)
+        if v >= 1e-6 and np.isfinite(se):
+            draws[level] = v * np.exp(rng.normal(0, se / v, INTERVAL_DRAWS))
+        else:
+            draws[level] = np.abs(rng.normal(v, se if np.isfinite(se) else 0, INTERVAL_DRAWS))
+        rows.append((model, "variance", level, v, low, high))
+        rows.append((model, "median_odds_ratio", level, *median_odds_ratio([v, low, high]).tolist()))
+    total = sum(draws.values()) + LATENT_VARIANCE
+    point_total = float(var["variance"].sum()) + LATENT_VARIANCE
+    cumulative_point, cumulative_draws = 0.0, 0.0
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+    for level in var.index:
+        # Latent-scale ICC: the share of variation at this level and above (Snijders and Bosker).
+        cumulative_point += float(var.loc[level, "variance"])
+        cumulative_draws = cumulative_draws + draws[level]
+        low, high = np.quantile(cumulative_draws / total, q)
+        rows.append((model, "intraclass_correlation", level, cumulative_point / point_total, low, high))
+    table = pd.DataFrame(rows, columns=["model", "measure", "level", "value", "lower", "upper"])
+    table["episodes"] = fit.episodes
+    table["method"] = (
+        METHOD_GLMM + f"; variance intervals Wald on the log scale; ICC on the latent scale (level-1 variance "
+        f"pi^2/3) with intervals from {INTERVAL_DRAWS:,} draws; median odds ratio (Merlo 2006)"
+    )
+    return table
+
+
+def _band(z: np.ndarray) -> np.ndarray:
+    return np.select(
+        [z > _z(0.998), z > _z(0.95), z < -_z(0.998), z < -_z(0.95)],
+        ["above_998", "above_95", "below_998", "below_95"],
+        "within",
+    )
+
+
+def _force_rows(effects: pd.DataFrame, measure: str, confidence: float, method: str) -> pd.DataFrame:
+    z_int = _z(confidence)
+    table = effects.rename_axis("force_code").reset_index()
+    se = table["std_error"].to_numpy()
+    eff = table["effect"].to_numpy()
+    return pd.DataFrame(
+        {
+            "force_code": table["force_code"].astype(str),
+            "measure": measure,
+            "episodes": table["episodes"].astype(int),
+            "log_odds": eff,
+            "std_error": se,
+            "value": np.exp(eff),
+            "lower": np.exp(eff - z_int * se),
+            "upper": np.exp(eff + z_int * se),
+            "band": _band(eff / se),
+            "method": method,
+        }
+    )
+
+
+def _modelled_grades(episodes: pd.DataFrame) -> pd.DataFrame:
+    grade = episodes["risk_initial"].astype("string")
+    keep = (episodes["category"].astype("string") == "missing") & grade.isin(["low", "medium", "high"]).fillna(False)
+    return episodes[keep]
+
+
+def _has_officers(episodes: pd.DataFrame) -> pd.Series:
+    officer = episodes["officer_id"].astype("string").str.strip()
+    return officer.notna() & (officer != "")
+
+
+def fit_grading_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+    """Between-force and within-force variation in risk grading, after case mix.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes of one or more forces.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``variance``: tidy rows (``model``, ``measure``, ``level``, ``value``,
+        ``lower``, ``upper``) of each level's variance, median odds ratio and
+        intraclass correlation. ``forces``: each force's shrunken grading
+        tendency as an odds ratio against the average force, with interval and
+        ``band``. ``coefficients``: case-mix log odds ratios.
+
+    Raises
+    ------
+    ToolkitError
+        Too few graded "missing" episodes, or every one graded alike.
+    """
+    data = _modelled_grades(episodes)
+    with_officer = _has_officers(data)
+    use_officers = bool(with_officer.any())
+    if use_officers:
+        data = data[with_officer]
+    y = data["risk_initial"].astype("string").isin(HIGHER_GRADES).to_numpy(dtype=float)
+    if len(data) < MIN_EPISODES:
+        raise ToolkitError(
+            f"the risk-grading model needs at least {MIN_EPISODES} graded 'missing' episodes"
+            f"{' with an officer recorded' if use_officers else ''}; there are {len(data)}"
+        )
+    if y.min() == y.max():
+        raise ToolkitError("every modelled episode has the same risk grade, so grading cannot be modelled")
+    forces = data["force_code"].astype(str).to_numpy()
+    levels = {}
+    if len(set(forces)) > 1:
+        levels["force"] = forces
+    if use_officers:
+        levels["officer"] = forces + "/" + data["officer_id"].astype(str).str.strip().to_numpy()
+    if not levels:
+        raise ToolkitError("one force and no officer recorded: there is no variation between units to model")
+    X = describe_case_mix(data)
+    X.insert(0, "intercept", 1.0)
+    fit = _fit_glmm(y, X, levels)
+    out = {
+        "variance": _summarise_variances(fit, "risk_grading", confidence),
+        "coefficients": fit.coefficients.assign(model="risk_grading"),
+    }
+    method = "risk graded medium or high among 'missing' episodes, odds against the average force; " + METHOD_GLMM
+    out["forces"] = (
+        _force_rows(fit.effects["force"], "risk_grading", confidence, method)
+        if "force" in fit.effects
+        else _empty_force_rows()
+    )
+    out["officers"] = estimate_officer_spread(data, y, X, fit, confidence) if use_officers else _empty_officer_rows()
+    return out
+
+
+def _empty_force_rows() -> pd.DataFrame:
+    columns = [
+        "force_code",
+        "measure",
+        "episodes",
+        "log_odds",
+        "std_error",
+        "value",
+        "lower",
+        "upper",
+        "band",
+        "method",
+    ]
+    return pd.DataFrame(columns=columns)
+
+
+def _empty_officer_rows() -> pd.DataFrame:
+    columns = [
+        "force_code",
+        "officers",
+        "episodes",
+        "variance",
+        "lower",
+        "upper",
+        "sd",
+        "national_variance",
+        "z",
+        "band",
+    ]
+    return pd.DataFrame(columns=columns + ["method"])
+
+
+def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> pd.DataFrame:
+    """Each force's variance between officers, against the national within-force variance.
+
+    The force's own officers are fitted with the national case-mix coefficients
+    held fixed (an offset), so only the force's level and its officers'
+    variance are estimated. ``z`` compares the log variances (Wald).
+    """
+    gpboost = _import_gpboost()
+    coef = fit.coefficients.set_index("term")["estimate"]
+    offset = X[[t for t in coef.index if t != "intercept"]].to_numpy() @ coef.drop("intercept").to_numpy()
+    national = fit.variances.set_index("level").loc["officer"]
+    nat_v, nat_se = float(national["variance"]), float(national["std_error"])
+    rows = []
+    codes = data["force_code"].astype(str).to_numpy()
+    officers = data["officer_id"].astype(str).str.strip().to_numpy()
+    for code, idx in pd.Series(np.arange(len(codes))).groupby(codes).indices.items():
+        n_officers = len(set(officers[idx]))
+        v = se = np.nan
+        if len(idx) >= MIN_EPISODES and n_officers >= 3 and 0 < y[idx].mean() < 1:
+            model = gpboost.GPModel(group_data=officers[idx], likelihood="bernoulli_logit", num_parallel_threads=1)
+            model.fit(y=y[idx], X=np.ones((len(idx), 1)), offset=offset[idx], params=FIT_PARAMS)
+            cov = model.get_cov_pars(std_err=True)
+            v, se = float(cov.iloc[0, 0]), float(cov.iloc[1, 0])
+        low, high = variance_interval(v, se, confidence)
+        if np.isfinite(v) and v >= 1e-6 and nat_v >= 1e-6:
+            z = (np.log(v) - np.log(nat_v)) / np.hypot(se / v, nat_se / nat_v)
+        else:
+            z = np.nan
+        rows.append((code, n_officers, len(idx), v, low, high, np.sqrt(v), nat_v, z))
+    table = pd.DataFrame(
+        rows,
+        columns=["force_code", "officers", "episodes", "variance", "lower", "upper", "sd", "national_variance", "z"],
+    )
+    table["band"] = np.where(table["z"].isna(), "not_estimable", _band(table["z"].fillna(0).to_numpy()))
+    table["method"] = (
+        "variance between officers in the force (random-intercept logistic model of the force's episodes "
+        "with the national case-mix coefficients as an offset, GPBoost), Wald test of its log against the "
+        "national within-force variance"
+    )
+    return table
+
+
+def fit_absent_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+    """Each force's adjusted odds of recording a child with exploitation flags as "absent".
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``variance`` (between-force variance, ICC, median odds ratio) and
+        ``forces``: shrunken odds ratio against the average force with interval
+        and ``band``, among episodes of children flagged ``cse``, ``cce`` or
+        ``trafficking``.
+
+    Raises
+    ------
+    ToolkitError
+        Too few flagged episodes, fewer than two forces, or no variation.
+    """
+    mix = describe_case_mix(episodes)
+    flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
+    category = episodes["category"].astype("string")
+    keep = flagged & category.isin(["missing", "absent"]).fillna(False)
+    data, X = episodes[keep], mix[keep]
+    y = (category[keep] == "absent").to_numpy(dtype=float)
+    forces = data["force_code"].astype(str).to_numpy()
+    if len(data) < MIN_EPISODES:
+        raise ToolkitError(
+            f"the categorisation model needs at least {MIN_EPISODES} flagged episodes; there are {len(data)}"
+        )
+    if len(set(forces)) < 2:
+        raise ToolkitError("the categorisation model compares forces, so it needs at least two")
+    if y.min() == y.max():
+        raise ToolkitError("every flagged episode has the same category, so categorisation cannot be modelled")
+    X = X.copy()
+    X.insert(0, "intercept", 1.0)
+    fit = _fit_glmm(y, X, {"force": forces})
+    method = (
+        "recorded 'absent' among episodes of children with exploitation flags, odds against the average force; "
+        + METHOD_GLMM
+    )
+    return {
+        "variance": _summarise_variances(fit, "absent_if_flagged", confidence),
+        "coefficients": fit.coefficients.assign(model="absent_if_flagged"),
+        "forces": _force_rows(fit.effects["force"], "absent_if_flagged", confidence, method),
+    }
+
+
+def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Agreement between the first and final risk grade of the same episode (Cohen's kappa).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes with ``force_code``, ``risk_initial`` and ``risk_final``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per force and for ``england_and_wales``: ``pairs`` (episodes with both
+        grades), ``agreement`` (share identical), ``kappa`` and linearly
+        ``weighted_kappa`` with asymptotic intervals (statsmodels
+        ``cohens_kappa``). Fewer than :data:`MIN_EPISODES` pairs: no kappa.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["F"] * 40,
+    ...     "risk_initial": ["low"] * 20 + ["high"] * 20, "risk_final": ["low"] * 18 + ["high"] * 22})
+    >>> round(float(measure_grade_agreement(e).iloc[0]["kappa"]), 4)
+    0.9
+    """
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    from toolkit.summary import NATIONAL
+
+    first = episodes["risk_initial"].astype("string")
+    final = episodes["risk_final"].astype("string")
+    both = first.isin(GRADES).fillna(False) & final.isin(GRADES).fillna(False)
+    pairs = pd.DataFrame(
+        {
+            "force_code": episodes.loc[both, "force_code"].astype(str),
+            "first": pd.Categorical(first[both], categories=GRADES),
+            "final": pd.Categorical(final[both], categories=GRADES),
+        }
+    )
+    counts = pairs.groupby(["force_code", "first", "final"], observed=False).size()
+    tables = {code: counts.loc[code].unstack().to_numpy() for code in counts.index.get_level_values(0).unique()}
+    tables[NATIONAL] = sum(tables.values()) if tables else np.zeros((4, 4))
+    z = _z(confidence)
+    rows = []
+    for code, table in tables.items():
+        n = int(table.sum())
+        row = {"force_code": code, "pairs": n, "agreement": np.trace(table) / n if n else np.nan}
+        used = (table.sum(axis=0) + table.sum(axis=1)) > 0
+        table = table[np.ix_(used, used)]
+        if n >= MIN_EPISODES and len(table) > 1:
+            plain = cohens_kappa(table)
+            weighted = cohens_kappa(table, wt="linear")
+            row |= {
+                "kappa": plain.kappa,
+                "kappa_lower": plain.kappa - z * plain.std_kappa,
+                "kappa_upper": plain.kappa + z * plain.std_kappa,
+                "weighted_kappa": weighted.kappa,
+                "weighted_lower": weighted.kappa - z * weighted.std_kappa,
+                "weighted_upper": weighted.kappa + z * weighted.std_kappa,
+            }
+        rows.append(row)
+    table = pd.DataFrame(rows).reindex(
+        columns=["force_code", "pairs", "agreement", "kappa", "kappa_lower", "kappa_upper"]
+        + ["weighted_kappa", "weighted_lower", "weighted_upper"]
+    )
+    table["method"] = "Cohen's kappa and linearly weighted kappa of risk_initial against risk_final (statsmodels)"
+    return table
+
+
+def describe_strata(episodes: pd.DataFrame) -> pd.Series:
+    """The stratum used for indirect standardisation: age band, exploitation flag and care status.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["F"], "person_id": ["a"], "reported_at": pd.to_datetime(["2024-01-01"]),
+    ...     "age": [15], "looked_after": ["no"], "risk_factors": ["cce"]})
+    >>> describe_strata(e).tolist()
+    ['12-15|flagged|not_looked_after']
+    """
+    mix = describe_case_mix(episodes)
+    age = pd.cut(episodes["age"].astype(float), [-1, 11, 15, 17], labels=["0-11", "12-15", "16-17"])
+    flagged = np.where(mix[list(EXPLOITATION_FLAGS)].any(axis=1), "flagged", "not_flagged")
+    cared = np.where(mix["looked_after"] == 1, "looked_after", "not_looked_after")
+    return pd.Series(age.astype(str) + "|" + flagged + "|" + cared, index=episodes.index, name="stratum")
+
+
+def compare_standardised_practice(
+    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None
+) -> pd.DataFrame:
+    """Indirectly standardised ratios of "absent" for flagged children and of higher risk grades, on funnels.
+
+    A transparent companion to the multilevel models: each force's observed
+    count against the count expected if the national rates of each stratum
+    (:func:`describe_strata`) applied to its own episodes, with exact/Byar
+    limits, classified on a ratio funnel against England and Wales and against
+    its comparator group (Spiegelhalter's adjustment when over-dispersed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per force and ``measure`` (``absent_if_flagged``: episodes of children
+        with exploitation flags recorded absent; ``higher_grade``: graded
+        medium or high, of graded "missing" episodes): ``observed``, ``expected``, ``value`` (the ratio),
+        ``lower``, ``upper``, ``band``, ``comparator_band``, the funnel limits,
+        ``method`` and the dispersion sentence.
+    """
+    from toolkit.forces import read_comparator_groups
+    from toolkit.funnel import compare_with_funnel
+    from toolkit.intervals import standardised_ratio
+
+    groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
+    category = episodes["category"].astype("string")
+    strata = describe_strata(episodes)
+    graded = _modelled_grades(episodes)
+    flagged = strata.str.contains("|flagged|", regex=False) & category.isin(["missing", "absent"]).fillna(False)
+    measures = {
+        "absent_if_flagged": (episodes.index[flagged], category == "absent"),
+        "higher_grade": (graded.index, episodes["risk_initial"].astype("string").isin(HIGHER_GRADES)),
+    }
+    blocks = []
+    for measure, (index, event) in measures.items():
+        if len(index) == 0:
+            continue
+        cells = (
+            pd.DataFrame(
+                {
+                    "unit": episodes.loc[index, "force_code"].astype(str),
+                    "stratum": strata.loc[index],
+                    "count": event.loc[index].fillna(False).astype(int),
+                }
+            )
+            .groupby(["unit", "stratum"], observed=True)
+            .agg(count=("count", "sum"), population=("count", "size"))
+            .reset_index()
+        )
+        ratios = standardised_ratio(cells).set_index("unit")
+        table = pd.DataFrame(
+            {
+                "unit": ratios.index,
+                "numerator": ratios["observed"].to_numpy(),
+                "denominator": ratios["expected"].to_numpy(),
+            }
+        )
+        try:
+            comparison, dispersion = compare_with_funnel(table, "ratio", comparator_groups=groups)
+        except ValueError:
+            continue  # no events anywhere: nothing to compare
+        comparison = comparison.set_index("unit")
+        comparison[["ratio_lower", "ratio_upper"]] = ratios[["lower", "upper"]]
+        comparison["interval_method"] = ratios["method"]
+        comparison["measure"] = measure
+        comparison["dispersion_sentence"] = dispersion["sentence"]
+        blocks.append(comparison.rename_axis("force_code").reset_index())
+    if not blocks:
+        return pd.DataFrame(columns=["force_code", "measure", "observed", "expected", "value", "band"])
+    return pd.concat(blocks, ignore_index=True)
+
+
+def summarise_consistency(
+    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None, confidence: float = 0.95
+) -> dict[str, pd.DataFrame]:
+    """Every consistency table for the national data in one pass, for the reports.
+
+    A model that cannot be fitted (too few episodes, one force) leaves its rows
+    out and says why in ``notes``.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``consistency_variance``, ``consistency_forces`` (grading and
+        categorisation tendencies per force), ``officer_spread``,
+        ``grade_agreement`` and ``consistency_notes`` (model, note).
+    """
+    variance, forces, notes = [], [], []
+    officers = _empty_officer_rows()
+    for name, fit in (("risk_grading", fit_grading_model), ("absent_if_flagged", fit_absent_model)):
+        try:
+            result = fit(episodes, confidence)
+        except ToolkitError as error:
+            notes.append((name, str(error)))
+            continue
+        variance.append(result["variance"])
+        forces.append(result["forces"])
+        if "officers" in result:
+            officers = result["officers"]
+    return {
+        "consistency_variance": pd.concat(variance, ignore_index=True) if variance else _summarise_empty(),
+        "consistency_forces": pd.concat(forces, ignore_index=True) if forces else _empty_force_rows(),
+        "officer_spread": officers,
+        "grade_agreement": measure_grade_agreement(episodes, confidence),
+        "standardised_practice": compare_standardised_practice(episodes, comparator_groups),
+        "consistency_notes": pd.DataFrame(notes, columns=["model", "note"]),
+    }
+
+
+def _summarise_empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=["model", "measure", "level", "value", "lower", "upper", "episodes", "method"])
