@@ -58,8 +58,9 @@ lint: $(STAMP) ## Lint code and notebooks with ruff
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes; results in benchmarks/results/
+bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes, consistency models; results in benchmarks/results/
 	$(PY) benchmarks/bench_clean.py
+	$(PY) benchmarks/bench_consistency.py
 
 clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
 	rm -rf $(OUT)/*.html $(OUT)/*.csv $(OUT)/run.json data/processed data/synthetic

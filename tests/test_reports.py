@@ -14,7 +14,7 @@ from conftest import EXTRACT_DATE
 
 from toolkit import render, runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
-from toolkit.forces import get_force
+from toolkit.forces import get_force, list_forces
 
 pytestmark = pytest.mark.notebook
 FORCES = ["E23000014", "E23000034", "W15000004"]  # large, tiny (City of London), Welsh
@@ -257,3 +257,19 @@ def test_consistency_section_shows_the_planted_absent_overuse(run):
     assert {"risk_grading", "officer_spread", "kappa"} <= set(west_midlands)
     city = parse(folder / "reports" / "city-of-london.html").measures
     assert city["absent_if_flagged"] == city["risk_grading"] == city["officer_spread"] == "insufficient"
+
+
+def test_published_findings_and_every_published_file_are_free_of_identifiers(run, small_extract):
+    _, folder = run
+    _, episodes, _ = small_extract
+    identifiers = set(episodes["person_id"]) | set(episodes["episode_id"]) | set(episodes["officer_id"].dropna()) - {""}
+    published = json.loads((folder / "reports" / "findings.json").read_text())
+    assert {f["force_code"] for f in published} <= {force.code for force in list_forces()}
+    assert any(f["force_code"] == "E23000014" and f["area"] == "categorisation" for f in published)
+    for f in published:
+        assert all(f[k] is None or f[k] == 0 or f[k] >= 5 for k in ("numerator", "denominator"))
+    for path in (folder / "reports").iterdir():
+        tokens = set(re.findall(r"[A-Za-z0-9-]{6,}", path.read_text(encoding="utf-8")))
+        assert not tokens & identifiers, path.name
+    provenance = json.loads((folder / "reports" / "run.json").read_text())
+    assert provenance["findings_thresholds"]["absent_odds_concern"] == 4.0

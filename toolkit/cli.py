@@ -134,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         work_dir=args.work,
         comparators=args.comparators,
+        thresholds=args.thresholds,
         mapping=args.mapping,
         suppression_threshold=0 if args.no_suppression else args.suppress_below,
         progress=not args.quiet,
@@ -197,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
     run.add_argument("--work", type=Path, help="folder for prepared tables (default data/processed)")
     run.add_argument("--comparators", type=Path, help="comparator groups YAML, e.g. the official lists")
+    run.add_argument(
+        "--thresholds", type=Path, help="YAML of findings thresholds to override (see toolkit.findings.THRESHOLDS)"
+    )
     run.add_argument("--mapping", type=Path, help="mapping YAML when the input is a force's own export")
     run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5)")
     run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")

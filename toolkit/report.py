@@ -44,6 +44,8 @@ __all__ = [
     "show_repeats",
     "show_trend",
     "show_consistency",
+    "show_judgements",
+    "show_practice",
 ]
 
 PREPARED_FILES = {
@@ -63,6 +65,7 @@ PREPARED_FILES = {
     "grade_agreement": "grade_agreement.parquet",
     "standardised_practice": "standardised_practice.parquet",
     "consistency_notes": "consistency_notes.parquet",
+    "practice": "practice.parquet",
     "findings": "findings.json",
     "episodes": "episodes.parquet",
     "run": "run_parameters.json",
@@ -115,6 +118,7 @@ class ForceReport:
     grade_agreement: pd.DataFrame
     standardised_practice: pd.DataFrame
     consistency_notes: pd.DataFrame
+    practice: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -265,9 +269,10 @@ def _share(row: pd.Series) -> str:
     return f"{row['value']:.1%} ({row['lower']:.1%} to {row['upper']:.1%})"
 
 
-def show_findings(report: ForceReport, area: str) -> HTML:
-    """This force's findings in one area, each with its judgement and any recommendation."""
-    mine = [f for f in report.findings if f["force_code"] == report.force.code and f["area"] == area]
+def show_findings(report: ForceReport, area: str | tuple[str, ...]) -> HTML:
+    """This force's findings in one area (or several), each with its judgement and any recommendation."""
+    areas = (area,) if isinstance(area, str) else tuple(area)
+    mine = [f for f in report.findings if f["force_code"] == report.force.code and f["area"] in areas]
     if not mine:
         return HTML("<p>No findings in this area: the measures are within the thresholds.</p>")
     items = []
@@ -280,6 +285,72 @@ def show_findings(report: ForceReport, area: str) -> HTML:
             f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(finding['judgement'])}'>{text}</li>"
         )
     return HTML(f"<ul class='findings'>{''.join(items)}</ul>")
+
+
+def show_judgements(report: ForceReport) -> HTML:
+    """The summary of judgements: causes of concern with recommendations, areas for improvement, good practice."""
+    from toolkit.findings import JUDGEMENT_ORDER
+
+    mine = [f for f in report.findings if f["force_code"] == report.force.code]
+    counts = {j: sum(f["judgement"] == j for f in mine) for j in JUDGEMENT_ORDER}
+    parts = [
+        "<p class='judgement-counts'>"
+        + "; ".join(
+            f"<span data-judgement-count='{_esc(j)}'>{counts[j]} {_esc(_JUDGEMENTS[j].lower())}</span>"
+            for j in JUDGEMENT_ORDER[:3]
+        )
+        + ".</p>"
+    ]
+    for judgement in JUDGEMENT_ORDER[:3]:
+        chosen = [f for f in mine if f["judgement"] == judgement]
+        if not chosen:
+            continue
+        items = []
+        for finding in chosen:
+            text = _esc(finding["statement"])
+            if finding.get("recommendation"):
+                text += f" <em>Recommendation: {_esc(finding['recommendation'])}</em>"
+            items.append(f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(judgement)}'>{text}</li>")
+        parts.append(f"<h3>{_esc(_JUDGEMENTS[judgement])}</h3><ul class='findings'>{''.join(items)}</ul>")
+    if not any(counts[j] for j in JUDGEMENT_ORDER[:3]):
+        parts.append("<p>No causes of concern, areas for improvement or good practice were found by the rules.</p>")
+    return HTML("".join(parts))
+
+
+_PRACTICE_ROWS = {
+    "review_within_24h": "Supervisory review of the risk grade within 24 hours",
+    "prevention_completed": "Prevention interview given after return",
+    "return_interview_72h": "Independent return interview within 72 hours of return",
+}
+
+
+def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
+    """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals."""
+    table = report.practice.set_index(["force_code", "measure"])
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    rows = []
+    for measure in measures:
+        key = (report.force.code, measure)
+        if key not in table.index:
+            continue
+        mine, national = table.loc[key], table.loc[(NATIONAL, measure)]
+        if 0 < mine["numerator"] < threshold or 0 < mine["denominator"] < threshold:
+            figure, band = SUPPRESSED, ""
+        else:
+            figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
+            band = _VS_GROUP.get(mine["comparator_band"], "")
+        rows.append(
+            f"<tr><th scope='row'>{_esc(_PRACTICE_ROWS.get(measure, measure))}</th>"
+            f"<td data-practice='{_esc(measure)}'>{_esc(figure)}</td><td>{_esc(band)}</td>"
+            f"<td>{_esc(format(national['value'], '.0%'))}</td></tr>"
+        )
+    if not rows:
+        return HTML("<p>No episodes for this force are in the extract.</p>")
+    return HTML(
+        "<table class='headline'><caption>Share of episodes (95% Wilson interval)</caption><thead><tr><th></th>"
+        "<th scope='col'>This force</th><th scope='col'>Against its comparator group</th>"
+        f"<th scope='col'>England and Wales</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def show_data_quality(report: ForceReport) -> HTML:

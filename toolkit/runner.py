@@ -33,11 +33,12 @@ from toolkit.consistency import summarise_consistency
 from toolkit.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.extract import read_extract_text, validate_extract
+from toolkit.findings import find_issues, publish_findings, read_thresholds
 from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
 from toolkit.mapping import CANONICAL, read_mapping
+from toolkit.practice import summarise_practice
 from toolkit.quality import (
     assess_metric_support,
-    find_data_quality_issues,
     score_data_quality,
     summarise_cleaning,
 )
@@ -82,6 +83,7 @@ def prepare_tables(
     work_dir: Path,
     run_parameters: dict,
     comparator_groups: dict[str, list[str]] | None = None,
+    thresholds: dict | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Compute every force's figures once and store them where the notebooks read them.
 
@@ -112,9 +114,10 @@ def prepare_tables(
     }
     tables["trends"], tables["monthly"] = summarise_trends(result.clean)
     tables |= summarise_consistency(result.clean, comparator_groups)
+    tables["practice"] = summarise_practice(result.clean, run_parameters["extract_date"], comparator_groups)
     for name, table in tables.items():
         table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
-    findings = find_data_quality_issues(tables["quality"], tables["support"])
+    findings = find_issues(tables, thresholds)
     write_atomically(work_dir / PREPARED_FILES["findings"], json.dumps(findings, indent=2))
     write_atomically(work_dir / PREPARED_FILES["run"], json.dumps(run_parameters, indent=2, default=str))
     return tables
@@ -157,6 +160,7 @@ def run_reports(
     workers: int = 2,
     work_dir: str | Path | None = None,
     comparators: str | Path | None = None,
+    thresholds: str | Path | None = None,
     mapping: str | Path | None = None,
     suppression_threshold: int = DEFAULT_THRESHOLD,
     notebook: str | Path = REPORT_NOTEBOOK,
@@ -181,6 +185,8 @@ def run_reports(
         default ``data/processed``.
     comparators : path-like, optional
         Comparator groups YAML (e.g. the official most similar groups).
+    thresholds : path-like, optional
+        YAML overriding findings thresholds (:data:`toolkit.findings.THRESHOLDS`).
     mapping : path-like, optional
         Mapping YAML of a force's export dialect; without it the input must be
         a canonical extract and is validated strictly.
@@ -210,6 +216,7 @@ def run_reports(
         raise ToolkitError(f"extract date {extract_date!r} is not a date (YYYY-MM-DD)") from None
     requested = [get_force(code).code for code in forces] if forces else None
     groups = read_comparator_groups(comparators)
+    rule_thresholds = read_thresholds(thresholds)
     input_path = Path(input_path)
     out_dir = Path(out_dir).resolve()
     work_dir = Path(work_dir).resolve() if work_dir else DEFAULT_WORK_DIR.resolve()
@@ -241,7 +248,8 @@ def run_reports(
         else f"toolkit default groups ({COMPARATOR_GROUPS_FILE.name}), not the Home Office most similar groups",
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    tables = prepare_tables(result_clean, work_dir, parameters, groups)
+    parameters["findings_thresholds"] = rule_thresholds
+    tables = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
     summary = tables["summary"]
     prepared = time.perf_counter()
 
@@ -270,6 +278,10 @@ def run_reports(
     write_index(out_dir, summary, result.reports, result.failures, parameters)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
     published.to_csv(out_dir / "data_quality.csv", index=False)
+    findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
+    write_atomically(
+        out_dir / "findings.json", json.dumps(publish_findings(findings, suppression_threshold), indent=2) + "\n"
+    )
     provenance = {
         **parameters,
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,0 +1,534 @@
+"""Findings: rules that turn the prepared statistics into an inspection's judgements.
+
+Each rule has a stable id, an area of the findings vocabulary, the metric and
+test it rests on, and writes one sentence with the figures, interval and
+comparator filled in. A cause of concern always carries a recommendation.
+Every threshold is in :data:`THRESHOLDS` (documented there, overridable from a
+YAML file with :func:`read_thresholds`); rules never hold numbers of their own.
+
+Judgements follow the inspectorate's words: a *cause of concern* is a serious
+or systemic shortcoming; an *area for improvement* is less serious; *good
+practice* is a force reliably better than others; an *observation* records a
+fact worth knowing (including that the data cannot support a measure).
+
+Examples
+--------
+>>> sorted({rule.area for rule in RULES})[:3]
+['categorisation', 'investigation', 'repeat_and_exploitation']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.config import read_yaml_config
+from toolkit.consistency import MIN_EPISODES
+from toolkit.errors import ConfigError
+from toolkit.forces import get_force
+from toolkit.quality import find_data_quality_issues, support_statement
+from toolkit.summary import NATIONAL
+
+__all__ = ["THRESHOLDS", "RULES", "Rule", "read_thresholds", "find_issues", "publish_findings", "JUDGEMENT_ORDER"]
+
+JUDGEMENT_ORDER = ("cause_of_concern", "area_for_improvement", "good_practice", "observation")
+
+THRESHOLDS = {
+    # Categorisation: odds that a child with exploitation flags is recorded "absent", against the
+    # average force after case mix (95% interval). Concern when even the interval's lower end is
+    # this many times the average; improvement when beyond the 99.8% limit and at least this much.
+    "absent_odds_concern": 4.0,
+    "absent_odds_improve": 2.0,
+    "absent_odds_good": 0.5,  # good practice when the interval's upper end is below this
+    # Risk grading: adjusted odds of a medium or high grade against the average force.
+    "grading_odds_under_concern": 0.5,  # upper end below: children at risk graded too low
+    "grading_odds_over_improve": 2.0,  # lower end above: grading inflated, resources spread thin
+    # Between officers: the force's officer variance against the national within-force variance.
+    "officer_variance_ratio_concern": 2.0,  # lower end at least this many times the national
+    # Practice shares (funnel bands against England and Wales, Spiegelhalter-adjusted).
+    "practice_concern_fraction": 0.5,  # below the 99.8% limit and under this fraction of national
+    "review_share_concern": 0.5,  # supervisory review within 24 hours for under this share
+    # Time to return: share returned within 48 hours this far under England and Wales (interval).
+    "returned_48h_gap": 0.05,
+    # Repeats: share of episodes that were repeats this far above England and Wales (interval).
+    "repeat_share_gap": 0.10,
+}
+
+
+def read_thresholds(path: str | Path | None = None) -> dict:
+    """The default thresholds, with any overrides from a YAML mapping of name to number.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name or a value that is not a positive number.
+    """
+    thresholds = dict(THRESHOLDS)
+    if path is None:
+        return thresholds
+    overrides = read_yaml_config(path, "findings thresholds") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{path}: thresholds must be a mapping of name to number")
+    for name, value in overrides.items():
+        if name not in THRESHOLDS:
+            raise ConfigError(f"{path}: unknown threshold {name!r}; known: {', '.join(sorted(THRESHOLDS))}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{path}: threshold {name!r} must be a positive number, not {value!r}")
+        thresholds[name] = float(value)
+    return thresholds
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a rule judges and how (documentation; the logic is in its function)."""
+
+    id: str
+    area: str
+    metric: str
+    test: str
+
+
+RULES = (
+    Rule(
+        "categorisation_flagged_absent",
+        "categorisation",
+        "odds that a child with exploitation flags is recorded 'absent', against the average force",
+        "multilevel logistic model, shrunken force estimate with 95% interval; absent_odds_* thresholds",
+    ),
+    Rule(
+        "risk_grading_out_of_line",
+        "risk_assessment",
+        "odds of a medium or high risk grade for similar cases, against the average force",
+        "multilevel logistic model, shrunken force estimate with 95% interval; grading_odds_* thresholds",
+    ),
+    Rule(
+        "officer_inconsistency",
+        "risk_assessment",
+        "variance of officers' grading tendencies within the force",
+        "Wald test of the log variance against the national within-force variance (99.8%)",
+    ),
+    Rule(
+        "supervisory_review",
+        "investigation",
+        "share of episodes with a supervisory review within 24 hours",
+        "proportion funnel against England and Wales (99.8%), review_share_concern",
+    ),
+    Rule(
+        "long_durations",
+        "investigation",
+        "share of children returned within 48 hours (Kaplan-Meier)",
+        "95% interval below England and Wales by returned_48h_gap",
+    ),
+    Rule(
+        "prevention_interviews",
+        "return_and_prevention",
+        "share of returned children given a prevention interview",
+        "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
+    ),
+    Rule(
+        "return_interviews_72h",
+        "return_and_prevention",
+        "share of returned children given a return interview within 72 hours",
+        "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
+    ),
+    Rule(
+        "repeat_missing",
+        "repeat_and_exploitation",
+        "share of episodes that were repeats; children meeting the frequently-missing rule",
+        "95% interval above England and Wales by repeat_share_gap",
+    ),
+    Rule(
+        "volume_rate",
+        "volume",
+        "episodes per 1,000 children",
+        "rate funnel against England and Wales (99.8%)",
+    ),
+)
+_RULES = {rule.id: rule for rule in RULES}
+
+
+def _finding(code, rule_id, judgement, statement, row=None, comparator=None, recommendation=None, **figures) -> dict:
+    rule = _RULES[rule_id]
+    finding = {
+        "force_code": code,
+        "force": get_force(code).name,
+        "area": rule.area,
+        "judgement": judgement,
+        "rule": rule.id,
+        "metric": rule.metric,
+        "test": rule.test,
+        "statement": statement,
+        "value": None,
+        "lower": None,
+        "upper": None,
+        "numerator": None,
+        "denominator": None,
+        "comparator": comparator,
+    }
+    if row is not None:
+        for key in ("value", "lower", "upper", "numerator", "denominator"):
+            if key in row and pd.notna(row[key]):
+                finding[key] = float(row[key]) if key in ("value", "lower", "upper") else int(row[key])
+    finding.update(figures)
+    if judgement == "cause_of_concern" and not recommendation:
+        raise ValueError(f"rule {rule_id}: a cause of concern needs a recommendation")
+    if recommendation:
+        finding["recommendation"] = recommendation
+    return finding
+
+
+def _flagged_absent(tables, t, code, name) -> list[dict]:
+    effects = tables["consistency_forces"]
+    row = effects[(effects["force_code"] == code) & (effects["measure"] == "absent_if_flagged")]
+    if row.empty or row.iloc[0]["episodes"] < MIN_EPISODES:
+        return []
+    row = row.iloc[0]
+    practice = tables["practice"].set_index(["force_code", "measure"])
+    share = (
+        practice.loc[(code, "flagged_recorded_absent")] if (code, "flagged_recorded_absent") in practice.index else None
+    )
+    national = practice.loc[(NATIONAL, "flagged_recorded_absent"), "value"] if share is not None else None
+    raw = (
+        f" {share['value']:.0%} of its flagged children's episodes were recorded 'absent' "
+        f"(England and Wales {national:.0%})."
+        if share is not None
+        else ""
+    )
+    odds = f"{row['value']:.1f} times the average force (95% interval {row['lower']:.1f} to {row['upper']:.1f})"
+    comparator = "average force in England and Wales, after case mix"
+    if row["lower"] >= t["absent_odds_concern"]:
+        return [
+            _finding(
+                code,
+                "categorisation_flagged_absent",
+                "cause_of_concern",
+                f"{name} records children with exploitation flags as 'absent', so not looked for, at odds "
+                f"{odds} after adjustment for case mix.{raw}",
+                row,
+                comparator,
+                f"{name} should stop using the 'absent' category for children with exploitation or other risk "
+                "flags, review every such episode recorded 'absent' in the last year, and audit categorisation "
+                "monthly.",
+            )
+        ]
+    if row["band"] == "above_998" and row["lower"] >= t["absent_odds_improve"]:
+        return [
+            _finding(
+                code,
+                "categorisation_flagged_absent",
+                "area_for_improvement",
+                f"{name} records children with exploitation flags as 'absent' at odds {odds} after case mix.{raw}",
+                row,
+                comparator,
+            )
+        ]
+    if row["upper"] <= t["absent_odds_good"]:
+        return [
+            _finding(
+                code,
+                "categorisation_flagged_absent",
+                "good_practice",
+                f"{name} rarely records children with exploitation flags as 'absent': odds {odds}.{raw}",
+                row,
+                comparator,
+            )
+        ]
+    return []
+
+
+def _grading(tables, t, code, name) -> list[dict]:
+    effects = tables["consistency_forces"]
+    row = effects[(effects["force_code"] == code) & (effects["measure"] == "risk_grading")]
+    if row.empty or row.iloc[0]["episodes"] < MIN_EPISODES:
+        return []
+    row = row.iloc[0]
+    odds = f"{row['value']:.2f} times the average force's (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
+    comparator = "average force in England and Wales, after case mix"
+    if row["upper"] <= t["grading_odds_under_concern"]:
+        return [
+            _finding(
+                code,
+                "risk_grading_out_of_line",
+                "cause_of_concern",
+                f"{name} grades similar cases lower than other forces: its odds of a medium or high risk grade are "
+                f"{odds} after adjustment for the children's risk factors, age, care status and history.",
+                row,
+                comparator,
+                f"{name} should review how officers assess risk for missing children against national guidance, "
+                "re-grade a sample of recent low-graded episodes with risk flags, and make supervisors check "
+                "every first grade.",
+            )
+        ]
+    if row["lower"] >= t["grading_odds_over_improve"]:
+        return [
+            _finding(
+                code,
+                "risk_grading_out_of_line",
+                "area_for_improvement",
+                f"{name} grades similar cases higher than other forces: odds of a medium or high grade {odds}; "
+                "over-grading spreads investigative resources thinly.",
+                row,
+                comparator,
+            )
+        ]
+    return []
+
+
+def _officers(tables, t, code, name) -> list[dict]:
+    spread = tables["officer_spread"]
+    row = spread[spread["force_code"] == code]
+    if row.empty or row.iloc[0]["band"] == "not_estimable":
+        return []
+    row = row.iloc[0]
+    text = (
+        f"variance between its {int(row['officers'])} officers' grading of similar cases is {row['variance']:.2f} on "
+        f"the log-odds scale (95% interval {row['lower']:.2f} to {row['upper']:.2f}) against "
+        f"{row['national_variance']:.2f} within forces nationally"
+    )
+    comparator = "within-force variance, England and Wales"
+    figures = {"value": float(row["variance"]), "lower": float(row["lower"]), "upper": float(row["upper"])}
+    if row["band"] == "above_998":
+        if row["lower"] >= t["officer_variance_ratio_concern"] * row["national_variance"]:
+            return [
+                _finding(
+                    code,
+                    "officer_inconsistency",
+                    "cause_of_concern",
+                    f"In {name} the risk grade a child receives depends on which officer grades it: the {text}.",
+                    None,
+                    comparator,
+                    f"{name} should train officers and supervisors in risk assessment for missing children and "
+                    "check grading consistency between officers and teams regularly.",
+                    **figures,
+                )
+            ]
+        return [
+            _finding(
+                code,
+                "officer_inconsistency",
+                "area_for_improvement",
+                f"In {name} officers grade similar cases less consistently than elsewhere: the {text}.",
+                None,
+                comparator,
+                **figures,
+            )
+        ]
+    if row["band"] == "below_998":
+        return [
+            _finding(
+                code,
+                "officer_inconsistency",
+                "good_practice",
+                f"{name}'s officers grade similar cases consistently: the {text}.",
+                None,
+                comparator,
+                **figures,
+            )
+        ]
+    return []
+
+
+def _practice_rule(rule_id, measure, support_metric, what, recommendation, concern_share=None):
+    """A rule on one practice share: below the 99.8% funnel limit, and far below, and above."""
+
+    def judge(tables, t, code, name) -> list[dict]:
+        if support_statement(tables["support"], code, support_metric):
+            return []  # the data cannot support it: the understanding findings say so
+        practice = tables["practice"]
+        rows = practice[(practice["force_code"] == code) & (practice["measure"] == measure)]
+        if rows.empty or pd.isna(rows.iloc[0]["band"]) or rows.iloc[0]["band"] == "not_compared":
+            return []
+        if rows.iloc[0]["denominator"] < MIN_EPISODES:
+            return []
+        row = rows.iloc[0]
+        national = float(row["national"])
+        text = (
+            f"{row['value']:.0%} of {what} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
+            f"England and Wales {national:.0%})"
+        )
+        comparator = "England and Wales"
+        far_below = row["value"] < t["practice_concern_fraction"] * national
+        too_low = concern_share is not None and row["value"] < t[concern_share]
+        if row["band"] == "below_998" and (far_below or too_low):
+            return [
+                _finding(
+                    code,
+                    rule_id,
+                    "cause_of_concern",
+                    f"In {name}, only {text}.",
+                    row,
+                    national,
+                    recommendation.format(name=name),
+                )
+            ]
+        if row["band"] == "below_998":
+            return [_finding(code, rule_id, "area_for_improvement", f"In {name}, {text}.", row, national)]
+        if row["band"] == "above_998":
+            return [_finding(code, rule_id, "good_practice", f"In {name}, {text}.", row, national)]
+        del comparator
+        return []
+
+    return judge
+
+
+def _durations(tables, t, code, name) -> list[dict]:
+    if support_statement(tables["support"], code, "time_to_return"):
+        return []
+    table = tables["time_to_return"].set_index("force_code")
+    if code not in table.index:
+        return []
+    row, national = table.loc[code], table.loc[NATIONAL]
+    if pd.isna(row["within_48h_upper"]) or row["within_48h_upper"] >= national["within_48h"] - t["returned_48h_gap"]:
+        return []
+    return [
+        _finding(
+            code,
+            "long_durations",
+            "area_for_improvement",
+            f"Children in {name} stay missing longer: {row['within_48h']:.0%} returned within 48 hours (95% interval "
+            f"{row['within_48h_lower']:.0%} to {row['within_48h_upper']:.0%}; England and Wales "
+            f"{national['within_48h']:.0%}).",
+            None,
+            float(national["within_48h"]),
+            value=float(row["within_48h"]),
+            lower=float(row["within_48h_lower"]),
+            upper=float(row["within_48h_upper"]),
+        )
+    ]
+
+
+def _repeats(tables, t, code, name) -> list[dict]:
+    table = tables["repeats"].set_index("force_code")
+    if code not in table.index:
+        return []
+    row, national = table.loc[code], table.loc[NATIONAL]
+    if (
+        pd.isna(row["repeat_share_lower"])
+        or row["repeat_share_lower"] < national["repeat_share"] + t["repeat_share_gap"]
+    ):
+        return []
+    return [
+        _finding(
+            code,
+            "repeat_missing",
+            "area_for_improvement",
+            f"Repeat episodes make up {row['repeat_share']:.0%} of {name}'s episodes (95% interval "
+            f"{row['repeat_share_lower']:.0%} to {row['repeat_share_upper']:.0%}; England and Wales "
+            f"{national['repeat_share']:.0%}): prevention after each return is not stopping children going missing "
+            "again.",
+            None,
+            float(national["repeat_share"]),
+            value=float(row["repeat_share"]),
+            lower=float(row["repeat_share_lower"]),
+            upper=float(row["repeat_share_upper"]),
+        )
+    ]
+
+
+def _volume(tables, t, code, name) -> list[dict]:
+    table = tables["funnel_volume"].set_index("force_code")
+    if code not in table.index or table.loc[code, "band"] not in ("above_998", "below_998"):
+        return []
+    row = table.loc[code]
+    direction = "more" if row["band"] == "above_998" else "fewer"
+    return [
+        _finding(
+            code,
+            "volume_rate",
+            "observation",
+            f"{name} recorded {direction} missing and absent episodes per 1,000 children than England and Wales "
+            f"({row['value']:.1f} against {row['baseline']:.1f}), beyond the funnel's 99.8% limit; "
+            "a difference in recording can explain this as well as a difference in children going missing.",
+            row,
+            float(row["baseline"]),
+        )
+    ]
+
+
+_JUDGES = {
+    "categorisation_flagged_absent": _flagged_absent,
+    "risk_grading_out_of_line": _grading,
+    "officer_inconsistency": _officers,
+    "supervisory_review": _practice_rule(
+        "supervisory_review",
+        "review_within_24h",
+        "supervision",
+        "episodes had a supervisory review of the risk grade within 24 hours",
+        "{name} should make sure a supervisor reviews the risk grade of every missing child within 24 hours, "
+        "and sooner for higher grades, and record the review.",
+        concern_share="review_share_concern",
+    ),
+    "long_durations": _durations,
+    "prevention_interviews": _practice_rule(
+        "prevention_interviews",
+        "prevention_completed",
+        "prevention_interviews",
+        "returned children were given a prevention interview",
+        "{name} should give every returned child a prevention interview and record its outcome.",
+    ),
+    "return_interviews_72h": _practice_rule(
+        "return_interviews_72h",
+        "return_interview_72h",
+        "return_interviews",
+        "returned children had an independent return interview within 72 hours",
+        "{name} should agree with its local authorities how every returned child is offered a return interview "
+        "within 72 hours, and share what children say with investigating officers.",
+    ),
+    "repeat_missing": _repeats,
+    "volume_rate": _volume,
+}
+
+
+def find_issues(tables: dict[str, pd.DataFrame], thresholds: dict | None = None) -> list[dict]:
+    """Every finding for every force, from the prepared tables.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        The tables :func:`toolkit.runner.prepare_tables` computes: ``quality``,
+        ``support``, ``consistency_forces``, ``officer_spread``, ``practice``,
+        ``time_to_return``, ``repeats``, ``funnel_volume``.
+    thresholds : dict, optional
+        Default :data:`THRESHOLDS`.
+
+    Returns
+    -------
+    list of dict
+        Findings in the vocabulary of the extract specification, ordered by
+        force, then judgement (causes of concern first), then rule.
+    """
+    t = thresholds or THRESHOLDS
+    findings = find_data_quality_issues(tables["quality"], tables["support"])
+    for finding in findings:
+        finding.setdefault("force", get_force(finding["force_code"]).name)
+    codes = sorted(set(tables["summary"].query("area == 'force' and metric == 'episodes' and value > 0")["force_code"]))
+    for code in codes:
+        name = get_force(code).name
+        for rule in RULES:
+            findings.extend(_JUDGES[rule.id](tables, t, code, name))
+    order = {j: i for i, j in enumerate(JUDGEMENT_ORDER)}
+    return sorted(findings, key=lambda f: (f["force_code"], order[f["judgement"]], f["rule"]))
+
+
+def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
+    """Findings fit to publish: counts of 1 to ``threshold - 1`` withheld (None, with ``withheld`` listing them).
+
+    Examples
+    --------
+    >>> publish_findings([{"force_code": "E23000034", "numerator": 3, "denominator": 40}], 5)
+    [{'force_code': 'E23000034', 'numerator': None, 'denominator': 40, 'withheld': ['numerator']}]
+    """
+    published = []
+    for finding in findings:
+        finding = dict(finding)
+        withheld = [
+            key for key in ("numerator", "denominator") if finding.get(key) is not None and 0 < finding[key] < threshold
+        ]
+        for key in withheld:
+            finding[key] = None
+        if withheld:
+            finding["withheld"] = withheld
+        published.append(finding)
+    return published
