@@ -65,3 +65,14 @@ def test_design_effect_is_one_without_repeats_and_grows_with_them():
 def test_too_little_data_is_not_fitted():
     fit = trends.fit_trend(pd.Series(pd.date_range("2024-01-01", periods=3, freq="MS")), [1, 0, 2], 1000)
     assert fit["model"].startswith("not fitted") and np.isnan(fit["rate_ratio_per_year"])
+
+
+def test_quarterly_series_add_up_to_the_monthly_ones(growing):
+    episodes = growing[0] if isinstance(growing, tuple) else growing
+    months = trends.count_episodes_by_period(episodes, "M")
+    quarters = trends.count_episodes_by_period(episodes, "Q")
+    assert quarters.groupby("force_code")["episodes"].sum().equals(months.groupby("force_code")["episodes"].sum())
+    assert quarters["quarter"].dt.month.isin([1, 4, 7, 10]).all()
+    assert len(quarters) * 3 == len(months)
+    with pytest.raises(ValueError, match="freq"):
+        trends.count_episodes_by_period(episodes, "W")

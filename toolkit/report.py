@@ -56,6 +56,7 @@ PREPARED_FILES = {
     "repeats": "repeats.parquet",
     "trends": "trends.parquet",
     "monthly": "monthly.parquet",
+    "quarterly": "quarterly.parquet",
     "quality": "quality.parquet",
     "support": "support.parquet",
     "cleaning": "cleaning_by_force.parquet",
@@ -112,6 +113,7 @@ class ForceReport:
     repeats: pd.DataFrame
     trends: pd.DataFrame
     monthly: pd.DataFrame
+    quarterly: pd.DataFrame
     consistency_variance: pd.DataFrame
     consistency_forces: pd.DataFrame
     officer_spread: pd.DataFrame

@@ -48,7 +48,7 @@ from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
 from toolkit.summary import compare_volume_rates, summarise_volume
 from toolkit.survival import summarise_time_to_return, tabulate_return_curves
-from toolkit.trends import summarise_trends
+from toolkit.trends import count_episodes_by_period, summarise_trends
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -113,6 +113,7 @@ def prepare_tables(
         "cleaning": summarise_cleaning(result),
     }
     tables["trends"], tables["monthly"] = summarise_trends(result.clean)
+    tables["quarterly"] = count_episodes_by_period(result.clean, "Q")
     tables |= summarise_consistency(result.clean, comparator_groups)
     tables["practice"] = summarise_practice(result.clean, run_parameters["extract_date"], comparator_groups)
     for name, table in tables.items():

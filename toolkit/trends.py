@@ -11,7 +11,7 @@ Examples
 >>> import pandas as pd
 >>> episodes = pd.DataFrame({"force_code": ["E23000014"] * 3,
 ...     "reported_at": pd.to_datetime(["2024-01-05", "2024-01-20", "2024-03-02"])})
->>> monthly_counts(episodes).query("force_code == 'E23000014'")["episodes"].tolist()
+>>> count_episodes_by_period(episodes).query("force_code == 'E23000014'")["episodes"].tolist()
 [2, 0, 1]
 """
 
@@ -27,28 +27,38 @@ from scipy import stats
 from toolkit.forces import read_forces_table
 from toolkit.summary import NATIONAL
 
-__all__ = ["monthly_counts", "fit_trend", "design_effect", "summarise_trends", "OVERDISPERSION_LIMIT"]
+__all__ = ["count_episodes_by_period", "fit_trend", "design_effect", "summarise_trends", "OVERDISPERSION_LIMIT"]
 
 OVERDISPERSION_LIMIT = 1.5  # Pearson chi-squared / df above this: negative binomial instead of Poisson
 
 
-def monthly_counts(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Episodes per force per calendar month, with zeros for months without any.
+def count_episodes_by_period(episodes: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
+    """Episodes per force per calendar month (``freq="M"``) or quarter (``"Q"``), with zeros where none.
 
     Returns
     -------
     pandas.DataFrame
-        ``force_code``, ``month`` (first day), ``episodes``; England and Wales
-        included as ``england_and_wales``.
+        ``force_code``, ``month`` or ``quarter`` (its first day), ``episodes``;
+        England and Wales included as ``england_and_wales``.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["F", "F", "F"],
+    ...     "reported_at": pd.to_datetime(["2024-01-05", "2024-03-09", "2024-05-01"])})
+    >>> count_episodes_by_period(e, "Q").query("force_code == 'F'")["episodes"].tolist()
+    [2, 1]
     """
-    month = episodes["reported_at"].dt.to_period("M")
-    counts = pd.crosstab(episodes["force_code"].astype(str), month)
-    months = pd.period_range(month.min(), month.max(), freq="M")
-    counts = counts.reindex(columns=months, fill_value=0)
+    if freq not in ("M", "Q"):
+        raise ValueError(f"freq must be 'M' (months) or 'Q' (quarters), not {freq!r}")
+    label = {"M": "month", "Q": "quarter"}[freq]
+    period = episodes["reported_at"].dt.to_period(freq)
+    counts = pd.crosstab(episodes["force_code"].astype(str), period)
+    periods = pd.period_range(period.min(), period.max(), freq=freq)
+    counts = counts.reindex(columns=periods, fill_value=0)
     counts.loc[NATIONAL] = counts.sum()
     table = counts.stack().rename("episodes").reset_index()
-    table.columns = ["force_code", "month", "episodes"]
-    table["month"] = table["month"].dt.to_timestamp()
+    table.columns = ["force_code", label, "episodes"]
+    table[label] = table[label].dt.to_timestamp()
     return table
 
 
@@ -150,7 +160,7 @@ def summarise_trends(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     series : pandas.DataFrame
         Monthly episodes with the fitted values, for the charts.
     """
-    series = monthly_counts(episodes)
+    series = count_episodes_by_period(episodes)
     population = read_forces_table()["children"].to_dict()
     population[NATIONAL] = sum(population.values())
     effects = design_effect(episodes)
