@@ -348,7 +348,6 @@ def _practice_rule(rule_id, measure, support_metric, what, recommendation, conce
             f"{row['value']:.0%} of {what} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {national:.0%})"
         )
-        comparator = "England and Wales"
         far_below = row["value"] < t["practice_concern_fraction"] * national
         too_low = concern_share is not None and row["value"] < t[concern_share]
         if row["band"] == "below_998" and (far_below or too_low):
@@ -367,7 +366,6 @@ def _practice_rule(rule_id, measure, support_metric, what, recommendation, conce
             return [_finding(code, rule_id, "area_for_improvement", f"In {name}, {text}.", row, national)]
         if row["band"] == "above_998":
             return [_finding(code, rule_id, "good_practice", f"In {name}, {text}.", row, national)]
-        del comparator
         return []
 
     return judge
