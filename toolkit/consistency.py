@@ -260,7 +260,9 @@ def _has_officers(episodes: pd.DataFrame) -> pd.Series:
     return officer.notna() & (officer != "")
 
 
-def fit_grading_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+def fit_grading_model(
+    episodes: pd.DataFrame, confidence: float = 0.95, case_mix: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """Between-force and within-force variation in risk grading, after case mix.
 
     Parameters
@@ -304,7 +306,9 @@ def fit_grading_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[
         levels["officer"] = forces + "/" + data["officer_id"].astype(str).str.strip().to_numpy()
     if not levels:
         raise ToolkitError("one force and no officer recorded: there is no variation between units to model")
-    X = describe_case_mix(data)
+    # Case mix of the whole extract, then the modelled rows: a child's earlier episodes count whatever
+    # their category or grade.
+    X = (case_mix if case_mix is not None else describe_case_mix(episodes)).loc[data.index].copy()
     X.insert(0, "intercept", 1.0)
     fit = _fit_glmm(y, X, levels)
     out = {
@@ -395,7 +399,9 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
     return table
 
 
-def fit_absent_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+def fit_absent_model(
+    episodes: pd.DataFrame, confidence: float = 0.95, case_mix: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """Each force's adjusted odds of recording a child with exploitation flags as "absent".
 
     Returns
@@ -411,7 +417,7 @@ def fit_absent_model(episodes: pd.DataFrame, confidence: float = 0.95) -> dict[s
     ToolkitError
         Too few flagged episodes, fewer than two forces, or no variation.
     """
-    mix = describe_case_mix(episodes)
+    mix = case_mix if case_mix is not None else describe_case_mix(episodes)
     flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
     category = episodes["category"].astype("string")
     keep = flagged & category.isin(["missing", "absent"]).fillna(False)
@@ -507,7 +513,7 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
     return table
 
 
-def describe_strata(episodes: pd.DataFrame) -> pd.Series:
+def describe_strata(episodes: pd.DataFrame, case_mix: pd.DataFrame | None = None) -> pd.Series:
     """The stratum used for indirect standardisation: age band, exploitation flag and care status.
 
     Examples
@@ -517,7 +523,7 @@ def describe_strata(episodes: pd.DataFrame) -> pd.Series:
     >>> describe_strata(e).tolist()
     ['12-15|flagged|not_looked_after']
     """
-    mix = describe_case_mix(episodes)
+    mix = case_mix if case_mix is not None else describe_case_mix(episodes)
     age = pd.cut(episodes["age"].astype(float), [-1, 11, 15, 17], labels=["0-11", "12-15", "16-17"])
     flagged = np.where(mix[list(EXPLOITATION_FLAGS)].any(axis=1), "flagged", "not_flagged")
     cared = np.where(mix["looked_after"] == 1, "looked_after", "not_looked_after")
@@ -525,7 +531,9 @@ def describe_strata(episodes: pd.DataFrame) -> pd.Series:
 
 
 def compare_standardised_practice(
-    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None
+    episodes: pd.DataFrame,
+    comparator_groups: dict[str, list[str]] | None = None,
+    case_mix: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Indirectly standardised ratios of "absent" for flagged children and of higher risk grades, on funnels.
 
@@ -550,7 +558,7 @@ def compare_standardised_practice(
 
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
     category = episodes["category"].astype("string")
-    strata = describe_strata(episodes)
+    strata = describe_strata(episodes, case_mix)
     graded = _modelled_grades(episodes)
     flagged = strata.str.contains("|flagged|", regex=False) & category.isin(["missing", "absent"]).fillna(False)
     measures = {
@@ -612,10 +620,11 @@ def summarise_consistency(
         ``grade_agreement`` and ``consistency_notes`` (model, note).
     """
     variance, forces, notes = [], [], []
+    mix = describe_case_mix(episodes)  # once: every model and the strata use it
     officers = _empty_officer_rows()
     for name, fit in (("risk_grading", fit_grading_model), ("absent_if_flagged", fit_absent_model)):
         try:
-            result = fit(episodes, confidence)
+            result = fit(episodes, confidence, mix)
         except ToolkitError as error:
             notes.append((name, str(error)))
             continue
@@ -628,7 +637,7 @@ def summarise_consistency(
         "consistency_forces": pd.concat(forces, ignore_index=True) if forces else _empty_force_rows(),
         "officer_spread": officers,
         "grade_agreement": measure_grade_agreement(episodes, confidence),
-        "standardised_practice": compare_standardised_practice(episodes, comparator_groups),
+        "standardised_practice": compare_standardised_practice(episodes, comparator_groups, mix),
         "consistency_notes": pd.DataFrame(notes, columns=["model", "note"]),
     }
 
