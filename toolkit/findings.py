@@ -179,17 +179,30 @@ def _finding(code, rule_id, judgement, statement, row=None, comparator=None, rec
     return finding
 
 
+def _row(table: pd.DataFrame, key) -> pd.Series | None:
+    """The row of an indexed table at ``key``, or None."""
+    return table.loc[key] if key in table.index else None
+
+
+def _index_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables the rules read, indexed once for lookups by force."""
+    return {
+        "support": tables["support"],
+        "effects": tables["consistency_forces"].set_index(["measure", "force_code"]),
+        "practice": tables["practice"].set_index(["force_code", "measure"]),
+        "officer_spread": tables["officer_spread"].set_index("force_code"),
+        "time_to_return": tables["time_to_return"].set_index("force_code"),
+        "repeats": tables["repeats"].set_index("force_code"),
+        "funnel_volume": tables["funnel_volume"].set_index("force_code"),
+    }
+
+
 def _flagged_absent(tables, t, code, name) -> list[dict]:
-    effects = tables["consistency_forces"]
-    row = effects[(effects["force_code"] == code) & (effects["measure"] == "absent_if_flagged")]
-    if row.empty or row.iloc[0]["episodes"] < MIN_EPISODES:
+    row = _row(tables["effects"], ("absent_if_flagged", code))
+    if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    row = row.iloc[0]
-    practice = tables["practice"].set_index(["force_code", "measure"])
-    share = (
-        practice.loc[(code, "flagged_recorded_absent")] if (code, "flagged_recorded_absent") in practice.index else None
-    )
-    national = practice.loc[(NATIONAL, "flagged_recorded_absent"), "value"] if share is not None else None
+    share = _row(tables["practice"], (code, "flagged_recorded_absent"))
+    national = share["national"] if share is not None else None
     raw = (
         f" {share['value']:.0%} of its flagged children's episodes were recorded 'absent' "
         f"(England and Wales {national:.0%})."
@@ -239,11 +252,9 @@ def _flagged_absent(tables, t, code, name) -> list[dict]:
 
 
 def _grading(tables, t, code, name) -> list[dict]:
-    effects = tables["consistency_forces"]
-    row = effects[(effects["force_code"] == code) & (effects["measure"] == "risk_grading")]
-    if row.empty or row.iloc[0]["episodes"] < MIN_EPISODES:
+    row = _row(tables["effects"], ("risk_grading", code))
+    if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    row = row.iloc[0]
     odds = f"{row['value']:.2f} times the average force's (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
     comparator = "average force in England and Wales, after case mix"
     if row["upper"] <= t["grading_odds_under_concern"]:
@@ -277,11 +288,9 @@ def _grading(tables, t, code, name) -> list[dict]:
 
 
 def _officers(tables, t, code, name) -> list[dict]:
-    spread = tables["officer_spread"]
-    row = spread[spread["force_code"] == code]
-    if row.empty or row.iloc[0]["band"] == "not_estimable":
+    row = _row(tables["officer_spread"], code)
+    if row is None or row["band"] == "not_estimable":
         return []
-    row = row.iloc[0]
     text = (
         f"variance between its {int(row['officers'])} officers' grading of similar cases is {row['variance']:.2f} on "
         f"the log-odds scale (95% interval {row['lower']:.2f} to {row['upper']:.2f}) against "
@@ -336,13 +345,11 @@ def _practice_rule(rule_id, measure, support_metric, what, recommendation, conce
     def judge(tables, t, code, name) -> list[dict]:
         if support_statement(tables["support"], code, support_metric):
             return []  # the data cannot support it: the understanding findings say so
-        practice = tables["practice"]
-        rows = practice[(practice["force_code"] == code) & (practice["measure"] == measure)]
-        if rows.empty or pd.isna(rows.iloc[0]["band"]) or rows.iloc[0]["band"] == "not_compared":
+        row = _row(tables["practice"], (code, measure))
+        if row is None or pd.isna(row["band"]) or row["band"] == "not_compared":
             return []
-        if rows.iloc[0]["denominator"] < MIN_EPISODES:
+        if row["denominator"] < MIN_EPISODES:
             return []
-        row = rows.iloc[0]
         national = float(row["national"])
         text = (
             f"{row['value']:.0%} of {what} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
@@ -374,7 +381,7 @@ def _practice_rule(rule_id, measure, support_metric, what, recommendation, conce
 def _durations(tables, t, code, name) -> list[dict]:
     if support_statement(tables["support"], code, "time_to_return"):
         return []
-    table = tables["time_to_return"].set_index("force_code")
+    table = tables["time_to_return"]
     if code not in table.index:
         return []
     row, national = table.loc[code], table.loc[NATIONAL]
@@ -398,7 +405,7 @@ def _durations(tables, t, code, name) -> list[dict]:
 
 
 def _repeats(tables, t, code, name) -> list[dict]:
-    table = tables["repeats"].set_index("force_code")
+    table = tables["repeats"]
     if code not in table.index:
         return []
     row, national = table.loc[code], table.loc[NATIONAL]
@@ -426,7 +433,7 @@ def _repeats(tables, t, code, name) -> list[dict]:
 
 
 def _volume(tables, t, code, name) -> list[dict]:
-    table = tables["funnel_volume"].set_index("force_code")
+    table = tables["funnel_volume"]
     if code not in table.index or table.loc[code, "band"] not in ("above_998", "below_998"):
         return []
     row = table.loc[code]
@@ -502,10 +509,11 @@ def find_issues(tables: dict[str, pd.DataFrame], thresholds: dict | None = None)
     for finding in findings:
         finding.setdefault("force", get_force(finding["force_code"]).name)
     codes = sorted(set(tables["summary"].query("area == 'force' and metric == 'episodes' and value > 0")["force_code"]))
+    indexed = _index_tables(tables)
     for code in codes:
         name = get_force(code).name
         for rule in RULES:
-            findings.extend(_JUDGES[rule.id](tables, t, code, name))
+            findings.extend(_JUDGES[rule.id](indexed, t, code, name))
     order = {j: i for i, j in enumerate(JUDGEMENT_ORDER)}
     return sorted(findings, key=lambda f: (f["force_code"], order[f["judgement"]], f["rule"]))
 
