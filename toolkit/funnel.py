@@ -329,18 +329,7 @@ def compare_with_funnel(
         for level in LEVELS
     }
     value = x / n * multiplier
-    below_998, below_95 = value < limits[0.998][0], value < limits[0.95][0]
-    if statistic == "rate":
-        # Continuous limits put every zero below them; a zero count is only unusual when
-        # P(no events | expected) is below the limit's tail probability (exact one-sided test).
-        p_zero = np.exp(-baseline * n / multiplier)
-        below_998 = np.where(x == 0, p_zero < (1 - 0.998) / 2, below_998)
-        below_95 = np.where(x == 0, p_zero < (1 - 0.95) / 2, below_95)
-    band = np.select(
-        [value > limits[0.998][1], value > limits[0.95][1], below_998, below_95],
-        ["above_998", "above_95", "below_998", "below_95"],
-        "within",
-    )
+    band = _classify(statistic, value, x, n, baseline, multiplier, limits)
     method = (
         f"funnel limits with Spiegelhalter's additive random-effects adjustment for over-dispersion "
         f"(phi {dispersion['phi']:.2f}, tau-squared {tau2:.4g})"
@@ -389,6 +378,25 @@ def compare_with_funnel(
     }
 
 
+def _classify(statistic, value, count, denominator, baseline, multiplier, limits) -> np.ndarray:
+    """Band of each value against the 95% and 99.8% limits (``limits[level] = (lower, upper)``).
+
+    For rates, continuous limits put every zero below them; a zero count is only unusual when
+    P(no events | expected) is below the limit's tail probability (the exact one-sided test).
+    """
+    value = np.asarray(value, dtype=float)
+    below = {level: value < limits[level][0] for level in LEVELS}
+    if statistic == "rate":
+        zero = np.asarray(count, dtype=float) == 0
+        p_zero = np.exp(-baseline * np.asarray(denominator, dtype=float) / multiplier)
+        below = {level: np.where(zero, p_zero < (1 - level) / 2, below[level]) for level in LEVELS}
+    return np.select(
+        [value > limits[0.998][1], value > limits[0.95][1], below[0.998], below[0.95]],
+        ["above_998", "above_95", "below_998", "below_95"],
+        "within",
+    )
+
+
 def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd.DataFrame:
     """Each unit against limits around its comparator group's pooled figure, at its own denominator."""
     totals = comparison.set_index("unit")[["numerator", "denominator"]]
@@ -402,17 +410,8 @@ def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd
             continue
         baseline = pooled["numerator"] / pooled["denominator"] * multiplier
         limits = {level: funnel_limits(statistic, baseline, [n], level, multiplier, tau2) for level in LEVELS}
-        below = {level: value < limits[level][0][0] for level in LEVELS}
-        if statistic == "rate" and x == 0:  # as in compare_with_funnel: the exact chance of no events
-            below = {level: np.exp(-baseline * n / multiplier) < (1 - level) / 2 for level in LEVELS}
         baselines.append(baseline)
-        bands.append(
-            np.select(
-                [value > limits[0.998][1][0], value > limits[0.95][1][0], below[0.998], below[0.95]],
-                ["above_998", "above_95", "below_998", "below_95"],
-                "within",
-            ).item()
-        )
+        bands.append(_classify(statistic, [value], [x], [n], baseline, multiplier, limits).item())
     return comparison.assign(comparator_baseline=baselines, comparator_band=bands)
 
 
