@@ -633,22 +633,22 @@ def show_consistency(report: ForceReport) -> HTML:
     ratios = report.standardised_practice
     ratios = ratios[ratios["force_code"] == code].set_index("measure")
     parts, figures = [], ""
-    for measure, what, ratio_what in (
+    for key, ratio_key, what, ratio_what in (
         (
+            "absent_if_flagged",
             "absent_if_flagged",
             "Children with exploitation flags recorded 'absent' (adjusted for age, care status, other risk "
             "factors and earlier episodes)",
             "Flagged children's episodes recorded 'absent'",
         ),
         (
-            "risk_graded",
+            "risk_grading",
+            "higher_grade",
             "Risk graded medium or high for 'missing' episodes (adjusted for the child's risk factors, age, "
             "care status and earlier episodes)",
             "'Missing' episodes graded medium or high",
         ),
     ):
-        key = "risk_grading" if measure == "risk_graded" else measure
-        ratio_key = "higher_grade" if measure == "risk_graded" else measure
         if key not in mine.index or mine.loc[key, "episodes"] < MIN_EPISODES:
             parts.append(
                 f"<p class='insufficient' data-measure='{_esc(key)}'>{_esc(what)}: too few episodes to model.</p>"
