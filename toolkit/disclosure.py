@@ -21,7 +21,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUPPRESSED", "DEFAULT_THRESHOLD", "COUNT_UNITS", "suppress_small_counts", "format_figure"]
+__all__ = [
+    "SUPPRESSED",
+    "DEFAULT_THRESHOLD",
+    "COUNT_UNITS",
+    "suppress_small_counts",
+    "suppress_volume_summary",
+    "format_figure",
+]
 
 SUPPRESSED = "[c]"
 DEFAULT_THRESHOLD = 5
@@ -72,6 +79,53 @@ def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
             out[column] = out[column].astype(float).mask(small)
     out["suppressed"] = small.to_numpy()
     return out
+
+
+def suppress_volume_summary(
+    summary: pd.DataFrame, comparator_groups: dict[str, list[str]], threshold: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """Primary and secondary suppression of the volume summary (forces, comparator groups, England and Wales).
+
+    Primary: :func:`suppress_small_counts`. Secondary: a published total
+    that included a withheld force would give its count away by subtraction
+    (England and Wales minus the other 42 forces), so comparator-group and
+    national figures are pooled without the forces whose own figures are
+    withheld, and say so in ``leaves_out``. Every force keeps its own figures.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`toolkit.summary.summarise_volume`, with ``suppressed`` and
+        ``leaves_out`` (codes left out of a pooled row, ``;``-separated).
+
+    Examples
+    --------
+    >>> from toolkit.summary import summarise_volume
+    >>> episodes = pd.DataFrame({"force_code": ["E23000034"] * 3 + ["E23000001"] * 10,
+    ...                          "person_id": list("abc") + list("defghijklm")})
+    >>> published = suppress_volume_summary(summarise_volume(episodes), {})
+    >>> national = published.query("area == 'national' and metric == 'episodes'")
+    >>> int(national["value"].iloc[0]), national["leaves_out"].iloc[0]
+    (10, 'E23000034')
+    """
+    from toolkit.summary import pool_volume
+
+    marked = suppress_small_counts(summary, threshold)
+    marked["leaves_out"] = ""
+    forces = marked[marked["area"] == "force"]
+    withheld = frozenset(forces.loc[forces["suppressed"], "force_code"])
+    if not withheld:
+        return marked
+    raw = summary[summary["area"] == "force"]
+    counts = raw.pivot(index="force_code", columns="metric", values="value")[["episodes", "children"]]
+    counts["population"] = raw[raw["metric"] == "rate_per_1000_children"].set_index("force_code")["denominator"]
+    pooled = suppress_small_counts(pool_volume(counts, comparator_groups, withheld), threshold)
+    note = ";".join(sorted(withheld))
+    pooled["leaves_out"] = [
+        note if area == "national" or withheld & set(comparator_groups.get(code, [])) else ""
+        for code, area in zip(pooled["force_code"], pooled["area"], strict=True)
+    ]
+    return pd.concat([forces, pooled], ignore_index=True).reindex(columns=marked.columns)
 
 
 def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> str:

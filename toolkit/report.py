@@ -22,7 +22,13 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from toolkit.disclosure import DEFAULT_THRESHOLD, SUPPRESSED, format_figure, suppress_small_counts
+from toolkit.disclosure import (
+    DEFAULT_THRESHOLD,
+    SUPPRESSED,
+    format_figure,
+    suppress_small_counts,
+    suppress_volume_summary,
+)
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
 from toolkit.plots import plot_force_effects, plot_funnel
@@ -160,7 +166,9 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
         )
     run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    summary = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["summary"]), threshold)
+    summary = suppress_volume_summary(
+        pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
+    )
     quality = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["quality"]), threshold)
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
@@ -209,12 +217,13 @@ def show_headline_table(report: ForceReport) -> HTML:
     """The force in numbers against its comparator group and England and Wales."""
     head = "".join(f"<th scope='col'>{_esc(label)}</th>" for label in _AREA_LABELS.values())
     body = []
-    withheld = False
+    withheld, left_out = False, set()
     for metric, label, decimals in _ROWS:
         cells = []
         for area in _AREA_LABELS:
             row = report.figure(metric, area)
             withheld |= bool(row["suppressed"])
+            left_out |= set(filter(None, str(row.get("leaves_out", "")).split(";")))
             value = "" if row["suppressed"] or pd.isna(row["value"]) else f"{row['value']:.6g}"
             cells.append(
                 f"<td data-metric='{_esc(metric)}' data-area='{_esc(area)}' data-value='{_esc(value)}'>"
@@ -234,6 +243,12 @@ def show_headline_table(report: ForceReport) -> HTML:
             f"{SUPPRESSED} marks a figure withheld because it rests on fewer than "
             f"{report.run.get('suppression_threshold', DEFAULT_THRESHOLD)} episodes or children "
             "(statistical disclosure control)."
+        )
+    if left_out:
+        names = ", ".join(get_force(code).name for code in sorted(left_out))
+        notes.append(
+            f"Comparator-group and England and Wales figures leave out {names}, whose own figures are withheld, "
+            "so that they cannot be recovered by subtraction."
         )
     notes_html = "".join(f"<p class='note'>{_esc(n)}</p>" for n in notes)
     return HTML(

@@ -250,6 +250,7 @@ def run_reports(
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     parameters["findings_thresholds"] = rule_thresholds
+    parameters["comparator_groups"] = groups
     tables = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
     summary = tables["summary"]
     prepared = time.perf_counter()

@@ -12,7 +12,7 @@ import jinja2
 import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
-from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_small_counts
+from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
 from toolkit.forces import get_force
 from toolkit.render import write_atomically
 from toolkit.summary import NATIONAL
@@ -35,11 +35,11 @@ def _text(row: pd.Series, decimals: int) -> str:
     return format_figure(row["value"], bool(row["suppressed"]), decimals)
 
 
-def build_index_rows(
-    summary: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str], threshold: int
-) -> list[dict]:
-    """One row per force in the run: name, link (when written), headline figures, status."""
-    shown = suppress_small_counts(summary, threshold)
+def build_index_rows(shown: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str]) -> list[dict]:
+    """One row per force in the run: name, link (when written), headline figures, status.
+
+    ``shown`` is the summary after disclosure control (:func:`toolkit.disclosure.suppress_volume_summary`).
+    """
     rows = []
     for code in sorted(set(reports) | set(failures)):
         force = get_force(code)
@@ -66,10 +66,12 @@ def write_index(
 ) -> Path:
     """Write ``index.html`` listing every force of the run, linking each written report."""
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    shown = suppress_small_counts(summary, threshold)
+    shown = suppress_volume_summary(summary, run.get("comparator_groups", {}), threshold)
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
+    left_out = [get_force(code).name for code in filter(None, national["leaves_out"].split(";"))]
     page = _ENVIRONMENT.get_template("index.html.j2").render(
-        rows=build_index_rows(summary, reports, failures, threshold),
+        rows=build_index_rows(shown, reports, failures),
+        left_out=", ".join(left_out),
         run=run,
         national_episodes=_text(_figure(shown, NATIONAL, "national", "episodes"), 0),
         national_rate=_text(national, 1),

@@ -24,7 +24,7 @@ import pandas as pd
 from toolkit.forces import read_comparator_groups, read_forces_table
 from toolkit.intervals import rate_interval
 
-__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "compare_volume_rates"]
+__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "pool_volume", "compare_volume_rates"]
 
 NATIONAL = "england_and_wales"
 SUMMARY_COLUMNS = [
@@ -135,17 +135,31 @@ def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[s
     """
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
     counts = _counts_by_force(episodes)
-    force_rows = _volume_rows(counts, "force")
+    return pd.concat([_volume_rows(counts, "force"), pool_volume(counts, groups)], ignore_index=True)
+
+
+def pool_volume(counts: pd.DataFrame, groups: dict[str, list[str]], leave_out: frozenset = frozenset()) -> pd.DataFrame:
+    """Comparator-group and national rows pooled from per-force counts, leaving out some forces.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Indexed by force code: ``episodes``, ``children``, ``population``.
+    groups : dict
+        Force code to its comparator codes.
+    leave_out : frozenset of str
+        Forces left out of every pooled figure (those whose own figures are
+        withheld: a total that included them would reveal them by subtraction).
+    """
+    kept = counts.loc[~counts.index.isin(leave_out), ["episodes", "children", "population"]]
     # Each comparator group pooled: sums over its members, by one matrix product.
-    codes = list(counts.index)
-    membership = pd.DataFrame(0, index=codes, columns=codes)
+    membership = pd.DataFrame(0, index=counts.index, columns=kept.index)
     for code, peers in groups.items():
-        membership.loc[code, peers] = 1
-    pooled = membership @ counts[["episodes", "children", "population"]]
-    comparator_rows = _volume_rows(pooled, "comparators")
-    national = counts[["episodes", "children", "population"]].sum().to_frame(NATIONAL).T
-    national_rows = _volume_rows(national, "national")
-    return pd.concat([force_rows, comparator_rows, national_rows], ignore_index=True)
+        if code in membership.index:
+            membership.loc[code, [p for p in peers if p in kept.index]] = 1
+    comparator_rows = _volume_rows(membership @ kept, "comparators")
+    national_rows = _volume_rows(kept.sum().to_frame(NATIONAL).T, "national")
+    return pd.concat([comparator_rows, national_rows], ignore_index=True)
 
 
 def compare_volume_rates(summary: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None) -> pd.DataFrame:

@@ -1,0 +1,85 @@
+"""Disclosure control: no small count is published, and none can be recovered from the totals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.disclosure import suppress_small_counts, suppress_volume_summary
+from toolkit.forces import read_comparator_groups
+from toolkit.summary import summarise_volume
+
+CITY_OF_LONDON = "E23000034"
+
+
+@pytest.fixture(scope="module")
+def with_a_tiny_force(national_year):
+    episodes = national_year[0]
+    city = episodes[episodes["force_code"] == CITY_OF_LONDON].head(3)
+    return pd.concat([episodes[episodes["force_code"] != CITY_OF_LONDON], city], ignore_index=True)
+
+
+def test_a_withheld_force_cannot_be_recovered_by_subtraction(with_a_tiny_force):
+    groups = read_comparator_groups()
+    summary = summarise_volume(with_a_tiny_force, groups)
+    published = suppress_volume_summary(summary, groups)
+    forces = published[published["area"] == "force"]
+    withheld = set(forces.loc[forces["suppressed"], "force_code"])
+    assert withheld == {CITY_OF_LONDON}
+    for metric in ("episodes", "children"):
+        own = forces[forces["metric"] == metric].set_index("force_code")["value"]
+        national = published.query("area == 'national' and metric == @metric").iloc[0]
+        # England and Wales minus every published force leaves nothing to find.
+        assert national["value"] == own.drop(list(withheld)).sum()
+        assert national["leaves_out"] == CITY_OF_LONDON
+        for code, peers in groups.items():
+            row = published.query("area == 'comparators' and metric == @metric and force_code == @code").iloc[0]
+            kept = [p for p in peers if p not in withheld]
+            assert row["value"] == own[kept].sum(), code
+            assert (row["leaves_out"] == CITY_OF_LONDON) == (CITY_OF_LONDON in peers)
+    # Every other force keeps its own figures.
+    assert not forces.loc[forces["force_code"] != CITY_OF_LONDON, "suppressed"].any()
+    # The national rate rests on the same pooled counts.
+    rate = published.query("area == 'national' and metric == 'rate_per_1000_children'").iloc[0]
+    assert rate["numerator"] == national_total(published, "episodes")
+
+
+def national_total(published, metric):
+    return published.query("area == 'national' and metric == @metric")["value"].iloc[0]
+
+
+def test_without_withheld_forces_the_totals_are_the_plain_sums(national_year):
+    groups = read_comparator_groups()
+    episodes = national_year[0]
+    # Without City of London's handful of episodes no force is withheld (a zero is published).
+    summary = summarise_volume(episodes[episodes["force_code"] != CITY_OF_LONDON], groups)
+    published = suppress_volume_summary(summary, groups)
+    assert (published["leaves_out"] == "").all()
+    pd.testing.assert_frame_equal(
+        published.drop(columns=["suppressed", "leaves_out"]).reset_index(drop=True),
+        summary.astype({c: float for c in ("value", "lower", "upper", "numerator", "denominator")}).reset_index(
+            drop=True
+        ),
+        check_dtype=False,
+    )
+
+
+def test_suppression_off_publishes_everything(with_a_tiny_force):
+    summary = summarise_volume(with_a_tiny_force)
+    published = suppress_volume_summary(summary, read_comparator_groups(), threshold=0)
+    assert not published["suppressed"].any() and (published["leaves_out"] == "").all()
+    assert national_total(published, "episodes") == len(with_a_tiny_force)
+
+
+def test_small_counts_and_figures_resting_on_them_are_blanked():
+    table = pd.DataFrame(
+        {
+            "metric": ["episodes", "episodes", "rate", "share", "share"],
+            "value": [0.0, 4.0, 0.1, 0.5, 0.5],
+            "numerator": [np.nan, np.nan, 4.0, 10.0, 2.0],
+            "denominator": [np.nan, np.nan, 40000.0, 20.0, 4.0],
+            "unit": ["episodes", "episodes", "episodes per 1,000 children", "share", "share"],
+        }
+    )
+    out = suppress_small_counts(table)
+    assert out["suppressed"].tolist() == [False, True, True, False, True]
+    assert out.loc[out["suppressed"], ["value", "numerator", "denominator"]].isna().all().all()
