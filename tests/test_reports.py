@@ -115,7 +115,7 @@ def test_record_level_data_stays_in_the_work_folder(run):
     result, folder = run
     published = {p.name for p in (folder / "reports").iterdir()}
     assert not any(name.endswith((".parquet", ".ipynb")) for name in published)
-    assert {name for name in published if name.endswith(".csv")} == {"data_quality.csv"}  # aggregates only
+    assert {name for name in published if name.endswith(".csv")} == {"data_quality.csv", "metrics.csv"}  # aggregates only
     for kind in ("episodes.parquet", "quarantine.csv", "changes.csv"):
         assert (folder / "work" / kind).is_file()
 
@@ -276,3 +276,21 @@ def test_published_findings_and_every_published_file_are_free_of_identifiers(run
         assert not tokens & identifiers, path.name
     provenance = json.loads((folder / "reports" / "run.json").read_text())
     assert provenance["findings_thresholds"]["absent_odds_concern"] == 4.0
+
+
+def test_metrics_csv_holds_the_published_figures_without_small_counts(run, small_extract):
+    _, folder = run
+    path, _, _ = small_extract
+    metrics = pd.read_csv(folder / "reports" / "metrics.csv")
+    assert {"volume", "practice", "time_to_return", "repeats", "trends", "consistency"} <= set(metrics["section"])
+    source = pd.read_csv(path, dtype=str)
+    episodes = metrics.query("section == 'volume' and area == 'force' and metric == 'episodes'")
+    assert episodes.set_index("force_code")["value"].sum() == len(source)  # no force withheld at this scale
+    counts = metrics[metrics["unit"].isin(["episodes", "children"])]
+    for column in ("value", "numerator", "denominator"):
+        values = (counts if column == "value" else metrics)[column].dropna()
+        assert not values.between(1, 4).any(), column
+    national = metrics[(metrics["area"] == "national") & (metrics["section"] != "volume")]
+    assert national[["numerator", "denominator"]].isna().all().all()
+    west = metrics.query("force_code == 'E23000014' and metric == 'absent_if_flagged_odds_ratio'").iloc[0]
+    assert west["band"] == "above_998" and west["lower"] < west["value"] < west["upper"]

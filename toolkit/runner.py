@@ -36,6 +36,7 @@ from toolkit.extract import read_extract_text, validate_extract
 from toolkit.findings import find_issues, publish_findings, read_thresholds
 from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
 from toolkit.mapping import CANONICAL, read_mapping
+from toolkit.metrics import collect_metrics
 from toolkit.practice import summarise_practice
 from toolkit.quality import (
     assess_metric_support,
@@ -279,7 +280,9 @@ def run_reports(
 
     write_index(out_dir, summary, result.reports, result.failures, parameters)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
-    published.to_csv(out_dir / "data_quality.csv", index=False)
+    write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
+    metrics = collect_metrics(tables, groups, suppression_threshold)
+    write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
     findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     write_atomically(
         out_dir / "findings.json", json.dumps(publish_findings(findings, suppression_threshold), indent=2) + "\n"
