@@ -115,7 +115,10 @@ def test_record_level_data_stays_in_the_work_folder(run):
     result, folder = run
     published = {p.name for p in (folder / "reports").iterdir()}
     assert not any(name.endswith((".parquet", ".ipynb")) for name in published)
-    assert {name for name in published if name.endswith(".csv")} == {"data_quality.csv", "metrics.csv"}  # aggregates only
+    assert {name for name in published if name.endswith(".csv")} == {
+        "data_quality.csv",
+        "metrics.csv",
+    }  # aggregates only
     for kind in ("episodes.parquet", "quarantine.csv", "changes.csv"):
         assert (folder / "work" / kind).is_file()
 
@@ -294,3 +297,17 @@ def test_metrics_csv_holds_the_published_figures_without_small_counts(run, small
     assert national[["numerator", "denominator"]].isna().all().all()
     west = metrics.query("force_code == 'E23000014' and metric == 'absent_if_flagged_odds_ratio'").iloc[0]
     assert west["band"] == "above_998" and west["lower"] < west["value"] < west["upper"]
+
+
+def test_index_counts_each_forces_judgements(run):
+    _, folder = run
+    findings = json.loads((folder / "reports" / "findings.json").read_text())
+    text = (folder / "reports" / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr>(.*?)</tr>", text, flags=re.S)
+    for code in FORCES:
+        row = next(r for r in rows if f"<td>{code}</td>" in r)
+        for judgement in ("cause_of_concern", "area_for_improvement", "good_practice"):
+            shown = re.search(rf'data-judgement="{judgement}">(\d+)<', row).group(1)
+            expected = sum(f["force_code"] == code and f["judgement"] == judgement for f in findings)
+            assert int(shown) == expected, (code, judgement)
+    assert any(f["force_code"] == "E23000014" and f["judgement"] == "cause_of_concern" for f in findings)

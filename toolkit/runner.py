@@ -278,12 +278,12 @@ def run_reports(
     for code in result.failures:
         (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
 
-    write_index(out_dir, summary, result.reports, result.failures, parameters)
+    findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
+    write_index(out_dir, summary, result.reports, result.failures, parameters, findings)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
     write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
     metrics = collect_metrics(tables, groups, suppression_threshold)
     write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
-    findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     write_atomically(
         out_dir / "findings.json", json.dumps(publish_findings(findings, suppression_threshold), indent=2) + "\n"
     )

@@ -35,11 +35,15 @@ def _text(row: pd.Series, decimals: int) -> str:
     return format_figure(row["value"], bool(row["suppressed"]), decimals)
 
 
-def build_index_rows(shown: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str]) -> list[dict]:
+def build_index_rows(
+    shown: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str], findings: list[dict] | None = None
+) -> list[dict]:
     """One row per force in the run: name, link (when written), headline figures, status.
 
     ``shown`` is the summary after disclosure control (:func:`toolkit.disclosure.suppress_volume_summary`).
     """
+    judged = pd.DataFrame(findings or [], columns=["force_code", "judgement"])
+    counts = judged.groupby(["force_code", "judgement"]).size()
     rows = []
     for code in sorted(set(reports) | set(failures)):
         force = get_force(code)
@@ -56,13 +60,21 @@ def build_index_rows(shown: pd.DataFrame, reports: dict[str, Path], failures: di
                 if rate["suppressed"] or pd.isna(rate["lower"])
                 else f"{rate['lower']:.1f} to {rate['upper']:.1f}",
                 "failed": code in failures,
+                "concerns": int(counts.get((code, "cause_of_concern"), 0)),
+                "improvements": int(counts.get((code, "area_for_improvement"), 0)),
+                "good_practice": int(counts.get((code, "good_practice"), 0)),
             }
         )
     return rows
 
 
 def write_index(
-    out_dir: Path, summary: pd.DataFrame, reports: dict[str, Path], failures: dict[str, str], run: dict
+    out_dir: Path,
+    summary: pd.DataFrame,
+    reports: dict[str, Path],
+    failures: dict[str, str],
+    run: dict,
+    findings: list[dict] | None = None,
 ) -> Path:
     """Write ``index.html`` listing every force of the run, linking each written report."""
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
@@ -70,7 +82,7 @@ def write_index(
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
     left_out = [get_force(code).name for code in filter(None, national["leaves_out"].split(";"))]
     page = _ENVIRONMENT.get_template("index.html.j2").render(
-        rows=build_index_rows(shown, reports, failures),
+        rows=build_index_rows(shown, reports, failures, findings),
         left_out=", ".join(left_out),
         run=run,
         national_episodes=_text(_figure(shown, NATIONAL, "national", "episodes"), 0),
