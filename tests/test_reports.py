@@ -311,3 +311,46 @@ def test_index_counts_each_forces_judgements(run):
             expected = sum(f["force_code"] == code and f["judgement"] == judgement for f in findings)
             assert int(shown) == expected, (code, judgement)
     assert any(f["force_code"] == "E23000014" and f["judgement"] == "cause_of_concern" for f in findings)
+
+
+HOSTILE = [
+    "<script>alert('pwned')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "{{ 7*7 }}</td></tr></table>",
+]
+
+
+def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
+    from toolkit import synth
+    from toolkit.mapping import CANONICAL
+
+    episodes, truth = synth.generate_extract(2024, seed=23, scale=0.03)
+    text = synth._to_text(episodes)
+    west = text.index[text["force_code"] == "E23000014"]
+    n = len(HOSTILE)
+    for column in ("person_id", "episode_id", "officer_id"):
+        text.loc[west[:n], column] = [f"{value}{i}" for i, value in enumerate(HOSTILE)]
+    for column in ("sex", "category", "risk_factors", "missing_from"):
+        text.loc[west[n : 2 * n], column] = HOSTILE  # invalid codes: quarantined with a reason, not shown
+    text.loc[west[2 * n], "force_code"] = "E23000014<script>"
+    path = tmp_path / "hostile.csv"
+    text.to_csv(path, index=False)
+    result = runner.run_reports(
+        path,
+        truth["extract_date"],
+        tmp_path / "reports",
+        forces=["E23000014"],
+        workers=1,
+        work_dir=tmp_path / "work",
+        mapping=CANONICAL,
+        progress=False,
+    )
+    assert result.ok
+    quarantine = pd.read_csv(tmp_path / "work" / "quarantine.csv", dtype=str)
+    assert len(quarantine) >= n + 1  # the bad codes and the bad force code, each with a reason
+    provenance = json.loads((tmp_path / "reports" / "run.json").read_text())
+    assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
+    for published in (tmp_path / "reports").iterdir():
+        content = published.read_text(encoding="utf-8")
+        for needle in ("alert(", "onerror", "<script", "7*7", "pwned"):
+            assert needle not in content, (published.name, needle)
