@@ -304,6 +304,13 @@ def show_findings(report: ForceReport, area: str | tuple[str, ...]) -> HTML:
     return HTML(f"<ul class='findings'>{''.join(items)}</ul>")
 
 
+_PLURALS = {
+    "cause_of_concern": "causes of concern",
+    "area_for_improvement": "areas for improvement",
+    "good_practice": "good practice",
+}
+
+
 def show_judgements(report: ForceReport) -> HTML:
     """The summary of judgements: causes of concern with recommendations, areas for improvement, good practice."""
     from toolkit.findings import JUDGEMENT_ORDER
@@ -313,7 +320,8 @@ def show_judgements(report: ForceReport) -> HTML:
     parts = [
         "<p class='judgement-counts'>"
         + "; ".join(
-            f"<span data-judgement-count='{_esc(j)}'>{counts[j]} {_esc(_JUDGEMENTS[j].lower())}</span>"
+            f"<span data-judgement-count='{_esc(j)}'>{counts[j]} "
+            f"{_esc(_JUDGEMENTS[j].lower() if counts[j] == 1 else _PLURALS[j])}</span>"
             for j in JUDGEMENT_ORDER[:3]
         )
         + ".</p>"
