@@ -89,7 +89,7 @@ def test_index_and_reports_load_cleanly_with_every_image_and_link(browser, site)
     errors = _open(browser, site / "index.html")
     assert errors == []
     links = browser.execute_script("return Array.from(document.links).map(a => a.href);")
-    assert len(links) == len(FORCES)
+    assert len(links) == len(FORCES) + 1  # and the national overview
     browser.save_screenshot(str(ARTIFACTS / "index.png"))
     for link in links:
         assert link.startswith("file://")
@@ -101,6 +101,9 @@ def test_index_and_reports_load_cleanly_with_every_image_and_link(browser, site)
         if page.name == "west-midlands.html":
             assert shown == 4  # rate funnel, grading caterpillar, time to return, trend
             browser.save_screenshot(str(ARTIFACTS / "west-midlands.png"))
+        if page.name == "national-overview.html":
+            assert shown == 2  # grading and categorisation caterpillars
+            browser.save_screenshot(str(ARTIFACTS / "national-overview.png"))
         inner = browser.execute_script("return Array.from(document.links).map(a => a.getAttribute('href'));")
         assert all(href.startswith("#") for href in inner if href)  # reports link only within themselves
     assert (ARTIFACTS / "index.png").stat().st_size > 10_000

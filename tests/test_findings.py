@@ -53,10 +53,9 @@ def test_few_unplanted_forces_get_serious_findings(prepared, found):
     planted = {p["force_code"] for p in truth["planted"]}
     flagged = {f["force_code"] for f in found if f["judgement"] in SERIOUS} - planted
     unplanted = 43 - len(planted)
-    # Measured on this seed: 3 of 36 (Metropolitan and Gloucestershire record flagged children "absent" at
-    # more than twice the average force's odds by the generator's natural variation; City of London's handful
-    # of records leave key fields incomplete). The rule: no more than 1 in 8.
-    assert len(flagged) / unplanted <= 1 / 8, sorted(flagged)
+    # Measured on this seed: 2 of 36 (Metropolitan and Gloucestershire record flagged children "absent" at
+    # more than twice the average force's odds by the generator's natural variation). The rule: at most 1 in 12.
+    assert len(flagged) / unplanted <= 1 / 12, sorted(flagged)
 
 
 def test_findings_follow_the_output_contract(found):

@@ -102,11 +102,12 @@ def test_index_links_every_report_and_records_provenance(run, small_extract):
     result, folder = run
     path, _, _ = small_extract
     index = parse(folder / "reports" / "index.html")
-    assert sorted(index.links) == sorted(f"{get_force(c).slug}.html" for c in FORCES)
+    assert sorted(index.links) == sorted([f"{get_force(c).slug}.html" for c in FORCES] + ["national-overview.html"])
     assert all((folder / "reports" / link).is_file() for link in index.links)
     provenance = json.loads((folder / "reports" / "run.json").read_text())
     assert provenance["extract_date"] == EXTRACT_DATE
-    assert provenance["failures"] == {}
+    assert provenance["failures"] == {} and provenance["overview_failure"] is None
+    assert provenance["overview"] == "national-overview.html"
     assert len(provenance["input_sha256"]) == 64
     assert set(provenance["seconds_per_force"]) == set(FORCES)
 
@@ -354,3 +355,14 @@ def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
         content = published.read_text(encoding="utf-8")
         for needle in ("alert(", "onerror", "<script", "7*7", "pwned"):
             assert needle not in content, (published.name, needle)
+
+
+def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
+    _, folder = run
+    page = (folder / "reports" / "national-overview.html").read_text(encoding="utf-8")
+    findings = json.loads((folder / "reports" / "findings.json").read_text())
+    assert len(set(re.findall(r"<tr data-force=.([EW]\d{8}).>", page))) == 43  # every force, one row each
+    concerns = [f for f in findings if f["judgement"] == "cause_of_concern"]
+    listed = re.findall(r"<li data-force=.([EW]\d{8}). data-rule=.([a-z_0-9]+).>", page)
+    assert sorted(listed) == sorted((f["force_code"], f["rule"]) for f in concerns)
+    assert "median factor" in page and "load_overview" not in page

@@ -140,10 +140,13 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     _say(f"{len(result.reports)} force report(s) written to {result.out_dir}; index: {result.out_dir / 'index.html'}")
+    if result.overview_failure:
+        _say(f"The {result.overview_failure}", sys.stderr)
     if result.failures:
         _say(f"{len(result.failures)} force(s) failed:", sys.stderr)
         for message in result.failures.values():
             _say(f"  - {message}", sys.stderr)
+    if not result.ok:
         return EXIT_PROBLEM
     return 0
 

@@ -47,6 +47,7 @@ QUALITY_THRESHOLDS = {
     "timeliness_improve": 0.95,  # old episodes with their return recorded
     "timeliness_concern": 0.80,
     "timeliness_days": 28,
+    "min_records": 20,  # fewer records than this: too few to judge a force's data quality
 }
 KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id")
 
@@ -300,6 +301,18 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
         name = get_force(code).name
         card = card.set_index(["dimension", "measure"])
         key = card.loc["completeness"].loc[list(KEY_FIELDS)]
+        if not key["denominator"].max() >= t["min_records"]:
+            # A share of a handful of records judges nothing and could identify a child.
+            findings.append(
+                _finding(
+                    code,
+                    "observation",
+                    "dq_too_few_records",
+                    f"{name} sent too few records (under {t['min_records']}) for its data quality to be judged.",
+                    None,
+                )
+            )
+            continue
         worst = key["value"].idxmin()
         row = key.loc[worst]
         comparator = float(national[("completeness", worst)])

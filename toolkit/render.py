@@ -30,11 +30,16 @@ __all__ = [
     "ReportFailed",
     "check_report_parameters",
     "render_force_report",
+    "render_national_overview",
+    "OVERVIEW_NOTEBOOK",
+    "OVERVIEW_FILE",
     "notebook_to_html",
     "write_atomically",
 ]
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "force_report.ipynb"
+OVERVIEW_NOTEBOOK = NOTEBOOKS_DIR / "national_overview.ipynb"
+OVERVIEW_FILE = "national-overview.html"
 REPORT_PARAMETERS = ("force_code", "data_dir")
 KERNEL_NAME = "python3"  # pinned: stripping tools may remove a notebook's kernelspec
 # Cells that are scaffolding, not report: dropped from the HTML entirely.
@@ -176,24 +181,60 @@ def render_force_report(
     """
     force, data_dir, out_dir = check_report_parameters(force_code, data_dir, out_dir)
     executed_dir = Path(executed_dir) if executed_dir else data_dir / "_executed"
-    executed_dir.mkdir(parents=True, exist_ok=True)
-    executed = executed_dir / f"{force.slug}.ipynb"
+    result = _execute(
+        notebook,
+        executed_dir / f"{force.slug}.ipynb",
+        {"force_code": force.code, "data_dir": str(data_dir)},
+        f"{force.name} ({force.code})",
+    )
+    target = out_dir / f"{force.slug}.html"
+    write_atomically(target, notebook_to_html(result, title=f"{force.official_name}: missing and absent children"))
+    return target
+
+
+def render_national_overview(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    executed_dir: str | Path | None = None,
+    notebook: str | Path = OVERVIEW_NOTEBOOK,
+) -> Path:
+    """Execute the national overview notebook and write ``<out_dir>/national-overview.html``.
+
+    Raises
+    ------
+    ReportFailed
+        The notebook raised; the executed notebook is kept for inspection.
+    """
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise ToolkitError(f"the prepared-tables folder {data_dir} does not exist")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed_dir = Path(executed_dir) if executed_dir else data_dir / "_executed"
+    result = _execute(
+        notebook, executed_dir / "national-overview.ipynb", {"data_dir": str(data_dir)}, "National overview"
+    )
+    target = out_dir / OVERVIEW_FILE
+    write_atomically(target, notebook_to_html(result, title="Missing and absent children: England and Wales"))
+    return target
+
+
+def _execute(notebook, executed: Path, parameters: dict, label: str) -> nbformat.NotebookNode:
+    """Run a notebook with papermill on a local-socket kernel; a failing cell becomes :class:`ReportFailed`."""
+    executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        result = pm.execute_notebook(
+        return pm.execute_notebook(
             str(notebook),
             str(executed),
-            parameters={"force_code": force.code, "data_dir": str(data_dir)},
+            parameters=parameters,
             kernel_name=KERNEL_NAME,
-            cwd=str(executed_dir),
+            cwd=str(executed.parent),
             progress_bar=False,
             log_output=False,
             kernel_manager_class=LocalSocketKernelManager,
         )
     except pm.PapermillExecutionError as error:
         raise ReportFailed(
-            f"{force.name} ({force.code}): cell {error.exec_count} raised {error.ename}: {error.evalue}"
+            f"{label}: cell {error.exec_count} raised {error.ename}: {error.evalue}"
             f" (executed notebook kept at {executed})"
         ) from None
-    target = out_dir / f"{force.slug}.html"
-    write_atomically(target, notebook_to_html(result, title=f"{force.official_name}: missing and absent children"))
-    return target

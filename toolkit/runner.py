@@ -43,7 +43,14 @@ from toolkit.quality import (
     score_data_quality,
     summarise_cleaning,
 )
-from toolkit.render import REPORT_NOTEBOOK, ReportFailed, render_force_report, write_atomically
+from toolkit.render import (
+    OVERVIEW_FILE,
+    REPORT_NOTEBOOK,
+    ReportFailed,
+    render_force_report,
+    render_national_overview,
+    write_atomically,
+)
 from toolkit.repeats import summarise_repeats
 from toolkit.report import PREPARED_FILES
 from toolkit.site import write_index
@@ -64,11 +71,13 @@ class RunResult:
     reports: dict[str, Path] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    overview: Path | None = None
+    overview_failure: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every force's report was written."""
-        return not self.failures
+        """True when every force's report and the national overview were written."""
+        return not self.failures and self.overview_failure is None
 
 
 def _sha256(path: Path) -> str:
@@ -258,10 +267,19 @@ def run_reports(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = RunResult(out_dir=out_dir)
-    bar = tqdm(total=len(codes), desc="force reports", unit="force", disable=not progress)
+    bar = tqdm(total=len(codes) + 1, desc="reports", unit="report", disable=not progress)
     with ProcessPoolExecutor(max_workers=workers) as pool:
+        overview = pool.submit(render_national_overview, str(work_dir), str(out_dir))
         futures = {pool.submit(_render_one, code, str(work_dir), str(out_dir), str(notebook)): code for code in codes}
-        for future in as_completed(futures):
+        for future in as_completed([overview, *futures]):
+            if future is overview:
+                try:
+                    result.overview = future.result()
+                except Exception as error:  # reported like a force's failure, and the run fails
+                    result.overview_failure = f"national overview: {type(error).__name__}: {error}"
+                    (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
+                bar.update(1)
+                continue
             code = futures[future]
             force = get_force(code)
             try:
@@ -279,7 +297,7 @@ def run_reports(
         (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
 
     findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
-    write_index(out_dir, summary, result.reports, result.failures, parameters, findings)
+    write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
     write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
     metrics = collect_metrics(tables, groups, suppression_threshold)
@@ -295,6 +313,8 @@ def run_reports(
         "reports": {code: path.name for code, path in sorted(result.reports.items())},
         "seconds_per_force": dict(sorted(result.timings.items())),
         "failures": dict(sorted(result.failures.items())),
+        "overview": result.overview.name if result.overview else None,
+        "overview_failure": result.overview_failure,
     }
     write_atomically(out_dir / "run.json", json.dumps(provenance, indent=2) + "\n")
     return result

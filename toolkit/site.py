@@ -75,6 +75,7 @@ def write_index(
     failures: dict[str, str],
     run: dict,
     findings: list[dict] | None = None,
+    overview: Path | None = None,
 ) -> Path:
     """Write ``index.html`` listing every force of the run, linking each written report."""
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
@@ -84,6 +85,7 @@ def write_index(
     page = _ENVIRONMENT.get_template("index.html.j2").render(
         rows=build_index_rows(shown, reports, failures, findings),
         left_out=", ".join(left_out),
+        overview=overview.name if overview else None,
         run=run,
         national_episodes=_text(_figure(shown, NATIONAL, "national", "episodes"), 0),
         national_rate=_text(national, 1),

@@ -1,0 +1,237 @@
+"""What the national overview shows: every force on one page, variation, causes of concern, scale.
+
+Like :mod:`toolkit.report`, the overview notebook holds no logic: it loads the
+prepared tables with :func:`load_overview` and shows each section with a
+``show_*`` function. Values are escaped and disclosure control is applied here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML
+
+from toolkit.consistency import MIN_EPISODES
+from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
+from toolkit.errors import ToolkitError
+from toolkit.forces import get_force, list_forces
+from toolkit.plots import plot_force_effects
+from toolkit.report import PREPARED_FILES, _esc, show_figure
+from toolkit.summary import NATIONAL
+
+__all__ = [
+    "NationalOverview",
+    "load_overview",
+    "show_overview_title",
+    "show_scale",
+    "show_force_table",
+    "show_variation",
+    "show_causes_of_concern",
+    "show_caveats",
+]
+
+
+@dataclass(frozen=True)
+class NationalOverview:
+    """The prepared national tables, after disclosure control."""
+
+    run: dict
+    summary: pd.DataFrame
+    repeats: pd.DataFrame
+    findings: list
+    consistency_variance: pd.DataFrame
+    consistency_forces: pd.DataFrame
+
+    @property
+    def threshold(self) -> int:
+        return self.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+
+
+def load_overview(data_dir: str | Path) -> NationalOverview:
+    """Load the tables the run prepared in ``data_dir`` (its ``--work`` folder).
+
+    Raises
+    ------
+    ToolkitError
+        The folder does not hold prepared tables.
+    """
+    folder = Path(data_dir)
+    needed = ("summary", "repeats", "findings", "run", "consistency_variance", "consistency_forces")
+    missing = [PREPARED_FILES[name] for name in needed if not (folder / PREPARED_FILES[name]).is_file()]
+    if missing:
+        raise ToolkitError(
+            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
+            "run `python -m toolkit run` first"
+        )
+    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
+    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    return NationalOverview(
+        run=run,
+        summary=suppress_volume_summary(
+            pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
+        ),
+        repeats=pd.read_parquet(folder / PREPARED_FILES["repeats"]),
+        findings=json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8")),
+        consistency_variance=pd.read_parquet(folder / PREPARED_FILES["consistency_variance"]),
+        consistency_forces=pd.read_parquet(folder / PREPARED_FILES["consistency_forces"]),
+    )
+
+
+def _national(overview: NationalOverview, metric: str) -> pd.Series:
+    s = overview.summary
+    return s[(s["area"] == "national") & (s["metric"] == metric)].iloc[0]
+
+
+def show_overview_title(overview: NationalOverview) -> HTML:
+    """Title and the period the data cover."""
+    run = overview.run
+    return HTML(
+        "<h1>Missing and absent children: England and Wales</h1>"
+        f"<p>Episodes reported {_esc(run.get('period_start', ''))} to {_esc(run.get('period_end', ''))}; "
+        f"extract taken {_esc(run.get('extract_date', ''))}; {len(list_forces())} police forces.</p>"
+    )
+
+
+def show_scale(overview: NationalOverview) -> HTML:
+    """The national picture of scale: episodes, distinct children, rate, repeat share, with caveats."""
+    episodes, children = _national(overview, "episodes"), _national(overview, "children")
+    rate = _national(overview, "rate_per_1000_children")
+    repeats = overview.repeats.set_index("force_code").loc[NATIONAL]
+    left_out = [get_force(c).name for c in filter(None, str(episodes.get("leaves_out", "")).split(";"))]
+    rows = [
+        ("Missing and absent episodes", format_figure(episodes["value"], bool(episodes["suppressed"]))),
+        (
+            "Distinct children (counted within each force)",
+            format_figure(children["value"], bool(children["suppressed"])),
+        ),
+        (
+            "Episodes per 1,000 children (95% interval)",
+            f"{rate['value']:.1f} ({rate['lower']:.1f} to {rate['upper']:.1f})",
+        ),
+        (
+            "Share of episodes that were repeats (95% interval)",
+            f"{repeats['repeat_share']:.0%} "
+            f"({repeats['repeat_share_lower']:.0%} to {repeats['repeat_share_upper']:.0%})",
+        ),
+    ]
+    body = "".join(f"<tr><th scope='row'>{_esc(a)}</th><td>{_esc(b)}</td></tr>" for a, b in rows)
+    notes = [
+        "A child who goes missing in two force areas is counted once in each: the national count of distinct "
+        "children is a sum over forces, not a count of unique children.",
+        "Police records undercount children who go missing, and definitions changed in 2013 (the 'absent' "
+        "category) and 2017 ('no apparent risk (absent)').",
+    ]
+    if left_out:
+        notes.append(
+            f"Totals leave out {', '.join(left_out)}, whose own figures are withheld, so that they cannot be "
+            "recovered by subtraction."
+        )
+    return HTML(
+        f"<table class='headline'><caption>England and Wales</caption><tbody>{body}</tbody></table>"
+        + "".join(f"<p class='note'>{_esc(n)}</p>" for n in notes)
+    )
+
+
+def show_force_table(overview: NationalOverview) -> HTML:
+    """Every force on one line: episodes, rate with interval, and its judgements."""
+    s = overview.summary[overview.summary["area"] == "force"].set_index(["force_code", "metric"])
+    counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
+    rows = []
+    for force in sorted(list_forces(), key=lambda f: f.name):
+        episodes, rate = s.loc[(force.code, "episodes")], s.loc[(force.code, "rate_per_1000_children")]
+        rate_text = format_figure(rate["value"], bool(rate["suppressed"]), 1)
+        if not rate["suppressed"] and pd.notna(rate["lower"]):
+            rate_text += f" ({rate['lower']:.1f} to {rate['upper']:.1f})"
+        judged = [int(counts.get((force.code, j), 0)) for j in ("cause_of_concern", "area_for_improvement")]
+        judged.append(int(counts.get((force.code, "good_practice"), 0)))
+        rows.append(
+            f"<tr data-force='{_esc(force.code)}'><th scope='row'>{_esc(force.name)}</th>"
+            f"<td>{_esc(format_figure(episodes['value'], bool(episodes['suppressed'])))}</td><td>{_esc(rate_text)}</td>"
+            + "".join(f"<td>{n}</td>" for n in judged)
+            + "</tr>"
+        )
+    return HTML(
+        "<table class='headline'><caption>Every force (rates per 1,000 children with 95% intervals)</caption>"
+        "<thead><tr><th scope='col'>Force</th><th scope='col'>Episodes</th><th scope='col'>Per 1,000 children</th>"
+        "<th scope='col'>Causes of concern</th><th scope='col'>Areas for improvement</th>"
+        f"<th scope='col'>Good practice</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def show_variation(overview: NationalOverview) -> HTML:
+    """Between-force and within-force variation in risk grading and categorisation, with charts."""
+    v = overview.consistency_variance.set_index(["model", "measure", "level"])
+    sentences = []
+    for model, what in (
+        ("risk_grading", "a medium or high risk grade"),
+        ("absent_if_flagged", "'absent' for a flagged child"),
+    ):
+        for level, where in (("force", "two random forces"), ("officer", "two officers of the same force")):
+            key = (model, "median_odds_ratio", level)
+            if key in v.index:
+                row = v.loc[key]
+                sentences.append(
+                    f"For {what}, similar cases in {where} differ in their odds by a median factor of "
+                    f"{row['value']:.2f} (95% interval {row['lower']:.2f} to {row['upper']:.2f})."
+                )
+    icc = ("risk_grading", "intraclass_correlation", "force")
+    if icc in v.index:
+        sentences.append(
+            f"{v.loc[icc, 'value']:.1%} of the variation in grading similar cases lies between forces "
+            f"(intraclass correlation, 95% interval {v.loc[icc, 'lower']:.1%} to {v.loc[icc, 'upper']:.1%})."
+        )
+    html = "".join(f"<p>{_esc(t)}</p>" for t in sentences) or "<p>The consistency models were not fitted.</p>"
+    effects = overview.consistency_forces[overview.consistency_forces["episodes"] >= MIN_EPISODES]
+    names = {code: get_force(code).name for code in effects["force_code"]}
+    for measure, title in (
+        ("risk_grading", "Risk grading after case mix: odds of a medium or high grade against the average force"),
+        ("absent_if_flagged", "Flagged children recorded 'absent': odds against the average force, after case mix"),
+    ):
+        chosen = effects[effects["measure"] == measure]
+        if chosen.empty:
+            continue
+        fig = plot_force_effects(
+            chosen, "", title, "Odds ratio against the average force (log scale), 95% interval", names
+        )
+        highest = chosen.loc[chosen["value"].idxmax()]
+        alt = f"{title}; highest: {names[highest['force_code']]} at {highest['value']:.2f}."
+        html += show_figure(fig, alt).data
+    return HTML(html)
+
+
+def show_causes_of_concern(overview: NationalOverview) -> HTML:
+    """Every cause of concern in England and Wales, by force, with its recommendation."""
+    concerns = [f for f in overview.findings if f["judgement"] == "cause_of_concern"]
+    if not concerns:
+        return HTML("<p>The rules found no cause of concern in any force.</p>")
+    items = [
+        f"<li data-force='{_esc(f['force_code'])}' data-rule='{_esc(f['rule'])}'><strong>"
+        f"{_esc(get_force(f['force_code']).name)}</strong> ({_esc(f['area'].replace('_', ' '))}): "
+        f"{_esc(f['statement'])} <em>Recommendation: {_esc(f['recommendation'])}</em></li>"
+        for f in sorted(concerns, key=lambda f: (get_force(f["force_code"]).name, f["rule"]))
+    ]
+    return HTML(
+        f"<p>{len(concerns)} causes of concern in {len({f['force_code'] for f in concerns})} forces.</p>"
+        f"<ul class='findings'>{''.join(items)}</ul>"
+    )
+
+
+def show_caveats(overview: NationalOverview) -> HTML:
+    """Definitions, methods and caveats for the national figures."""
+    items = [
+        "Figures are computed once from the national extract; each force's report shows the same numbers.",
+        "Consistency: multilevel logistic regression with random intercepts for force and officer within force "
+        "(GPBoost, Laplace approximation), adjusted for the child's recorded risk factors, age under 12, "
+        "looked-after status and earlier episodes; median odds ratio (Merlo 2006); intraclass correlation on the "
+        "latent scale.",
+        f"Figures resting on 1 to {overview.threshold - 1} episodes or children are withheld ([c])."
+        if overview.threshold > 1
+        else "Disclosure control is switched off: for internal use only, not for publication.",
+        "Synthetic data made the demonstration site; real extracts are pseudonymised and never published.",
+    ]
+    return HTML(
+        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
+    )
