@@ -366,3 +366,23 @@ def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
     listed = re.findall(r"<li data-force=.([EW]\d{8}). data-rule=.([a-z_0-9]+).>", page)
     assert sorted(listed) == sorted((f["force_code"], f["rule"]) for f in concerns)
     assert "median factor" in page and "load_overview" not in page
+
+
+def test_the_research_notebook_runs_on_a_prepared_folder(run, tmp_path):
+    _, folder = run
+    executed = tmp_path / "explore.ipynb"
+    completed = subprocess.run(
+        [sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / "explore.ipynb"), str(executed)]
+        + ["-p", "data_dir", str(folder / "work"), "-p", "extract_date", EXTRACT_DATE, "-k", "python3"]
+        + ["--cwd", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    cells = json.loads(executed.read_text())["cells"]
+    outputs = json.dumps(cells)
+    clean = pd.read_parquet(folder / "work" / "episodes.parquet")
+    assert f"{len(clean):,} clean episodes from" in outputs
+    assert "image/png" in outputs  # the funnel drew
+    assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
