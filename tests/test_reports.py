@@ -93,7 +93,7 @@ def test_reports_are_self_contained_without_code_or_identifiers(run, small_extra
         tokens = set(re.findall(r"[A-Z][A-Za-z0-9-]{8,}", text))
         assert not tokens & identifiers, report.name
     west_midlands = parse(folder / "reports" / "west-midlands.html")
-    assert len(west_midlands.images) == 4  # rate funnel, grading caterpillar, time-to-return curves, monthly trend
+    assert len(west_midlands.images) == 5  # funnel, grade mix, grading caterpillar, time to return, trend
     for image in west_midlands.images:
         assert image["src"].startswith("data:image/png;base64,") and "West Midlands" in image["alt"]
 

@@ -127,3 +127,41 @@ def summarise_practice(
     columns = ["force_code", "measure", "numerator", "denominator", "value", "lower", "upper"]
     columns += ["band", "comparator_band", "national", "method", "dispersion_sentence"]
     return pd.concat(blocks, ignore_index=True).reindex(columns=columns)
+
+
+GRADE_ORDER = ("no_apparent_risk", "low", "medium", "high")
+
+
+def tabulate_grade_mix(episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """First risk grades of every force, its comparator group (pooled) and England and Wales.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force_code``, ``area`` (``force``, ``comparators``, ``national``),
+        ``grade`` (in :data:`GRADE_ORDER`), ``episodes`` and ``share`` of the
+        graded episodes of that area.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["E23000001"] * 4, "risk_initial": ["low", "low", "high", None]})
+    >>> t = tabulate_grade_mix(e, {}).query("area == 'force' and episodes > 0")
+    >>> t[["grade", "episodes", "share"]].to_numpy().tolist()
+    [['low', 2, 0.6666666666666666], ['high', 1, 0.3333333333333333]]
+    """
+    groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
+    grade = pd.Categorical(episodes["risk_initial"].astype("string"), categories=GRADE_ORDER)
+    counts = pd.crosstab(episodes["force_code"].astype(str), grade, dropna=True).reindex(
+        columns=list(GRADE_ORDER), fill_value=0
+    )
+    blocks = {"force": counts}
+    pooled = {code: counts.reindex([p for p in peers if p in counts.index]).sum() for code, peers in groups.items()}
+    blocks["comparators"] = pd.DataFrame(pooled).T.reindex(columns=list(GRADE_ORDER), fill_value=0)
+    blocks["national"] = counts.sum().to_frame(NATIONAL).T
+    rows = []
+    for area, table in blocks.items():
+        long = table.rename_axis(index="force_code", columns="grade").stack().rename("episodes").reset_index()
+        totals = long.groupby("force_code")["episodes"].transform("sum")
+        rows.append(long.assign(area=area, share=long["episodes"] / totals.where(totals > 0)))
+    table = pd.concat(rows, ignore_index=True)
+    return table[["force_code", "area", "grade", "episodes", "share"]].astype({"episodes": int})

@@ -52,6 +52,7 @@ __all__ = [
     "show_consistency",
     "show_judgements",
     "show_practice",
+    "show_grade_mix",
 ]
 
 PREPARED_FILES = {
@@ -73,6 +74,7 @@ PREPARED_FILES = {
     "standardised_practice": "standardised_practice.parquet",
     "consistency_notes": "consistency_notes.parquet",
     "practice": "practice.parquet",
+    "grade_mix": "grade_mix.parquet",
     "findings": "findings.json",
     "episodes": "episodes.parquet",
     "run": "run_parameters.json",
@@ -127,6 +129,7 @@ class ForceReport:
     standardised_practice: pd.DataFrame
     consistency_notes: pd.DataFrame
     practice: pd.DataFrame
+    grade_mix: pd.DataFrame
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -643,6 +646,58 @@ def _ratio_sentence(row: pd.Series, what: str, threshold: int) -> str:
         f"95% interval {row['ratio_lower']:.2f} to {row['ratio_upper']:.2f}); {_BANDS[row['band']]}, "
         f"and {_VS_GROUP[row['comparator_band']]}."
     )
+
+
+_GRADE_LABELS = {"no_apparent_risk": "No apparent risk (absent)", "low": "Low", "medium": "Medium", "high": "High"}
+
+
+def show_grade_mix(report: ForceReport) -> HTML:
+    """The force's first risk grades against its comparator group and England and Wales (chart)."""
+    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    mix = report.grade_mix
+    code = report.force.code
+    chosen = mix[
+        ((mix["force_code"] == code) & mix["area"].isin(["force", "comparators"])) | (mix["area"] == "national")
+    ]
+    if report.figure("episodes")["suppressed"] or chosen.query("area == 'force'")["episodes"].sum() == 0:
+        return HTML("<p>Too few graded episodes in this force to show its mix of risk grades.</p>")
+    # A grade resting on 1 to 4 of the force's episodes is not drawn: its share would give the count away.
+    small = (chosen["area"] == "force") & chosen["episodes"].between(1, max(threshold - 1, 0))
+    shown = chosen.assign(
+        share=(chosen["share"] * 100).mask(small),
+        where=chosen["area"].map(_AREA_LABELS),
+        grade=chosen["grade"].map(_GRADE_LABELS),
+    )
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.barplot(
+        data=shown,
+        x="grade",
+        y="share",
+        hue="where",
+        hue_order=list(_AREA_LABELS.values()),
+        order=list(_GRADE_LABELS.values()),
+        palette=["#d62728", "#7f7f7f", "#1f77b4"],
+        ax=ax,
+    )
+    ax.set_title(f"{report.force.name}: first risk grade of missing and absent episodes")
+    ax.set_xlabel("First risk grade")
+    ax.set_ylabel("Share of graded episodes (%)")
+    ax.legend(title=None)
+    fig.tight_layout()
+    force = shown[shown["area"] == "force"].set_index("grade")["share"]
+    national = shown[shown["area"] == "national"].set_index("grade")["share"]
+    alt = (
+        f"Bar chart of first risk grades. High: {report.force.name} "
+        + ("withheld" if pd.isna(force.get("High")) else f"{force['High']:.0f}%")
+        + f", England and Wales {national['High']:.0f}%."
+    )
+    note = (
+        f"<p class='note'>A grade given to 1 to {threshold - 1} of the force's episodes is not drawn "
+        "(statistical disclosure control).</p>"
+        if small.any()
+        else ""
+    )
+    return HTML(show_figure(fig, alt).data + note)
 
 
 def show_consistency(report: ForceReport) -> HTML:

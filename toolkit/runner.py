@@ -37,7 +37,7 @@ from toolkit.findings import find_issues, publish_findings, read_thresholds
 from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
 from toolkit.mapping import CANONICAL, read_mapping
 from toolkit.metrics import collect_metrics
-from toolkit.practice import summarise_practice
+from toolkit.practice import summarise_practice, tabulate_grade_mix
 from toolkit.quality import (
     assess_metric_support,
     score_data_quality,
@@ -126,6 +126,7 @@ def prepare_tables(
     tables["quarterly"] = count_episodes_by_period(result.clean, "Q")
     tables |= summarise_consistency(result.clean, comparator_groups)
     tables["practice"] = summarise_practice(result.clean, run_parameters["extract_date"], comparator_groups)
+    tables["grade_mix"] = tabulate_grade_mix(result.clean, comparator_groups)
     for name, table in tables.items():
         table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
     findings = find_issues(tables, thresholds)
