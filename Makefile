@@ -61,6 +61,7 @@ test: $(STAMP) ## Run the whole test suite
 bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes, consistency models; results in benchmarks/results/
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_consistency.py
+	$(PY) benchmarks/bench_findings.py
 
 clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
 	rm -rf $(OUT)/*.html $(OUT)/*.csv $(OUT)/run.json data/processed data/synthetic
