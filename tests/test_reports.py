@@ -386,3 +386,38 @@ def test_the_research_notebook_runs_on_a_prepared_folder(run, tmp_path):
     assert f"{len(clean):,} clean episodes from" in outputs
     assert "image/png" in outputs  # the funnel drew
     assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
+
+
+def test_a_warm_kernel_report_is_identical_to_a_fresh_kernel_report(run, tmp_path):
+    _, folder = run
+    work = folder / "work"
+    fresh = render.render_force_report("W15000004", work, tmp_path / "fresh")
+    pool = render.KernelPool(1)
+    try:
+        with pool.kernel() as km:
+            # Another force first, on the same kernel: nothing of it may leak into the next report.
+            render.render_force_report("E23000014", work, tmp_path / "warm", km=km)
+            warm = render.render_force_report("W15000004", work, tmp_path / "warm", km=km)
+            assert km.has_kernel  # the kernel was kept, not restarted
+    finally:
+        pool.shutdown()
+    assert warm.read_bytes() == fresh.read_bytes()
+    assert "Dyfed-Powys" in warm.read_text(encoding="utf-8")
+
+
+def test_a_kernel_that_dies_is_replaced_for_the_next_report(run, tmp_path):
+    from jupyter_core.utils import run_sync
+
+    _, folder = run
+    pool = render.KernelPool(1)
+    try:
+        with pool.kernel() as km:
+            render.render_force_report("E23000034", folder / "work", tmp_path, km=km)
+            km.provisioner.process.kill()
+            km.provisioner.process.wait()
+            assert not run_sync(km.is_alive)()
+        with pool.kernel() as km:
+            report = render.render_force_report("W15000004", folder / "work", tmp_path, km=km)
+        assert "Dyfed-Powys" in report.read_text(encoding="utf-8")
+    finally:
+        pool.shutdown()

@@ -132,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         args.out,
         forces=args.forces,
         workers=args.workers,
+        kernels=args.kernels,
         work_dir=args.work,
         comparators=args.comparators,
         thresholds=args.thresholds,
@@ -198,7 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
     run.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     run.add_argument("--forces", nargs="+", metavar="CODE", help="only these forces (ONS codes)")
-    run.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    run.add_argument("--workers", type=int, default=2, help="reports rendered in parallel (default 2)")
+    run.add_argument(
+        "--kernels",
+        choices=["warm", "fresh"],
+        default="warm",
+        help="warm: one reused kernel per worker, reset between reports (default); fresh: a new kernel per report",
+    )
     run.add_argument("--work", type=Path, help="folder for prepared tables (default data/processed)")
     run.add_argument("--comparators", type=Path, help="comparator groups YAML, e.g. the official lists")
     run.add_argument(

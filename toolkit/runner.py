@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from toolkit.quality import (
 from toolkit.render import (
     OVERVIEW_FILE,
     REPORT_NOTEBOOK,
+    KernelPool,
     ReportFailed,
     render_force_report,
     render_national_overview,
@@ -158,10 +159,50 @@ def read_and_clean(input_path: Path, extract_day, mapping_path: str | Path | Non
     return result
 
 
-def _render_one(code: str, work_dir: str, out_dir: str, notebook: str) -> tuple[str, float]:
+OVERVIEW = "national_overview"  # the task that renders the national overview rather than a force
+KERNEL_MODES = ("warm", "fresh")
+
+
+def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) -> float:
+    """Render one force's report (or, for :data:`OVERVIEW`, the national overview); seconds taken."""
     started = time.perf_counter()
-    render_force_report(code, work_dir, out_dir, notebook=notebook)
-    return code, time.perf_counter() - started
+    if code == OVERVIEW:
+        render_national_overview(work_dir, out_dir, km=km)
+    else:
+        render_force_report(code, work_dir, out_dir, notebook=notebook, km=km)
+    return time.perf_counter() - started
+
+
+def _render_all(tasks: list[str], work_dir: Path, out_dir: Path, notebook, workers: int, kernels: str):
+    """Yield (task, seconds or exception) as each render finishes.
+
+    ``warm``: one reused kernel per worker thread (the kernels are the processes that work).
+    ``fresh``: a process per worker, each starting a new kernel for every report.
+    """
+    args = (str(work_dir), str(out_dir), str(notebook))
+    if kernels == "fresh":
+        executor, kernel_pool = ProcessPoolExecutor(max_workers=workers), None
+    else:
+        executor, kernel_pool = ThreadPoolExecutor(max_workers=workers), KernelPool(workers)
+
+    def on_warm_kernel(task: str) -> float:
+        with kernel_pool.kernel() as km:
+            return _render_one(task, *args, km=km)
+
+    try:
+        with executor:
+            if kernel_pool is None:
+                futures = {executor.submit(_render_one, task, *args): task for task in tasks}
+            else:
+                futures = {executor.submit(on_warm_kernel, task): task for task in tasks}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except Exception as error:  # one failure must not stop the others
+                    yield futures[future], error
+    finally:
+        if kernel_pool is not None:
+            kernel_pool.shutdown()
 
 
 def run_reports(
@@ -177,6 +218,7 @@ def run_reports(
     suppression_threshold: int = DEFAULT_THRESHOLD,
     notebook: str | Path = REPORT_NOTEBOOK,
     progress: bool = True,
+    kernels: str = "warm",
 ) -> RunResult:
     """Validate an extract, compute every figure once, and render a report per force.
 
@@ -208,6 +250,10 @@ def run_reports(
         The report template.
     progress : bool, default True
         Show a progress bar on standard error.
+    kernels : {"warm", "fresh"}, default "warm"
+        ``warm`` reuses one kernel per worker, its namespace reset between
+        reports (same output, a fraction of the time); ``fresh`` starts a new
+        kernel for every report.
 
     Returns
     -------
@@ -222,6 +268,8 @@ def run_reports(
     started = time.perf_counter()
     if not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ToolkitError(f"workers must be a whole number from 1 to 64, not {workers!r}")
+    if kernels not in KERNEL_MODES:
+        raise ToolkitError(f"kernels must be one of {', '.join(KERNEL_MODES)}, not {kernels!r}")
     try:
         extract_day = pd.Timestamp(extract_date).date()
     except (ValueError, TypeError):
@@ -254,6 +302,7 @@ def run_reports(
         "rows_merged": len(result_clean.merged),
         "forces": codes,
         "workers": workers,
+        "kernels": kernels,
         "suppression_threshold": suppression_threshold,
         "comparator_source": "supplied file " + Path(comparators).name
         if comparators
@@ -269,29 +318,23 @@ def run_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = RunResult(out_dir=out_dir)
     bar = tqdm(total=len(codes) + 1, desc="reports", unit="report", disable=not progress)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        overview = pool.submit(render_national_overview, str(work_dir), str(out_dir))
-        futures = {pool.submit(_render_one, code, str(work_dir), str(out_dir), str(notebook)): code for code in codes}
-        for future in as_completed([overview, *futures]):
-            if future is overview:
-                try:
-                    result.overview = future.result()
-                except Exception as error:  # reported like a force's failure, and the run fails
-                    result.overview_failure = f"national overview: {type(error).__name__}: {error}"
-                    (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
-                bar.update(1)
-                continue
-            code = futures[future]
-            force = get_force(code)
-            try:
-                _, seconds = future.result()
-                result.reports[code] = out_dir / f"{force.slug}.html"
-                result.timings[code] = round(seconds, 3)
-            except ReportFailed as error:
-                result.failures[code] = str(error)
-            except Exception as error:  # a worker crash must not stop the other forces
-                result.failures[code] = f"{force.name} ({code}): {type(error).__name__}: {error}"
-            bar.update(1)
+    for task, outcome in _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernels):
+        bar.update(1)
+        if task == OVERVIEW:
+            if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails
+                result.overview_failure = f"national overview: {type(outcome).__name__}: {outcome}"
+                (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
+            else:
+                result.overview = out_dir / OVERVIEW_FILE
+            continue
+        force = get_force(task)
+        if isinstance(outcome, ReportFailed):
+            result.failures[task] = str(outcome)
+        elif isinstance(outcome, Exception):
+            result.failures[task] = f"{force.name} ({task}): {type(outcome).__name__}: {outcome}"
+        else:
+            result.reports[task] = out_dir / f"{force.slug}.html"
+            result.timings[task] = round(outcome, 3)
     bar.close()
     # A failed force must not keep an older report that would look current.
     for code in result.failures:
