@@ -66,7 +66,7 @@ METHOD_GLMM = (
 class Fit:
     """A fitted random-intercept logistic model, reduced to what is reported."""
 
-    coefficients: pd.DataFrame  # term, estimate, std_error
+    coefficients: pd.DataFrame  # term, estimate (log odds ratio; their standard errors cost seconds, unused)
     variances: pd.DataFrame  # level, variance, std_error
     effects: dict[str, pd.DataFrame]  # level -> group, effect, std_error, episodes
     episodes: int
@@ -128,7 +128,7 @@ def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], off
     model = gpboost.GPModel(group_data=groups, likelihood="bernoulli_logit", num_parallel_threads=2)
     model.fit(y=y, X=X.to_numpy(dtype=float), offset=offset, params=FIT_PARAMS)
     cov = model.get_cov_pars(std_err=True)
-    coef = model.get_coef(std_err=True)
+    coef = model.get_coef()
     predicted = model.predict_training_data_random_effects(predict_var=True)
     effects = {}
     for i, level in enumerate(levels):
@@ -143,9 +143,7 @@ def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], off
             effect=("effect", "first"), std_error=("std_error", "first"), episodes=("effect", "size")
         )
     return Fit(
-        coefficients=pd.DataFrame(
-            {"term": list(X.columns), "estimate": coef.iloc[0].to_numpy(), "std_error": coef.iloc[1].to_numpy()}
-        ),
+        coefficients=pd.DataFrame({"term": list(X.columns), "estimate": coef.iloc[0].to_numpy()}),
         variances=pd.DataFrame(
             {"level": list(levels), "variance": cov.iloc[0].to_numpy(), "std_error": cov.iloc[1].to_numpy()}
         ),
