@@ -192,3 +192,13 @@ def test_clean_refuses_malformed_input_clearly(tmp_path, content, mapping_text, 
         (tmp_path / "m.yaml").write_text(mapping_text)
         args += ["--mapping", tmp_path / "m.yaml"]
     assert_clean_failure(toolkit(*args), message)
+
+
+def test_dask_executor_options_must_come_together(tmp_path, small_extract):
+    path, _, _ = small_extract
+    common = ["run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w"]
+    assert_clean_failure(toolkit(*common, "--executor", "dask"), "--executor dask needs --scheduler")
+    assert_clean_failure(
+        toolkit(*common, "--scheduler", "tcp://127.0.0.1:9"), "--scheduler is only for --executor dask"
+    )
+    assert not (tmp_path / "r").exists()

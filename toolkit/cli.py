@@ -123,6 +123,15 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_scheduler(args: argparse.Namespace) -> str | None:
+    """The scheduler address for ``--executor dask``; the two options must come together."""
+    if args.executor == "dask" and not args.scheduler:
+        raise ToolkitError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    if args.executor != "dask" and args.scheduler:
+        raise ToolkitError("--scheduler is only for --executor dask")
+    return args.scheduler if args.executor == "dask" else None
+
+
 def _run(args: argparse.Namespace) -> int:
     from toolkit.runner import run_reports
 
@@ -133,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         forces=args.forces,
         workers=args.workers,
         kernels=args.kernels,
+        scheduler=_dask_scheduler(args),
         work_dir=args.work,
         comparators=args.comparators,
         thresholds=args.thresholds,
@@ -200,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     run.add_argument("--forces", nargs="+", metavar="CODE", help="only these forces (ONS codes)")
     run.add_argument("--workers", type=int, default=2, help="reports rendered in parallel (default 2)")
+    run.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local: worker threads or processes on this machine (default); dask: tasks on a Dask cluster",
+    )
+    run.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
     run.add_argument(
         "--kernels",
         choices=["warm", "fresh"],

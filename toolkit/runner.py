@@ -173,13 +173,51 @@ def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) 
     return time.perf_counter() - started
 
 
-def _render_all(tasks: list[str], work_dir: Path, out_dir: Path, notebook, workers: int, kernels: str):
+def _connect_to_dask(scheduler: str, timeout: str = "10s"):
+    """A client of the Dask scheduler, or a clear error."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ToolkitError("the dask executor needs the 'distributed' package: pip install distributed") from None
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, ValueError) as error:
+        raise ToolkitError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+
+
+def _render_on_dask(tasks: list[str], args: tuple, scheduler: str):
+    """Yield (task, seconds or exception) from renders sent as tasks to a Dask distributed cluster.
+
+    Each worker needs this package installed and must see ``work_dir`` and ``out_dir`` at the same
+    paths (a shared file system); each render starts its own kernel on the worker.
+    """
+    from distributed import as_completed as dask_completed
+
+    client = _connect_to_dask(scheduler)
+    try:
+        futures = {client.submit(_render_one, task, *args, pure=False): task for task in tasks}
+        for future in dask_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as error:  # one failure must not stop the others
+                yield futures[future], error
+    finally:
+        client.close()
+
+
+def _render_all(
+    tasks: list[str], work_dir: Path, out_dir: Path, notebook, workers: int, kernels: str, scheduler: str | None = None
+):
     """Yield (task, seconds or exception) as each render finishes.
 
     ``warm``: one reused kernel per worker thread (the kernels are the processes that work).
     ``fresh``: a process per worker, each starting a new kernel for every report.
+    With ``scheduler``, every render is a task on that Dask cluster instead.
     """
     args = (str(work_dir), str(out_dir), str(notebook))
+    if scheduler is not None:
+        yield from _render_on_dask(tasks, args, scheduler)
+        return
     if kernels == "fresh":
         executor, kernel_pool = ProcessPoolExecutor(max_workers=workers), None
     else:
@@ -219,6 +257,7 @@ def run_reports(
     notebook: str | Path = REPORT_NOTEBOOK,
     progress: bool = True,
     kernels: str = "warm",
+    scheduler: str | None = None,
 ) -> RunResult:
     """Validate an extract, compute every figure once, and render a report per force.
 
@@ -254,6 +293,10 @@ def run_reports(
         ``warm`` reuses one kernel per worker, its namespace reset between
         reports (same output, a fraction of the time); ``fresh`` starts a new
         kernel for every report.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``): each
+        render is sent there as a task (the ``dask`` executor); the figures
+        are still computed once, here.
 
     Returns
     -------
@@ -270,6 +313,8 @@ def run_reports(
         raise ToolkitError(f"workers must be a whole number from 1 to 64, not {workers!r}")
     if kernels not in KERNEL_MODES:
         raise ToolkitError(f"kernels must be one of {', '.join(KERNEL_MODES)}, not {kernels!r}")
+    if scheduler is not None:
+        _connect_to_dask(scheduler, timeout="5s").close()  # before any work, not after it
     try:
         extract_day = pd.Timestamp(extract_date).date()
     except (ValueError, TypeError):
@@ -303,6 +348,7 @@ def run_reports(
         "forces": codes,
         "workers": workers,
         "kernels": kernels,
+        "executor": f"dask ({scheduler})" if scheduler else "local",
         "suppression_threshold": suppression_threshold,
         "comparator_source": "supplied file " + Path(comparators).name
         if comparators
@@ -318,7 +364,8 @@ def run_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = RunResult(out_dir=out_dir)
     bar = tqdm(total=len(codes) + 1, desc="reports", unit="report", disable=not progress)
-    for task, outcome in _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernels):
+    renders = _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernels, scheduler)
+    for task, outcome in renders:
         bar.update(1)
         if task == OVERVIEW:
             if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails

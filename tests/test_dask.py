@@ -1,0 +1,53 @@
+"""The dask executor: renders as tasks on a Dask cluster give the same outputs as the local run."""
+
+import pytest
+from conftest import EXTRACT_DATE
+
+from toolkit import runner
+from toolkit.errors import ToolkitError
+
+pytestmark = pytest.mark.notebook
+FORCES = ["E23000014", "W15000004"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+        yield local
+
+
+def test_dask_run_matches_the_local_run_byte_for_byte(cluster, small_extract, tmp_path):
+    path, _, _ = small_extract
+    local = runner.run_reports(
+        path, EXTRACT_DATE, tmp_path / "local", forces=FORCES, work_dir=tmp_path / "work-local", progress=False
+    )
+    dask = runner.run_reports(
+        path,
+        EXTRACT_DATE,
+        tmp_path / "dask",
+        forces=FORCES,
+        work_dir=tmp_path / "work-dask",
+        progress=False,
+        scheduler=cluster.scheduler_address,
+    )
+    assert local.ok and dask.ok
+    assert sorted(p.name for p in dask.reports.values()) == sorted(p.name for p in local.reports.values())
+    for name in ("findings.json", "metrics.csv", "data_quality.csv", "national-overview.html"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    for report in local.reports.values():
+        assert (tmp_path / "dask" / report.name).read_bytes() == report.read_bytes(), report.name
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(small_extract, tmp_path):
+    path, _, _ = small_extract
+    with pytest.raises(ToolkitError, match="cannot reach the Dask scheduler"):
+        runner.run_reports(
+            path,
+            EXTRACT_DATE,
+            tmp_path / "out",
+            forces=["W15000004"],
+            work_dir=tmp_path / "work",
+            progress=False,
+            scheduler="tcp://127.0.0.1:9",
+        )
