@@ -62,6 +62,7 @@ bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes, consistenc
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_consistency.py
 	$(PY) benchmarks/bench_findings.py
+	$(PY) benchmarks/bench_pipeline.py
 
 clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
 	rm -rf $(OUT)/*.html $(OUT)/*.csv $(OUT)/run.json data/processed data/synthetic

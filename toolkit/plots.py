@@ -6,6 +6,8 @@ report is about is highlighted.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
@@ -125,7 +127,7 @@ def plot_force_effects(
     ax.axvline(1, color="0.2", linestyle="--", linewidth=1, label="Average force")
     ax.set_xscale("log")
     ax.set_yticks(positions, names, fontsize=7)
-    ax.set_title(title)
+    ax.set_title("\n".join(textwrap.wrap(title, 70)))  # long titles wrap rather than run off the figure
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Force")
     ax.legend(loc="lower right", fontsize=8)

@@ -267,7 +267,8 @@ def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
     chart's message for readers who cannot see it.
     """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    # Every chart is laid out with tight_layout; a "tight" bounding box here would draw it twice.
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return HTML(f"<img class='chart' src='data:image/png;base64,{data}' alt='{_esc(alt)}'>")

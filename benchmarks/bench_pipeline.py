@@ -1,0 +1,270 @@
+"""Benchmark: every stage of a national run at 1, 5 and 10 years, against simple baselines.
+
+Generates its own synthetic national extracts (about 180,000 episodes a year,
+cached in ``benchmarks/_data/``), then times, each in a fresh process so that
+its peak memory is its own:
+
+- reading and validating the extract;
+- reading, validating and cleaning it;
+- computing every national and per-force statistic and finding (``prepare_tables``);
+- rendering one force report on a warm kernel and on a fresh one (1 year);
+- the full national run (43 forces and the overview) with 2 workers on warm
+  kernels, 1 worker on warm kernels, and 2 workers with a fresh kernel per report
+  (1 year);
+- baselines: an empty notebook through papermill and nbconvert (the floor for a
+  notebook-based report), and the same analysis and charts as plain Python
+  functions for all 43 forces in one process.
+
+Medians of ``--repeats`` runs for one year (full runs, and 5 and 10 years, once each). Writes
+``benchmarks/results/pipeline.json`` and ``benchmarks/results.md``.
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--years 1 5 10] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "_data"
+RESULTS = HERE / "results"
+EXTRACT_DATE = {1: "2025-01-31", 5: "2029-01-31", 10: "2034-01-31"}
+FORCE = "E23000014"
+
+
+def _extract(years: int) -> Path:
+    """The cached synthetic national extract for ``years`` years from 2024 (made on first use)."""
+    from toolkit import synth
+    from toolkit.config import PLANS_DIR
+
+    path = DATA / f"national_{years}y.parquet"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        episodes, truth = synth.generate_extract(
+            2024, seed=1, years=years, plan=synth.read_plan(PLANS_DIR / "demo.yaml"), extract_date=EXTRACT_DATE[years]
+        )
+        synth.write_extract(episodes, truth, path)
+    return path
+
+
+def _stage(name: str, years: int, work: str) -> float:
+    """Run one stage once; return its seconds. Runs in a fresh process."""
+    from toolkit import render, report, runner
+    from toolkit.extract import read_extract_text, validate_extract
+
+    path = _extract(years)
+    day = EXTRACT_DATE[years]
+    work_dir = Path(work)
+    started = time.perf_counter()
+    if name == "read_validate":
+        validate_extract(read_extract_text(path), day)
+    elif name == "read_clean":
+        runner.read_and_clean(path, day, None)
+    elif name == "statistics":
+        result = runner.read_and_clean(path, day, None)
+        started = time.perf_counter()
+        runner.prepare_tables(result, work_dir / "tables", {"extract_date": day})
+    elif name in ("render_one_warm", "render_one_fresh"):
+        tables = work_dir / "prepared"
+        if name == "render_one_warm":
+            pool = render.KernelPool(1)
+            with pool.kernel() as km:
+                render.render_force_report("E23000011", tables, work_dir / "out", km=km)  # warms the kernel
+                started = time.perf_counter()
+                render.render_force_report(FORCE, tables, work_dir / "out", km=km)
+                elapsed = time.perf_counter() - started
+            pool.shutdown()
+            return elapsed
+        render.render_force_report(FORCE, tables, work_dir / "out")
+    elif name.startswith("full_run"):
+        workers = 1 if "1_worker" in name else 2
+        kernels = "fresh" if "fresh" in name else "warm"
+        runner.run_reports(
+            path,
+            day,
+            work_dir / f"site-{name}",
+            workers=workers,
+            work_dir=work_dir / f"work-{name}",
+            kernels=kernels,
+            progress=False,
+        )
+    elif name == "baseline_empty_notebook":
+        import nbformat
+
+        empty = work_dir / "empty.ipynb"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, empty)
+        started = time.perf_counter()
+        executed = render._execute(empty, work_dir / "empty-out.ipynb", {}, "empty")
+        render.notebook_to_html(executed)
+    elif name == "baseline_plain_functions":
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from toolkit.forces import list_forces
+
+        tables = work_dir / "prepared"
+        for force in list_forces():
+            r = report.load_force_report(force.code, tables)
+            for show in (
+                report.show_title,
+                report.show_judgements,
+                report.show_headline_table,
+                report.show_rate_funnel,
+                report.show_data_quality,
+                report.show_grade_mix,
+                report.show_consistency,
+                report.show_time_to_return,
+                report.show_repeats,
+                report.show_trend,
+                report.show_methods,
+            ):
+                show(r)
+            for area in ("volume", "understanding", "investigation", "return_and_prevention"):
+                report.show_findings(r, area)
+            report.show_practice(r, ("review_within_24h", "prevention_completed", "return_interview_72h"))
+            plt.close("all")
+    else:
+        raise ValueError(name)
+    return time.perf_counter() - started
+
+
+def _peak_memory_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts afresh in a spawned process)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(name: str, years: int, work: str, queue) -> None:
+    seconds = _stage(name, years, work)
+    queue.put((seconds, _peak_memory_mb()))
+
+
+def _measure(name: str, years: int, work: Path, repeats: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    runs, peaks = [], []
+    for _ in range(repeats):
+        queue = context.Queue()
+        process = context.Process(target=_child, args=(name, years, str(work), queue))
+        process.start()
+        seconds, peak = queue.get()
+        process.join()
+        runs.append(seconds)
+        peaks.append(peak)
+    row = {
+        "stage": name,
+        "years": years,
+        "runs": len(runs),
+        "median_seconds": round(statistics.median(runs), 2),
+        "peak_memory_mb": round(max(peaks)),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _table(rows: list[dict], summary: dict) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {summary['machine']}. Toolkit {summary['toolkit_version']}. Written by "
+        "`benchmarks/bench_pipeline.py` (`make bench`); medians of the runs shown, peak memory of the stage's "
+        "own process (kernels are separate processes).",
+        "",
+        "| stage | years | episodes | runs | median seconds | peak memory (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['stage']} | {row['years']} | {summary['episodes'][str(row['years'])]:,} | {row['runs']} | "
+            f"{row['median_seconds']} | {row['peak_memory_mb']} |"
+        )
+    lines += ["", "## Targets", ""]
+    lines += [f"- {line}" for line in summary["targets"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--years", type=int, nargs="+", default=[1, 5, 10], choices=[1, 5, 10])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from toolkit import __version__, runner
+
+    rows, episodes = [], {}
+    work = Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
+    try:
+        for years in args.years:
+            path = _extract(years)
+            episodes[str(years)] = len(pd.read_parquet(path, columns=["force_code"]))
+            for name in ("read_validate", "read_clean", "statistics"):
+                # Several runs of the national year; one of each longer extract keeps `make bench` to minutes.
+                rows.append(_measure(name, years, work, args.repeats if years == 1 else 1))
+        if 1 in args.years:
+            # Prepared tables for the render stages and the plain-function baseline.
+            result = runner.read_and_clean(_extract(1), EXTRACT_DATE[1], None)
+            runner.prepare_tables(result, work / "prepared", {"extract_date": EXTRACT_DATE[1]})
+            for name in ("baseline_empty_notebook", "render_one_fresh", "render_one_warm", "baseline_plain_functions"):
+                rows.append(_measure(name, 1, work, args.repeats))
+            for name in ("full_run_2_workers_warm", "full_run_1_worker_warm", "full_run_2_workers_fresh"):
+                rows.append(_measure(name, 1, work, 1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    get = {(r["stage"], r["years"]): r["median_seconds"] for r in rows}
+    targets = []
+    if 1 in args.years:
+        warm, fresh = get[("full_run_2_workers_warm", 1)], get[("full_run_2_workers_fresh", 1)]
+        plain = get[("baseline_plain_functions", 1)] + get[("statistics", 1)] + get[("read_clean", 1)]
+        one_year = get[("read_clean", 1)] + get[("statistics", 1)]
+        targets += [
+            f"full run, 2 workers, warm kernels {warm} s against a fresh kernel per report {fresh} s: "
+            f"{fresh / warm:.1f} times faster (target at least 3)",
+            f"against the same reading, statistics, analysis and charts as plain functions in one process "
+            f"({plain:.1f} s): {warm / plain:.2f} times (target within 2)",
+            f"reading, cleaning and all statistics for one national year: {one_year:.1f} s (target under 10)",
+        ]
+    if 10 in args.years:
+        ten = get[("read_clean", 10)] + get[("statistics", 10)]
+        peak = max(r["peak_memory_mb"] for r in rows if r["years"] == 10)
+        targets.append(f"the same for ten years: {ten:.1f} s (target under 100), peak {peak} MB (target under 4,096)")
+    if {1, 5, 10} <= set(args.years):
+        for stage in ("read_clean", "statistics"):
+            per = [get[(stage, y)] / episodes[str(y)] * 1e6 for y in (1, 5, 10)]
+            targets.append(
+                f"{stage}: {per[0]:.1f}, {per[1]:.1f}, {per[2]:.1f} seconds per million episodes at 1, 5, 10 years "
+                "(linear growth keeps these equal)"
+            )
+    summary = {
+        "benchmark": "pipeline stages",
+        "toolkit_version": __version__,
+        "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}",
+        "episodes": episodes,
+        "targets": targets,
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (HERE / "results.md").write_text(_table(rows, summary))
+    print("\n".join(targets))
+
+
+if __name__ == "__main__":
+    main()
