@@ -205,24 +205,34 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+_EXPORTERS = threading.local()
+
+
+def _html_exporter() -> HTMLExporter:
+    """This thread's HTML exporter, built once: building one loads and compiles the templates again."""
+    exporter = getattr(_EXPORTERS, "exporter", None)
+    if exporter is None:
+        config = Config()
+        config.TagRemovePreprocessor.enabled = True
+        config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
+        exporter = _EXPORTERS.exporter = HTMLExporter(
+            config=config,
+            template_name="lab",
+            template_file=str(TEMPLATES_DIR / "nbconvert" / "report.html.j2"),
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
+    return exporter
+
+
 def notebook_to_html(notebook: nbformat.NotebookNode, title: str = "Force report") -> str:
     """Render an executed notebook to self-contained HTML without code.
 
     Images are embedded; input cells, prompts and scaffolding cells are left
     out; no script is loaded from the web, so the page works offline.
     """
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
-    exporter = HTMLExporter(
-        config=config,
-        template_name="lab",
-        template_file=str(TEMPLATES_DIR / "nbconvert" / "report.html.j2"),
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    body, _ = _html_exporter().from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return body
 
 
@@ -326,6 +336,9 @@ def _execute(notebook, executed: Path, parameters: dict, label: str, km=None) ->
             cwd=str(executed.parent),
             progress_bar=False,
             log_output=False,
+            # Saving after every cell re-serialises the whole notebook some 60 times a report (a third
+            # of a warm render); the executed notebook is still written once at the end, or on failure.
+            request_save_on_cell_execute=False,
             **kernel,
         )
     except pm.PapermillExecutionError as error:

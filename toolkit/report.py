@@ -31,7 +31,7 @@ from toolkit.disclosure import (
 )
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
-from toolkit.plots import plot_force_effects, plot_funnel
+from toolkit.plots import new_figure, plot_force_effects, plot_funnel
 from toolkit.quality import KEY_FIELDS
 from toolkit.summary import NATIONAL
 
@@ -267,7 +267,7 @@ def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
     chart's message for readers who cannot see it.
     """
     buffer = io.BytesIO()
-    # Every chart is laid out with tight_layout; a "tight" bounding box here would draw it twice.
+    # Charts have fixed margins (plots.new_figure); a "tight" bounding box here would draw each twice.
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -518,7 +518,7 @@ def show_time_to_return(report: ForceReport) -> HTML:
         else f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
     )
     curves = report.return_curves
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = new_figure(8, 4.5)
     for code, label, colour in (
         (NATIONAL, "England and Wales", "#1f77b4"),
         (report.force.code, report.force.name, "#d62728"),
@@ -532,7 +532,6 @@ def show_time_to_return(report: ForceReport) -> HTML:
     ax.set_ylabel("Returned (% of episodes)")
     ax.set_xlim(0, 168)
     ax.set_ylim(0, 100)
-    fig.tight_layout()
     alt = (
         f"Step chart of the share of children returned by hours since report. {report.force.name}: "
         f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
@@ -590,7 +589,7 @@ def show_trend(report: ForceReport) -> HTML:
     trend = trend.iloc[0]
     # Small monthly counts could identify a child: months with 1 to 4 episodes are not drawn.
     shown = series.assign(episodes=series["episodes"].where(~series["episodes"].between(1, threshold - 1)))
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(8, 4, bottom=0.9)  # month labels are slanted
     sns.lineplot(x=shown["month"], y=shown["episodes"], marker="o", color="0.3", label="Episodes reported", ax=ax)
     fitted = np.isfinite(trend["rate_ratio_per_year"])
     if fitted:
@@ -599,8 +598,7 @@ def show_trend(report: ForceReport) -> HTML:
     ax.set_xlabel("Month reported")
     ax.set_ylabel("Episodes per month")
     ax.set_ylim(bottom=0)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    fig.autofmt_xdate(bottom=0.9 / 4)
     if fitted:
         change, low, high = ((trend[k] - 1) * 100 for k in ("rate_ratio_per_year", "lower", "upper"))
         text = (
@@ -669,7 +667,7 @@ def show_grade_mix(report: ForceReport) -> HTML:
         where=chosen["area"].map(_AREA_LABELS),
         grade=chosen["grade"].map(_GRADE_LABELS),
     )
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(8, 4)
     sns.barplot(
         data=shown,
         x="grade",
@@ -684,7 +682,6 @@ def show_grade_mix(report: ForceReport) -> HTML:
     ax.set_xlabel("First risk grade")
     ax.set_ylabel("Share of graded episodes (%)")
     ax.legend(title=None)
-    fig.tight_layout()
     force = shown[shown["area"] == "force"].set_index("grade")["share"]
     national = shown[shown["area"] == "national"].set_index("grade")["share"]
     alt = (
