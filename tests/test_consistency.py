@@ -125,3 +125,37 @@ def test_degenerate_inputs_give_clear_errors_or_defined_answers(national_year):
     assert set(tiny["consistency_notes"]["model"]) == {"risk_grading", "absent_if_flagged"}
     assert tiny["consistency_forces"].empty
     assert tiny["grade_agreement"]["kappa"].isna().all()
+
+
+def test_fitting_cells_of_identical_episodes_is_the_episode_level_fit():
+    """Aggregating to binomial cells must change the speed, not the model: same estimates as Bernoulli rows."""
+    import gpboost
+
+    rng = np.random.default_rng(7)
+    n, forces, officers = 6_000, 12, 240
+    force = rng.integers(forces, size=n)
+    officer = force * 100 + rng.integers(officers // forces, size=n)
+    X = pd.DataFrame({"intercept": 1.0, "a": rng.integers(2, size=n), "b": rng.integers(2, size=n)}, dtype=float)
+    eta = (
+        -0.5
+        + 0.8 * X["a"]
+        - 0.6 * X["b"]
+        + rng.normal(0, 0.6, forces)[force]
+        + rng.normal(0, 0.5, officer.max() + 1)[officer]
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    levels = {"force": force.astype(str), "officer": officer.astype(str)}
+
+    fit = consistency._fit_glmm(y, X, levels)
+
+    rows = gpboost.GPModel(
+        group_data=np.column_stack([levels["force"], levels["officer"]]).astype(object),
+        likelihood="bernoulli_logit",
+        matrix_inversion_method="cholesky",
+    )
+    rows.fit(y=y, X=X.to_numpy(), params=consistency.FIT_PARAMS)
+    assert fit.variances["variance"].to_numpy() == pytest.approx(rows.get_cov_pars().iloc[0].to_numpy(), rel=2e-3)
+    assert fit.coefficients["estimate"].to_numpy() == pytest.approx(rows.get_coef().iloc[0].to_numpy(), abs=2e-3)
+    assert fit.episodes == n
+    assert fit.effects["officer"]["episodes"].sum() == n  # every episode counted once in its group
+    assert fit.effects["force"]["episodes"].to_dict() == pd.Series(levels["force"]).value_counts().to_dict()
