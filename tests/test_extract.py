@@ -132,3 +132,24 @@ def test_load_extract_refuses_an_invalid_file_with_every_problem(tmp_path, good)
         load_extract(path, EXTRACT_DATE)
     assert len(caught.value.problems) == 2
     assert "2 problem(s) in 2 row(s)" in str(caught.value)
+
+
+def test_parquet_timestamps_read_as_the_text_a_csv_would_hold(tmp_path):
+    """Typed Parquet columns become contract text: seconds kept, fractions dropped, missing as blank."""
+    stamps = pd.to_datetime(["2024-03-05 21:40:07.900", None, "2024-12-31 23:59:59.000"]).as_unit("ms")
+    frame = pd.DataFrame(
+        {
+            "reported_at": stamps,
+            "zoned": stamps.tz_localize("Europe/London"),
+            "age": pd.array([15, None, 3], dtype="Int8"),
+            "sex": pd.array(["female", None, "male"], dtype="string"),
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    frame.to_parquet(path)
+    text = read_extract_text(path)
+    assert text["reported_at"].tolist() == ["2024-03-05T21:40:07", "", "2024-12-31T23:59:59"]
+    assert text["zoned"].tolist() == ["2024-03-05T21:40:07", "", "2024-12-31T23:59:59"]
+    assert text["age"].tolist() == ["15", "", "3"]
+    assert text["sex"].tolist() == ["female", "", "male"]
+    assert all(pd.api.types.is_string_dtype(t) for t in text.dtypes)

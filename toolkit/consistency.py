@@ -165,7 +165,7 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
 def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None) -> Fit:
     """Fit ``logit P(y) = X b + offset + one random intercept per level`` (levels nested, outer first)."""
     X = X.loc[:, (X != 0).any()]  # a factor nobody has cannot be estimated
-    model, cells = _fit_binomial(y, X, levels, offset)
+    model, cells = _fit_binomial(y, X, levels, offset, threads=1)
     cov = model.get_cov_pars(std_err=True)
     coef = model.get_coef()
     predicted = model.predict_training_data_random_effects(predict_var=True)
@@ -642,12 +642,16 @@ def compare_standardised_practice(
 
 
 def summarise_consistency(
-    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None, confidence: float = 0.95
+    episodes: pd.DataFrame,
+    comparator_groups: dict[str, list[str]] | None = None,
+    confidence: float = 0.95,
+    case_mix: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every consistency table for the national data in one pass, for the reports.
 
     A model that cannot be fitted (too few episodes, one force) leaves its rows
-    out and says why in ``notes``.
+    out and says why in ``notes``. ``case_mix`` is :func:`describe_case_mix` of
+    ``episodes`` when the caller has it already.
 
     Returns
     -------
@@ -657,7 +661,7 @@ def summarise_consistency(
         ``grade_agreement`` and ``consistency_notes`` (model, note).
     """
     variance, forces, notes = [], [], []
-    mix = describe_case_mix(episodes)  # once: every model and the strata use it
+    mix = case_mix if case_mix is not None else describe_case_mix(episodes)  # once: every model uses it
     officers = _empty_officer_rows()
     for name, fit in (("risk_grading", fit_grading_model), ("absent_if_flagged", fit_absent_model)):
         try:

@@ -42,6 +42,8 @@ from typing import IO
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from toolkit.errors import ExtractError, ValidationError
 from toolkit.schema import (
@@ -84,8 +86,14 @@ def _sniff_kind(head: bytes) -> str | None:
 
 
 def _datetime_text(values: pd.Series) -> pd.Series:
-    text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return text.where(values.notna(), "")
+    """Timestamps as ``YYYY-MM-DDTHH:MM:SS`` text (fractions of a second dropped), blanks as ``""``."""
+    if values.dt.tz is not None:  # rare: keep the wall-clock time in the file's own zone
+        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        return text.where(values.notna(), "").astype("str")
+    # Formatted in C, without a Python string per timestamp: a third of the memory of reading an extract.
+    text = pyarrow.array(np.datetime_as_string(values.to_numpy("datetime64[s]"), unit="s"))
+    text = pc.if_else(pc.equal(text, "NaT"), "", text)
+    return pd.Series(text.to_pandas(), index=values.index, dtype="str")
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +101,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name, values in frame.items():
         if pd.api.types.is_datetime64_any_dtype(values):
-            out[name] = _datetime_text(values)
+            out[str(name)] = _datetime_text(values)
             continue
         if values.dtype == object:
             # Excel cells of one column can mix numbers, text and timestamps.
@@ -106,8 +114,8 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
             )
         if pd.api.types.is_float_dtype(values) or values.dtype == object:
             values = values.map(lambda v: str(int(v)) if isinstance(v, float) and np.isfinite(v) and v == int(v) else v)
-        text = values.astype("string").fillna("")
-        out[str(name)] = text.astype(object)
+        # Text stays in Arrow-backed strings: no Python object per cell.
+        out[str(name)] = values.astype("string").fillna("").astype("str")
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -30,7 +30,7 @@ PRACTICE_MEASURES = {
 }
 
 
-def _measure_frame(episodes: pd.DataFrame, extract_date) -> pd.DataFrame:
+def _measure_frame(episodes: pd.DataFrame, extract_date, case_mix: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per episode and measure it applies to: force, measure, met (bool)."""
     end = end_of_extract_day(extract_date)
     reported = episodes["reported_at"]
@@ -38,7 +38,8 @@ def _measure_frame(episodes: pd.DataFrame, extract_date) -> pd.DataFrame:
     review_hours = (episodes["supervisor_review_at"] - reported).dt.total_seconds() / 3600
     rhi_hours = (episodes["return_interview_at"] - returned).dt.total_seconds() / 3600
     category = episodes["category"].astype("string")
-    flagged = describe_case_mix(episodes)[list(EXPLOITATION_FLAGS)].any(axis=1)
+    mix = case_mix if case_mix is not None else describe_case_mix(episodes)
+    flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
     rules = {
         "review_within_24h": (reported <= end - pd.Timedelta(hours=24), review_hours.le(24)),
         "prevention_completed": (
@@ -60,7 +61,10 @@ def _measure_frame(episodes: pd.DataFrame, extract_date) -> pd.DataFrame:
 
 
 def summarise_practice(
-    episodes: pd.DataFrame, extract_date, comparator_groups: dict[str, list[str]] | None = None
+    episodes: pd.DataFrame,
+    extract_date,
+    comparator_groups: dict[str, list[str]] | None = None,
+    case_mix: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every practice share for every force and England and Wales, with intervals and funnel bands.
 
@@ -72,6 +76,8 @@ def summarise_practice(
         When the data were taken.
     comparator_groups : dict, optional
         Default: the shipped comparator groups.
+    case_mix : pandas.DataFrame, optional
+        :func:`toolkit.consistency.describe_case_mix` of ``episodes``, when already computed.
 
     Returns
     -------
@@ -95,7 +101,7 @@ def summarise_practice(
     [['E23000001', 1, 2], ['england_and_wales', 1, 2]]
     """
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
-    frame = _measure_frame(episodes, extract_date)
+    frame = _measure_frame(episodes, extract_date, case_mix)
     counts = frame.groupby(["measure", "force_code"], sort=True).agg(
         numerator=("met", "sum"), denominator=("met", "size")
     )

@@ -29,7 +29,7 @@ from tqdm import tqdm
 import toolkit
 from toolkit.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.config import DATA_DIR
-from toolkit.consistency import summarise_consistency
+from toolkit.consistency import describe_case_mix, summarise_consistency
 from toolkit.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.extract import read_extract_text, validate_extract
@@ -111,23 +111,32 @@ def prepare_tables(
         The tables written, by name.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    write_cleaning_outputs(result, work_dir)
-    summary = summarise_volume(result.clean, comparator_groups)
-    tables = {
-        "summary": summary,
-        "funnel_volume": compare_volume_rates(summary, comparator_groups),
-        "time_to_return": summarise_time_to_return(result.clean, run_parameters["extract_date"]),
-        "return_curves": tabulate_return_curves(result.clean, run_parameters["extract_date"]),
-        "repeats": summarise_repeats(result.clean),
-        "quality": score_data_quality(result, run_parameters["extract_date"]),
-        "support": assess_metric_support(result.clean),
-        "cleaning": summarise_cleaning(result),
-    }
-    tables["trends"], tables["monthly"] = summarise_trends(result.clean)
-    tables["quarterly"] = count_episodes_by_period(result.clean, "Q")
-    tables |= summarise_consistency(result.clean, comparator_groups)
-    tables["practice"] = summarise_practice(result.clean, run_parameters["extract_date"], comparator_groups)
-    tables["grade_mix"] = tabulate_grade_mix(result.clean, comparator_groups)
+    case_mix = describe_case_mix(result.clean)  # once: the models and the practice measures use it
+    with ThreadPoolExecutor(1) as background:
+        # The multilevel models spend seconds in GPBoost's native code, which releases the GIL:
+        # they run beside the other tables instead of after them (outputs are the same either way).
+        consistency = background.submit(
+            summarise_consistency, result.clean, comparator_groups, case_mix=case_mix
+        )
+        write_cleaning_outputs(result, work_dir)
+        summary = summarise_volume(result.clean, comparator_groups)
+        tables = {
+            "summary": summary,
+            "funnel_volume": compare_volume_rates(summary, comparator_groups),
+            "time_to_return": summarise_time_to_return(result.clean, run_parameters["extract_date"]),
+            "return_curves": tabulate_return_curves(result.clean, run_parameters["extract_date"]),
+            "repeats": summarise_repeats(result.clean),
+            "quality": score_data_quality(result, run_parameters["extract_date"]),
+            "support": assess_metric_support(result.clean),
+            "cleaning": summarise_cleaning(result),
+        }
+        tables["trends"], tables["monthly"] = summarise_trends(result.clean)
+        tables["quarterly"] = count_episodes_by_period(result.clean, "Q")
+        tables["practice"] = summarise_practice(
+            result.clean, run_parameters["extract_date"], comparator_groups, case_mix
+        )
+        tables["grade_mix"] = tabulate_grade_mix(result.clean, comparator_groups)
+        tables |= consistency.result()
     for name, table in tables.items():
         table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
     findings = find_issues(tables, thresholds)
