@@ -268,7 +268,10 @@ def recode_values(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.
     for column in CODES:
         values = frame[column]
         lookup = mapping.lookup(column)
-        mapped = values.str.lower().map(lookup)
+        # A coded column holds a handful of spellings: translate each once, then spread back by position.
+        positions, spellings = pd.factorize(values)
+        translated = pd.Index(spellings, dtype=object).str.lower().map(lookup).to_numpy(dtype=object)
+        mapped = pd.Series(pd.array(translated, dtype="str").take(positions), index=values.index)
         known = mapped.notna() | (values == "")
         mapped = mapped.fillna(values)
         ledger.translate(values[known], mapped[known], column, "recode")
@@ -344,7 +347,7 @@ def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.Da
     for column in DATETIME_COLUMNS:
         text = frame[column]
         present = text != ""
-        values = text.to_numpy()
+        values = text.reset_index(drop=True)  # Arrow strings, taken by position below (no Python objects)
         parsed = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[s]")
         left = present.to_numpy().copy()
         used = {}
@@ -352,7 +355,7 @@ def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.Da
             where = np.flatnonzero(left)
             if not len(where):
                 break
-            attempt = _parse_one_format(pd.Series(values[where]), fmt).to_numpy(dtype="datetime64[s]")
+            attempt = _parse_one_format(values.take(where).reset_index(drop=True), fmt).to_numpy(dtype="datetime64[s]")
             ok = ~np.isnat(attempt)
             parsed[where[ok]] = attempt[ok]
             left[where[ok]] = False
@@ -362,7 +365,7 @@ def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.Da
         for fmt, where in used.items():
             # Dates are nearly all distinct: translations are counted by the format they were in.
             # Text already in the contract's form (ISO with seconds) is not a translation.
-            already = pd.Series(values[where]).str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").to_numpy(dtype=bool)
+            already = values.take(where).str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").to_numpy(dtype=bool)
             rewritten = int((~already).sum())
             if rewritten:
                 ledger.translations.append(

@@ -144,7 +144,8 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
         cells["offset"] = np.asarray(offset, dtype=float)
     cells["y"] = y
     keys = [c for c in cells.columns if c != "y"]
-    cells = cells.groupby(keys, sort=False).agg(successes=("y", "sum"), trials=("y", "size")).reset_index()
+    grouped = cells.groupby(keys, sort=False)["y"]
+    cells = pd.concat([grouped.sum().rename("successes"), grouped.size().rename("trials")], axis=1).reset_index()
     trials = cells["trials"].to_numpy(dtype=float)
     model = gpboost.GPModel(
         group_data=cells[[f"level_{name}" for name in levels]].to_numpy(dtype=object),

@@ -148,17 +148,26 @@ def prepare_tables(
 def read_and_clean(input_path: Path, extract_day, mapping_path: str | Path | None) -> CleanResult:
     """Read an extract and clean it: strictly validated when canonical, mapped when not."""
     raw = read_extract_text(input_path)
-    if mapping_path is None:
-        problems = validate_extract(raw, extract_day)
-        if not problems.empty:
-            rows = problems["row"].dropna().nunique()
-            raise ValidationError(
-                f"{input_path}: {len(problems)} problem(s) in {rows} row(s) break the extract contract "
-                "(a force's own export needs --mapping)",
-                problems,
-            )
     mapping = read_mapping(mapping_path or CANONICAL)
-    result = clean_export(raw, mapping, extract_day)
+    with ThreadPoolExecutor(1) as background:
+        # Checking the contract and cleaning only read `raw`, and much of both is Arrow code that
+        # releases the GIL: they run side by side. A broken contract is reported before anything
+        # the cleaning found.
+        checked = background.submit(validate_extract, raw, extract_day) if mapping_path is None else None
+        try:
+            result = clean_export(raw, mapping, extract_day)
+        except ToolkitError as error:
+            result = error
+        problems = checked.result() if checked is not None else None
+    if problems is not None and not problems.empty:
+        rows = problems["row"].dropna().nunique()
+        raise ValidationError(
+            f"{input_path}: {len(problems)} problem(s) in {rows} row(s) break the extract contract "
+            "(a force's own export needs --mapping)",
+            problems,
+        )
+    if isinstance(result, ToolkitError):
+        raise result
     if result.clean.empty:
         raise ToolkitError(
             f"{input_path}: no usable episodes: all {result.rows_in} rows were quarantined or merged "
