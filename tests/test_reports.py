@@ -95,7 +95,7 @@ def test_reports_are_self_contained_without_code_or_identifiers(run, small_extra
     west_midlands = parse(folder / "reports" / "west-midlands.html")
     assert len(west_midlands.images) == 5  # funnel, grade mix, grading caterpillar, time to return, trend
     for image in west_midlands.images:
-        assert image["src"].startswith("data:image/png;base64,") and "West Midlands" in image["alt"]
+        assert image["src"].startswith("data:image/svg+xml;base64,") and "West Midlands" in image["alt"]
 
 
 def test_index_links_every_report_and_records_provenance(run, small_extract):
