@@ -393,8 +393,10 @@ def test_a_warm_kernel_report_is_identical_to_a_fresh_kernel_report(run, tmp_pat
     work = folder / "work"
     fresh = render.render_force_report("W15000004", work, tmp_path / "fresh")
     pool = render.KernelPool(1)
+    pool.warm_up(tmp_path)  # as a run does, while it prepares the tables
     try:
         with pool.kernel() as km:
+            assert km.has_kernel  # started and warmed up in the background before it was lent
             # Another force first, on the same kernel: nothing of it may leak into the next report.
             render.render_force_report("E23000014", work, tmp_path / "warm", km=km)
             warm = render.render_force_report("W15000004", work, tmp_path / "warm", km=km)

@@ -9,6 +9,7 @@ complete.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -49,6 +50,7 @@ OVERVIEW_FILE = "national-overview.html"
 REPORT_PARAMETERS = ("force_code", "data_dir")
 KERNEL_NAME = "python3"  # pinned: stripping tools may remove a notebook's kernelspec
 # Cells that are scaffolding, not report: dropped from the HTML entirely.
+LOGGER = logging.getLogger(__name__)
 HIDDEN_CELL_TAGS = {"remove-cell", "parameters", "injected-parameters"}
 
 
@@ -102,6 +104,26 @@ class WarmKernelManager(LocalSocketKernelManager):
 RESET_SOURCE = 'get_ipython().run_line_magic("reset", "-f")\nimport matplotlib.pyplot\n\nmatplotlib.pyplot.close("all")'
 
 
+# What a warmed-up kernel has done before its first report: the notebook's own imports.
+WARM_UP_SOURCE = "from toolkit import report  # noqa: F401"
+
+
+def _warm_kernel(manager: WarmKernelManager, cwd: str) -> None:
+    """Start ``manager``'s kernel in ``cwd`` and run :data:`WARM_UP_SOURCE` in it (in a background thread)."""
+    try:
+        run_sync(manager.start_kernel)(cwd=cwd)
+        client = manager.client()
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)
+        reply = run_sync(client.execute_interactive)(WARM_UP_SOURCE, store_history=False, timeout=120)
+        if reply["content"]["status"] != "ok":
+            LOGGER.warning("warming up a kernel: %s", reply["content"].get("evalue", "failed"))
+    except Exception as error:  # the report that borrows it starts or replaces the kernel
+        LOGGER.warning("warming up a kernel failed: %s: %s", type(error).__name__, error)
+    finally:
+        manager.close_clients()
+
+
 class KernelPool:
     """Warm kernels, one per worker, reused for report after report.
 
@@ -125,11 +147,31 @@ class KernelPool:
         for manager in self._managers:
             self._idle.put(manager)
         self._lock = threading.Lock()
+        self._warming: dict[WarmKernelManager, threading.Thread] = {}
+
+    def warm_up(self, cwd: str | Path) -> None:
+        """Start every kernel now, in the background, and import the report code into it.
+
+        A run calls this before it prepares the tables, so the kernels' start-up
+        overlaps that work instead of delaying the first reports. A kernel that
+        fails to start here is started (or replaced) when it is first borrowed.
+        """
+        for manager in self._managers:
+            if not manager.has_kernel and manager not in self._warming:
+                thread = threading.Thread(target=_warm_kernel, args=(manager, str(cwd)), daemon=True)
+                self._warming[manager] = thread
+                thread.start()
+
+    def _finish_warm_up(self, manager: WarmKernelManager) -> None:
+        thread = self._warming.pop(manager, None)
+        if thread is not None:
+            thread.join()
 
     @contextmanager
     def kernel(self) -> Iterator[LocalSocketKernelManager]:
         """Borrow a kernel manager; it goes back to the pool afterwards."""
         manager = self._idle.get()
+        self._finish_warm_up(manager)
         if manager.has_kernel and not run_sync(manager.is_alive)():
             # A kernel that died in the last report is replaced by a new manager (its own is spent).
             run_sync(manager.shutdown_kernel)(now=True)
@@ -145,6 +187,8 @@ class KernelPool:
 
     def shutdown(self) -> None:
         """Shut every started kernel down now (no grace period) and remove its sockets."""
+        for manager in list(self._warming):
+            self._finish_warm_up(manager)
         with self._lock:
             for manager in self._managers:
                 if manager.has_kernel:

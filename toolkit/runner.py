@@ -224,41 +224,69 @@ def _render_on_dask(tasks: list[str], args: tuple, scheduler: str):
 
 
 def _render_all(
-    tasks: list[str], work_dir: Path, out_dir: Path, notebook, workers: int, kernels: str, scheduler: str | None = None
+    tasks: list[str],
+    work_dir: Path,
+    out_dir: Path,
+    notebook,
+    workers: int,
+    kernel_pool: KernelPool | None = None,
+    scheduler: str | None = None,
 ):
     """Yield (task, seconds or exception) as each render finishes.
 
-    ``warm``: one reused kernel per worker thread (the kernels are the processes that work).
-    ``fresh``: a process per worker, each starting a new kernel for every report.
-    With ``scheduler``, every render is a task on that Dask cluster instead.
+    With ``kernel_pool`` (warm kernels), one thread per worker runs report after report on a
+    kernel of the pool (the kernels are the processes that work); without it, a process per
+    worker starts a new kernel for every report. With ``scheduler``, every render is a task on
+    that Dask cluster instead.
     """
     args = (str(work_dir), str(out_dir), str(notebook))
     if scheduler is not None:
         yield from _render_on_dask(tasks, args, scheduler)
         return
-    if kernels == "fresh":
-        executor, kernel_pool = ProcessPoolExecutor(max_workers=workers), None
-    else:
-        executor, kernel_pool = ThreadPoolExecutor(max_workers=workers), KernelPool(workers)
 
     def on_warm_kernel(task: str) -> float:
         with kernel_pool.kernel() as km:
             return _render_one(task, *args, km=km)
 
-    try:
-        with executor:
-            if kernel_pool is None:
-                futures = {executor.submit(_render_one, task, *args): task for task in tasks}
+    executor = ProcessPoolExecutor(max_workers=workers) if kernel_pool is None else ThreadPoolExecutor(workers)
+    with executor:
+        if kernel_pool is None:
+            futures = {executor.submit(_render_one, task, *args): task for task in tasks}
+        else:
+            futures = {executor.submit(on_warm_kernel, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as error:  # one failure must not stop the others
+                yield futures[future], error
+
+
+def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunResult:
+    """Record each render's outcome as it finishes, with a progress bar; failed forces lose old reports."""
+    result = RunResult(out_dir=out_dir)
+    bar = tqdm(total=total, desc="reports", unit="report", disable=not progress)
+    for task, outcome in renders:
+        bar.update(1)
+        if task == OVERVIEW:
+            if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails
+                result.overview_failure = f"national overview: {type(outcome).__name__}: {outcome}"
+                (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
             else:
-                futures = {executor.submit(on_warm_kernel, task): task for task in tasks}
-            for future in as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as error:  # one failure must not stop the others
-                    yield futures[future], error
-    finally:
-        if kernel_pool is not None:
-            kernel_pool.shutdown()
+                result.overview = out_dir / OVERVIEW_FILE
+            continue
+        force = get_force(task)
+        if isinstance(outcome, ReportFailed):
+            result.failures[task] = str(outcome)
+        elif isinstance(outcome, Exception):
+            result.failures[task] = f"{force.name} ({task}): {type(outcome).__name__}: {outcome}"
+        else:
+            result.reports[task] = out_dir / f"{force.slug}.html"
+            result.timings[task] = round(outcome, 3)
+    bar.close()
+    # A failed force must not keep an older report that would look current.
+    for code in result.failures:
+        (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
+    return result
 
 
 def run_reports(
@@ -375,36 +403,25 @@ def run_reports(
     }
     parameters["findings_thresholds"] = rule_thresholds
     parameters["comparator_groups"] = groups
-    tables = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
-    summary = tables["summary"]
-    prepared = time.perf_counter()
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = RunResult(out_dir=out_dir)
-    bar = tqdm(total=len(codes) + 1, desc="reports", unit="report", disable=not progress)
-    renders = _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernels, scheduler)
-    for task, outcome in renders:
-        bar.update(1)
-        if task == OVERVIEW:
-            if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails
-                result.overview_failure = f"national overview: {type(outcome).__name__}: {outcome}"
-                (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
-            else:
-                result.overview = out_dir / OVERVIEW_FILE
-            continue
-        force = get_force(task)
-        if isinstance(outcome, ReportFailed):
-            result.failures[task] = str(outcome)
-        elif isinstance(outcome, Exception):
-            result.failures[task] = f"{force.name} ({task}): {type(outcome).__name__}: {outcome}"
-        else:
-            result.reports[task] = out_dir / f"{force.slug}.html"
-            result.timings[task] = round(outcome, 3)
-    bar.close()
-    # A failed force must not keep an older report that would look current.
-    for code in result.failures:
-        (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
-
+    kernel_pool = KernelPool(workers) if kernels == "warm" and scheduler is None else None
+    try:
+        if kernel_pool is not None:
+            executed = work_dir / "_executed"
+            executed.mkdir(parents=True, exist_ok=True)
+            kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
+        tables = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
+        summary = tables["summary"]
+        prepared = time.perf_counter()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = _collect_renders(
+            _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernel_pool, scheduler),
+            out_dir,
+            len(codes) + 1,
+            progress,
+        )
+    finally:
+        if kernel_pool is not None:
+            kernel_pool.shutdown()
     findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
