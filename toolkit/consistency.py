@@ -120,7 +120,7 @@ def _import_gpboost():
     return gpboost
 
 
-def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None, threads: int = 2):
+def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None):
     """Fit ``logit P(y) = X b + offset + one random intercept per level`` on cells of identical rows.
 
     Episodes that share every covariate, group and offset value have the same
@@ -152,7 +152,9 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
         likelihood="binomial_logit",
         weights=trials,
         matrix_inversion_method="cholesky",
-        num_parallel_threads=threads,
+        # One thread: the same estimates on every machine (parallel sums round differently), and the
+        # run fits the models beside its other tables rather than competing with them for cores.
+        num_parallel_threads=1,
     )
     model.fit(
         y=cells["successes"].to_numpy(dtype=float) / trials,
@@ -166,7 +168,7 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
 def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None) -> Fit:
     """Fit ``logit P(y) = X b + offset + one random intercept per level`` (levels nested, outer first)."""
     X = X.loc[:, (X != 0).any()]  # a factor nobody has cannot be estimated
-    model, cells = _fit_binomial(y, X, levels, offset, threads=1)
+    model, cells = _fit_binomial(y, X, levels, offset)
     cov = model.get_cov_pars(std_err=True)
     coef = model.get_coef()
     predicted = model.predict_training_data_random_effects(predict_var=True)
@@ -415,7 +417,7 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
         v = se = np.nan
         if len(idx) >= MIN_EPISODES and n_officers >= 3 and 0 < y[idx].mean() < 1:
             ones = pd.DataFrame({"intercept": np.ones(len(idx))})
-            model, _ = _fit_binomial(y[idx], ones, {"officer": officers[idx]}, offset[idx], threads=1)
+            model, _ = _fit_binomial(y[idx], ones, {"officer": officers[idx]}, offset[idx])
             cov = model.get_cov_pars(std_err=True)
             v, se = float(cov.iloc[0, 0]), float(cov.iloc[1, 0])
         low, high = variance_interval(v, se, confidence)

@@ -115,9 +115,7 @@ def prepare_tables(
     with ThreadPoolExecutor(1) as background:
         # The multilevel models spend seconds in GPBoost's native code, which releases the GIL:
         # they run beside the other tables instead of after them (outputs are the same either way).
-        consistency = background.submit(
-            summarise_consistency, result.clean, comparator_groups, case_mix=case_mix
-        )
+        consistency = background.submit(summarise_consistency, result.clean, comparator_groups, case_mix=case_mix)
         write_cleaning_outputs(result, work_dir)
         summary = summarise_volume(result.clean, comparator_groups)
         tables = {
