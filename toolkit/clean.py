@@ -235,8 +235,9 @@ def trim_whitespace(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
     for column in COLUMNS:
         stripped = frame[column].str.strip()
         mask = stripped != frame[column]
-        ledger.change(frame, mask, column, stripped, "trim_whitespace")
-        out[column] = stripped
+        if mask.any():  # else keep the column as it was: a stripped copy of every column doubles the memory
+            ledger.change(frame, mask, column, stripped, "trim_whitespace")
+            out[column] = stripped
     return out
 
 
@@ -462,8 +463,12 @@ def merge_exact_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame
 
 
 def _completeness(frame: pd.DataFrame) -> pd.Series:
-    values = frame[list(COLUMNS)]
-    return (values.notna() & (values != "")).sum(axis=1)
+    """How many of the contract's columns each row fills (column by column: no copy of the frame)."""
+    filled = np.zeros(len(frame), dtype=np.int64)
+    for column in COLUMNS:
+        values = frame[column]
+        filled += (values.notna() & (values != "")).to_numpy(dtype=bool)
+    return pd.Series(filled, index=frame.index)
 
 
 def resolve_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
@@ -472,9 +477,12 @@ def resolve_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
     Two kinds: the same force and episode id with different content; and the
     same force, child and report time under different episode ids.
     """
-    valid = frame[~_quarantined(ledger, frame.index)]
-    ranked = valid.assign(_filled=_completeness(valid)).sort_values(
-        ["_filled", "source_row"], ascending=[False, True], kind="stable"
+    keys = ["force_code", "episode_id", "person_id", "reported_at", "source_row"]
+    valid = ~_quarantined(ledger, frame.index)
+    ranked = (
+        frame.loc[valid, keys]  # only the columns compared: a copy of every column costs a third of the memory
+        .assign(_filled=_completeness(frame)[valid])
+        .sort_values(["_filled", "source_row"], ascending=[False, True], kind="stable")
     )
     same_id = ranked.duplicated(["force_code", "episode_id"], keep="first")
     ledger.quarantine("duplicate_episode_id", same_id.reindex(frame.index, fill_value=False))
@@ -486,7 +494,7 @@ def resolve_duplicates(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
 
 def detect_overlaps(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
     """Quarantine an episode reported before the same child's earlier episode had ended."""
-    valid = frame[~_quarantined(ledger, frame.index)]
+    valid = frame.loc[~_quarantined(ledger, frame.index), ["force_code", "person_id", "reported_at", "returned_at"]]
     if valid.empty:
         return frame
     times = pd.DataFrame(
@@ -604,8 +612,8 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
         axis=1,
     ).reset_index(drop=True)
 
-    good = frame[~flagged]
-    clean = to_episodes(good[list(COLUMNS)])
+    good = frame.loc[~flagged, ["source_row", *COLUMNS]]
+    clean = to_episodes(good)  # the contract's columns, typed
     clean.insert(0, "source_row", good["source_row"].to_numpy())
     clean["duration_hours"] = (clean["returned_at"] - clean["reported_at"]).dt.total_seconds() / 3600
     clean = clean.reset_index(drop=True)
