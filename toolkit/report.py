@@ -539,7 +539,13 @@ def show_time_to_return(report: ForceReport) -> HTML:
     ):
         curve = curves[curves["force_code"] == code]
         sns.lineplot(
-            x=curve["hours"], y=curve["returned_share"] * 100, drawstyle="steps-post", color=colour, label=label, ax=ax
+            x=curve["hours"],
+            y=curve["returned_share"] * 100,
+            drawstyle="steps-post",
+            color=colour,
+            label=label,
+            ax=ax,
+            estimator=None,  # one point per x: nothing to aggregate or bootstrap
         )
     ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
     ax.set_xlabel("Hours since the child was reported missing or absent")
@@ -604,10 +610,15 @@ def show_trend(report: ForceReport) -> HTML:
     # Small monthly counts could identify a child: months with 1 to 4 episodes are not drawn.
     shown = series.assign(episodes=series["episodes"].where(~series["episodes"].between(1, threshold - 1)))
     fig, ax = new_figure(8, 4, bottom=0.9)  # month labels are slanted
-    sns.lineplot(x=shown["month"], y=shown["episodes"], marker="o", color="0.3", label="Episodes reported", ax=ax)
+    # One point per month (estimator=None): nothing to aggregate or bootstrap.
+    sns.lineplot(
+        x=shown["month"], y=shown["episodes"], marker="o", color="0.3", label="Episodes reported", ax=ax, estimator=None
+    )
     fitted = np.isfinite(trend["rate_ratio_per_year"])
     if fitted:
-        sns.lineplot(x=series["month"], y=series["fitted"], color="#d62728", label="Fitted trend", ax=ax)
+        sns.lineplot(
+            x=series["month"], y=series["fitted"], color="#d62728", label="Fitted trend", ax=ax, estimator=None
+        )
     ax.set_title(f"{report.force.name}: missing and absent episodes per month")
     ax.set_xlabel("Month reported")
     ax.set_ylabel("Episodes per month")
@@ -691,6 +702,7 @@ def show_grade_mix(report: ForceReport) -> HTML:
         order=list(_GRADE_LABELS.values()),
         palette=["#d62728", "#7f7f7f", "#1f77b4"],
         ax=ax,
+        errorbar=None,  # one share per bar: no interval to bootstrap
     )
     ax.set_title(f"{report.force.name}: first risk grade of missing and absent episodes")
     ax.set_xlabel("First risk grade")
