@@ -423,3 +423,17 @@ def test_a_kernel_that_dies_is_replaced_for_the_next_report(run, tmp_path):
         assert "Dyfed-Powys" in report.read_text(encoding="utf-8")
     finally:
         pool.shutdown()
+
+
+def test_a_kernel_pool_leaves_no_sockets_or_processes_behind():
+    from jupyter_core.utils import run_sync
+
+    pool = render.KernelPool(2)  # one kernel used, one never started
+    with pool.kernel() as km:
+        run_sync(km.start_kernel)()
+        folder, process = Path(km._socket_dir), km.provisioner.process
+        assert folder.is_dir()
+    pool.shutdown()
+    assert not folder.exists()
+    assert process.poll() is not None  # the kernel process has ended
+    assert all(manager._socket_dir is None for manager in pool._managers)

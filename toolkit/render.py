@@ -105,15 +105,21 @@ class LocalSocketKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-")
         self.transport = "ipc"
-        self.ip = os.path.join(self._socket_dir, "kernel")
+        self._socket_dir: str | None = None  # made when the kernel starts: a manager never used leaves nothing
+
+    async def _async_pre_start_kernel(self, **kwargs):
+        if self._socket_dir is None:
+            self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-")
+            self.ip = os.path.join(self._socket_dir, "kernel")
+        return await super()._async_pre_start_kernel(**kwargs)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         """Remove the kernel's sockets and their folder too."""
         await super()._async_cleanup_resources(restart=restart)
-        if not restart:
+        if not restart and self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     cleanup_resources = _async_cleanup_resources
 
@@ -403,7 +409,12 @@ def _execute(notebook, executed: Path, parameters: dict, label: str, km=None) ->
     """
     executed.parent.mkdir(parents=True, exist_ok=True)
     if km is None:
-        source, kernel = str(notebook), {"kernel_manager_class": LocalSocketKernelManager}
+        # Killed as soon as the notebook is done: a graceful shutdown first interrupts the idle kernel
+        # (which logs a KeyboardInterrupt to the terminal) and can take seconds.
+        source, kernel = (
+            str(notebook),
+            {"kernel_manager_class": LocalSocketKernelManager, "shutdown_kernel": "immediate"},
+        )
     else:
         source = nbformat.read(str(notebook), as_version=4)
         reset = nbformat.v4.new_code_cell(RESET_SOURCE, metadata={"tags": ["remove-cell"]})
