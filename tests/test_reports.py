@@ -290,6 +290,10 @@ def test_metrics_csv_holds_the_published_figures_without_small_counts(run, small
     source = pd.read_csv(path, dtype=str)
     episodes = metrics.query("section == 'volume' and area == 'force' and metric == 'episodes'")
     assert episodes.set_index("force_code")["value"].sum() == len(source)  # no force withheld at this scale
+    # Units are words, never a table's column of figures (a bug once put each force's count of children
+    # in the unit of its repeat rows, so those counts escaped suppression).
+    assert pd.to_numeric(metrics["unit"], errors="coerce").isna().all()
+    assert set(metrics.query("section == 'repeats' and metric != 'repeat_share'")["unit"]) == {"children"}
     counts = metrics[metrics["unit"].isin(["episodes", "children"])]
     for column in ("value", "numerator", "denominator"):
         values = (counts if column == "value" else metrics)[column].dropna()

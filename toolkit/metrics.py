@@ -45,8 +45,14 @@ def _area(codes: pd.Series) -> np.ndarray:
     return np.where(codes == NATIONAL, "national", "force")
 
 
-def _rows(section: str, metric, table: pd.DataFrame, **columns) -> pd.DataFrame:
-    """Tidy rows from ``table``: each keyword names a metric column and the table column (or a constant)."""
+def _rows(section: str, metric, table: pd.DataFrame, unit: str, method, **columns: str) -> pd.DataFrame:
+    """Tidy rows from ``table``.
+
+    ``unit`` is the same for every row; ``method`` is a sentence, or a Series
+    of ``table`` giving each row's; every other keyword names a metric column
+    and the column of ``table`` it is taken from (which must exist: a constant
+    is never mistaken for a column, nor a column for a constant).
+    """
     out = pd.DataFrame(
         {
             "force_code": table["force_code"].astype(str).to_numpy(),
@@ -56,7 +62,9 @@ def _rows(section: str, metric, table: pd.DataFrame, **columns) -> pd.DataFrame:
         }
     )
     for name, source in columns.items():
-        out[name] = table[source].to_numpy() if isinstance(source, str) and source in table else source
+        out[name] = table[source].to_numpy()
+    out["unit"] = unit
+    out["method"] = method.to_numpy() if isinstance(method, pd.Series) else method
     return out
 
 
@@ -107,7 +115,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             denominator="denominator",
             unit="share",
             band="band",
-            method="method",
+            method=practice["method"],
         )
     ]
     for key in ("median_hours", "within_8h", "within_48h", "within_168h"):
@@ -122,7 +130,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
                 upper=high,
                 denominator="episodes",
                 unit="hours" if key == "median_hours" else "share",
-                method="method",
+                method=ttr["method"],
             )
         )
     blocks.append(
@@ -136,7 +144,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             numerator="repeat_episodes",
             denominator="episodes",
             unit="share",
-            method="method",
+            method=repeats["method"],
         )
     )
     for key in ("children_2_plus", "children_3_plus", "frequently_missing"):
@@ -150,7 +158,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             lower="lower",
             upper="upper",
             unit="rate ratio",
-            method="model",
+            method=trends["model"],
         )
     )
     blocks.append(
@@ -164,7 +172,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             denominator="episodes",
             unit="odds ratio against the average force",
             band="band",
-            method="method",
+            method=effects["method"],
         )
     )
     blocks.append(
@@ -178,7 +186,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             numerator="observed",
             unit="observed / expected",
             band="band",
-            method="interval_method",
+            method=ratios["interval_method"],
         )
     )
     blocks.append(
@@ -192,7 +200,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             denominator="episodes",
             unit="log-odds variance",
             band="band",
-            method="method",
+            method=officers["method"],
         )
     )
     blocks.append(
@@ -205,7 +213,7 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
             upper="kappa_upper",
             denominator="pairs",
             unit="kappa",
-            method="method",
+            method=kappa["method"],
         )
     )
     variance = tables["consistency_variance"]
