@@ -83,3 +83,18 @@ def test_small_counts_and_figures_resting_on_them_are_blanked():
     out = suppress_small_counts(table)
     assert out["suppressed"].tolist() == [False, True, True, False, True]
     assert out.loc[out["suppressed"], ["value", "numerator", "denominator"]].isna().all().all()
+
+
+def test_a_share_whose_complement_is_a_small_count_is_suppressed():
+    """998 of 1,000 tells that 2 were not: the share is withheld like 2 of 1,000."""
+    table = pd.DataFrame(
+        {
+            "unit": ["share", "share", "share", "episodes per child"],
+            "value": [0.998, 0.002, 0.99, 1.6],
+            "numerator": [998.0, 2.0, 990.0, 1600.0],
+            "denominator": [1000.0, 1000.0, 1000.0, 1000.0],
+        }
+    )
+    published = suppress_small_counts(table)
+    assert published["suppressed"].tolist() == [True, True, False, False]
+    assert published.loc[0, ["value", "numerator", "denominator"]].isna().all()

@@ -1,5 +1,7 @@
 """The findings rules name every planted force in the right area, and few others."""
 
+import re
+
 import pytest
 
 from toolkit import findings, synth
@@ -92,3 +94,16 @@ def test_published_findings_withhold_small_counts(found):
     for f in published:
         for key in ("numerator", "denominator"):
             assert f[key] is None or f[key] == 0 or f[key] >= 5
+        if f["numerator"] is not None and f["denominator"] is not None:
+            assert not 0 < f["denominator"] - f["numerator"] < 5  # nor the complement of a share
+
+
+def test_a_finding_on_a_share_with_a_small_complement_keeps_its_judgement_but_not_its_figures(found):
+    """38 of 40: the share, its interval and the statement's percentages would tell that 2 were not."""
+    share = next(f for f in found if f["numerator"] is not None and f["denominator"] is not None)
+    near_all = dict(share, numerator=share["denominator"] - 2)
+    published = findings.publish_findings([near_all], 5)[0]
+    assert published["judgement"] == share["judgement"]
+    assert published.get("recommendation") == share.get("recommendation")
+    assert all(published[key] is None for key in ("value", "lower", "upper", "numerator", "denominator"))
+    assert not re.search(r"\d+(\.\d+)?%|\d{2,}", published["statement"])  # no share and no count left in the text

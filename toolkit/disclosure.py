@@ -3,7 +3,8 @@
 No published figure may rest on a count small enough to identify a child.
 Counts from 1 to ``threshold - 1`` (default 1 to 4) are suppressed, and so is
 every figure computed from such a count (a rate whose numerator is 3, an
-average over 2 children). Zero is published: it identifies nobody.
+average over 2 children), and every share whose complement is such a count
+(998 of 1,000 tells that 2 were not). Zero is published: it identifies nobody.
 Suppressed values are shown with the Government Statistical Service symbol
 ``[c]`` (confidential).
 
@@ -25,6 +26,7 @@ __all__ = [
     "SUPPRESSED",
     "DEFAULT_THRESHOLD",
     "COUNT_UNITS",
+    "rests_on_small_count",
     "suppress_small_counts",
     "suppress_volume_summary",
     "format_figure",
@@ -38,9 +40,29 @@ COUNT_UNITS = frozenset({"episodes", "children"})
 _POPULATION_DENOMINATOR_UNITS = frozenset({"episodes per 1,000 children"})
 
 
-def _is_small(values: pd.Series, threshold: int) -> pd.Series:
+def _is_small(values, threshold: int):
     v = pd.to_numeric(values, errors="coerce")
     return (v > 0) & (v < threshold)
+
+
+def rests_on_small_count(numerator, denominator, threshold: int = DEFAULT_THRESHOLD):
+    """Whether a share ``numerator / denominator`` would give away a count from 1 to ``threshold - 1``.
+
+    The numerator, the denominator or the complement (``denominator -
+    numerator``, those without the attribute) may be that count. Works on
+    numbers and on Series; a missing part counts as not small.
+
+    Examples
+    --------
+    >>> [bool(rests_on_small_count(n, 1000)) for n in (3, 500, 998, 1000)]
+    [True, False, True, False]
+    >>> bool(rests_on_small_count(2, 3, threshold=0))
+    False
+    """
+    numerator = pd.to_numeric(numerator, errors="coerce")
+    denominator = pd.to_numeric(denominator, errors="coerce")
+    small = _is_small(numerator, threshold) | _is_small(denominator, threshold)
+    return small | _is_small(denominator - numerator, threshold)
 
 
 def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
@@ -74,6 +96,8 @@ def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     if "denominator" in out:
         population = unit.isin(_POPULATION_DENOMINATOR_UNITS)
         small |= ~population & _is_small(out["denominator"], threshold)
+        if "numerator" in out:  # a share's complement (a rate of episodes per child has none: it is negative)
+            small |= ~population & rests_on_small_count(out["numerator"], out["denominator"], threshold)
     for column in ("value", "lower", "upper", "numerator", "denominator"):
         if column in out:
             out[column] = out[column].astype(float).mask(small)

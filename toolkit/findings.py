@@ -26,6 +26,7 @@ import pandas as pd
 
 from toolkit.config import read_yaml_config
 from toolkit.consistency import MIN_EPISODES
+from toolkit.disclosure import rests_on_small_count
 from toolkit.errors import ConfigError
 from toolkit.forces import get_force
 from toolkit.quality import find_data_quality_issues, support_statement
@@ -519,22 +520,52 @@ def find_issues(tables: dict[str, pd.DataFrame], thresholds: dict | None = None)
 
 
 def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
-    """Findings fit to publish: counts of 1 to ``threshold - 1`` withheld (None, with ``withheld`` listing them).
+    """Findings fit to publish: nothing in them may give away a count from 1 to ``threshold - 1``.
+
+    A finding on a share that rests on such a count (its numerator, its
+    denominator, or their difference: 38 of 40 tells that 2 were not) keeps its
+    judgement and recommendation, but its share, interval (whose width gives
+    the denominator away), counts and the figures in its statement are
+    withheld; ``withheld`` lists what was. Otherwise a small count alone is
+    withheld. Reports and ``findings.json`` both publish through this.
 
     Examples
     --------
-    >>> publish_findings([{"force_code": "E23000034", "numerator": 3, "denominator": 40}], 5)
-    [{'force_code': 'E23000034', 'numerator': None, 'denominator': 40, 'withheld': ['numerator']}]
+    >>> finding = {"force_code": "E23000034", "force": "City of London", "metric": "interviews",
+    ...            "test": "proportion funnel (99.8%)", "statement": "In City of London, 3 of 40 ...",
+    ...            "value": 0.075, "lower": 0.03, "upper": 0.2, "numerator": 3, "denominator": 40}
+    >>> published = publish_findings([finding], 5)[0]
+    >>> published["withheld"], published["value"], published["denominator"]
+    (['value', 'lower', 'upper', 'numerator', 'denominator'], None, None)
+    >>> print(published["statement"])
+    In City of London, the finding on interviews rests on a count of fewer than 5, so its figures are withheld.
+    >>> publish_findings([dict(finding, numerator=20, value=0.5)], 5)[0].get("withheld") is None
+    True
     """
     published = []
     for finding in findings:
         finding = dict(finding)
-        withheld = [
-            key for key in ("numerator", "denominator") if finding.get(key) is not None and 0 < finding[key] < threshold
-        ]
+        numerator, denominator = finding.get("numerator"), finding.get("denominator")
+        if numerator is not None and denominator is not None:
+            share_is_small = bool(rests_on_small_count(numerator, denominator, threshold))
+        else:
+            share_is_small = False
+        if share_is_small:
+            withheld = ["value", "lower", "upper", "numerator", "denominator"]
+            force = finding.get("force") or get_force(finding["force_code"]).name
+            finding["statement"] = (
+                f"In {force}, the finding on {finding.get('metric') or 'data quality'} rests on a count of fewer "
+                f"than {threshold}, so its figures are withheld."
+            )
+        else:
+            withheld = [key for key in ("numerator", "denominator") if _is_small_count(finding.get(key), threshold)]
         for key in withheld:
             finding[key] = None
         if withheld:
             finding["withheld"] = withheld
         published.append(finding)
     return published
+
+
+def _is_small_count(count, threshold: int) -> bool:
+    return count is not None and 0 < count < threshold

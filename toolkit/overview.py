@@ -17,6 +17,7 @@ from IPython.display import HTML
 from toolkit.consistency import MIN_EPISODES
 from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
 from toolkit.errors import ToolkitError
+from toolkit.findings import publish_findings
 from toolkit.forces import get_force, list_forces
 from toolkit.plots import plot_force_effects
 from toolkit.report import PREPARED_FILES, _esc, show_figure
@@ -74,7 +75,7 @@ def load_overview(data_dir: str | Path) -> NationalOverview:
             pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
         ),
         repeats=pd.read_parquet(folder / PREPARED_FILES["repeats"]),
-        findings=json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8")),
+        findings=publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold),
         consistency_variance=pd.read_parquet(folder / PREPARED_FILES["consistency_variance"]),
         consistency_forces=pd.read_parquet(folder / PREPARED_FILES["consistency_forces"]),
     )

@@ -26,10 +26,12 @@ from toolkit.disclosure import (
     DEFAULT_THRESHOLD,
     SUPPRESSED,
     format_figure,
+    rests_on_small_count,
     suppress_small_counts,
     suppress_volume_summary,
 )
 from toolkit.errors import ToolkitError
+from toolkit.findings import publish_findings
 from toolkit.forces import Force, get_force
 from toolkit.plots import new_figure, plot_force_effects, plot_funnel
 from toolkit.quality import KEY_FIELDS
@@ -175,7 +177,7 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     quality = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["quality"]), threshold)
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
-    findings = json.loads((folder / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
+    findings = publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold)
     tables = {
         name: pd.read_parquet(folder / PREPARED_FILES[name])
         for name in PREPARED_FILES
@@ -377,7 +379,7 @@ def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
         if key not in table.index:
             continue
         mine, national = table.loc[key], table.loc[(NATIONAL, measure)]
-        if 0 < mine["numerator"] < threshold or 0 < mine["denominator"] < threshold:
+        if rests_on_small_count(mine["numerator"], mine["denominator"], threshold):
             figure, band = SUPPRESSED, ""
         else:
             figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
@@ -576,7 +578,7 @@ def show_repeats(report: ForceReport) -> HTML:
         return SUPPRESSED if 0 < value < threshold else f"{int(value):,}"
 
     def share(row: pd.Series) -> str:
-        if 0 < row["repeat_episodes"] < threshold:
+        if rests_on_small_count(row["repeat_episodes"], row["episodes"], threshold):
             return SUPPRESSED
         return _interval(row["repeat_share"], row["repeat_share_lower"], row["repeat_share_upper"], ".0%")
 
