@@ -267,12 +267,13 @@ def assess_metric_support(clean: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def _finding(force_code, judgement, rule, statement, row, recommendation=None) -> dict:
+def _finding(force_code, judgement, rule, statement, row, recommendation=None, metric=None) -> dict:
     finding = {
         "force_code": force_code,
         "area": "understanding",
         "judgement": judgement,
         "rule": rule,
+        "metric": metric,
         "statement": statement,
         "value": None if row is None else float(row["value"]),
         "lower": None if row is None else float(row["lower"]),
@@ -326,6 +327,7 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
                 row,
                 f"{name} should make {worst} a mandatory field and audit its recording, so that its "
                 "response to missing children can be measured.",
+                metric=f"episodes with {worst} recorded",
             )
             findings.append({**f, "comparator": comparator})
         elif row["value"] < t["completeness_improve"]:
@@ -336,6 +338,7 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
                 f"{name} records {worst} in {row['value']:.0%} of episodes "
                 f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).",
                 row,
+                metric=f"episodes with {worst} recorded",
             )
             findings.append({**f, "comparator": comparator})
         for dimension, measure, improve, concern, what in (
@@ -372,11 +375,15 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
                     text,
                     row,
                     f"{name} should review how its system records {what.split(' with ')[0]} and correct the records.",
+                    metric=what,
                 )
                 findings.append({**f, "comparator": comparator})
             elif row["value"] < t[improve]:
                 findings.append(
-                    {**_finding(code, "area_for_improvement", f"dq_{dimension}", text, row), "comparator": comparator}
+                    {
+                        **_finding(code, "area_for_improvement", f"dq_{dimension}", text, row, metric=what),
+                        "comparator": comparator,
+                    }
                 )
     for _, row in support[(support["force_code"] != NATIONAL) & ~support["sufficient"]].iterrows():
         name = get_force(row["force_code"]).name
@@ -389,6 +396,7 @@ def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> 
                 f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), "
                 "so it is not reported.",
                 row,
+                metric=f"records supporting the measure of {row['description']}",
             )
         )
     return findings
