@@ -7,7 +7,6 @@ prepared tables with :func:`load_overview` and shows each section with a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +14,10 @@ import pandas as pd
 from IPython.display import HTML
 
 from toolkit.consistency import MIN_EPISODES
-from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
-from toolkit.errors import ToolkitError
-from toolkit.findings import publish_findings
+from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure
 from toolkit.forces import get_force, list_forces
 from toolkit.plots import plot_force_effects
-from toolkit.report import PREPARED_FILES, _esc, show_figure
+from toolkit.report import PREPARED_FILES, _esc, read_published_basics, show_figure
 from toolkit.summary import NATIONAL
 
 __all__ = [
@@ -61,21 +58,12 @@ def load_overview(data_dir: str | Path) -> NationalOverview:
     """
     folder = Path(data_dir)
     needed = ("summary", "repeats", "findings", "run", "consistency_variance", "consistency_forces")
-    missing = [PREPARED_FILES[name] for name in needed if not (folder / PREPARED_FILES[name]).is_file()]
-    if missing:
-        raise ToolkitError(
-            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
-            "run `python -m toolkit run` first"
-        )
-    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
-    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    run, summary, findings = read_published_basics(folder, needed)
     return NationalOverview(
         run=run,
-        summary=suppress_volume_summary(
-            pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
-        ),
+        summary=summary,
         repeats=pd.read_parquet(folder / PREPARED_FILES["repeats"]),
-        findings=publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold),
+        findings=findings,
         consistency_variance=pd.read_parquet(folder / PREPARED_FILES["consistency_variance"]),
         consistency_forces=pd.read_parquet(folder / PREPARED_FILES["consistency_forces"]),
     )

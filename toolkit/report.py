@@ -41,6 +41,7 @@ __all__ = [
     "ForceReport",
     "PREPARED_FILES",
     "load_force_report",
+    "read_published_basics",
     "show_title",
     "show_headline_table",
     "show_figure",
@@ -144,6 +145,33 @@ class ForceReport:
         return rows.iloc[0]
 
 
+def read_published_basics(folder: Path, needed) -> tuple[dict, pd.DataFrame, list[dict]]:
+    """Check that ``folder`` holds the prepared files ``needed`` (names of :data:`PREPARED_FILES`).
+
+    Returns the run parameters, the volume summary and the findings, with
+    disclosure control applied as the run's threshold sets it: what a force
+    report and the national overview both publish.
+
+    Raises
+    ------
+    ToolkitError
+        A needed file is missing.
+    """
+    missing = [PREPARED_FILES[name] for name in needed if not (folder / PREPARED_FILES[name]).is_file()]
+    if missing:
+        raise ToolkitError(
+            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
+            "run `python -m toolkit run` first"
+        )
+    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
+    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    summary = suppress_volume_summary(
+        pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
+    )
+    findings = publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold)
+    return run, summary, findings
+
+
 def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     """Load the prepared tables for one force, checking the code and the folder first.
 
@@ -163,21 +191,11 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     """
     force = get_force(force_code)
     folder = Path(data_dir)
-    missing = [name for name in PREPARED_FILES.values() if not (folder / name).is_file()]
-    if missing:
-        raise ToolkitError(
-            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
-            "run `python -m toolkit run` first"
-        )
-    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
+    run, summary, findings = read_published_basics(folder, PREPARED_FILES)
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    summary = suppress_volume_summary(
-        pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
-    )
     quality = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["quality"]), threshold)
     support = pd.read_parquet(folder / PREPARED_FILES["support"])
     cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
-    findings = publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold)
     tables = {
         name: pd.read_parquet(folder / PREPARED_FILES[name])
         for name in PREPARED_FILES
