@@ -35,7 +35,7 @@ help: ## List the targets
 
 env: $(STAMP) ## Create the virtual environment (.venv) and install the toolkit
 
-$(DEMO): toolkit/synth.py $(DEMO_PLAN) | $(STAMP)
+$(DEMO): toolkit/synthetic/generator.py $(DEMO_PLAN) | $(STAMP)
 	$(PY) -m toolkit synth --year $(DEMO_YEAR) --seed $(DEMO_SEED) --plant $(DEMO_PLAN) \
 		--extract-date $(DEMO_EXTRACT_DATE) --out $(DEMO)
 
@@ -52,8 +52,9 @@ else
 		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 endif
 
-lint: $(STAMP) ## Lint code and notebooks with ruff
+lint: $(STAMP) ## Lint code and notebooks (ruff) and check the stage order (import-linter)
 	$(PY) -m ruff check toolkit tests benchmarks notebooks
+	$(VENV)/bin/lint-imports --no-cache
 
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

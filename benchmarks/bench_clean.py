@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from toolkit import __version__
-from toolkit.clean import clean_export
-from toolkit.dialects import DIALECTS, export_dialect
-from toolkit.mapping import read_mapping
-from toolkit.synth import TARGETS, generate_extract
+from toolkit.ingest.clean import clean_export
+from toolkit.ingest.mapping import read_mapping
+from toolkit.synthetic.exports import DIALECTS, export_dialect
+from toolkit.synthetic.generator import TARGETS, generate_extract
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

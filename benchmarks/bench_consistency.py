@@ -1,6 +1,6 @@
 """Benchmark: the consistency models on a national year, and how often they are right.
 
-Two parts. **Speed**: fits :func:`toolkit.consistency.summarise_consistency`
+Two parts. **Speed**: fits :func:`toolkit.stats.consistency.summarise_consistency`
 (grading model with force and officer random effects, per-force officer
 spread, categorisation model, kappa, standardised ratios) on a synthetic
 national year with the demo plan; median of several runs. **Accuracy**, over
@@ -33,8 +33,8 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.config import PLANS_DIR
-from toolkit.consistency import summarise_consistency
-from toolkit.synth import OFFICER_SD, generate_extract, read_plan
+from toolkit.stats.consistency import summarise_consistency
+from toolkit.synthetic.generator import OFFICER_SD, generate_extract, read_plan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

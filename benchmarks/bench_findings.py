@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from toolkit import __version__, synth
-from toolkit.clean import clean_export
+from toolkit import __version__
 from toolkit.config import PLANS_DIR
-from toolkit.findings import find_issues
-from toolkit.mapping import CANONICAL, read_mapping
+from toolkit.ingest.clean import clean_export
+from toolkit.ingest.mapping import CANONICAL, read_mapping
 from toolkit.runner import prepare_tables
+from toolkit.synthetic import generator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AREAS = {
@@ -39,11 +39,10 @@ SERIOUS = {"cause_of_concern", "area_for_improvement"}
 
 
 def _one(seed: int) -> dict:
-    episodes, truth = synth.generate_extract(2024, seed=seed, plan=synth.read_plan(PLANS_DIR / "demo.yaml"))
-    result = clean_export(synth._to_text(episodes), read_mapping(CANONICAL), truth["extract_date"])
+    episodes, truth = generator.generate_extract(2024, seed=seed, plan=generator.read_plan(PLANS_DIR / "demo.yaml"))
+    result = clean_export(generator._to_text(episodes), read_mapping(CANONICAL), truth["extract_date"])
     with tempfile.TemporaryDirectory() as work:
-        tables = prepare_tables(result, Path(work), {"extract_date": truth["extract_date"]})
-    found = find_issues(tables)
+        tables, found = prepare_tables(result, Path(work), {"extract_date": truth["extract_date"]})
     planted = {p["force_code"]: p["effect"] for p in truth["planted"]}
     hits, exemplary_ok = 0, True
     for code, effect in planted.items():

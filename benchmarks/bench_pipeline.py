@@ -43,23 +43,28 @@ FORCE = "E23000014"
 
 def _extract(years: int) -> Path:
     """The cached synthetic national extract for ``years`` years from 2024 (made on first use)."""
-    from toolkit import synth
     from toolkit.config import PLANS_DIR
+    from toolkit.synthetic import generator
 
     path = DATA / f"national_{years}y.parquet"
     if not path.exists():
         DATA.mkdir(exist_ok=True)
-        episodes, truth = synth.generate_extract(
-            2024, seed=1, years=years, plan=synth.read_plan(PLANS_DIR / "demo.yaml"), extract_date=EXTRACT_DATE[years]
+        episodes, truth = generator.generate_extract(
+            2024,
+            seed=1,
+            years=years,
+            plan=generator.read_plan(PLANS_DIR / "demo.yaml"),
+            extract_date=EXTRACT_DATE[years],
         )
-        synth.write_extract(episodes, truth, path)
+        generator.write_extract(episodes, truth, path)
     return path
 
 
 def _stage(name: str, years: int, work: str) -> float:
     """Run one stage once; return its seconds. Runs in a fresh process."""
-    from toolkit import render, report, runner
-    from toolkit.extract import read_extract_text, validate_extract
+    from toolkit import runner
+    from toolkit.ingest.extract import read_extract_text, validate_extract
+    from toolkit.publish import kernels, render, report
 
     path = _extract(years)
     day = EXTRACT_DATE[years]
@@ -76,7 +81,7 @@ def _stage(name: str, years: int, work: str) -> float:
     elif name in ("render_one_warm", "render_one_fresh"):
         tables = work_dir / "prepared"
         if name == "render_one_warm":
-            pool = render.KernelPool(1)
+            pool = kernels.KernelPool(1)
             with pool.kernel() as km:
                 render.render_force_report("E23000011", tables, work_dir / "out", km=km)  # warms the kernel
                 started = time.perf_counter()

@@ -6,19 +6,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit import synth
-from toolkit.clean import QUARANTINE_REASONS, clean_export
-from toolkit.dialects import DIALECTS, export_dialect, to_canonical_text
 from toolkit.errors import ConfigError
-from toolkit.mapping import CANONICAL, read_mapping
-from toolkit.schema import COLUMNS
+from toolkit.ingest.clean import QUARANTINE_REASONS, clean_export
+from toolkit.ingest.mapping import CANONICAL, read_mapping
+from toolkit.ingest.schema import COLUMNS
+from toolkit.synthetic import generator
+from toolkit.synthetic.exports import DIALECTS, export_dialect, to_canonical_text
 
 KEY = ["force_code", "episode_id"]
 
 
 @pytest.fixture(scope="module")
 def source():
-    return synth.generate_extract(2024, seed=21, scale=0.03)
+    return generator.generate_extract(2024, seed=21, scale=0.03)
 
 
 def canonical_text(frame):
@@ -150,7 +150,7 @@ def test_a_single_force_system_can_give_its_force_as_a_constant(source, tmp_path
     vandalism=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 22), st.text(max_size=12)), max_size=25),
 )
 def test_rows_are_conserved_on_any_messy_export(seed, dialect, share, vandalism):
-    episodes, truth = synth.generate_extract(2024, seed=seed, scale=0.002)
+    episodes, truth = generator.generate_extract(2024, seed=seed, scale=0.002)
     mapping = read_mapping(DIALECTS[dialect])
     export, _ = export_dialect(episodes, mapping, truth["extract_date"], seed=seed, defect_share=share)
     # Arbitrary text dropped into arbitrary cells: cleaning may quarantine, never lose.

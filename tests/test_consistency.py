@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import consistency, synth
 from toolkit.errors import ToolkitError
+from toolkit.stats import consistency
+from toolkit.synthetic import generator
 
 LANCASHIRE, SOUTH_YORKSHIRE, HUMBERSIDE = "E23000003", "E23000011", "E23000012"
 WEST_MIDLANDS, AVON_AND_SOMERSET = "E23000014", "E23000036"
@@ -14,7 +15,7 @@ WEST_MIDLANDS, AVON_AND_SOMERSET = "E23000014", "E23000036"
 @pytest.fixture(scope="module")
 def flat_year():
     """A national year with nothing planted: forces and officers vary only as the generator's defaults."""
-    return synth.generate_extract(2024, seed=3)
+    return generator.generate_extract(2024, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_grading_model_recovers_the_planted_variances(flat_year, flat_consistenc
     officer = _row(variance, "risk_grading", "variance", "officer")
     # Between forces: the variance of the 43 force effects the generator drew.
     assert force["lower"] < truth["risk"].var() < force["upper"]
-    assert officer["lower"] < synth.OFFICER_SD**2 < officer["upper"]
+    assert officer["lower"] < generator.OFFICER_SD**2 < officer["upper"]
     assert officer["upper"] - officer["lower"] < 0.1  # ~3,000 officers pin it down
     absent = _row(variance, "absent_if_flagged", "variance", "force")
     assert absent["lower"] < truth["absent"].var() < absent["upper"]

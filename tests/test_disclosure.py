@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.disclosure import suppress_small_counts, suppress_volume_summary
 from toolkit.forces import read_comparator_groups
-from toolkit.summary import summarise_volume
+from toolkit.publish.disclosure import suppress_small_counts, suppress_volume_summary
+from toolkit.stats.volume import summarise_volume
 
 CITY_OF_LONDON = "E23000034"
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from toolkit.errors import ExtractError, ValidationError
-from toolkit.extract import load_extract, read_extract_text, to_episodes, validate_extract
-from toolkit.schema import COLUMNS
+from toolkit.ingest.extract import load_extract, read_extract_text, to_episodes, validate_extract
+from toolkit.ingest.schema import COLUMNS
 
 EXTRACT_DATE = "2025-01-31"
 

@@ -4,11 +4,13 @@ import re
 
 import pytest
 
-from toolkit import findings, synth
-from toolkit.clean import clean_export
+from toolkit import findings
 from toolkit.errors import ConfigError
-from toolkit.mapping import CANONICAL, read_mapping
+from toolkit.ingest.clean import clean_export
+from toolkit.ingest.mapping import CANONICAL, read_mapping
+from toolkit.publish.disclosure import publish_findings
 from toolkit.runner import prepare_tables
+from toolkit.synthetic import generator
 
 PLANTED_AREAS = {
     "absent_overuse": "categorisation",
@@ -24,8 +26,8 @@ SERIOUS = {"cause_of_concern", "area_for_improvement"}
 @pytest.fixture(scope="module")
 def prepared(national_year, tmp_path_factory):
     episodes, truth = national_year
-    result = clean_export(synth._to_text(episodes), read_mapping(CANONICAL), truth["extract_date"])
-    tables = prepare_tables(result, tmp_path_factory.mktemp("work"), {"extract_date": truth["extract_date"]})
+    result = clean_export(generator._to_text(episodes), read_mapping(CANONICAL), truth["extract_date"])
+    tables, _ = prepare_tables(result, tmp_path_factory.mktemp("work"), {"extract_date": truth["extract_date"]})
     return tables, truth
 
 
@@ -61,13 +63,14 @@ def test_few_unplanted_forces_get_serious_findings(prepared, found):
 
 
 def test_findings_follow_the_output_contract(found):
-    known = {rule.id for rule in findings.RULES}
+    known = set(findings.RULES)
     areas = {"understanding", "categorisation", "risk_assessment", "investigation"}
     areas |= {"return_and_prevention", "repeat_and_exploitation", "volume"}
     for f in found:
         assert {"force_code", "area", "judgement", "rule", "statement", "value", "comparator"} <= set(f)
         assert f["area"] in areas and f["judgement"] in findings.JUDGEMENT_ORDER
-        assert f["rule"] in known or f["rule"].startswith("dq_")
+        assert f["rule"] in known and findings.RULES[f["rule"]].area == f["area"]
+        assert f["test"] == findings.RULES[f["rule"]].test
         if f["judgement"] == "cause_of_concern":
             assert f["recommendation"]
     assert len({(f["force_code"], f["rule"], f["statement"]) for f in found}) == len(found)
@@ -90,7 +93,7 @@ def test_thresholds_are_configurable_and_checked(prepared, tmp_path):
 
 
 def test_published_findings_withhold_small_counts(found):
-    published = findings.publish_findings(found, 5)
+    published = publish_findings(found, 5)
     for f in published:
         for key in ("numerator", "denominator"):
             assert f[key] is None or f[key] == 0 or f[key] >= 5
@@ -102,7 +105,7 @@ def test_a_finding_on_a_share_with_a_small_complement_keeps_its_judgement_but_no
     """38 of 40: the share, its interval and the statement's percentages would tell that 2 were not."""
     share = next(f for f in found if f["numerator"] is not None and f["denominator"] is not None)
     near_all = dict(share, numerator=share["denominator"] - 2)
-    published = findings.publish_findings([near_all], 5)[0]
+    published = publish_findings([near_all], 5)[0]
     assert published["judgement"] == share["judgement"]
     assert published.get("recommendation") == share.get("recommendation")
     assert all(published[key] is None for key in ("value", "lower", "upper", "numerator", "denominator"))

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import funnel
 from toolkit.config import PROJECT_ROOT
+from toolkit.stats import funnel
 
 REFERENCE = PROJECT_ROOT / "tests" / "reference" / "phe"
 
@@ -132,11 +132,11 @@ def test_false_positive_rate_on_unplanted_data_is_low():
 
     Measured when written: 4 of 430 force-funnels (0.9%) outside, all on one seed (seeds 100-104, scale 0.5).
     """
-    from toolkit import synth
+    from toolkit.synthetic import generator
 
     outside, total = 0, 0
     for seed in range(5):
-        episodes, _ = synth.generate_extract(2024, seed=100 + seed, scale=0.5)
+        episodes, _ = generator.generate_extract(2024, seed=100 + seed, scale=0.5)
         for table in _practice_tables(episodes).values():
             comparison, _ = funnel.compare_with_funnel(table, "proportion")
             outside += comparison["band"].isin(["above_998", "below_998"]).sum()

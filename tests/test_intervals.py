@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolkit import intervals
 from toolkit.config import PROJECT_ROOT
+from toolkit.stats import intervals
 
 REFERENCE = PROJECT_ROOT / "tests" / "reference" / "phe"
 RTOL = 1e-7  # 6 significant figures need 5e-7; the methods agree far closer

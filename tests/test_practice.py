@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from toolkit.forces import read_comparator_groups
-from toolkit.practice import GRADE_ORDER, summarise_practice, tabulate_grade_mix
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL, read_comparator_groups
+from toolkit.stats.practice import GRADE_ORDER, summarise_practice, tabulate_grade_mix
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,22 @@
 
 import pytest
 
-from toolkit import quality, synth
-from toolkit.clean import clean_export
 from toolkit.config import PLANS_DIR
-from toolkit.dialects import DIALECTS, export_dialect
-from toolkit.mapping import read_mapping
-from toolkit.summary import NATIONAL
+from toolkit.findings import THRESHOLDS, find_issues
+from toolkit.findings.understanding import support_statement
+from toolkit.forces import NATIONAL
+from toolkit.ingest.clean import clean_export
+from toolkit.ingest.mapping import read_mapping
+from toolkit.stats import quality
+from toolkit.synthetic import generator
+from toolkit.synthetic.exports import DIALECTS, export_dialect
 
 
 @pytest.fixture(scope="module")
 def cleaned():
-    episodes, truth = synth.generate_extract(2024, seed=13, scale=0.25, plan=synth.read_plan(PLANS_DIR / "demo.yaml"))
+    episodes, truth = generator.generate_extract(
+        2024, seed=13, scale=0.25, plan=generator.read_plan(PLANS_DIR / "demo.yaml")
+    )
     mapping = read_mapping(DIALECTS["niche_rms"])
     export, defects = export_dialect(episodes, mapping, truth["extract_date"], seed=13, defect_share=0.01)
     result = clean_export(export, mapping, truth["extract_date"])
@@ -42,8 +47,8 @@ def test_cleaning_summary_adds_up_per_force(cleaned):
 def test_only_the_poor_data_force_gets_a_data_quality_concern(cleaned):
     result, truth, _, poor = cleaned
     card = quality.score_data_quality(result, truth["extract_date"])
-    support = quality.assess_metric_support(result.clean)
-    findings = quality.find_data_quality_issues(card, support)
+    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"])
+    findings = find_issues({"quality": card, "support": support}, areas=("understanding",))
     concerns = {f["force_code"] for f in findings if f["judgement"] == "cause_of_concern"}
     assert concerns == {poor}
     assert all(f["recommendation"] for f in findings if f["judgement"] == "cause_of_concern")
@@ -54,8 +59,8 @@ def test_only_the_poor_data_force_gets_a_data_quality_concern(cleaned):
 
 def test_insufficient_data_is_stated_never_silent(cleaned):
     result, _, _, poor = cleaned
-    support = quality.assess_metric_support(result.clean)
-    statement = quality.support_statement(support, poor, "supervision")
+    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"])
+    statement = support_statement(support, poor, "supervision")
     assert statement.startswith("Insufficient data: only")
-    assert quality.support_statement(support, "E23000001", "supervision") is None
+    assert support_statement(support, "E23000001", "supervision") is None
     assert set(support["metric"]) == set(quality.METRIC_REQUIREMENTS)

@@ -12,9 +12,10 @@ import papermill as pm
 import pytest
 from conftest import EXTRACT_DATE
 
-from toolkit import render, runner
+from toolkit import runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force, list_forces
+from toolkit.publish import kernels, render
 
 pytestmark = pytest.mark.notebook
 FORCES = ["E23000014", "E23000034", "W15000004"]  # large, tiny (City of London), Welsh
@@ -225,14 +226,14 @@ def test_crafted_parameters_are_refused_before_anything_runs(run, tmp_path):
 
 
 def test_a_force_export_runs_through_its_mapping(tmp_path):
-    from toolkit import synth
-    from toolkit.dialects import DIALECTS, export_dialect
-    from toolkit.mapping import read_mapping
+    from toolkit.ingest.mapping import read_mapping
+    from toolkit.synthetic import generator
+    from toolkit.synthetic.exports import DIALECTS, export_dialect
 
-    episodes, truth = synth.generate_extract(2024, seed=17, scale=0.03)
+    episodes, truth = generator.generate_extract(2024, seed=17, scale=0.03)
     mapping = read_mapping(DIALECTS["case_xlsx"])
     export, defects = export_dialect(episodes, mapping, truth["extract_date"], seed=17, defect_share=0.02)
-    path, _ = synth.write_extract(export, truth, tmp_path / "export.xlsx")
+    path, _ = generator.write_extract(export, truth, tmp_path / "export.xlsx")
     result = runner.run_reports(
         path,
         truth["extract_date"],
@@ -326,11 +327,11 @@ HOSTILE = [
 
 
 def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
-    from toolkit import synth
-    from toolkit.mapping import CANONICAL
+    from toolkit.ingest.mapping import CANONICAL
+    from toolkit.synthetic import generator
 
-    episodes, truth = synth.generate_extract(2024, seed=23, scale=0.03)
-    text = synth._to_text(episodes)
+    episodes, truth = generator.generate_extract(2024, seed=23, scale=0.03)
+    text = generator._to_text(episodes)
     west = text.index[text["force_code"] == "E23000014"]
     n = len(HOSTILE)
     for column in ("person_id", "episode_id", "officer_id"):
@@ -396,7 +397,7 @@ def test_a_warm_kernel_report_is_identical_to_a_fresh_kernel_report(run, tmp_pat
     _, folder = run
     work = folder / "work"
     fresh = render.render_force_report("W15000004", work, tmp_path / "fresh")
-    pool = render.KernelPool(1)
+    pool = kernels.KernelPool(1)
     pool.warm_up(tmp_path)  # as a run does, while it prepares the tables
     try:
         with pool.kernel() as km:
@@ -415,7 +416,7 @@ def test_a_kernel_that_dies_is_replaced_for_the_next_report(run, tmp_path):
     from jupyter_core.utils import run_sync
 
     _, folder = run
-    pool = render.KernelPool(1)
+    pool = kernels.KernelPool(1)
     try:
         with pool.kernel() as km:
             render.render_force_report("E23000034", folder / "work", tmp_path, km=km)
@@ -432,7 +433,7 @@ def test_a_kernel_that_dies_is_replaced_for_the_next_report(run, tmp_path):
 def test_a_kernel_pool_leaves_no_sockets_or_processes_behind():
     from jupyter_core.utils import run_sync
 
-    pool = render.KernelPool(2)  # one kernel used, one never started
+    pool = kernels.KernelPool(2)  # one kernel used, one never started
     with pool.kernel() as km:
         run_sync(km.start_kernel)()
         folder, process = Path(km._socket_dir), km.provisioner.process

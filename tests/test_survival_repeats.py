@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import repeats, survival
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL
+from toolkit.stats import repeats, survival
 
 
 def test_kaplan_meier_matches_the_hand_calculation():

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import synth
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.extract import read_extract_text, validate_extract
 from toolkit.forces import read_forces_table
+from toolkit.ingest.extract import read_extract_text, validate_extract
+from toolkit.synthetic import generator
 
 PP = 0.03  # calibration.md: each share within 3 percentage points
 EXPLOITATION = "cse|cce|trafficking"
@@ -119,8 +119,8 @@ def test_every_force_officer_and_child_pseudonym_is_opaque(year):
 def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
     digests = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        episodes, truth = synth.generate_extract(2023, seed=seed, scale=0.02)
-        path, truth_path = synth.write_extract(episodes, truth, tmp_path / f"{name}.csv")
+        episodes, truth = generator.generate_extract(2023, seed=seed, scale=0.02)
+        path, truth_path = generator.write_extract(episodes, truth, tmp_path / f"{name}.csv")
         digests.append(hashlib.sha256(path.read_bytes() + truth_path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
     assert digests[0] != digests[2]
@@ -141,7 +141,7 @@ def test_planted_effects_are_present_and_written_down(national_year):
     exemplary = realised[effects["exemplary"]]
     assert exemplary["flagged_absent_share"] == 0
     assert exemplary["rhi_72h_share"] > 2 * national["rhi_72h_share"]
-    spread = synth.measure_practice(episodes)["officer_high_or_medium_sd"]
+    spread = generator.measure_practice(episodes)["officer_high_or_medium_sd"]
     inconsistent = effects["officer_inconsistency"]
     assert spread[inconsistent] > spread.drop([inconsistent, "national"]).quantile(0.9) * 1.5
 
@@ -153,8 +153,8 @@ def test_planted_effects_are_present_and_written_down(national_year):
 
 
 def test_unplanted_extract_has_no_planted_extremes():
-    episodes, truth = synth.generate_extract(2024, seed=5, scale=0.3)
-    practice = synth.measure_practice(episodes).drop(index="national")
+    episodes, truth = generator.generate_extract(2024, seed=5, scale=0.3)
+    practice = generator.measure_practice(episodes).drop(index="national")
     counts = episodes["force_code"].value_counts()
     practice = practice.loc[counts[counts >= 300].index]
     assert truth["planted"] == []
@@ -163,7 +163,7 @@ def test_unplanted_extract_has_no_planted_extremes():
 
 
 def test_several_years_grow_and_carry_on(tmp_path):
-    episodes, truth = synth.generate_extract(2020, seed=2, years=3, scale=0.02)
+    episodes, truth = generator.generate_extract(2020, seed=2, years=3, scale=0.02)
     per_year = episodes["reported_at"].dt.year.value_counts().sort_index()
     assert list(per_year.index) == [2020, 2021, 2022]
     assert truth["extract_date"] == "2023-01-31"
@@ -174,7 +174,7 @@ def test_written_parquet_and_excel_read_back_the_same(tmp_path, small_extract):
     subset = episodes.head(300)
     texts = []
     for suffix in (".csv", ".parquet", ".xlsx"):
-        path, _ = synth.write_extract(subset, truth, tmp_path / f"x{suffix}")
+        path, _ = generator.write_extract(subset, truth, tmp_path / f"x{suffix}")
         texts.append(read_extract_text(path))
     pd.testing.assert_frame_equal(texts[0], texts[1])
     pd.testing.assert_frame_equal(texts[0], texts[2])
@@ -200,16 +200,16 @@ def test_bad_plans_are_refused_clearly(tmp_path, plan, message):
     path = tmp_path / "plan.yaml"
     path.write_text(plan)
     with pytest.raises(ConfigError, match=message):
-        synth.read_plan(path)
+        generator.read_plan(path)
 
 
 @pytest.mark.parametrize("kwargs", [{"scale": 0}, {"years": 0}, {"extract_date": "2024-06-01"}])
 def test_impossible_requests_are_refused(kwargs):
     with pytest.raises(ToolkitError):
-        synth.generate_extract(2024, seed=1, **kwargs)
+        generator.generate_extract(2024, seed=1, **kwargs)
 
 
 def test_truth_is_json(small_extract):
     path, _, _ = small_extract
     truth = json.loads(path.with_name(path.name + ".truth.json").read_text())
-    assert truth["seed"] == 11 and {p["effect"] for p in truth["planted"]} == set(synth.EFFECTS)
+    assert truth["seed"] == 11 and {p["effect"] for p in truth["planted"]} == set(generator.EFFECTS)

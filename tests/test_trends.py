@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import synth, trends
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL
+from toolkit.stats import trends
+from toolkit.synthetic import generator
 
 
 @pytest.fixture(scope="module")
 def growing():
-    return synth.generate_extract(2021, seed=3, years=3, scale=0.5, growth=0.05)
+    return generator.generate_extract(2021, seed=3, years=3, scale=0.5, growth=0.05)
 
 
 def test_planted_growth_is_found_nationally(growing):
@@ -25,7 +26,7 @@ def test_planted_growth_is_found_nationally(growing):
 
 
 def test_flat_volumes_show_no_national_trend():
-    episodes, _ = synth.generate_extract(2021, seed=8, years=3, scale=0.5, growth=0.0)
+    episodes, _ = generator.generate_extract(2021, seed=8, years=3, scale=0.5, growth=0.0)
     table, _ = trends.summarise_trends(episodes)
     national = table.set_index("force_code").loc[NATIONAL]
     assert 0.97 < national["rate_ratio_per_year"] < 1.03

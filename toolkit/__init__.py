@@ -1,11 +1,98 @@
 """Toolkit for inspecting police responses to missing and absent children.
 
-Modules are named for the stage they serve: ``forces`` (the registry),
-``schema`` and ``extract`` (the input contract and reading it), ``synth``
-(synthetic extracts), ``intervals`` (confidence intervals), ``summary``
-(figures computed once for all forces), ``report`` (what the notebooks show),
-``render`` and ``runner`` (papermill and nbconvert), ``site`` (the index page)
-and ``cli``.
+Data flow one way through five stages, each a folder, on a base below them
+all (an import-linter contract in ``pyproject.toml`` keeps the order true):
+
+=========================  ==================================================================
+``toolkit.ingest``         a force's export in, clean episodes out, every row accounted for
+  ``schema``               the input contract: columns, codes, checks
+  ``extract``              reading a CSV, Parquet or Excel extract; validating it, every problem listed
+  ``mapping``              a force system's dialect (one YAML file per dialect, ``data/mappings/``)
+  ``clean``                the cleaning chain, its quarantine and ledger
+``toolkit.stats``          every figure, for every force at once, with its interval and method
+  ``tables``               every prepared table, declared once (name and how it is computed)
+  ``intervals``            confidence intervals (rates, proportions, means, standardised ratios)
+  ``funnel``               funnel limits, bands and over-dispersion
+  ``volume``               episodes, children and rates per 1,000 children
+  ``survival``             time to return (Kaplan-Meier)
+  ``repeats``              repeat and frequently missing children
+  ``trends``               monthly series and count regression
+  ``consistency``          multilevel models of categorisation and risk grading; kappa
+  ``practice``             practice shares (supervision, interviews, categorisation), each declared once
+  ``profile``              the problem profile: when children are reported
+  ``quality``              data-quality scorecard and what the data can support
+``toolkit.findings``       the rulebook: every rule with its thresholds
+  ``rulebook``             registering rules and thresholds; running them
+  ``understanding``        rules on the force's data
+  ``response``             rules on categorisation, risk, investigation, return, repeats, volume
+``toolkit.publish``        what readers see, after disclosure control
+  ``disclosure``           the one publication gate and small-count predicate
+  ``metrics``              ``metrics.csv``: one declaration per published table
+  ``markup``               HTML helpers for every page
+  ``plots``                every chart
+  ``report``, ``overview`` what a force report and the national overview show
+  ``site``                 the index page
+  ``render``, ``kernels``  notebooks to HTML (papermill, nbconvert); warm kernels
+``toolkit.synthetic``      synthetic data for tests, the demo and benchmarks
+  ``generator``            realistic national extracts with planted effects and ground truth
+  ``exports``              a synthetic extract written as a force system's export, with defects
+the run                    ``cli`` (``python -m toolkit``) and ``runner`` (one run, every force)
+the base                   ``config`` (paths), ``errors``, ``forces`` (the registry), ``dates``
+                           (the extract date), ``store`` (the work folder)
+=========================  ==================================================================
+
+The national store of every force's exports (DuckDB) will extend ``store``;
+privacy-preserving linkage of children across forces will be ``toolkit.linkage``,
+a stage between ingest and stats.
+
+For researchers, ``import toolkit`` offers a small public surface
+(:data:`__all__`): the statistics modules by topic, charts, disclosure control,
+the force registry, the work folder and the extract date. Names load on first
+use, so ``import toolkit`` itself is instant.
+
+Examples
+--------
+>>> import toolkit
+>>> toolkit.survival.__name__, toolkit.get_force("E23000014").name
+('toolkit.stats.survival', 'West Midlands')
 """
 
+from importlib import import_module
+
 __version__ = "0.1.0"
+
+# Public name -> (module, attribute or None for the module itself).
+_PUBLIC = {
+    "intervals": ("toolkit.stats.intervals", None),
+    "funnel": ("toolkit.stats.funnel", None),
+    "volume": ("toolkit.stats.volume", None),
+    "survival": ("toolkit.stats.survival", None),
+    "repeats": ("toolkit.stats.repeats", None),
+    "trends": ("toolkit.stats.trends", None),
+    "consistency": ("toolkit.stats.consistency", None),
+    "practice": ("toolkit.stats.practice", None),
+    "profile": ("toolkit.stats.profile", None),
+    "quality": ("toolkit.stats.quality", None),
+    "plots": ("toolkit.publish.plots", None),
+    "disclosure": ("toolkit.publish.disclosure", None),
+    "forces": ("toolkit.forces", None),
+    "get_force": ("toolkit.forces", "get_force"),
+    "list_forces": ("toolkit.forces", "list_forces"),
+    "NATIONAL": ("toolkit.forces", "NATIONAL"),
+    "ExtractDate": ("toolkit.dates", "ExtractDate"),
+    "WorkFolder": ("toolkit.store", "WorkFolder"),
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
+    value = import_module(module) if attribute is None else getattr(import_module(module), attribute)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

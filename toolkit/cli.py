@@ -14,9 +14,9 @@ import logging
 import os
 import sys
 import traceback
-from datetime import date
 from pathlib import Path
 
+from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
 
 EXIT_PROBLEM = 1
@@ -25,10 +25,10 @@ EXIT_INTERNAL = 3
 logger = logging.getLogger("toolkit")
 
 
-def _date(text: str) -> date:
+def _date(text: str) -> ExtractDate:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        return ExtractDate.parse(text)
+    except ToolkitError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
@@ -45,7 +45,7 @@ def _forces(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from toolkit.extract import format_problems, read_extract_text, validate_extract
+    from toolkit.ingest.extract import format_problems, read_extract_text, validate_extract
 
     raw = read_extract_text(args.file, sheet=args.sheet)
     problems = validate_extract(raw, args.extract_date)
@@ -65,9 +65,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from toolkit.clean import clean_export, write_cleaning_outputs
-    from toolkit.extract import read_extract_text
-    from toolkit.mapping import CANONICAL, read_mapping
+    from toolkit.ingest.clean import clean_export, write_cleaning_outputs
+    from toolkit.ingest.extract import read_extract_text
+    from toolkit.ingest.mapping import CANONICAL, read_mapping
 
     mapping = read_mapping(args.mapping or CANONICAL)
     raw = read_extract_text(args.file, sheet=args.sheet)
@@ -82,7 +82,7 @@ def _clean(args: argparse.Namespace) -> int:
         _say(f"  quarantined {reason}: {rows:,}")
     for rule, values in counts["corrections_by_rule"].items():
         _say(f"  corrected {rule}: {values:,} value(s)")
-    _say(f"clean table: {paths['clean']}; quarantine: {paths['quarantine']}; change log: {paths['changes']}")
+    _say(f"clean table: {paths['episodes']}; quarantine: {paths['quarantine']}; change log: {paths['changes']}")
     if result.clean.empty:
         _say("error: no usable episodes: every row was quarantined or merged; check the mapping", sys.stderr)
         return EXIT_PROBLEM
@@ -90,7 +90,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from toolkit.synth import generate_extract, read_plan, write_extract
+    from toolkit.synthetic.generator import generate_extract, read_plan, write_extract
 
     plan = read_plan(args.plant) if args.plant else None
     episodes, truth = generate_extract(
@@ -102,16 +102,19 @@ def _synth(args: argparse.Namespace) -> int:
         extract_date=args.extract_date,
     )
     if args.dialect:
-        from toolkit.dialects import DIALECTS, export_dialect
-        from toolkit.mapping import read_mapping
+        from toolkit.ingest.mapping import list_dialects, read_mapping
+        from toolkit.synthetic.exports import export_dialect
 
-        mapping = read_mapping(DIALECTS[args.dialect])
+        dialects = list_dialects()
+        if args.dialect not in dialects:
+            raise ToolkitError(f"unknown dialect {args.dialect!r}: data/mappings/ has {', '.join(dialects)}")
+        mapping = read_mapping(dialects[args.dialect])
         episodes, defects = export_dialect(
             episodes, mapping, truth["extract_date"], seed=args.seed, defect_share=args.defects
         )
         truth["dialect"] = {
             "name": args.dialect,
-            "mapping": str(DIALECTS[args.dialect].name),
+            "mapping": str(dialects[args.dialect].name),
             "defect_share": args.defects,
             "defects": defects.to_dict("records"),
         }
@@ -187,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--extract-date", type=_date, help="default: 31 January after the last year")
     synth.add_argument(
         "--dialect",
-        choices=["niche_rms", "case_xlsx", "command_csv"],
-        help="write as this force system would (see data/mappings/), with defects injected",
+        metavar="NAME",
+        help="write as this force system would, with defects injected: a mapping of data/mappings/ (e.g. niche_rms)",
     )
     synth.add_argument(
         "--defects", type=float, default=0.01, help="with --dialect: share of rows damaged (default 0.01)"
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ValidationError as error:
-        from toolkit.extract import format_problems
+        from toolkit.ingest.extract import format_problems
 
         _say(f"error: {error}", sys.stderr)
         _say(format_problems(error.problems), sys.stderr)

@@ -27,7 +27,7 @@ class ValidationError(ToolkitError):
     message : str
         One-line summary.
     problems : pandas.DataFrame
-        Every problem found, one row each (see ``toolkit.extract.PROBLEM_COLUMNS``).
+        Every problem found, one row each (see ``toolkit.ingest.extract.PROBLEM_COLUMNS``).
     """
 
     def __init__(self, message: str, problems):

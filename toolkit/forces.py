@@ -36,6 +36,7 @@ from toolkit.config import REFERENCE_DIR, read_yaml_config
 from toolkit.errors import ConfigError, UnknownForceError
 
 __all__ = [
+    "NATIONAL",
     "Force",
     "FORCE_CODE_PATTERN",
     "COMPARATOR_GROUPS_FILE",
@@ -51,6 +52,8 @@ FORCES_FILE = REFERENCE_DIR / "forces_england_wales_reference.csv"
 POPULATION_FILE = REFERENCE_DIR / "ons_mid2023_population_by_pfa23_children.csv"
 COMPARATOR_GROUPS_FILE = REFERENCE_DIR / "comparator_groups.yaml"
 
+# The code of England and Wales as a whole in every table that has a row per force and a national row.
+NATIONAL = "england_and_wales"
 # The shape of an ONS PFA code; membership is checked against the registry.
 FORCE_CODE_PATTERN = re.compile(r"^(E23|W15)\d{6}$")
 

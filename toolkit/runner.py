@@ -27,37 +27,27 @@ import pandas as pd
 from tqdm import tqdm
 
 import toolkit
-from toolkit.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.config import DATA_DIR
-from toolkit.consistency import describe_case_mix, summarise_consistency
-from toolkit.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
+from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
-from toolkit.extract import read_extract_text, validate_extract
-from toolkit.findings import find_issues, publish_findings, read_thresholds
+from toolkit.findings import find_issues, read_thresholds
 from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
-from toolkit.mapping import CANONICAL, read_mapping
-from toolkit.metrics import collect_metrics
-from toolkit.practice import summarise_practice, tabulate_grade_mix
-from toolkit.quality import (
-    assess_metric_support,
-    score_data_quality,
-    summarise_cleaning,
-)
-from toolkit.render import (
+from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
+from toolkit.ingest.extract import read_extract_text, validate_extract
+from toolkit.ingest.mapping import CANONICAL, read_mapping
+from toolkit.publish.disclosure import DEFAULT_THRESHOLD, publish_findings, suppress_small_counts
+from toolkit.publish.kernels import KernelPool
+from toolkit.publish.metrics import collect_metrics
+from toolkit.publish.render import (
     OVERVIEW_FILE,
     REPORT_NOTEBOOK,
-    KernelPool,
     ReportFailed,
     render_force_report,
     render_national_overview,
-    write_atomically,
 )
-from toolkit.repeats import summarise_repeats
-from toolkit.report import PREPARED_FILES
-from toolkit.site import write_index
-from toolkit.summary import compare_volume_rates, summarise_volume
-from toolkit.survival import summarise_time_to_return, tabulate_return_curves
-from toolkit.trends import count_episodes_by_period, summarise_trends
+from toolkit.publish.site import write_index
+from toolkit.stats.tables import Inputs, prepare_statistics
+from toolkit.store import WorkFolder, write_atomically
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -95,55 +85,41 @@ def prepare_tables(
     run_parameters: dict,
     comparator_groups: dict[str, list[str]] | None = None,
     thresholds: dict | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Compute every force's figures once and store them where the notebooks read them.
+) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """Compute every force's figures and findings once and store them where the notebooks read them.
 
-    Writes into ``work_dir``: the clean episodes and cleaning logs (see
-    :func:`toolkit.clean.write_cleaning_outputs`), ``summary.parquet`` (volume
-    figures), ``quality.parquet`` (data-quality scorecard), ``support.parquet``
-    (what each force's data can support), ``cleaning_by_force.parquet``,
-    ``findings.json`` and ``run_parameters.json``. These hold pseudonymised
-    record-level data: the work folder is never published.
+    Writes into ``work_dir`` (a :class:`toolkit.store.WorkFolder`): the clean
+    episodes and cleaning logs, every table of
+    :data:`toolkit.stats.tables.PREPARED_TABLES`, ``findings.json`` and
+    ``run_parameters.json``. These hold pseudonymised record-level data: the
+    work folder is never published.
 
     Returns
     -------
-    dict of str to pandas.DataFrame
-        The tables written, by name.
+    tables : dict of str to pandas.DataFrame
+        Every prepared table, by name.
+    findings : list of dict
+        Every force's findings, before disclosure control.
     """
-    work_dir.mkdir(parents=True, exist_ok=True)
-    case_mix = describe_case_mix(result.clean)  # once: the models and the practice measures use it
-    with ThreadPoolExecutor(1) as background:
-        # The multilevel models spend seconds in GPBoost's native code, which releases the GIL:
-        # they run beside the other tables instead of after them (outputs are the same either way).
-        consistency = background.submit(summarise_consistency, result.clean, comparator_groups, case_mix=case_mix)
-        write_cleaning_outputs(result, work_dir)
-        summary = summarise_volume(result.clean, comparator_groups)
-        tables = {
-            "summary": summary,
-            "funnel_volume": compare_volume_rates(summary, comparator_groups),
-            "time_to_return": summarise_time_to_return(result.clean, run_parameters["extract_date"]),
-            "return_curves": tabulate_return_curves(result.clean, run_parameters["extract_date"]),
-            "repeats": summarise_repeats(result.clean),
-            "quality": score_data_quality(result, run_parameters["extract_date"]),
-            "support": assess_metric_support(result.clean),
-            "cleaning": summarise_cleaning(result),
-        }
-        tables["trends"], tables["monthly"] = summarise_trends(result.clean)
-        tables["quarterly"] = count_episodes_by_period(result.clean, "Q")
-        tables["practice"] = summarise_practice(
-            result.clean, run_parameters["extract_date"], comparator_groups, case_mix
-        )
-        tables["grade_mix"] = tabulate_grade_mix(result.clean, comparator_groups)
-        tables |= consistency.result()
+    work = WorkFolder(work_dir)
+    rule_thresholds = thresholds or read_thresholds()
+    inputs = Inputs(
+        cleaned=result,
+        extract_date=ExtractDate.parse(run_parameters["extract_date"]),
+        comparator_groups=comparator_groups if comparator_groups is not None else read_comparator_groups(),
+        thresholds=rule_thresholds,
+    )
+    write_cleaning_outputs(result, work.path)
+    tables = prepare_statistics(inputs)
     for name, table in tables.items():
-        table.to_parquet(work_dir / PREPARED_FILES[name], index=False)
-    findings = find_issues(tables, thresholds)
-    write_atomically(work_dir / PREPARED_FILES["findings"], json.dumps(findings, indent=2))
-    write_atomically(work_dir / PREPARED_FILES["run"], json.dumps(run_parameters, indent=2, default=str))
-    return tables
+        work.write_table(name, table)
+    findings = find_issues(tables, rule_thresholds)
+    work.write_json("findings", findings)
+    work.write_json("run", run_parameters)
+    return tables, findings
 
 
-def read_and_clean(input_path: Path, extract_day, mapping_path: str | Path | None) -> CleanResult:
+def read_and_clean(input_path: Path, extract: ExtractDate, mapping_path: str | Path | None) -> CleanResult:
     """Read an extract and clean it: strictly validated when canonical, mapped when not."""
     raw = read_extract_text(input_path)
     mapping = read_mapping(mapping_path or CANONICAL)
@@ -151,9 +127,9 @@ def read_and_clean(input_path: Path, extract_day, mapping_path: str | Path | Non
         # Checking the contract and cleaning only read `raw`, and much of both is Arrow code that
         # releases the GIL: they run side by side. A broken contract is reported before anything
         # the cleaning found.
-        checked = background.submit(validate_extract, raw, extract_day) if mapping_path is None else None
+        checked = background.submit(validate_extract, raw, extract) if mapping_path is None else None
         try:
-            result = clean_export(raw, mapping, extract_day)
+            result = clean_export(raw, mapping, extract)
         except ToolkitError as error:
             result = error
         problems = checked.result() if checked is not None else None
@@ -289,7 +265,7 @@ def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunR
 
 def run_reports(
     input_path: str | Path,
-    extract_date: date | str,
+    extract_date: ExtractDate | date | str,
     out_dir: str | Path,
     forces: list[str] | None = None,
     workers: int = 2,
@@ -359,10 +335,7 @@ def run_reports(
         raise ToolkitError(f"kernels must be one of {', '.join(KERNEL_MODES)}, not {kernels!r}")
     if scheduler is not None:
         _connect_to_dask(scheduler, timeout="5s").close()  # before any work, not after it
-    try:
-        extract_day = pd.Timestamp(extract_date).date()
-    except (ValueError, TypeError):
-        raise ToolkitError(f"extract date {extract_date!r} is not a date (YYYY-MM-DD)") from None
+    extract = ExtractDate.parse(extract_date)
     requested = [get_force(code).code for code in forces] if forces else None
     groups = read_comparator_groups(comparators)
     rule_thresholds = read_thresholds(thresholds)
@@ -373,7 +346,7 @@ def run_reports(
         raise ToolkitError("the work folder holds record-level data: keep it apart from the report folder")
 
     mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
-    result_clean = read_and_clean(input_path, extract_day, mapping)
+    result_clean = read_and_clean(input_path, extract, mapping)
     episodes = result_clean.clean
     codes = requested or sorted(episodes["force_code"].astype(str).unique())
     reported = episodes["reported_at"]
@@ -381,7 +354,7 @@ def run_reports(
         "toolkit_version": toolkit.__version__,
         "input": input_path.name,
         "input_sha256": _sha256(input_path),
-        "extract_date": extract_day.isoformat(),
+        "extract_date": extract.isoformat(),
         "period_start": reported.min().date().isoformat(),
         "period_end": reported.max().date().isoformat(),
         "mapping": mapping_used,
@@ -404,10 +377,10 @@ def run_reports(
     kernel_pool = KernelPool(workers) if kernels == "warm" and scheduler is None else None
     try:
         if kernel_pool is not None:
-            executed = work_dir / "_executed"
+            executed = WorkFolder(work_dir).executed
             executed.mkdir(parents=True, exist_ok=True)
             kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
-        tables = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
+        tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
         summary = tables["summary"]
         prepared = time.perf_counter()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -420,7 +393,6 @@ def run_reports(
     finally:
         if kernel_pool is not None:
             kernel_pool.shutdown()
-    findings = json.loads((work_dir / PREPARED_FILES["findings"]).read_text(encoding="utf-8"))
     write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
     published = suppress_small_counts(tables["quality"], suppression_threshold)
     write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))

@@ -27,8 +27,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from toolkit.schema import end_of_extract_day
-from toolkit.summary import NATIONAL
+from toolkit.dates import ExtractDate
+from toolkit.forces import NATIONAL
 
 __all__ = ["WITHIN_HOURS", "episode_durations", "kaplan_meier", "summarise_time_to_return", "tabulate_return_curves"]
 
@@ -37,7 +37,7 @@ WITHIN_HOURS = (8, 48, 168)  # the published shares: within 8 hours, 48 hours an
 
 def episode_durations(episodes: pd.DataFrame, extract_date) -> pd.DataFrame:
     """Hours from report to return, and whether the return is known (else censored at the extract date)."""
-    limit = end_of_extract_day(extract_date)
+    limit = ExtractDate.parse(extract_date).end
     returned = episodes["returned_at"].notna()
     end = episodes["returned_at"].where(returned, limit)
     hours = (end - episodes["reported_at"]).dt.total_seconds() / 3600

@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.errors import ToolkitError
-from toolkit.schema import RISK_FACTORS
+from toolkit.ingest.schema import RISK_FACTORS
 
 LOGGER = logging.getLogger(__name__)
 EXPLOITATION_FLAGS = ("cse", "cce", "trafficking")
@@ -511,7 +511,7 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
     """
     from statsmodels.stats.inter_rater import cohens_kappa
 
-    from toolkit.summary import NATIONAL
+    from toolkit.forces import NATIONAL
 
     first = episodes["risk_initial"].astype("string")
     final = episodes["risk_final"].astype("string")
@@ -593,8 +593,8 @@ def compare_standardised_practice(
         ``method`` and the dispersion sentence.
     """
     from toolkit.forces import read_comparator_groups
-    from toolkit.funnel import compare_with_funnel
-    from toolkit.intervals import standardised_ratio
+    from toolkit.stats.funnel import compare_with_funnel
+    from toolkit.stats.intervals import standardised_ratio
 
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
     category = episodes["category"].astype("string")
@@ -642,6 +642,17 @@ def compare_standardised_practice(
     if not blocks:
         return pd.DataFrame(columns=["force_code", "measure", "observed", "expected", "value", "band"])
     return pd.concat(blocks, ignore_index=True)
+
+
+# The tables summarise_consistency makes, by name.
+CONSISTENCY_TABLES = (
+    "consistency_variance",
+    "consistency_forces",
+    "officer_spread",
+    "grade_agreement",
+    "standardised_practice",
+    "consistency_notes",
+)
 
 
 def summarise_consistency(

@@ -1,4 +1,4 @@
-"""How reliable each force's data is: a data-quality scorecard, what it can support, findings.
+"""How reliable each force's data is: a data-quality scorecard and what it can support.
 
 The inspection found force data unreliable and forces that did not understand
 their own problem. :func:`score_data_quality` measures, per force and for
@@ -12,43 +12,33 @@ England and Wales, from the cleaning result:
   return has been recorded (a return left unrecorded makes every duration wrong).
 
 :func:`assess_metric_support` says what share of episodes can support each
-measure the reports publish, and :func:`find_data_quality_issues` turns both
-into findings in the inspection's vocabulary (area ``understanding``), with
-the thresholds in :data:`QUALITY_THRESHOLDS`. Every share has a Wilson 95% interval.
+measure the reports publish. Every share has a Wilson 95% interval. The rules
+that judge these figures are in :mod:`toolkit.findings.understanding`.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
-from toolkit.clean import CleanResult
-from toolkit.forces import get_force, read_forces_table
-from toolkit.intervals import proportion_interval
-from toolkit.schema import COLUMNS
-from toolkit.summary import NATIONAL
+from toolkit.dates import ExtractDate
+from toolkit.forces import NATIONAL, read_forces_table
+from toolkit.ingest.clean import CleanResult
+from toolkit.ingest.schema import COLUMNS
+from toolkit.stats.intervals import proportion_interval
 
 __all__ = [
-    "QUALITY_THRESHOLDS",
     "METRIC_REQUIREMENTS",
     "score_data_quality",
     "assess_metric_support",
-    "find_data_quality_issues",
-    "support_statement",
+    "KEY_FIELDS",
+    "TIMELINESS_DAYS",
     "summarise_cleaning",
 ]
 
-# One place for every threshold a data-quality finding uses (shares from 0 to 1).
-QUALITY_THRESHOLDS = {
-    "support_sufficient": 0.70,  # a measure needs its fields in at least this share of episodes
-    "completeness_improve": 0.90,  # key fields below this: area for improvement
-    "completeness_concern": 0.70,  # key fields below this: cause of concern
-    "validity_improve": 0.98,  # rows without invalid values below this: area for improvement
-    "validity_concern": 0.90,
-    "timeliness_improve": 0.95,  # old episodes with their return recorded
-    "timeliness_concern": 0.80,
-    "timeliness_days": 28,
-    "min_records": 20,  # fewer records than this: too few to judge a force's data quality
-}
+# An episode this many days before the extract should have its return (and its interviews) recorded.
+TIMELINESS_DAYS = 28
 KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id")
 
 _VALIDITY = {"bad_date", "bad_age", "age_out_of_range", "bad_code", "missing_required", "unknown_force"}
@@ -164,7 +154,7 @@ def _share_rows(frame: pd.DataFrame, dimension: str, measure: str, good: pd.Seri
     )
 
 
-def score_data_quality(result: CleanResult, extract_date) -> pd.DataFrame:
+def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | str) -> pd.DataFrame:
     """The data-quality scorecard of every force and of England and Wales.
 
     Parameters
@@ -215,7 +205,7 @@ def score_data_quality(result: CleanResult, extract_date) -> pd.DataFrame:
         ),
     ]
     clean = result.clean.assign(force_code=result.clean["force_code"].astype(str))
-    cutoff = pd.Timestamp(extract_date) - pd.Timedelta(days=QUALITY_THRESHOLDS["timeliness_days"])
+    cutoff = pd.Timestamp(ExtractDate.parse(extract_date).day) - pd.Timedelta(days=TIMELINESS_DAYS)
     for column in COLUMNS:
         if COLUMNS[column] or column == "risk_factors":  # a blank risk-factor list means none known
             continue
@@ -237,22 +227,28 @@ def score_data_quality(result: CleanResult, extract_date) -> pd.DataFrame:
             "timeliness",
             "returns recorded",
             old["returned_at"].notna(),
-            f"episodes reported {QUALITY_THRESHOLDS['timeliness_days']}+ days before the extract "
-            "with their return recorded; Wilson 95%",
+            f"episodes reported {TIMELINESS_DAYS}+ days before the extract with their return recorded; Wilson 95%",
         )
     )
     return pd.concat(parts, ignore_index=True)
 
 
-def assess_metric_support(clean: pd.DataFrame) -> pd.DataFrame:
+def assess_metric_support(clean: pd.DataFrame, sufficient_share: float) -> pd.DataFrame:
     """What share of each force's episodes can support each published measure.
+
+    Parameters
+    ----------
+    clean : pandas.DataFrame
+        Clean episodes.
+    sufficient_share : float
+        The share a measure needs to be reported (the findings threshold
+        ``support_sufficient``, :data:`toolkit.findings.THRESHOLDS`).
 
     Returns
     -------
     pandas.DataFrame
         ``force_code``, ``metric``, ``description``, ``value`` (share),
-        ``numerator``, ``denominator``, ``sufficient`` (share at least
-        ``QUALITY_THRESHOLDS["support_sufficient"]``).
+        ``numerator``, ``denominator``, ``sufficient`` (share at least ``sufficient_share``).
     """
     frame = clean.assign(force_code=clean["force_code"].astype(str))
     parts = []
@@ -261,157 +257,10 @@ def assess_metric_support(clean: pd.DataFrame) -> pd.DataFrame:
         part["description"] = description
         parts.append(part)
     table = pd.concat(parts, ignore_index=True).rename(columns={"measure": "metric"})
-    table["sufficient"] = table["value"] >= QUALITY_THRESHOLDS["support_sufficient"]
+    table["sufficient"] = table["value"] >= sufficient_share
     return table[
         ["force_code", "metric", "description", "value", "lower", "upper", "numerator", "denominator", "sufficient"]
     ]
-
-
-def _finding(force_code, judgement, rule, statement, row, recommendation=None, metric=None) -> dict:
-    finding = {
-        "force_code": force_code,
-        "area": "understanding",
-        "judgement": judgement,
-        "rule": rule,
-        "metric": metric,
-        "statement": statement,
-        "value": None if row is None else float(row["value"]),
-        "lower": None if row is None else float(row["lower"]),
-        "upper": None if row is None else float(row["upper"]),
-        "numerator": None if row is None else int(row["numerator"]),
-        "denominator": None if row is None else int(row["denominator"]),
-        "comparator": None,
-    }
-    if recommendation:
-        finding["recommendation"] = recommendation
-    return finding
-
-
-def find_data_quality_issues(scorecard: pd.DataFrame, support: pd.DataFrame) -> list[dict]:
-    """Findings on data quality for every force, from the thresholds in :data:`QUALITY_THRESHOLDS`.
-
-    A measure a force's data cannot support gets an explicit "insufficient
-    data" observation; weak completeness, validity or timeliness become an
-    area for improvement or, below the lower threshold, a cause of concern
-    with a recommendation.
-    """
-    t = QUALITY_THRESHOLDS
-    findings = []
-    national = scorecard[scorecard["force_code"] == NATIONAL].set_index(["dimension", "measure"])["value"]
-    for code, card in scorecard[scorecard["force_code"] != NATIONAL].groupby("force_code"):
-        name = get_force(code).name
-        card = card.set_index(["dimension", "measure"])
-        key = card.loc["completeness"].loc[list(KEY_FIELDS)]
-        if not key["denominator"].max() >= t["min_records"]:
-            # A share of a handful of records judges nothing and could identify a child.
-            findings.append(
-                _finding(
-                    code,
-                    "observation",
-                    "dq_too_few_records",
-                    f"{name} sent too few records (under {t['min_records']}) for its data quality to be judged.",
-                    None,
-                )
-            )
-            continue
-        worst = key["value"].idxmin()
-        row = key.loc[worst]
-        comparator = float(national[("completeness", worst)])
-        if row["value"] < t["completeness_concern"]:
-            f = _finding(
-                code,
-                "cause_of_concern",
-                "dq_completeness_key_fields",
-                f"{name} records {worst} in only {row['value']:.0%} of episodes "
-                f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).",
-                row,
-                f"{name} should make {worst} a mandatory field and audit its recording, so that its "
-                "response to missing children can be measured.",
-                metric=f"episodes with {worst} recorded",
-            )
-            findings.append({**f, "comparator": comparator})
-        elif row["value"] < t["completeness_improve"]:
-            f = _finding(
-                code,
-                "area_for_improvement",
-                "dq_completeness_key_fields",
-                f"{name} records {worst} in {row['value']:.0%} of episodes "
-                f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%}).",
-                row,
-                metric=f"episodes with {worst} recorded",
-            )
-            findings.append({**f, "comparator": comparator})
-        for dimension, measure, improve, concern, what in (
-            (
-                "validity",
-                "rows without invalid values",
-                "validity_improve",
-                "validity_concern",
-                "rows free of invalid values",
-            ),
-            (
-                "timeliness",
-                "returns recorded",
-                "timeliness_improve",
-                "timeliness_concern",
-                f"episodes over {t['timeliness_days']} days old with the child's return recorded",
-            ),
-        ):
-            if (dimension, measure) not in card.index:
-                continue
-            row = card.loc[(dimension, measure)]
-            if pd.isna(row["value"]):
-                continue
-            comparator = float(national[(dimension, measure)])
-            text = (
-                f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
-                f"England and Wales {comparator:.0%})."
-            )
-            if row["value"] < t[concern]:
-                f = _finding(
-                    code,
-                    "cause_of_concern",
-                    f"dq_{dimension}",
-                    text,
-                    row,
-                    f"{name} should review how its system records {what.split(' with ')[0]} and correct the records.",
-                    metric=what,
-                )
-                findings.append({**f, "comparator": comparator})
-            elif row["value"] < t[improve]:
-                findings.append(
-                    {
-                        **_finding(code, "area_for_improvement", f"dq_{dimension}", text, row, metric=what),
-                        "comparator": comparator,
-                    }
-                )
-    for _, row in support[(support["force_code"] != NATIONAL) & ~support["sufficient"]].iterrows():
-        name = get_force(row["force_code"]).name
-        findings.append(
-            _finding(
-                row["force_code"],
-                "observation",
-                "dq_insufficient_data",
-                f"Insufficient data: {name}'s records support the measure of {row['description']} for only "
-                f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), "
-                "so it is not reported.",
-                row,
-                metric=f"records supporting the measure of {row['description']}",
-            )
-        )
-    return findings
-
-
-def support_statement(support: pd.DataFrame, force_code: str, metric: str) -> str | None:
-    """The 'insufficient data' sentence for one force and measure, or None when the data suffice."""
-    row = support[(support["force_code"] == force_code) & (support["metric"] == metric)]
-    if row.empty or bool(row["sufficient"].iloc[0]):
-        return None
-    share = float(row["value"].iloc[0])
-    return (
-        f"Insufficient data: only {share:.0%} of this force's episodes record what the measure of "
-        f"{row['description'].iloc[0]} needs."
-    )
 
 
 def summarise_cleaning(result: CleanResult) -> pd.DataFrame:

@@ -41,11 +41,24 @@ from pathlib import Path
 from toolkit.config import PROJECT_ROOT, read_yaml_config
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force
-from toolkit.schema import CODES, COLUMNS, RISK_FACTORS
+from toolkit.ingest.schema import CODES, COLUMNS, RISK_FACTORS
 
 __all__ = ["MAPPINGS_DIR", "CANONICAL", "Mapping", "read_mapping", "DATE_KEYWORDS"]
 
 MAPPINGS_DIR = PROJECT_ROOT / "data" / "mappings"
+
+
+def list_dialects() -> dict[str, Path]:
+    """Every export dialect shipped in ``data/mappings/``, by name: a new dialect is a new mapping file there.
+
+    Examples
+    --------
+    >>> sorted(list_dialects())
+    ['case_xlsx', 'command_csv', 'niche_rms']
+    """
+    return {path.stem: path for path in sorted(MAPPINGS_DIR.glob("*.yaml")) if path.stem != CANONICAL.stem}
+
+
 CANONICAL = MAPPINGS_DIR / "canonical.yaml"
 DATE_KEYWORDS = ("iso", "excel_serial")
 _KEYS = {

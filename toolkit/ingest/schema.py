@@ -23,12 +23,13 @@ Examples
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from toolkit.dates import ExtractDate
 from toolkit.forces import list_forces
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "CHECK_COLUMNS",
     "build_text_schema",
     "build_episode_schema",
-    "end_of_extract_day",
     "format_iso_datetimes",
 ]
 
@@ -131,18 +131,6 @@ CHECK_COLUMNS: dict[str, str] = {
     "absent_is_no_apparent_risk": "risk_initial",
     "episode_id_unique_in_force": "episode_id",
 }
-
-
-def end_of_extract_day(extract_date: date | str) -> pd.Timestamp:
-    """Return the last moment of the extract date: data up to then is in range.
-
-    Examples
-    --------
-    >>> end_of_extract_day("2025-01-31")
-    Timestamp('2025-01-31 23:59:59.999999')
-    """
-    day = pd.Timestamp(extract_date).date()
-    return pd.Timestamp(datetime.combine(day, time.max))
 
 
 def format_iso_datetimes(stamps: pd.Series) -> pd.Series:
@@ -246,7 +234,7 @@ def build_text_schema() -> pa.DataFrameSchema:
     )
 
 
-def build_episode_schema(extract_date: date | str) -> pa.DataFrameSchema:
+def build_episode_schema(extract_date: ExtractDate | date | str) -> pa.DataFrameSchema:
     """Build the schema that checks the typed episode table across columns.
 
     Parameters
@@ -264,8 +252,8 @@ def build_episode_schema(extract_date: date | str) -> pa.DataFrameSchema:
     >>> sorted(c.name for c in build_episode_schema("2025-01-31").checks)[:2]
     ['absent_is_no_apparent_risk', 'episode_id_unique_in_force']
     """
-    limit = end_of_extract_day(extract_date)
-    day = limit.date().isoformat()
+    extract = ExtractDate.parse(extract_date)
+    limit, day = extract.end, extract.isoformat()
 
     def returned_after_reported(d: pd.DataFrame) -> pd.Series:
         return d["returned_at"].isna() | d["reported_at"].isna() | (d["returned_at"] > d["reported_at"])

@@ -8,43 +8,49 @@ disclosure control is applied before anything is shown.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import HTML
 
-from toolkit.disclosure import (
+from toolkit.errors import ToolkitError
+from toolkit.findings import JUDGEMENT_ORDER
+from toolkit.findings.understanding import support_statement
+from toolkit.forces import NATIONAL, Force, get_force
+from toolkit.publish.disclosure import (
     DEFAULT_THRESHOLD,
     SUPPRESSED,
+    format_count,
     format_figure,
+    is_small_count,
+    mask_small_counts,
+    publish_findings,
     rests_on_small_count,
     suppress_small_counts,
     suppress_volume_summary,
 )
-from toolkit.errors import ToolkitError
-from toolkit.findings import publish_findings
-from toolkit.forces import Force, get_force
-from toolkit.plots import new_figure, plot_force_effects, plot_funnel
-from toolkit.quality import KEY_FIELDS
-from toolkit.summary import NATIONAL
+from toolkit.publish.markup import Cell, describe_finding, embed_chart, escape, findings_list, html_table, notes
+from toolkit.publish.plots import (
+    plot_force_effects,
+    plot_funnel,
+    plot_grade_mix,
+    plot_monthly_trend,
+    plot_return_curves,
+)
+from toolkit.stats.consistency import MIN_EPISODES
+from toolkit.stats.practice import GRADE_ORDER, PRACTICE_MEASURES
+from toolkit.stats.quality import KEY_FIELDS
+from toolkit.stats.tables import TABLE_NAMES
+from toolkit.store import WorkFolder
 
 __all__ = [
     "ForceReport",
-    "PREPARED_FILES",
+    "load_prepared",
     "load_force_report",
-    "read_published_basics",
     "show_title",
     "show_headline_table",
-    "show_figure",
     "show_methods",
     "show_findings",
     "show_data_quality",
@@ -58,30 +64,6 @@ __all__ = [
     "show_grade_mix",
 ]
 
-PREPARED_FILES = {
-    "summary": "summary.parquet",
-    "funnel_volume": "funnel_volume.parquet",
-    "time_to_return": "time_to_return.parquet",
-    "return_curves": "return_curves.parquet",
-    "repeats": "repeats.parquet",
-    "trends": "trends.parquet",
-    "monthly": "monthly.parquet",
-    "quarterly": "quarterly.parquet",
-    "quality": "quality.parquet",
-    "support": "support.parquet",
-    "cleaning": "cleaning_by_force.parquet",
-    "consistency_variance": "consistency_variance.parquet",
-    "consistency_forces": "consistency_forces.parquet",
-    "officer_spread": "officer_spread.parquet",
-    "grade_agreement": "grade_agreement.parquet",
-    "standardised_practice": "standardised_practice.parquet",
-    "consistency_notes": "consistency_notes.parquet",
-    "practice": "practice.parquet",
-    "grade_mix": "grade_mix.parquet",
-    "findings": "findings.json",
-    "episodes": "episodes.parquet",
-    "run": "run_parameters.json",
-}
 SMALL_POPULATION = 5000  # children: below this a per-child rate is unstable (City of London: 642)
 _AREA_LABELS = {"force": "This force", "comparators": "Comparator group", "national": "England and Wales"}
 _ROWS = [
@@ -96,80 +78,83 @@ _ROWS = [
 class ForceReport:
     """The prepared figures one force's report shows.
 
+    Every prepared table (:data:`toolkit.stats.tables.TABLE_NAMES`) is in
+    ``tables`` and can be read as an attribute: ``report.practice`` is
+    ``report.tables["practice"]``. The volume summary and the data-quality
+    scorecard are held after disclosure control.
+
     Attributes
     ----------
     force : Force
-    summary : pandas.DataFrame
-        Every force's, comparator group's and the national figures, after
-        disclosure control (see :mod:`toolkit.disclosure`).
     run : dict
         Parameters of the run that prepared the tables (extract date, input, threshold).
-    quality, support, cleaning : pandas.DataFrame
-        Data-quality scorecard, what the data can support, and what cleaning
-        did with the rows received (see :mod:`toolkit.quality`).
     findings : list of dict
-        Findings for every force, in the inspection's vocabulary.
+        Findings for every force, after disclosure control.
+    tables : dict of str to pandas.DataFrame
     """
 
     force: Force
-    summary: pd.DataFrame
     run: dict
-    quality: pd.DataFrame
-    support: pd.DataFrame
-    cleaning: pd.DataFrame
     findings: list
-    funnel_volume: pd.DataFrame
-    time_to_return: pd.DataFrame
-    return_curves: pd.DataFrame
-    repeats: pd.DataFrame
-    trends: pd.DataFrame
-    monthly: pd.DataFrame
-    quarterly: pd.DataFrame
-    consistency_variance: pd.DataFrame
-    consistency_forces: pd.DataFrame
-    officer_spread: pd.DataFrame
-    grade_agreement: pd.DataFrame
-    standardised_practice: pd.DataFrame
-    consistency_notes: pd.DataFrame
-    practice: pd.DataFrame
-    grade_mix: pd.DataFrame
+    tables: dict
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(f"a force report has no table {name!r}; it has {', '.join(sorted(tables))}")
+
+    @property
+    def threshold(self) -> int:
+        """The smallest count the run publishes."""
+        return self.run.get("suppression_threshold", DEFAULT_THRESHOLD)
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
         code = NATIONAL if area == "national" else self.force.code
-        rows = self.summary[
-            (self.summary["force_code"] == code) & (self.summary["area"] == area) & (self.summary["metric"] == metric)
-        ]
+        summary = self.tables["summary"]
+        rows = summary[(summary["force_code"] == code) & (summary["area"] == area) & (summary["metric"] == metric)]
         if len(rows) != 1:
             raise ToolkitError(f"no single {metric!r} figure for {code} ({area}) in the prepared tables")
         return rows.iloc[0]
 
 
-def read_published_basics(folder: Path, needed) -> tuple[dict, pd.DataFrame, list[dict]]:
-    """Check that ``folder`` holds the prepared files ``needed`` (names of :data:`PREPARED_FILES`).
+def load_prepared(data_dir: str | Path, names) -> tuple[dict, list[dict], dict[str, pd.DataFrame]]:
+    """What a force report and the national overview read from the work folder, ready to publish.
 
-    Returns the run parameters, the volume summary and the findings, with
-    disclosure control applied as the run's threshold sets it: what a force
-    report and the national overview both publish.
+    Parameters
+    ----------
+    data_dir : path-like
+        The folder ``python -m toolkit run`` prepared (its ``--work`` folder).
+    names : iterable of str
+        The prepared tables needed.
+
+    Returns
+    -------
+    run : dict
+        The run parameters.
+    findings : list of dict
+        Every force's findings, after disclosure control.
+    tables : dict of str to pandas.DataFrame
+        The tables named; the volume summary and the data-quality scorecard
+        after disclosure control, as the run's threshold sets it.
 
     Raises
     ------
     ToolkitError
         A needed file is missing.
     """
-    missing = [PREPARED_FILES[name] for name in needed if not (folder / PREPARED_FILES[name]).is_file()]
-    if missing:
-        raise ToolkitError(
-            f"{folder} does not hold the prepared tables ({', '.join(missing)} missing); "
-            "run `python -m toolkit run` first"
-        )
-    run = json.loads((folder / PREPARED_FILES["run"]).read_text(encoding="utf-8"))
+    work = WorkFolder(data_dir)
+    names = list(names)
+    work.require(["run", "findings", *names])
+    run = work.read_json("run")
     threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    summary = suppress_volume_summary(
-        pd.read_parquet(folder / PREPARED_FILES["summary"]), run.get("comparator_groups", {}), threshold
-    )
-    findings = publish_findings(json.loads((folder / PREPARED_FILES["findings"]).read_text("utf-8")), threshold)
-    return run, summary, findings
+    tables = {name: work.read_table(name) for name in names}
+    if "summary" in tables:
+        tables["summary"] = suppress_volume_summary(tables["summary"], run.get("comparator_groups", {}), threshold)
+    if "quality" in tables:
+        tables["quality"] = suppress_small_counts(tables["quality"], threshold)
+    return run, publish_findings(work.read_json("findings"), threshold), tables
 
 
 def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
@@ -190,31 +175,8 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
         The folder does not hold prepared tables.
     """
     force = get_force(force_code)
-    folder = Path(data_dir)
-    run, summary, findings = read_published_basics(folder, PREPARED_FILES)
-    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    quality = suppress_small_counts(pd.read_parquet(folder / PREPARED_FILES["quality"]), threshold)
-    support = pd.read_parquet(folder / PREPARED_FILES["support"])
-    cleaning = pd.read_parquet(folder / PREPARED_FILES["cleaning"])
-    tables = {
-        name: pd.read_parquet(folder / PREPARED_FILES[name])
-        for name in PREPARED_FILES
-        if name not in ("summary", "quality", "support", "cleaning", "findings", "episodes", "run")
-    }
-    return ForceReport(
-        force=force,
-        summary=summary,
-        run=run,
-        quality=quality,
-        support=support,
-        cleaning=cleaning,
-        findings=findings,
-        **tables,
-    )
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    run, findings, tables = load_prepared(data_dir, TABLE_NAMES)
+    return ForceReport(force=force, run=run, findings=findings, tables=tables)
 
 
 def show_title(report: ForceReport) -> HTML:
@@ -222,10 +184,10 @@ def show_title(report: ForceReport) -> HTML:
     f = report.force
     run = report.run
     return HTML(
-        f"<h1>{_esc(f.official_name)}: missing and absent children</h1>"
-        f"<p class='subtitle'>Police force area {_esc(f.name)} ({_esc(f.code)}). "
-        f"Episodes reported {_esc(run.get('period_start', '?'))} to {_esc(run.get('period_end', '?'))}; "
-        f"extract taken {_esc(run.get('extract_date', '?'))}.</p>"
+        f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
+        f"<p class='subtitle'>Police force area {escape(f.name)} ({escape(f.code)}). "
+        f"Episodes reported {escape(run.get('period_start', '?'))} to {escape(run.get('period_end', '?'))}; "
+        f"extract taken {escape(run.get('extract_date', '?'))}.</p>"
     )
 
 
@@ -238,8 +200,7 @@ def _cell(row: pd.Series, decimals: int) -> str:
 
 def show_headline_table(report: ForceReport) -> HTML:
     """The force in numbers against its comparator group and England and Wales."""
-    head = "".join(f"<th scope='col'>{_esc(label)}</th>" for label in _AREA_LABELS.values())
-    body = []
+    rows = []
     withheld, left_out = False, set()
     for metric, label, decimals in _ROWS:
         cells = []
@@ -248,64 +209,29 @@ def show_headline_table(report: ForceReport) -> HTML:
             withheld |= bool(row["suppressed"])
             left_out |= set(filter(None, str(row.get("leaves_out", "")).split(";")))
             value = "" if row["suppressed"] or pd.isna(row["value"]) else f"{row['value']:.6g}"
-            cells.append(
-                f"<td data-metric='{_esc(metric)}' data-area='{_esc(area)}' data-value='{_esc(value)}'>"
-                f"{_esc(_cell(row, decimals))}</td>"
-            )
-        body.append(f"<tr><th scope='row'>{_esc(label)}</th>{''.join(cells)}</tr>")
-    notes = []
+            cells.append(Cell(_cell(row, decimals), {"data-metric": metric, "data-area": area, "data-value": value}))
+        rows.append((label, cells))
+    texts = []
     if report.force.children < SMALL_POPULATION:
-        notes.append(
+        texts.append(
             f"{report.force.name} has {report.force.children:,} resident children: its rate per "
             "1,000 children is unstable and should be read with the counts."
         )
     if report.figure("episodes")["value"] == 0:
-        notes.append("No episodes for this force are in the extract.")
+        texts.append("No episodes for this force are in the extract.")
     if withheld:
-        notes.append(
+        texts.append(
             f"{SUPPRESSED} marks a figure withheld because it rests on fewer than "
-            f"{report.run.get('suppression_threshold', DEFAULT_THRESHOLD)} episodes or children "
-            "(statistical disclosure control)."
+            f"{report.threshold} episodes or children (statistical disclosure control)."
         )
     if left_out:
         names = ", ".join(get_force(code).name for code in sorted(left_out))
-        notes.append(
+        texts.append(
             f"Comparator-group and England and Wales figures leave out {names}, whose own figures are withheld, "
             "so that they cannot be recovered by subtraction."
         )
-    notes_html = "".join(f"<p class='note'>{_esc(n)}</p>" for n in notes)
-    return HTML(
-        "<table class='headline'><caption>The force in numbers</caption>"
-        f"<thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{notes_html}"
-    )
-
-
-# Charts are SVG with their text kept as text: a quarter of the drawing time of PNG at the same size on
-# screen, a third of the bytes, sharp at any zoom, and searchable. No date and fixed ids inside, so the
-# same figures give byte-identical reports.
-_SVG_SETTINGS = {"svg.fonttype": "none", "svg.hashsalt": "toolkit"}
-
-
-def show_figure(fig: matplotlib.figure.Figure, alt: str) -> HTML:
-    """Embed a figure as an SVG image with a text alternative, and close it.
-
-    Embedding keeps the report self-contained; the ``alt`` text describes the
-    chart's message for readers who cannot see it.
-
-    Examples
-    --------
-    >>> fig, ax = plt.subplots()
-    >>> html = show_figure(fig, "An empty chart").data
-    >>> html.startswith("<img class='chart' src='data:image/svg+xml;base64,"), "alt='An empty chart'" in html
-    (True, True)
-    """
-    buffer = io.BytesIO()
-    # Charts have fixed margins (plots.new_figure); a "tight" bounding box here would draw each twice.
-    with matplotlib.rc_context(_SVG_SETTINGS):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return HTML(f"<img class='chart' src='data:image/svg+xml;base64,{data}' alt='{_esc(alt)}'>")
+    table = html_table(rows, "The force in numbers", ["", *_AREA_LABELS.values()])
+    return HTML(table + notes(texts))
 
 
 _JUDGEMENTS = {
@@ -330,16 +256,14 @@ def show_findings(report: ForceReport, area: str | tuple[str, ...]) -> HTML:
     mine = [f for f in report.findings if f["force_code"] == report.force.code and f["area"] in areas]
     if not mine:
         return HTML("<p>No findings in this area: the measures are within the thresholds.</p>")
-    items = []
-    for finding in mine:
-        judgement = _JUDGEMENTS.get(finding["judgement"], finding["judgement"])
-        text = f"<strong>{_esc(judgement)}.</strong> {_esc(finding['statement'])}"
-        if finding.get("recommendation"):
-            text += f" <em>Recommendation: {_esc(finding['recommendation'])}</em>"
-        items.append(
-            f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(finding['judgement'])}'>{text}</li>"
+    items = [
+        (
+            describe_finding(finding, f"<strong>{escape(_JUDGEMENTS[finding['judgement']])}.</strong> "),
+            {"data-rule": finding["rule"], "data-judgement": finding["judgement"]},
         )
-    return HTML(f"<ul class='findings'>{''.join(items)}</ul>")
+        for finding in mine
+    ]
+    return HTML(findings_list(items))
 
 
 _PLURALS = {
@@ -351,15 +275,13 @@ _PLURALS = {
 
 def show_judgements(report: ForceReport) -> HTML:
     """The summary of judgements: causes of concern with recommendations, areas for improvement, good practice."""
-    from toolkit.findings import JUDGEMENT_ORDER
-
     mine = [f for f in report.findings if f["force_code"] == report.force.code]
     counts = {j: sum(f["judgement"] == j for f in mine) for j in JUDGEMENT_ORDER}
     parts = [
         "<p class='judgement-counts'>"
         + "; ".join(
-            f"<span data-judgement-count='{_esc(j)}'>{counts[j]} "
-            f"{_esc(_JUDGEMENTS[j].lower() if counts[j] == 1 else _PLURALS[j])}</span>"
+            f"<span data-judgement-count='{escape(j)}'>{counts[j]} "
+            f"{escape(_JUDGEMENTS[j].lower() if counts[j] == 1 else _PLURALS[j])}</span>"
             for j in JUDGEMENT_ORDER[:3]
         )
         + ".</p>"
@@ -368,52 +290,33 @@ def show_judgements(report: ForceReport) -> HTML:
         chosen = [f for f in mine if f["judgement"] == judgement]
         if not chosen:
             continue
-        items = []
-        for finding in chosen:
-            text = _esc(finding["statement"])
-            if finding.get("recommendation"):
-                text += f" <em>Recommendation: {_esc(finding['recommendation'])}</em>"
-            items.append(f"<li data-rule='{_esc(finding['rule'])}' data-judgement='{_esc(judgement)}'>{text}</li>")
-        parts.append(f"<h3>{_esc(_JUDGEMENTS[judgement])}</h3><ul class='findings'>{''.join(items)}</ul>")
+        items = [(describe_finding(f), {"data-rule": f["rule"], "data-judgement": judgement}) for f in chosen]
+        parts.append(f"<h3>{escape(_JUDGEMENTS[judgement])}</h3>{findings_list(items)}")
     if not any(counts[j] for j in JUDGEMENT_ORDER[:3]):
         parts.append("<p>No causes of concern, areas for improvement or good practice were found by the rules.</p>")
     return HTML("".join(parts))
 
 
-_PRACTICE_ROWS = {
-    "review_within_24h": "Supervisory review of the risk grade within 24 hours",
-    "prevention_completed": "Prevention interview given after return",
-    "return_interview_72h": "Independent return interview within 72 hours of return",
-}
-
-
 def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
     """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals."""
     table = report.practice.set_index(["force_code", "measure"])
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
     rows = []
     for measure in measures:
         key = (report.force.code, measure)
         if key not in table.index:
             continue
         mine, national = table.loc[key], table.loc[(NATIONAL, measure)]
-        if rests_on_small_count(mine["numerator"], mine["denominator"], threshold):
+        if rests_on_small_count(mine["numerator"], mine["denominator"], report.threshold):
             figure, band = SUPPRESSED, ""
         else:
             figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
             band = _VS_GROUP.get(mine["comparator_band"], "")
-        rows.append(
-            f"<tr><th scope='row'>{_esc(_PRACTICE_ROWS.get(measure, measure))}</th>"
-            f"<td data-practice='{_esc(measure)}'>{_esc(figure)}</td><td>{_esc(band)}</td>"
-            f"<td>{_esc(format(national['value'], '.0%'))}</td></tr>"
-        )
+        label = PRACTICE_MEASURES[measure].label
+        rows.append((label, [Cell(figure, {"data-practice": measure}), band, format(national["value"], ".0%")]))
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    return HTML(
-        "<table class='headline'><caption>Share of episodes (95% Wilson interval)</caption><thead><tr><th></th>"
-        "<th scope='col'>This force</th><th scope='col'>Against its comparator group</th>"
-        f"<th scope='col'>England and Wales</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+    columns = ["", "This force", "Against its comparator group", "England and Wales"]
+    return HTML(html_table(rows, "Share of episodes (95% Wilson interval)", columns))
 
 
 def show_data_quality(report: ForceReport) -> HTML:
@@ -422,15 +325,11 @@ def show_data_quality(report: ForceReport) -> HTML:
     code = report.force.code
     cleaning = report.cleaning[report.cleaning["force_code"] == code]
     received = int(cleaning["rows"].sum())
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    lines = []
-    for _, row in cleaning.sort_values("rows", ascending=False).iterrows():
-        count = row["rows"]
-        shown = SUPPRESSED if 0 < count < threshold else f"{count:,}"
-        lines.append(f"<tr><th scope='row'>{_esc(row['outcome'])}</th><td>{_esc(shown)}</td></tr>")
+    outcomes = cleaning.sort_values("rows", ascending=False)
+    lines = [(row.outcome, [format_count(row.rows, report.threshold)]) for row in outcomes.itertuples()]
     cleaning_html = (
         f"<p>Rows received from the force's extract: <strong>{received:,}</strong>. What became of them:</p>"
-        f"<table class='headline'><tbody>{''.join(lines)}</tbody></table>"
+        + html_table(lines)
     )
     card = report.quality
     mine = card[card["force_code"] == code].set_index(["dimension", "measure"])
@@ -440,24 +339,20 @@ def show_data_quality(report: ForceReport) -> HTML:
         if key[0] == "completeness" and key[1] not in KEY_FIELDS:
             continue
         other = national.loc[key] if key in national.index else None
-        rows.append(
-            f"<tr><th scope='row'>{_esc(key[0])}: {_esc(key[1])}</th>"
-            f"<td data-quality='{_esc(key[0])}:{_esc(key[1])}'>{_esc(_share(row))}</td>"
-            f"<td>{_esc(_share(other) if other is not None else '-')}</td></tr>"
-        )
-    card_html = (
-        "<table class='headline'><caption>Data-quality scorecard (share with 95% Wilson interval)</caption>"
-        "<thead><tr><th></th><th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        name = f"{key[0]}: {key[1]}"
+        cells = [Cell(_share(row), {"data-quality": f"{key[0]}:{key[1]}"}), _share(other) if other is not None else "-"]
+        rows.append((name, cells))
+    card_html = html_table(
+        rows, "Data-quality scorecard (share with 95% Wilson interval)", ["", "This force", "England and Wales"]
     )
     support = report.support[report.support["force_code"] == code]
     items = []
     for _, row in support.iterrows():
         verdict = "supported" if row["sufficient"] else "insufficient data"
         items.append(
-            f"<li data-support='{_esc(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
-            f"{_esc(row['description'])}: {row['value']:.0%} of episodes have what it needs: "
-            f"<strong>{_esc(verdict)}</strong></li>"
+            f"<li data-support='{escape(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
+            f"{escape(row['description'])}: {row['value']:.0%} of episodes have what it needs: "
+            f"<strong>{escape(verdict)}</strong></li>"
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
     return HTML(cleaning_html + card_html + support_html)
@@ -507,8 +402,8 @@ def show_rate_funnel(report: ForceReport) -> HTML:
         f"99.8% control limits around England and Wales ({dispersion['baseline']:.1f} per 1,000). {verdict}"
     )
     sentence = table["dispersion_sentence"].iloc[0]
-    image = show_figure(fig, alt).data
-    return HTML(f"{image}<p data-band='{_esc(band)}'>{_esc(verdict)} {_esc(sentence)}</p>")
+    image = embed_chart(fig, alt)
+    return HTML(f"{image}<p data-band='{escape(band)}'>{escape(verdict)} {escape(sentence)}</p>")
 
 
 def _interval(value: float, lower: float, upper: float, fmt: str) -> str:
@@ -522,11 +417,9 @@ def _interval(value: float, lower: float, upper: float, fmt: str) -> str:
 def show_time_to_return(report: ForceReport) -> HTML:
     """Time from report to return against England and Wales: medians, shares by 8 hours, 48 hours, a week,
     and the Kaplan-Meier curves; or the statement that the data cannot support it."""
-    from toolkit.quality import support_statement
-
     statement = support_statement(report.support, report.force.code, "time_to_return")
     if statement:
-        return HTML(f"<p class='insufficient' data-support='time_to_return'>{_esc(statement)}</p>")
+        return HTML(f"<p class='insufficient' data-support='time_to_return'>{escape(statement)}</p>")
     table = report.time_to_return
     mine = table[table["force_code"] == report.force.code]
     national = table[table["force_code"] == NATIONAL].iloc[0]
@@ -539,12 +432,16 @@ def show_time_to_return(report: ForceReport) -> HTML:
         (f"Returned within {label}", f"within_{h}h", f"within_{h}h_lower", f"within_{h}h_upper", ".0%")
         for h, label in ((8, "8 hours"), (48, "48 hours"), (168, "7 days"))
     ]
-    body = "".join(
-        f"<tr><th scope='row'>{_esc(label)}</th>"
-        f"<td data-ttr='{_esc(key)}'>{_esc(_interval(mine[key], mine[lo], mine[hi], fmt))}</td>"
-        f"<td>{_esc(_interval(national[key], national[lo], national[hi], fmt))}</td></tr>"
+    cells = [
+        (
+            label,
+            [
+                Cell(_interval(mine[key], mine[lo], mine[hi], fmt), {"data-ttr": key}),
+                _interval(national[key], national[lo], national[hi], fmt),
+            ],
+        )
         for label, key, lo, hi, fmt in rows
-    )
+    ]
     p = mine["logrank_p"]
     test = (
         "The force's time to return differs from the rest of England and Wales (log-rank p < 0.001)."
@@ -552,35 +449,23 @@ def show_time_to_return(report: ForceReport) -> HTML:
         else f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
     )
     curves = report.return_curves
-    fig, ax = new_figure(8, 4.5)
-    for code, label, colour in (
-        (NATIONAL, "England and Wales", "#1f77b4"),
-        (report.force.code, report.force.name, "#d62728"),
-    ):
-        curve = curves[curves["force_code"] == code]
-        sns.lineplot(
-            x=curve["hours"],
-            y=curve["returned_share"] * 100,
-            drawstyle="steps-post",
-            color=colour,
-            label=label,
-            ax=ax,
-            estimator=None,  # one point per x: nothing to aggregate or bootstrap
-        )
-    ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
-    ax.set_xlabel("Hours since the child was reported missing or absent")
-    ax.set_ylabel("Returned (% of episodes)")
-    ax.set_xlim(0, 168)
-    ax.set_ylim(0, 100)
+    fig = plot_return_curves(
+        [
+            (curves[curves["force_code"] == code], label, colour)
+            for code, label, colour in (
+                (NATIONAL, "England and Wales", "#1f77b4"),
+                (report.force.code, report.force.name, "#d62728"),
+            )
+        ]
+    )
     alt = (
         f"Step chart of the share of children returned by hours since report. {report.force.name}: "
         f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
     )
     return HTML(
-        "<table class='headline'><caption>Time from report to return (95% intervals)</caption>"
-        "<thead><tr><th></th><th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
-        f"<tbody>{body}</tbody></table><p>{_esc(test)} Episodes still open at the extract date count "
-        "until then (censored), not as returned.</p>" + show_figure(fig, alt).data
+        html_table(cells, "Time from report to return (95% intervals)", ["", "This force", "England and Wales"])
+        + f"<p>{escape(test)} Episodes still open at the extract date count until then (censored), not as "
+        "returned.</p>" + embed_chart(fig, alt)
     )
 
 
@@ -590,13 +475,12 @@ def show_repeats(report: ForceReport) -> HTML:
     if report.force.code not in table.index:
         return HTML("<p>No episodes for this force are in the extract.</p>")
     mine, national = table.loc[report.force.code], table.loc[NATIONAL]
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
 
     def count(value: float) -> str:
-        return SUPPRESSED if 0 < value < threshold else f"{int(value):,}"
+        return format_count(value, report.threshold)
 
     def share(row: pd.Series) -> str:
-        if rests_on_small_count(row["repeat_episodes"], row["episodes"], threshold):
+        if rests_on_small_count(row["repeat_episodes"], row["episodes"], report.threshold):
             return SUPPRESSED
         return _interval(row["repeat_share"], row["repeat_share_lower"], row["repeat_share_upper"], ".0%")
 
@@ -610,12 +494,8 @@ def show_repeats(report: ForceReport) -> HTML:
             count(national["frequently_missing"]),
         ),
     ]
-    body = "".join(f"<tr><th scope='row'>{_esc(a)}</th><td>{_esc(b)}</td><td>{_esc(c)}</td></tr>" for a, b, c in rows)
-    return HTML(
-        "<table class='headline'><caption>Repeat missing</caption><thead><tr><th></th>"
-        "<th scope='col'>This force</th><th scope='col'>England and Wales</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    cells = [(label, [force, england_and_wales]) for label, force, england_and_wales in rows]
+    return HTML(html_table(cells, "Repeat missing", ["", "This force", "England and Wales"]))
 
 
 def show_trend(report: ForceReport) -> HTML:
@@ -623,27 +503,17 @@ def show_trend(report: ForceReport) -> HTML:
     code = report.force.code
     series = report.monthly[report.monthly["force_code"] == code]
     trend = report.trends[report.trends["force_code"] == code]
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
     if series.empty or trend.empty or report.figure("episodes")["suppressed"]:
         return HTML("<p>Too few episodes in this force to show a trend.</p>")
     trend = trend.iloc[0]
     # Small monthly counts could identify a child: months with 1 to 4 episodes are not drawn.
-    shown = series.assign(episodes=series["episodes"].where(~series["episodes"].between(1, threshold - 1)))
-    fig, ax = new_figure(8, 4, bottom=0.9)  # month labels are slanted
-    # One point per month (estimator=None): nothing to aggregate or bootstrap.
-    sns.lineplot(
-        x=shown["month"], y=shown["episodes"], marker="o", color="0.3", label="Episodes reported", ax=ax, estimator=None
-    )
     fitted = np.isfinite(trend["rate_ratio_per_year"])
-    if fitted:
-        sns.lineplot(
-            x=series["month"], y=series["fitted"], color="#d62728", label="Fitted trend", ax=ax, estimator=None
-        )
-    ax.set_title(f"{report.force.name}: missing and absent episodes per month")
-    ax.set_xlabel("Month reported")
-    ax.set_ylabel("Episodes per month")
-    ax.set_ylim(bottom=0)
-    fig.autofmt_xdate(bottom=0.9 / 4)
+    fig = plot_monthly_trend(
+        series["month"],
+        mask_small_counts(series["episodes"], report.threshold),
+        series["fitted"] if fitted else None,
+        report.force.name,
+    )
     if fitted:
         change, low, high = ((trend[k] - 1) * 100 for k in ("rate_ratio_per_year", "lower", "upper"))
         text = (
@@ -655,7 +525,7 @@ def show_trend(report: ForceReport) -> HTML:
     else:
         text = f"No trend fitted: {trend['model']}."
     alt = f"Line chart of episodes per month in {report.force.name} with a fitted trend line. {text}"
-    return HTML(show_figure(fig, alt).data + f"<p data-trend='{_esc(trend['rate_ratio_per_year'])}'>{_esc(text)}</p>")
+    return HTML(embed_chart(fig, alt) + f"<p data-trend='{escape(trend['rate_ratio_per_year'])}'>{escape(text)}</p>")
 
 
 _EFFECT_BANDS = {
@@ -683,7 +553,7 @@ def _odds_sentence(row: pd.Series, what: str) -> str:
 
 
 def _ratio_sentence(row: pd.Series, what: str, threshold: int) -> str:
-    observed = SUPPRESSED if 0 < row["observed"] < threshold else f"{int(row['observed']):,}"
+    observed = format_count(row["observed"], threshold)
     return (
         f"{what}: {observed} observed against {row['expected']:,.0f} expected from the national rates of "
         f"each age, exploitation-flag and care-status group (standardised ratio {row['value']:.2f}, "
@@ -697,7 +567,7 @@ _GRADE_LABELS = {"no_apparent_risk": "No apparent risk (absent)", "low": "Low", 
 
 def show_grade_mix(report: ForceReport) -> HTML:
     """The force's first risk grades against its comparator group and England and Wales (chart)."""
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    threshold = report.threshold
     mix = report.grade_mix
     code = report.force.code
     chosen = mix[
@@ -706,28 +576,18 @@ def show_grade_mix(report: ForceReport) -> HTML:
     if report.figure("episodes")["suppressed"] or chosen.query("area == 'force'")["episodes"].sum() == 0:
         return HTML("<p>Too few graded episodes in this force to show its mix of risk grades.</p>")
     # A grade resting on 1 to 4 of the force's episodes is not drawn: its share would give the count away.
-    small = (chosen["area"] == "force") & chosen["episodes"].between(1, max(threshold - 1, 0))
+    small = (chosen["area"] == "force") & is_small_count(chosen["episodes"], threshold)
     shown = chosen.assign(
         share=(chosen["share"] * 100).mask(small),
         where=chosen["area"].map(_AREA_LABELS),
         grade=chosen["grade"].map(_GRADE_LABELS),
     )
-    fig, ax = new_figure(8, 4)
-    sns.barplot(
-        data=shown,
-        x="grade",
-        y="share",
-        hue="where",
-        hue_order=list(_AREA_LABELS.values()),
-        order=list(_GRADE_LABELS.values()),
-        palette=["#d62728", "#7f7f7f", "#1f77b4"],
-        ax=ax,
-        errorbar=None,  # one share per bar: no interval to bootstrap
+    fig = plot_grade_mix(
+        shown,
+        [_GRADE_LABELS[grade] for grade in GRADE_ORDER],
+        list(_AREA_LABELS.values()),
+        f"{report.force.name}: first risk grade of missing and absent episodes",
     )
-    ax.set_title(f"{report.force.name}: first risk grade of missing and absent episodes")
-    ax.set_xlabel("First risk grade")
-    ax.set_ylabel("Share of graded episodes (%)")
-    ax.legend(title=None)
     force = shown[shown["area"] == "force"].set_index("grade")["share"]
     national = shown[shown["area"] == "national"].set_index("grade")["share"]
     alt = (
@@ -741,15 +601,13 @@ def show_grade_mix(report: ForceReport) -> HTML:
         if small.any()
         else ""
     )
-    return HTML(show_figure(fig, alt).data + note)
+    return HTML(embed_chart(fig, alt) + note)
 
 
 def show_consistency(report: ForceReport) -> HTML:
     """Categorisation and risk assessment after case mix: this force against the others, and between its officers."""
-    from toolkit.consistency import MIN_EPISODES
-
     code = report.force.code
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    threshold = report.threshold
     effects = report.consistency_forces
     mine = effects[effects["force_code"] == code].set_index("measure")
     ratios = report.standardised_practice
@@ -773,14 +631,14 @@ def show_consistency(report: ForceReport) -> HTML:
     ):
         if key not in mine.index or mine.loc[key, "episodes"] < MIN_EPISODES:
             parts.append(
-                f"<p class='insufficient' data-measure='{_esc(key)}'>{_esc(what)}: too few episodes to model.</p>"
+                f"<p class='insufficient' data-measure='{escape(key)}'>{escape(what)}: too few episodes to model.</p>"
             )
             continue
         row = mine.loc[key]
         text = _odds_sentence(row, what)
         if ratio_key in ratios.index:
             text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold)
-        parts.append(f"<p data-measure='{_esc(key)}' data-band='{_esc(row['band'])}'>{_esc(text)}</p>")
+        parts.append(f"<p data-measure='{escape(key)}' data-band='{escape(row['band'])}'>{escape(text)}</p>")
     grading = effects[(effects["measure"] == "risk_grading") & (effects["episodes"] >= MIN_EPISODES)]
     if code in set(grading["force_code"]):
         names = {c: get_force(c).name for c in grading["force_code"]}
@@ -795,7 +653,7 @@ def show_consistency(report: ForceReport) -> HTML:
             f"Forces ranked by their adjusted odds of grading a 'missing' episode medium or high; "
             f"{report.force.name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
         )
-        figures = show_figure(fig, alt).data
+        figures = embed_chart(fig, alt)
     spread = report.officer_spread.set_index("force_code")
     if code in spread.index and spread.loc[code, "band"] != "not_estimable":
         o = spread.loc[code]
@@ -805,7 +663,7 @@ def show_consistency(report: ForceReport) -> HTML:
             f"{int(o['officers'])} officers {o['variance']:.2f} on the log-odds scale, 95% interval "
             f"{o['lower']:.2f} to {o['upper']:.2f}; within forces nationally {o['national_variance']:.2f})."
         )
-        parts.append(f"<p data-measure='officer_spread' data-band='{_esc(o['band'])}'>{_esc(text)}</p>")
+        parts.append(f"<p data-measure='officer_spread' data-band='{escape(o['band'])}'>{escape(text)}</p>")
     else:
         parts.append(
             "<p class='insufficient' data-measure='officer_spread'>Between officers: "
@@ -816,7 +674,7 @@ def show_consistency(report: ForceReport) -> HTML:
         a, n = agreement.loc[code], agreement.loc[NATIONAL]
         parts.append(
             "<p data-measure='kappa'>"
-            + _esc(
+            + escape(
                 f"First and final risk grades agreed for {a['agreement']:.0%} of episodes (Cohen's kappa "
                 f"{a['kappa']:.2f}, 95% interval {a['kappa_lower']:.2f} to {a['kappa_upper']:.2f}; "
                 f"England and Wales {n['kappa']:.2f}). Reviews that change grades are expected; "
@@ -838,15 +696,15 @@ def show_consistency(report: ForceReport) -> HTML:
                 f"; between two officers of the same force, by {within['value']:.2f} "
                 f"({within['lower']:.2f} to {within['upper']:.2f})"
             )
-        parts.append(f"<p class='context'>{_esc(context + '.')}</p>")
+        parts.append(f"<p class='context'>{escape(context + '.')}</p>")
     for note in report.consistency_notes.itertuples():
-        parts.append(f"<p class='insufficient'>{_esc(f'Not modelled ({note.model}): {note.note}.')}</p>")
+        parts.append(f"<p class='insufficient'>{escape(f'Not modelled ({note.model}): {note.note}.')}</p>")
     return HTML("".join(parts) + figures)
 
 
 def show_methods(report: ForceReport) -> HTML:
     """Definitions, methods and caveats behind the figures."""
-    threshold = report.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+    threshold = report.threshold
     items = [
         "An episode is one report of a child (under 18 when reported) as missing or absent; a child may have several.",
         "Children are counted by distinct pseudonymised person_id within the force.",
@@ -868,5 +726,5 @@ def show_methods(report: ForceReport) -> HTML:
         "(the 'absent' category) and 2017 ('no apparent risk (absent)'): compare forces and years with care.",
     ]
     return HTML(
-        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
+        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
     )

@@ -32,9 +32,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toolkit.intervals import poisson_count_limits
+from toolkit.forces import NATIONAL
+from toolkit.stats.intervals import poisson_count_limits, proportion_interval
 
 __all__ = [
+    "compare_shares",
     "LEVELS",
     "proportion_funnel_limits",
     "ratio_funnel_limits",
@@ -422,3 +424,56 @@ def _name_as_ratio(comparison: pd.DataFrame) -> pd.DataFrame:
         "exact Poisson funnel limits", "exact Poisson funnel limits for an indirectly standardised ratio"
     )
     return comparison
+
+
+def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]) -> pd.DataFrame:
+    """Shares of every force and of England and Wales, with Wilson intervals, on proportion funnels.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        One row per force: ``force_code``, ``numerator``, ``denominator``.
+    comparator_groups : dict
+        Force code to its comparator codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The forces and a :data:`~toolkit.forces.NATIONAL` row (the sums):
+        ``numerator``, ``denominator``, ``value``, ``lower``, ``upper`` (Wilson
+        95%), ``method``, ``band`` and ``comparator_band`` (see
+        :func:`compare_with_funnel`; ``not_compared`` when there is nothing to
+        compare, as when no force has an event), ``dispersion_sentence`` and
+        ``national`` (England and Wales's share, on every row).
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"force_code": ["E23000001", "E23000014"], "numerator": [30, 45],
+    ...                        "denominator": [100, 100]})
+    >>> t = compare_shares(counts, {})
+    >>> t[["force_code", "numerator", "value"]].to_numpy().tolist()
+    [['E23000001', 30, 0.3], ['E23000014', 45, 0.45], ['england_and_wales', 75, 0.375]]
+    >>> t["band"].tolist()[:2], float(t["national"].iloc[0])  # two forces: 30% and 45% are within chance
+    (['within', 'within'], 0.375)
+    """
+    national = counts[["numerator", "denominator"]].sum()
+    rows = pd.concat(
+        [counts, pd.DataFrame([{"force_code": NATIONAL, **national.to_dict()}])], ignore_index=True
+    ).astype({"numerator": int, "denominator": int})
+    interval = proportion_interval(rows["numerator"], rows["denominator"])
+    rows[["value", "lower", "upper"]] = interval[["value", "lower", "upper"]].to_numpy()
+    rows["method"] = "share with Wilson score 95% interval"
+    try:
+        comparison, dispersion = compare_with_funnel(
+            counts.rename(columns={"force_code": "unit"}), "proportion", comparator_groups=comparator_groups
+        )
+        bands = comparison.set_index("unit")[["band", "comparator_band", "method"]]
+        bands["method"] = "Wilson score interval; " + bands["method"]
+        rows = rows.set_index("force_code")
+        rows.loc[bands.index, ["band", "comparator_band", "method"]] = bands
+        rows = rows.reset_index()
+        rows["dispersion_sentence"] = dispersion["sentence"]
+    except ValueError:
+        rows["band"] = rows["comparator_band"] = "not_compared"  # no events anywhere
+    rows["national"] = rows.loc[rows["force_code"] == NATIONAL, "value"].iloc[0]
+    return rows

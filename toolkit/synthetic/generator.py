@@ -50,9 +50,10 @@ from scipy import optimize, special
 
 import toolkit
 from toolkit.config import read_yaml_config
+from toolkit.dates import ExtractDate
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force, read_forces_table
-from toolkit.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
+from toolkit.ingest.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
 
 __all__ = [
     "TARGETS",
@@ -648,10 +649,10 @@ def generate_extract(
         raise ToolkitError(f"year must be from 1990 to 2100, not {year}")
     plan = plan or []
     last_year = year + years - 1
-    extract = pd.Timestamp(extract_date) if extract_date is not None else pd.Timestamp(last_year + 1, 1, 31)
-    if extract < pd.Timestamp(last_year, 12, 31):
-        raise ToolkitError(f"the extract date {extract.date()} is before the end of {last_year}")
-    extract_end = extract.normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    extract = ExtractDate.parse(extract_date if extract_date is not None else date(last_year + 1, 1, 31))
+    if extract.day < date(last_year, 12, 31):
+        raise ToolkitError(f"the extract date {extract} is before the end of {last_year}")
+    extract_end = extract.end.floor("s")  # the last whole second of the extract day: times are whole seconds
     seeds = np.random.SeedSequence(seed).spawn(years + 1)
     codes = list(read_forces_table().index)
     params = _apply_plan(_force_parameters(np.random.default_rng(seeds[0]), codes), plan)
@@ -669,7 +670,7 @@ def generate_extract(
         "seed": seed,
         "scale": scale,
         "growth_per_year": growth,
-        "extract_date": extract.date().isoformat(),
+        "extract_date": extract.isoformat(),
         "targets": TARGETS,
         "officer_sd": OFFICER_SD,
         "force_risk_sd": FORCE_RISK_SD,
@@ -773,7 +774,7 @@ def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple
     if suffix not in (".csv", ".parquet", ".xlsx"):
         raise ToolkitError(f"{out}: write a .csv, .parquet or .xlsx file")
     out.parent.mkdir(parents=True, exist_ok=True)
-    # A canonical extract is typed; a force system's export (see toolkit.dialects) is already text.
+    # A canonical extract is typed; a force system's export (see toolkit.synthetic.exports) is already text.
     canonical = "age" in episodes.columns and pd.api.types.is_datetime64_any_dtype(episodes["reported_at"])
     text = _to_text(episodes) if canonical else episodes
     temporary = out.with_name(out.name + ".partial")

@@ -15,9 +15,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from toolkit.funnel import funnel_limits
+from toolkit.stats.funnel import funnel_limits
 
-__all__ = ["new_figure", "label_log_axis", "plot_funnel", "plot_force_effects"]
+__all__ = [
+    "new_figure",
+    "label_log_axis",
+    "plot_funnel",
+    "plot_force_effects",
+    "plot_monthly_trend",
+    "plot_grade_mix",
+    "plot_return_curves",
+]
 
 
 def _plain_number(value: float, _position=None) -> str:
@@ -89,7 +97,7 @@ def plot_funnel(
     Parameters
     ----------
     comparison, dispersion
-        As returned by :func:`toolkit.funnel.compare_with_funnel`.
+        As returned by :func:`toolkit.stats.funnel.compare_with_funnel`.
     highlight : str
         The unit to highlight (a force code).
     statistic : {"proportion", "rate"}
@@ -187,4 +195,114 @@ def plot_force_effects(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Force")
     ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def plot_monthly_trend(
+    months: pd.Series, episodes: pd.Series, fitted: pd.Series | None, force_name: str
+) -> matplotlib.figure.Figure:
+    """Episodes per month as points joined by a line, with the fitted trend where there is one.
+
+    Parameters
+    ----------
+    months : pandas.Series
+        The first day of each month.
+    episodes : pandas.Series
+        Episodes reported each month; a missing value is a month not drawn.
+    fitted : pandas.Series, optional
+        The fitted trend for each month.
+    force_name : str
+
+    Examples
+    --------
+    >>> months = pd.Series(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    >>> fig = plot_monthly_trend(months, pd.Series([10.0, None, 12.0]), None, "Kent")
+    >>> fig.axes[0].get_ylabel()
+    'Episodes per month'
+    >>> plt.close(fig)
+    """
+    fig, ax = new_figure(8, 4, bottom=0.9)  # month labels are slanted
+    # One point per month (estimator=None): nothing to aggregate or bootstrap.
+    sns.lineplot(x=months, y=episodes, marker="o", color="0.3", label="Episodes reported", ax=ax, estimator=None)
+    if fitted is not None:
+        sns.lineplot(x=months, y=fitted, color="#d62728", label="Fitted trend", ax=ax, estimator=None)
+    ax.set_title(f"{force_name}: missing and absent episodes per month")
+    ax.set_xlabel("Month reported")
+    ax.set_ylabel("Episodes per month")
+    ax.set_ylim(bottom=0)
+    fig.autofmt_xdate(bottom=0.9 / 4)
+    return fig
+
+
+def plot_grade_mix(shares: pd.DataFrame, grades: list[str], areas: list[str], title: str) -> matplotlib.figure.Figure:
+    """Grouped bars of the share of episodes at each risk grade, one bar per area in each group.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        ``grade``, ``where`` (the area's label) and ``share`` (per cent); a
+        missing share is a bar not drawn.
+    grades, areas : list of str
+        The order of the groups and of the bars in each (red, grey, blue).
+    title : str
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"grade": ["Low", "High"], "where": ["This force"] * 2, "share": [70.0, 30.0]})
+    >>> fig = plot_grade_mix(t, ["Low", "High"], ["This force"], "Grades")
+    >>> fig.axes[0].get_ylabel()
+    'Share of graded episodes (%)'
+    >>> plt.close(fig)
+    """
+    fig, ax = new_figure(8, 4)
+    sns.barplot(
+        data=shares,
+        x="grade",
+        y="share",
+        hue="where",
+        hue_order=areas,
+        order=grades,
+        palette=["#d62728", "#7f7f7f", "#1f77b4"][: len(areas)],
+        ax=ax,
+        errorbar=None,  # one share per bar: no interval to bootstrap
+    )
+    ax.set_title(title)
+    ax.set_xlabel("First risk grade")
+    ax.set_ylabel("Share of graded episodes (%)")
+    ax.legend(title=None)
+    return fig
+
+
+def plot_return_curves(curves: list[tuple[pd.DataFrame, str, str]]) -> matplotlib.figure.Figure:
+    """Kaplan-Meier step curves of the share of children returned by hours since the report, first week.
+
+    Parameters
+    ----------
+    curves : list of (pandas.DataFrame, str, str)
+        Each curve's ``hours`` and ``returned_share`` (0 to 1), its label and its colour.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"hours": [0, 8, 48], "returned_share": [0.0, 0.5, 0.9]})
+    >>> fig = plot_return_curves([(curve, "England and Wales", "#1f77b4")])
+    >>> [float(x) for x in fig.axes[0].get_xlim()]
+    [0.0, 168.0]
+    >>> plt.close(fig)
+    """
+    fig, ax = new_figure(8, 4.5)
+    for curve, label, colour in curves:
+        sns.lineplot(
+            x=curve["hours"],
+            y=curve["returned_share"] * 100,
+            drawstyle="steps-post",
+            color=colour,
+            label=label,
+            ax=ax,
+            estimator=None,  # one point per x: nothing to aggregate or bootstrap
+        )
+    ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
+    ax.set_xlabel("Hours since the child was reported missing or absent")
+    ax.set_ylabel("Returned (% of episodes)")
+    ax.set_xlim(0, 168)
+    ax.set_ylim(0, 100)
     return fig

@@ -28,7 +28,7 @@ Every input row ends in exactly one place: the clean table, the quarantine
 Examples
 --------
 >>> import pandas as pd
->>> from toolkit.mapping import read_mapping, CANONICAL
+>>> from toolkit.ingest.mapping import read_mapping, CANONICAL
 >>> raw = pd.DataFrame({
 ...     "force_code": ["E23000014", "E23000014", "E23000099"], "episode_id": ["a", "a", "b"],
 ...     "person_id": ["p", "p", "q"], "reported_at": ["2024-03-05T21:40:00"] * 3,
@@ -42,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -52,18 +51,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from toolkit.dates import ExtractDate
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.extract import to_episodes
 from toolkit.forces import read_forces_table
-from toolkit.mapping import Mapping
-from toolkit.schema import (
+from toolkit.ingest.extract import to_episodes
+from toolkit.ingest.mapping import Mapping
+from toolkit.ingest.schema import (
     CODES,
     COLUMNS,
     DATETIME_COLUMNS,
     RISK_FACTORS,
-    end_of_extract_day,
     format_iso_datetimes,
 )
+from toolkit.store import WorkFolder
 
 __all__ = [
     "QUARANTINE_REASONS",
@@ -81,7 +81,6 @@ __all__ = [
     "merge_exact_duplicates",
     "resolve_duplicates",
     "detect_overlaps",
-    "CLEANING_FILES",
     "write_cleaning_outputs",
 ]
 
@@ -416,7 +415,7 @@ def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -
     blank_date = frame["reported_at"].isna() & ~unreadable
     ledger.quarantine("missing_required", (required == "").any(axis=1) | blank_date)
 
-    limit = end_of_extract_day(extract_date)
+    limit = ExtractDate.parse(extract_date).end
     ledger.quarantine("after_extract_date", frame["reported_at"] > limit)
     for column in DATETIME_COLUMNS:
         if column == "reported_at":
@@ -538,14 +537,14 @@ def _reason_sentences(codes: pd.Series, frame: pd.DataFrame) -> pd.Series:
 
 
 def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) -> CleanResult:
-    """Clean an export (all text, as read by :func:`toolkit.extract.read_extract_text`).
+    """Clean an export (all text, as read by :func:`toolkit.ingest.extract.read_extract_text`).
 
     Parameters
     ----------
     raw : pandas.DataFrame
         The export as text, in file order.
     mapping : Mapping
-        How the export's columns and values translate (see :mod:`toolkit.mapping`).
+        How the export's columns and values translate (see :mod:`toolkit.ingest.mapping`).
     extract_date : date or str
         When the data were taken.
 
@@ -561,10 +560,7 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
         Rows were lost or double-counted (a fault: the run stops rather than
         publish from data that do not add up).
     """
-    try:
-        limit_day = pd.Timestamp(extract_date).date()
-    except (TypeError, ValueError):
-        raise ToolkitError(f"extract date {extract_date!r} is not a date (YYYY-MM-DD)") from None
+    extract = ExtractDate.parse(extract_date)
     ledger = _Ledger()
     frame = map_columns(raw.reset_index(drop=True), mapping)
     frame = trim_whitespace(frame, ledger)
@@ -573,7 +569,7 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
     frame = recode_risk_factors(frame, ledger, mapping)
     frame = parse_dates(frame, ledger, mapping)
     frame = parse_ages(frame, ledger)
-    frame = check_rows(frame, ledger, limit_day)
+    frame = check_rows(frame, ledger, extract)
     frame = merge_exact_duplicates(frame, ledger)
     frame = resolve_duplicates(frame, ledger)
     frame = detect_overlaps(frame, ledger)
@@ -636,34 +632,24 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
     return result
 
 
-CLEANING_FILES = {
-    "clean": "episodes.parquet",
-    "quarantine": "quarantine.csv",
-    "changes": "changes.csv",
-    "translations": "translations.csv",
-    "merged": "merged.csv",
-    "counts": "cleaning.json",
-}
-
-
 def write_cleaning_outputs(result: CleanResult, folder) -> dict[str, Path]:
     """Write the clean table (Parquet), quarantine, change log, translations and counts.
 
-    These hold pseudonymised record-level data: write them to a work folder,
-    never to the published reports.
+    These hold pseudonymised record-level data: write them to a work folder
+    (:class:`toolkit.store.WorkFolder`, which names the files), never to the
+    published reports.
 
     Returns
     -------
     dict
-        What was written, by kind (keys of :data:`CLEANING_FILES`).
+        What was written: names of :data:`toolkit.store.FILES` to paths.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {kind: folder / name for kind, name in CLEANING_FILES.items()}
-    partial = paths["clean"].with_name(paths["clean"].name + ".partial")
-    result.clean.to_parquet(partial, index=False)
-    partial.replace(paths["clean"])
+    work = WorkFolder(folder)
+    work.write_table("episodes", result.clean)
     for kind in ("quarantine", "changes", "translations", "merged"):
-        getattr(result, kind).to_csv(paths[kind], index=False)
-    paths["counts"].write_text(json.dumps(result.counts(), indent=2) + "\n", encoding="utf-8")
-    return paths
+        work.write_csv(kind, getattr(result, kind))
+    work.write_json("cleaning_counts", result.counts())
+    return {
+        name: work.file(name)
+        for name in ("episodes", "quarantine", "changes", "translations", "merged", "cleaning_counts")
+    }

@@ -11,8 +11,8 @@ so tests can prove the cleaning recovers the clean table exactly.
 
 Examples
 --------
->>> from toolkit.synth import generate_extract
->>> from toolkit.mapping import read_mapping, MAPPINGS_DIR
+>>> from toolkit.synthetic.generator import generate_extract
+>>> from toolkit.ingest.mapping import read_mapping, MAPPINGS_DIR
 >>> episodes, truth = generate_extract(2024, seed=3, scale=0.005)
 >>> export, defects = export_dialect(episodes, read_mapping(MAPPINGS_DIR / "niche_rms.yaml"),
 ...                                  extract_date=truth["extract_date"], seed=3)
@@ -27,16 +27,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.mapping import MAPPINGS_DIR, Mapping
-from toolkit.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS, format_iso_datetimes
+from toolkit.dates import ExtractDate
+from toolkit.ingest.mapping import Mapping, list_dialects
+from toolkit.ingest.schema import CODES, COLUMNS, DATETIME_COLUMNS, RISK_FACTORS, format_iso_datetimes
 
 __all__ = ["DIALECTS", "DEFECTS", "export_dialect", "to_canonical_text"]
 
-DIALECTS = {
-    "niche_rms": MAPPINGS_DIR / "niche_rms.yaml",
-    "case_xlsx": MAPPINGS_DIR / "case_xlsx.yaml",
-    "command_csv": MAPPINGS_DIR / "command_csv.yaml",
-}
+DIALECTS = list_dialects()  # every dialect shipped in data/mappings/
 
 # Defect -> what cleaning must do with the row that carries it.
 DEFECTS = {
@@ -127,7 +124,7 @@ def export_dialect(
     Parameters
     ----------
     episodes : pandas.DataFrame
-        A valid canonical extract (e.g. from :func:`toolkit.synth.generate_extract`).
+        A valid canonical extract (e.g. from :func:`toolkit.synthetic.generator.generate_extract`).
     mapping : Mapping
         The dialect (its columns, spellings, formats, null markers).
     extract_date : str
@@ -171,7 +168,7 @@ def export_dialect(
 
     records = []  # (row position, defect, expected, column, after, force, episode)
     added = []  # (after original index, row text)
-    limit = pd.Timestamp(extract_date) + pd.Timedelta(days=30)
+    limit = pd.Timestamp(ExtractDate.parse(extract_date).day) + pd.Timedelta(days=30)  # well after it
     for kind in kinds:
         for i in chosen.get(kind, []):
             row = text.loc[i].copy()

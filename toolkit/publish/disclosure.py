@@ -1,4 +1,11 @@
-"""Statistical disclosure control for published figures.
+"""Statistical disclosure control: the one gate everything published passes through.
+
+Every published table, chart, sentence and file applies the one small-count
+predicate here (:func:`is_small_count`, and :func:`rests_on_small_count` for
+shares), through these functions: tables (:func:`suppress_small_counts`,
+:func:`suppress_volume_summary`), prose and table cells (:func:`format_count`,
+:func:`format_figure`), charts (:func:`mask_small_counts`) and findings
+(:func:`publish_findings`).
 
 No published figure may rest on a count small enough to identify a child.
 Counts from 1 to ``threshold - 1`` (default 1 to 4) are suppressed, and so is
@@ -22,11 +29,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.forces import get_force
+from toolkit.stats.volume import pool_volume
+
 __all__ = [
     "SUPPRESSED",
     "DEFAULT_THRESHOLD",
     "COUNT_UNITS",
+    "is_small_count",
     "rests_on_small_count",
+    "format_count",
+    "mask_small_counts",
+    "publish_findings",
     "suppress_small_counts",
     "suppress_volume_summary",
     "format_figure",
@@ -40,9 +54,26 @@ COUNT_UNITS = frozenset({"episodes", "children"})
 _POPULATION_DENOMINATOR_UNITS = frozenset({"episodes per 1,000 children"})
 
 
-def _is_small(values, threshold: int):
+def is_small_count(values, threshold: int = DEFAULT_THRESHOLD):
+    """Whether a count is from 1 to ``threshold - 1``: small enough to identify a child.
+
+    The one small-count predicate: every table, chart, sentence and file
+    decides with it (directly, or through the functions below). Works on
+    numbers and on Series; zero and a missing count are not small.
+
+    Examples
+    --------
+    >>> [bool(is_small_count(n)) for n in (0, 1, 4, 5, None)]
+    [False, True, True, False, False]
+    >>> bool(is_small_count(3, threshold=0))
+    False
+    """
     v = pd.to_numeric(values, errors="coerce")
     return (v > 0) & (v < threshold)
+
+
+def _is_small_scalar(count, threshold: int) -> bool:
+    return count is not None and bool(is_small_count(count, threshold))
 
 
 def rests_on_small_count(numerator, denominator, threshold: int = DEFAULT_THRESHOLD):
@@ -61,8 +92,8 @@ def rests_on_small_count(numerator, denominator, threshold: int = DEFAULT_THRESH
     """
     numerator = pd.to_numeric(numerator, errors="coerce")
     denominator = pd.to_numeric(denominator, errors="coerce")
-    small = _is_small(numerator, threshold) | _is_small(denominator, threshold)
-    return small | _is_small(denominator - numerator, threshold)
+    small = is_small_count(numerator, threshold) | is_small_count(denominator, threshold)
+    return small | is_small_count(denominator - numerator, threshold)
 
 
 def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
@@ -90,12 +121,12 @@ def suppress_small_counts(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     unit = out["unit"] if "unit" in out else pd.Series("", index=out.index)
     metric = out["metric"] if "metric" in out else pd.Series("", index=out.index)
     is_count = unit.isin(COUNT_UNITS) | metric.isin(COUNT_UNITS)
-    small = is_count & _is_small(out["value"], threshold)
+    small = is_count & is_small_count(out["value"], threshold)
     if "numerator" in out:
-        small |= _is_small(out["numerator"], threshold)
+        small |= is_small_count(out["numerator"], threshold)
     if "denominator" in out:
         population = unit.isin(_POPULATION_DENOMINATOR_UNITS)
-        small |= ~population & _is_small(out["denominator"], threshold)
+        small |= ~population & is_small_count(out["denominator"], threshold)
         if "numerator" in out:  # a share's complement (a rate of episodes per child has none: it is negative)
             small |= ~population & rests_on_small_count(out["numerator"], out["denominator"], threshold)
     for column in ("value", "lower", "upper", "numerator", "denominator"):
@@ -119,12 +150,12 @@ def suppress_volume_summary(
     Returns
     -------
     pandas.DataFrame
-        As :func:`toolkit.summary.summarise_volume`, with ``suppressed`` and
+        As :func:`toolkit.stats.volume.summarise_volume`, with ``suppressed`` and
         ``leaves_out`` (codes left out of a pooled row, ``;``-separated).
 
     Examples
     --------
-    >>> from toolkit.summary import summarise_volume
+    >>> from toolkit.stats.volume import summarise_volume
     >>> episodes = pd.DataFrame({"force_code": ["E23000034"] * 3 + ["E23000001"] * 10,
     ...                          "person_id": list("abc") + list("defghijklm")})
     >>> published = suppress_volume_summary(summarise_volume(episodes), {})
@@ -132,8 +163,6 @@ def suppress_volume_summary(
     >>> int(national["value"].iloc[0]), national["leaves_out"].iloc[0]
     (10, 'E23000034')
     """
-    from toolkit.summary import pool_volume
-
     marked = suppress_small_counts(summary, threshold)
     marked["leaves_out"] = ""
     forces = marked[marked["area"] == "force"]
@@ -167,3 +196,73 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     return f"{value:,.{decimals}f}"
+
+
+def format_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """A count for a table or a sentence: thousands separators, or ``[c]`` when it is small.
+
+    Examples
+    --------
+    >>> format_count(12345), format_count(3), format_count(0)
+    ('12,345', '[c]', '0')
+    """
+    return SUPPRESSED if is_small_count(value, threshold) else f"{int(value):,}"
+
+
+def mask_small_counts(counts: pd.Series, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
+    """Counts with the small ones blanked (NaN), for a chart that must not draw them.
+
+    Examples
+    --------
+    >>> mask_small_counts(pd.Series([0, 3, 12])).tolist()
+    [0.0, nan, 12.0]
+    """
+    return counts.where(~is_small_count(counts, threshold))
+
+
+def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
+    """Findings fit to publish: nothing in them may give away a count from 1 to ``threshold - 1``.
+
+    A finding on a share that rests on such a count (its numerator, its
+    denominator, or their difference: 38 of 40 tells that 2 were not) keeps its
+    judgement and recommendation, but its share, interval (whose width gives
+    the denominator away), counts and the figures in its statement are
+    withheld; ``withheld`` lists what was. Otherwise a small count alone is
+    withheld. Reports and ``findings.json`` both publish through this.
+
+    Examples
+    --------
+    >>> finding = {"force_code": "E23000034", "force": "City of London", "metric": "interviews",
+    ...            "test": "proportion funnel (99.8%)", "statement": "In City of London, 3 of 40 ...",
+    ...            "value": 0.075, "lower": 0.03, "upper": 0.2, "numerator": 3, "denominator": 40}
+    >>> published = publish_findings([finding], 5)[0]
+    >>> published["withheld"], published["value"], published["denominator"]
+    (['value', 'lower', 'upper', 'numerator', 'denominator'], None, None)
+    >>> print(published["statement"])
+    In City of London, the finding on interviews rests on a count of fewer than 5, so its figures are withheld.
+    >>> publish_findings([dict(finding, numerator=20, value=0.5)], 5)[0].get("withheld") is None
+    True
+    """
+    published = []
+    for finding in findings:
+        finding = dict(finding)
+        numerator, denominator = finding.get("numerator"), finding.get("denominator")
+        if numerator is not None and denominator is not None:
+            share_is_small = bool(rests_on_small_count(numerator, denominator, threshold))
+        else:
+            share_is_small = False
+        if share_is_small:
+            withheld = ["value", "lower", "upper", "numerator", "denominator"]
+            force = finding.get("force") or get_force(finding["force_code"]).name
+            finding["statement"] = (
+                f"In {force}, the finding on {finding.get('metric') or 'data quality'} rests on a count of fewer "
+                f"than {threshold}, so its figures are withheld."
+            )
+        else:
+            withheld = [key for key in ("numerator", "denominator") if _is_small_scalar(finding.get(key), threshold)]
+        for key in withheld:
+            finding[key] = None
+        if withheld:
+            finding["withheld"] = withheld
+        published.append(finding)
+    return published

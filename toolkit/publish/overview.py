@@ -1,6 +1,6 @@
 """What the national overview shows: every force on one page, variation, causes of concern, scale.
 
-Like :mod:`toolkit.report`, the overview notebook holds no logic: it loads the
+Like :mod:`toolkit.publish.report`, the overview notebook holds no logic: it loads the
 prepared tables with :func:`load_overview` and shows each section with a
 ``show_*`` function. Values are escaped and disclosure control is applied here.
 """
@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML
 
-from toolkit.consistency import MIN_EPISODES
-from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure
-from toolkit.forces import get_force, list_forces
-from toolkit.plots import plot_force_effects
-from toolkit.report import PREPARED_FILES, _esc, read_published_basics, show_figure
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL, get_force, list_forces
+from toolkit.publish.disclosure import DEFAULT_THRESHOLD, format_figure
+from toolkit.publish.markup import describe_finding, embed_chart, escape, findings_list, html_table, notes
+from toolkit.publish.plots import plot_force_effects
+from toolkit.publish.report import load_prepared
+from toolkit.stats.consistency import MIN_EPISODES
 
 __all__ = [
     "NationalOverview",
@@ -56,17 +56,10 @@ def load_overview(data_dir: str | Path) -> NationalOverview:
     ToolkitError
         The folder does not hold prepared tables.
     """
-    folder = Path(data_dir)
-    needed = ("summary", "repeats", "findings", "run", "consistency_variance", "consistency_forces")
-    run, summary, findings = read_published_basics(folder, needed)
-    return NationalOverview(
-        run=run,
-        summary=summary,
-        repeats=pd.read_parquet(folder / PREPARED_FILES["repeats"]),
-        findings=findings,
-        consistency_variance=pd.read_parquet(folder / PREPARED_FILES["consistency_variance"]),
-        consistency_forces=pd.read_parquet(folder / PREPARED_FILES["consistency_forces"]),
+    run, findings, tables = load_prepared(
+        data_dir, ("summary", "repeats", "consistency_variance", "consistency_forces")
     )
+    return NationalOverview(run=run, findings=findings, **tables)
 
 
 def _national(overview: NationalOverview, metric: str) -> pd.Series:
@@ -79,8 +72,8 @@ def show_overview_title(overview: NationalOverview) -> HTML:
     run = overview.run
     return HTML(
         "<h1>Missing and absent children: England and Wales</h1>"
-        f"<p>Episodes reported {_esc(run.get('period_start', ''))} to {_esc(run.get('period_end', ''))}; "
-        f"extract taken {_esc(run.get('extract_date', ''))}; {len(list_forces())} police forces.</p>"
+        f"<p>Episodes reported {escape(run.get('period_start', ''))} to {escape(run.get('period_end', ''))}; "
+        f"extract taken {escape(run.get('extract_date', ''))}; {len(list_forces())} police forces.</p>"
     )
 
 
@@ -106,22 +99,18 @@ def show_scale(overview: NationalOverview) -> HTML:
             f"({repeats['repeat_share_lower']:.0%} to {repeats['repeat_share_upper']:.0%})",
         ),
     ]
-    body = "".join(f"<tr><th scope='row'>{_esc(a)}</th><td>{_esc(b)}</td></tr>" for a, b in rows)
-    notes = [
+    texts = [
         "A child who goes missing in two force areas is counted once in each: the national count of distinct "
         "children is a sum over forces, not a count of unique children.",
         "Police records undercount children who go missing, and definitions changed in 2013 (the 'absent' "
         "category) and 2017 ('no apparent risk (absent)').",
     ]
     if left_out:
-        notes.append(
+        texts.append(
             f"Totals leave out {', '.join(left_out)}, whose own figures are withheld, so that they cannot be "
             "recovered by subtraction."
         )
-    return HTML(
-        f"<table class='headline'><caption>England and Wales</caption><tbody>{body}</tbody></table>"
-        + "".join(f"<p class='note'>{_esc(n)}</p>" for n in notes)
-    )
+    return HTML(html_table([(label, [figure]) for label, figure in rows], "England and Wales") + notes(texts))
 
 
 def show_force_table(overview: NationalOverview) -> HTML:
@@ -136,18 +125,10 @@ def show_force_table(overview: NationalOverview) -> HTML:
             rate_text += f" ({rate['lower']:.1f} to {rate['upper']:.1f})"
         judged = [int(counts.get((force.code, j), 0)) for j in ("cause_of_concern", "area_for_improvement")]
         judged.append(int(counts.get((force.code, "good_practice"), 0)))
-        rows.append(
-            f"<tr data-force='{_esc(force.code)}'><th scope='row'>{_esc(force.name)}</th>"
-            f"<td>{_esc(format_figure(episodes['value'], bool(episodes['suppressed'])))}</td><td>{_esc(rate_text)}</td>"
-            + "".join(f"<td>{n}</td>" for n in judged)
-            + "</tr>"
-        )
-    return HTML(
-        "<table class='headline'><caption>Every force (rates per 1,000 children with 95% intervals)</caption>"
-        "<thead><tr><th scope='col'>Force</th><th scope='col'>Episodes</th><th scope='col'>Per 1,000 children</th>"
-        "<th scope='col'>Causes of concern</th><th scope='col'>Areas for improvement</th>"
-        f"<th scope='col'>Good practice</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+        episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))
+        rows.append((force.name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
+    columns = ["Force", "Episodes", "Per 1,000 children", "Causes of concern", "Areas for improvement", "Good practice"]
+    return HTML(html_table(rows, "Every force (rates per 1,000 children with 95% intervals)", columns))
 
 
 def show_variation(overview: NationalOverview) -> HTML:
@@ -172,7 +153,7 @@ def show_variation(overview: NationalOverview) -> HTML:
             f"{v.loc[icc, 'value']:.1%} of the variation in grading similar cases lies between forces "
             f"(intraclass correlation, 95% interval {v.loc[icc, 'lower']:.1%} to {v.loc[icc, 'upper']:.1%})."
         )
-    html = "".join(f"<p>{_esc(t)}</p>" for t in sentences) or "<p>The consistency models were not fitted.</p>"
+    html = "".join(f"<p>{escape(t)}</p>" for t in sentences) or "<p>The consistency models were not fitted.</p>"
     effects = overview.consistency_forces[overview.consistency_forces["episodes"] >= MIN_EPISODES]
     names = {code: get_force(code).name for code in effects["force_code"]}
     for measure, title in (
@@ -187,7 +168,7 @@ def show_variation(overview: NationalOverview) -> HTML:
         )
         highest = chosen.loc[chosen["value"].idxmax()]
         alt = f"{title}; highest: {names[highest['force_code']]} at {highest['value']:.2f}."
-        html += show_figure(fig, alt).data
+        html += embed_chart(fig, alt)
     return HTML(html)
 
 
@@ -197,14 +178,18 @@ def show_causes_of_concern(overview: NationalOverview) -> HTML:
     if not concerns:
         return HTML("<p>The rules found no cause of concern in any force.</p>")
     items = [
-        f"<li data-force='{_esc(f['force_code'])}' data-rule='{_esc(f['rule'])}'><strong>"
-        f"{_esc(get_force(f['force_code']).name)}</strong> ({_esc(f['area'].replace('_', ' '))}): "
-        f"{_esc(f['statement'])} <em>Recommendation: {_esc(f['recommendation'])}</em></li>"
+        (
+            describe_finding(
+                f,
+                f"<strong>{escape(get_force(f['force_code']).name)}</strong> ({escape(f['area'].replace('_', ' '))}): ",
+            ),
+            {"data-force": f["force_code"], "data-rule": f["rule"]},
+        )
         for f in sorted(concerns, key=lambda f: (get_force(f["force_code"]).name, f["rule"]))
     ]
     return HTML(
         f"<p>{len(concerns)} causes of concern in {len({f['force_code'] for f in concerns})} forces.</p>"
-        f"<ul class='findings'>{''.join(items)}</ul>"
+        + findings_list(items)
     )
 
 
@@ -222,5 +207,5 @@ def show_caveats(overview: NationalOverview) -> HTML:
         "Synthetic data made the demonstration site; real extracts are pseudonymised and never published.",
     ]
     return HTML(
-        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
+        "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
     )

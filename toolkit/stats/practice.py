@@ -10,53 +10,103 @@ not look like poor practice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pandas as pd
 
-from toolkit.consistency import EXPLOITATION_FLAGS, describe_case_mix
-from toolkit.forces import read_comparator_groups
-from toolkit.funnel import compare_with_funnel
-from toolkit.intervals import proportion_interval
-from toolkit.schema import end_of_extract_day
-from toolkit.summary import NATIONAL
+from toolkit.dates import ExtractDate
+from toolkit.forces import NATIONAL, read_comparator_groups
+from toolkit.stats.consistency import EXPLOITATION_FLAGS, describe_case_mix
+from toolkit.stats.funnel import compare_shares
 
-__all__ = ["PRACTICE_MEASURES", "summarise_practice"]
+__all__ = ["PracticeMeasure", "PRACTICE_MEASURES", "GRADE_ORDER", "summarise_practice", "tabulate_grade_mix"]
 
-# measure -> what the share is, in words a report can use
+
+@dataclass(frozen=True)
+class PracticeMeasure:
+    """One practice share: what it is called, what it counts, and which episodes it applies to.
+
+    Attributes
+    ----------
+    key : str
+        The measure's name in the prepared ``practice`` table.
+    label : str
+        How a report's table names it.
+    description : str
+        What the share is, in words.
+    select : callable
+        ``select(episodes, extract, flagged)`` gives two boolean Series: the
+        episodes the measure applies to (its denominator) and those that met
+        it. ``flagged`` marks children with exploitation flags.
+    """
+
+    key: str
+    label: str
+    description: str
+    select: Callable[[pd.DataFrame, ExtractDate, pd.Series], tuple[pd.Series, pd.Series]]
+
+
+def _hours_between(start: pd.Series, end: pd.Series) -> pd.Series:
+    return (end - start).dt.total_seconds() / 3600
+
+
+def _completed(values: pd.Series) -> pd.Series:
+    return values.astype("string").eq("completed").fillna(False)
+
+
 PRACTICE_MEASURES = {
-    "review_within_24h": "episodes with a supervisory review of the risk grade within 24 hours of the report",
-    "prevention_completed": "returned children given a police prevention interview (safe and well check)",
-    "return_interview_72h": "returned children given an independent return interview within 72 hours",
-    "flagged_recorded_absent": "episodes of children with exploitation flags recorded 'absent'",
+    measure.key: measure
+    for measure in (
+        PracticeMeasure(
+            "review_within_24h",
+            "Supervisory review of the risk grade within 24 hours",
+            "episodes with a supervisory review of the risk grade within 24 hours of the report",
+            lambda e, extract, flagged: (
+                e["reported_at"] <= extract.before(hours=24),
+                _hours_between(e["reported_at"], e["supervisor_review_at"]).le(24),
+            ),
+        ),
+        PracticeMeasure(
+            "prevention_completed",
+            "Prevention interview given after return",
+            "returned children given a police prevention interview (safe and well check)",
+            lambda e, extract, flagged: (e["returned_at"].notna(), _completed(e["prevention_interview"])),
+        ),
+        PracticeMeasure(
+            "return_interview_72h",
+            "Independent return interview within 72 hours of return",
+            "returned children given an independent return interview within 72 hours",
+            lambda e, extract, flagged: (
+                e["returned_at"].notna() & (e["returned_at"] <= extract.before(hours=72)),
+                _completed(e["return_interview"]) & _hours_between(e["returned_at"], e["return_interview_at"]).le(72),
+            ),
+        ),
+        PracticeMeasure(
+            "flagged_recorded_absent",
+            "Children with exploitation flags recorded 'absent'",
+            "episodes of children with exploitation flags recorded 'absent'",
+            lambda e, extract, flagged: (
+                flagged & e["category"].astype("string").isin(["missing", "absent"]).fillna(False),
+                e["category"].astype("string") == "absent",
+            ),
+        ),
+    )
 }
 
 
 def _measure_frame(episodes: pd.DataFrame, extract_date, case_mix: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per episode and measure it applies to: force, measure, met (bool)."""
-    end = end_of_extract_day(extract_date)
-    reported = episodes["reported_at"]
-    returned = episodes["returned_at"]
-    review_hours = (episodes["supervisor_review_at"] - reported).dt.total_seconds() / 3600
-    rhi_hours = (episodes["return_interview_at"] - returned).dt.total_seconds() / 3600
-    category = episodes["category"].astype("string")
+    extract = ExtractDate.parse(extract_date)
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
     flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
-    rules = {
-        "review_within_24h": (reported <= end - pd.Timedelta(hours=24), review_hours.le(24)),
-        "prevention_completed": (
-            returned.notna(),
-            episodes["prevention_interview"].astype("string").eq("completed").fillna(False),
-        ),
-        "return_interview_72h": (
-            returned.notna() & (returned <= end - pd.Timedelta(hours=72)),
-            episodes["return_interview"].astype("string").eq("completed").fillna(False) & rhi_hours.le(72),
-        ),
-        "flagged_recorded_absent": (flagged & category.isin(["missing", "absent"]).fillna(False), category == "absent"),
-    }
     codes = episodes["force_code"].astype(str)
-    frames = [
-        pd.DataFrame({"force_code": codes[applies], "measure": measure, "met": met[applies].fillna(False)})
-        for measure, (applies, met) in rules.items()
-    ]
+    frames = []
+    for measure in PRACTICE_MEASURES.values():
+        applies, met = measure.select(episodes, extract, flagged)
+        frames.append(
+            pd.DataFrame({"force_code": codes[applies], "measure": measure.key, "met": met[applies].fillna(False)})
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -77,15 +127,15 @@ def summarise_practice(
     comparator_groups : dict, optional
         Default: the shipped comparator groups.
     case_mix : pandas.DataFrame, optional
-        :func:`toolkit.consistency.describe_case_mix` of ``episodes``, when already computed.
+        :func:`toolkit.stats.consistency.describe_case_mix` of ``episodes``, when already computed.
 
     Returns
     -------
     pandas.DataFrame
-        ``force_code`` (and :data:`~toolkit.summary.NATIONAL`), ``measure``,
+        ``force_code`` (and :data:`~toolkit.stats.volume.NATIONAL`), ``measure``,
         ``numerator``, ``denominator``, ``value``, ``lower``, ``upper``
         (Wilson), ``band`` and ``comparator_band`` (funnel, see
-        :func:`toolkit.funnel.compare_with_funnel`), ``national``, ``method``.
+        :func:`toolkit.stats.funnel.compare_with_funnel`), ``national``, ``method``.
 
     Examples
     --------
@@ -105,31 +155,10 @@ def summarise_practice(
     counts = frame.groupby(["measure", "force_code"], sort=True).agg(
         numerator=("met", "sum"), denominator=("met", "size")
     )
-    blocks = []
-    for measure, table in counts.groupby(level="measure", sort=False):
-        table = table.droplevel("measure").reset_index()
-        national = table[["numerator", "denominator"]].sum()
-        rows = pd.concat(
-            [table, pd.DataFrame([{"force_code": NATIONAL, **national.to_dict()}])], ignore_index=True
-        ).astype({"numerator": int, "denominator": int})
-        interval = proportion_interval(rows["numerator"], rows["denominator"])
-        rows[["value", "lower", "upper"]] = interval[["value", "lower", "upper"]].to_numpy()
-        rows["method"] = "share with Wilson score 95% interval"
-        try:
-            comparison, dispersion = compare_with_funnel(
-                table.rename(columns={"force_code": "unit"}), "proportion", comparator_groups=groups
-            )
-            bands = comparison.set_index("unit")[["band", "comparator_band", "method"]]
-            bands["method"] = "Wilson score interval; " + bands["method"]
-            rows = rows.set_index("force_code")
-            rows.loc[bands.index, ["band", "comparator_band", "method"]] = bands
-            rows = rows.reset_index()
-            rows["dispersion_sentence"] = dispersion["sentence"]
-        except ValueError:
-            rows["band"] = rows["comparator_band"] = "not_compared"  # no events anywhere
-        rows["measure"] = measure
-        rows["national"] = rows.loc[rows["force_code"] == NATIONAL, "value"].iloc[0]
-        blocks.append(rows)
+    blocks = [
+        compare_shares(table.droplevel("measure").reset_index(), groups).assign(measure=measure)
+        for measure, table in counts.groupby(level="measure", sort=False)
+    ]
     columns = ["force_code", "measure", "numerator", "denominator", "value", "lower", "upper"]
     columns += ["band", "comparator_band", "national", "method", "dispersion_sentence"]
     return pd.concat(blocks, ignore_index=True).reindex(columns=columns)

@@ -21,12 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.forces import read_comparator_groups, read_forces_table
-from toolkit.intervals import rate_interval
+from toolkit.forces import NATIONAL, read_comparator_groups, read_forces_table
+from toolkit.stats.intervals import rate_interval
 
-__all__ = ["SUMMARY_COLUMNS", "NATIONAL", "summarise_volume", "pool_volume", "compare_volume_rates"]
+__all__ = ["SUMMARY_COLUMNS", "summarise_volume", "pool_volume", "compare_volume_rates"]
 
-NATIONAL = "england_and_wales"
 SUMMARY_COLUMNS = [
     "force_code",  # the force the row is about (for national rows, NATIONAL)
     "area",  # "force", "comparators" (the force's comparator group, pooled) or "national"
@@ -172,11 +171,11 @@ def compare_volume_rates(summary: pd.DataFrame, comparator_groups: dict[str, lis
     Returns
     -------
     pandas.DataFrame
-        As :func:`toolkit.funnel.compare_with_funnel` (including
+        As :func:`toolkit.stats.funnel.compare_with_funnel` (including
         ``comparator_band``), with ``force_code`` and the dispersion (``phi``, ``tau2``, ``p_value``, ``adjusted``,
         ``dispersion_sentence``).
     """
-    from toolkit.funnel import compare_with_funnel
+    from toolkit.stats.funnel import compare_with_funnel
 
     rates = summary[(summary["area"] == "force") & (summary["metric"] == "rate_per_1000_children")]
     table = pd.DataFrame(

@@ -7,7 +7,7 @@ value the user can see in their file:
    ``""``), refusing files that are not what their name says, empty, or not
    UTF-8.
 2. :func:`validate_extract` checks it with the pandera schemas in
-   :mod:`toolkit.schema` and returns every problem as one table; the typed
+   :mod:`toolkit.ingest.schema` and returns every problem as one table; the typed
    table comes from :func:`to_episodes`.
 
 :func:`load_extract` does both and raises :class:`~toolkit.errors.ValidationError`
@@ -46,7 +46,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from toolkit.errors import ExtractError, ValidationError
-from toolkit.schema import (
+from toolkit.ingest.schema import (
     CHECK_COLUMNS,
     CODES,
     COLUMNS,

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.intervals import proportion_interval
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL
+from toolkit.stats.intervals import proportion_interval
 
 __all__ = ["FREQUENT_RULE", "flag_frequently_missing", "summarise_repeats"]
 

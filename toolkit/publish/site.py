@@ -12,10 +12,9 @@ import jinja2
 import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
-from toolkit.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
-from toolkit.forces import get_force
-from toolkit.render import write_atomically
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL, get_force
+from toolkit.publish.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
+from toolkit.store import write_atomically
 
 __all__ = ["write_index", "build_index_rows"]
 
@@ -40,7 +39,7 @@ def build_index_rows(
 ) -> list[dict]:
     """One row per force in the run: name, link (when written), headline figures, status.
 
-    ``shown`` is the summary after disclosure control (:func:`toolkit.disclosure.suppress_volume_summary`).
+    ``shown`` is the summary after disclosure control (:func:`toolkit.publish.disclosure.suppress_volume_summary`).
     """
     judged = pd.DataFrame(findings or [], columns=["force_code", "judgement"])
     counts = judged.groupby(["force_code", "judgement"]).size()

@@ -24,8 +24,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from toolkit.forces import read_forces_table
-from toolkit.summary import NATIONAL
+from toolkit.forces import NATIONAL, read_forces_table
 
 __all__ = ["count_episodes_by_period", "fit_trend", "design_effect", "summarise_trends", "OVERDISPERSION_LIMIT"]
 

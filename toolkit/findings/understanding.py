@@ -1,0 +1,229 @@
+"""Rules on the force's understanding of the problem: how far its own data can be trusted.
+
+The inspection found force data unreliable and forces that did not understand
+their own problem. These rules read the data-quality scorecard and what the
+data can support (:mod:`toolkit.stats.quality`): weak completeness of a key
+field, validity or timeliness is an area for improvement or, below the lower
+threshold, a cause of concern with a recommendation; a measure the data
+cannot support gets an explicit "insufficient data" observation. A force that
+sent too few records is not judged on its data at all: a share of a handful of
+records judges nothing and could identify a child.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.findings.rulebook import Threshold, make_finding, rule
+from toolkit.forces import NATIONAL
+from toolkit.stats.quality import KEY_FIELDS, TIMELINESS_DAYS
+
+__all__ = ["support_statement"]
+
+_MIN_RECORDS = Threshold(20, "fewer records than this: too few to judge a force's data quality")
+
+
+def support_statement(support: pd.DataFrame, force_code: str, metric: str) -> str | None:
+    """The 'insufficient data' sentence for one force and measure, or None when the data suffice.
+
+    Examples
+    --------
+    >>> support = pd.DataFrame({"force_code": ["E23000001"], "metric": ["supervision"], "value": [0.4],
+    ...                         "sufficient": [False], "description": ["supervisory review"]})
+    >>> support_statement(support, "E23000001", "supervision")
+    "Insufficient data: only 40% of this force's episodes record what the measure of supervisory review needs."
+    """
+    row = support[(support["force_code"] == force_code) & (support["metric"] == metric)]
+    if row.empty or bool(row["sufficient"].iloc[0]):
+        return None
+    share = float(row["value"].iloc[0])
+    return (
+        f"Insufficient data: only {share:.0%} of this force's episodes record what the measure of "
+        f"{row['description'].iloc[0]} needs."
+    )
+
+
+def _judgeable(tables, code: str, t: dict) -> pd.DataFrame | None:
+    """The force's scorecard when it sent enough records to be judged on it, else None."""
+    card = tables["quality"].get(code)
+    if card is None or "completeness" not in card.index.get_level_values("dimension"):
+        return None
+    key = card.loc["completeness"].reindex(list(KEY_FIELDS))
+    return card if key["denominator"].max() >= t["min_records"] else None
+
+
+def _national(tables, dimension: str, measure: str) -> float:
+    return float(tables["quality"][NATIONAL].loc[(dimension, measure), "value"])
+
+
+@rule(
+    "dq_too_few_records",
+    "understanding",
+    "records received from the force",
+    "fewer than min_records records where a key field is expected: data quality not judged",
+    thresholds={"min_records": _MIN_RECORDS},
+)
+def judge_too_few_records(tables, t, code, name) -> list[dict]:
+    if code not in tables["quality"] or _judgeable(tables, code, t) is not None:
+        return []
+    return [
+        make_finding(
+            code,
+            "dq_too_few_records",
+            "observation",
+            f"{name} sent too few records (under {t['min_records']:g}) for its data quality to be judged.",
+        )
+    ]
+
+
+@rule(
+    "dq_completeness_key_fields",
+    "understanding",
+    "episodes with a key field recorded, where it is expected (the force's least complete key field)",
+    "share against completeness_improve and completeness_concern, Wilson 95% interval",
+    thresholds={
+        "min_records": _MIN_RECORDS,
+        "completeness_improve": Threshold(0.90, "a key field recorded in under this share: area for improvement"),
+        "completeness_concern": Threshold(0.70, "a key field recorded in under this share: cause of concern"),
+    },
+)
+def judge_key_field_completeness(tables, t, code, name) -> list[dict]:
+    card = _judgeable(tables, code, t)
+    if card is None:
+        return []
+    key = card.loc["completeness"].loc[list(KEY_FIELDS)]
+    worst = key["value"].idxmin()
+    row = key.loc[worst]
+    comparator = _national(tables, "completeness", worst)
+    figures = f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%})"
+    metric = f"episodes with {worst} recorded"
+    if row["value"] < t["completeness_concern"]:
+        return [
+            make_finding(
+                code,
+                "dq_completeness_key_fields",
+                "cause_of_concern",
+                f"{name} records {worst} in only {row['value']:.0%} of episodes {figures}.",
+                row,
+                comparator,
+                f"{name} should make {worst} a mandatory field and audit its recording, so that its "
+                "response to missing children can be measured.",
+                metric=metric,
+            )
+        ]
+    if row["value"] < t["completeness_improve"]:
+        return [
+            make_finding(
+                code,
+                "dq_completeness_key_fields",
+                "area_for_improvement",
+                f"{name} records {worst} in {row['value']:.0%} of episodes {figures}.",
+                row,
+                comparator,
+                metric=metric,
+            )
+        ]
+    return []
+
+
+def _judge_share(rule_id: str, dimension: str, measure: str, what: str, improve: str, concern: str):
+    """A judge of one scorecard share against an improvement and a concern threshold."""
+
+    def judge(tables, t, code, name) -> list[dict]:
+        card = _judgeable(tables, code, t)
+        if card is None or (dimension, measure) not in card.index:
+            return []
+        row = card.loc[(dimension, measure)]
+        if pd.isna(row["value"]):
+            return []
+        comparator = _national(tables, dimension, measure)
+        text = (
+            f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
+            f"England and Wales {comparator:.0%})."
+        )
+        if row["value"] < t[concern]:
+            recommendation = (
+                f"{name} should review how its system records {what.split(' with ')[0]} and correct the records."
+            )
+            return [make_finding(code, rule_id, "cause_of_concern", text, row, comparator, recommendation, metric=what)]
+        if row["value"] < t[improve]:
+            return [make_finding(code, rule_id, "area_for_improvement", text, row, comparator, metric=what)]
+        return []
+
+    return judge
+
+
+rule(
+    "dq_validity",
+    "understanding",
+    "rows free of invalid values",
+    "share against validity_improve and validity_concern, Wilson 95% interval",
+    thresholds={
+        "min_records": _MIN_RECORDS,
+        "validity_improve": Threshold(0.98, "rows without invalid values under this share: area for improvement"),
+        "validity_concern": Threshold(0.90, "rows without invalid values under this share: cause of concern"),
+    },
+)(
+    _judge_share(
+        "dq_validity",
+        "validity",
+        "rows without invalid values",
+        "rows free of invalid values",
+        "validity_improve",
+        "validity_concern",
+    )
+)
+rule(
+    "dq_timeliness",
+    "understanding",
+    f"episodes over {TIMELINESS_DAYS} days old with the child's return recorded",
+    "share against timeliness_improve and timeliness_concern, Wilson 95% interval",
+    thresholds={
+        "min_records": _MIN_RECORDS,
+        "timeliness_improve": Threshold(
+            0.95,
+            f"episodes {TIMELINESS_DAYS}+ days old with their return recorded under this share: area for improvement",
+        ),
+        "timeliness_concern": Threshold(
+            0.80, f"episodes {TIMELINESS_DAYS}+ days old with their return recorded under this share: cause of concern"
+        ),
+    },
+)(
+    _judge_share(
+        "dq_timeliness",
+        "timeliness",
+        "returns recorded",
+        f"episodes over {TIMELINESS_DAYS} days old with the child's return recorded",
+        "timeliness_improve",
+        "timeliness_concern",
+    )
+)
+
+
+@rule(
+    "dq_insufficient_data",
+    "understanding",
+    "records supporting a published measure",
+    "share of episodes with the fields the measure needs, against support_sufficient",
+    thresholds={
+        "support_sufficient": Threshold(
+            0.70, "a measure is reported only where at least this share of episodes records what it needs"
+        ),
+    },
+)
+def judge_insufficient_data(tables, t, code, name) -> list[dict]:
+    support = tables["support"]
+    rows = support[(support["force_code"] == code) & ~support["sufficient"]]
+    return [
+        make_finding(
+            code,
+            "dq_insufficient_data",
+            "observation",
+            f"Insufficient data: {name}'s records support the measure of {row['description']} for only "
+            f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), "
+            "so it is not reported.",
+            row,
+            metric=f"records supporting the measure of {row['description']}",
+        )
+        for _, row in rows.iterrows()
+    ]

@@ -1,0 +1,236 @@
+"""Every published figure in one tidy table: ``reports/metrics.csv``.
+
+One row per force (or comparator group, or England and Wales), section and
+metric, with its interval, counts, unit, funnel band and method, after
+disclosure control:
+
+- counts of 1 to ``threshold - 1``, and every figure resting on one, are
+  withheld (``suppressed``), and totals leave out withheld forces (see
+  :func:`toolkit.publish.disclosure.suppress_volume_summary`);
+- national figures other than volume carry no counts, and every figure that
+  is not a count is rounded to 4 significant figures, so that no withheld
+  count can be recovered by subtracting the published forces from a total.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from toolkit.forces import NATIONAL
+from toolkit.publish.disclosure import COUNT_UNITS, suppress_small_counts, suppress_volume_summary
+
+__all__ = ["METRIC_COLUMNS", "PUBLISHED", "PublishedFigures", "collect_metrics"]
+
+METRIC_COLUMNS = [
+    "force_code",
+    "area",
+    "section",
+    "metric",
+    "value",
+    "lower",
+    "upper",
+    "numerator",
+    "denominator",
+    "unit",
+    "band",
+    "method",
+    "suppressed",
+    "leaves_out",
+]
+SIGNIFICANT_FIGURES = 4
+
+
+@dataclass(frozen=True)
+class PublishedFigures:
+    """How one prepared table becomes rows of ``metrics.csv``.
+
+    ``force_code``, ``metric``, ``unit`` and ``method`` are templates:
+    ``{column}`` is that column's value on each row, and text outside braces
+    is taken as it is (so a constant is never mistaken for a column, nor a
+    column for a constant). ``columns`` maps each
+    figure of ``metrics.csv`` (``value``, ``lower``, ...) to the column of the
+    table it is taken from, which must exist.
+    """
+
+    section: str
+    table: str
+    metric: str
+    unit: str
+    method: str
+    columns: dict[str, str]
+    force_code: str = "{force_code}"
+
+    def rows(self, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """The tidy rows of this table."""
+        table = tables[self.table]
+        codes = pd.Series(_fill(self.force_code, table)).astype(str).to_numpy()
+        out = pd.DataFrame(
+            {
+                "force_code": codes,
+                "area": np.where(codes == NATIONAL, "national", "force"),
+                "section": self.section,
+                "metric": _fill(self.metric, table),
+            }
+        )
+        for name, source in self.columns.items():
+            out[name] = table[source].to_numpy()
+        out["unit"] = _fill(self.unit, table)
+        out["method"] = _fill(self.method, table)
+        return out
+
+
+def _fill(template: str, table: pd.DataFrame) -> np.ndarray:
+    """``template`` on every row of ``table``: each ``{column}`` replaced by that row's value."""
+    parts = re.split(r"\{(\w+)\}", template)
+    if len(parts) == 3 and parts[0] == parts[2] == "":
+        return table[parts[1]].to_numpy()  # one column, as it is (a missing method stays missing)
+    text = pd.Series(parts[0], index=table.index, dtype=object)
+    for i, part in enumerate(parts[1:]):
+        text = text + (table[part].astype(str) if i % 2 == 0 else part)
+    return text.to_numpy()
+
+
+_INTERVAL = {"value": "value", "lower": "lower", "upper": "upper"}
+_SHARE = {**_INTERVAL, "numerator": "numerator", "denominator": "denominator"}
+
+# Every published figure beyond volume (volume has its own secondary suppression), one declaration per table.
+PUBLISHED = (
+    PublishedFigures("practice", "practice", "{measure}", "share", "{method}", {**_SHARE, "band": "band"}),
+    PublishedFigures(
+        "time_to_return",
+        "time_to_return",
+        "median_hours",
+        "hours",
+        "{method}",
+        {"value": "median_hours", "lower": "median_lower", "upper": "median_upper", "denominator": "episodes"},
+    ),
+    *(
+        PublishedFigures(
+            "time_to_return",
+            "time_to_return",
+            key,
+            "share",
+            "{method}",
+            {"value": key, "lower": f"{key}_lower", "upper": f"{key}_upper", "denominator": "episodes"},
+        )
+        for key in ("within_8h", "within_48h", "within_168h")
+    ),
+    PublishedFigures(
+        "repeats",
+        "repeats",
+        "repeat_share",
+        "share",
+        "{method}",
+        {
+            "value": "repeat_share",
+            "lower": "repeat_share_lower",
+            "upper": "repeat_share_upper",
+            "numerator": "repeat_episodes",
+            "denominator": "episodes",
+        },
+    ),
+    *(
+        PublishedFigures("repeats", "repeats", key, "children", "count of distinct children", {"value": key})
+        for key in ("children_2_plus", "children_3_plus", "frequently_missing")
+    ),
+    PublishedFigures(
+        "trends",
+        "trends",
+        "rate_ratio_per_year",
+        "rate ratio",
+        "{model}",
+        {"value": "rate_ratio_per_year", "lower": "lower", "upper": "upper"},
+    ),
+    PublishedFigures(
+        "consistency",
+        "consistency_forces",
+        "{measure}_odds_ratio",
+        "odds ratio against the average force",
+        "{method}",
+        {**_INTERVAL, "denominator": "episodes", "band": "band"},
+    ),
+    PublishedFigures(
+        "consistency",
+        "standardised_practice",
+        "{measure}_standardised_ratio",
+        "observed / expected",
+        "{interval_method}",
+        {"value": "value", "lower": "ratio_lower", "upper": "ratio_upper", "numerator": "observed", "band": "band"},
+    ),
+    PublishedFigures(
+        "consistency",
+        "officer_spread",
+        "officer_variance",
+        "log-odds variance",
+        "{method}",
+        {"value": "variance", "lower": "lower", "upper": "upper", "denominator": "episodes", "band": "band"},
+    ),
+    PublishedFigures(
+        "consistency",
+        "grade_agreement",
+        "kappa",
+        "kappa",
+        "{method}",
+        {"value": "kappa", "lower": "kappa_lower", "upper": "kappa_upper", "denominator": "pairs"},
+    ),
+    PublishedFigures(
+        "consistency",
+        "consistency_variance",
+        "{model}_{measure}_{level}",
+        "{measure}",
+        "{method}",
+        _INTERVAL,
+        force_code=NATIONAL,
+    ),
+)
+
+
+def _round(values: pd.Series) -> pd.Series:
+    """Round to :data:`SIGNIFICANT_FIGURES` significant figures (missing stays missing)."""
+    v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = SIGNIFICANT_FIGURES - 1 - np.floor(np.log10(np.abs(v)))
+    digits = np.where(np.isfinite(digits), digits, 0).astype(int)
+    return pd.Series([round(x, d) if np.isfinite(x) else x for x, d in zip(v, digits, strict=True)], index=values.index)
+
+
+def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, threshold: int) -> pd.DataFrame:
+    """Every published figure, tidy, after disclosure control.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        The prepared tables (see :func:`toolkit.runner.prepare_tables`).
+    comparator_groups : dict
+        The groups the run used.
+    threshold : int
+        Smallest count that may be published (0 or 1: no suppression).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`METRIC_COLUMNS`.
+    """
+    volume = suppress_volume_summary(tables["summary"], comparator_groups, threshold).assign(section="volume")
+    blocks = [declared.rows(tables) for declared in PUBLISHED]
+    other = suppress_small_counts(pd.concat(blocks, ignore_index=True), threshold)
+    # A total's counts, less the published forces', would give a withheld force's away: national rows
+    # carry no counts, and a national count is withheld where any force's count of it is.
+    national = other["area"] == "national"
+    other.loc[national, ["numerator", "denominator"]] = np.nan
+    withheld = other.loc[other["suppressed"] & ~national, ["section", "metric"]].drop_duplicates()
+    keys = pd.MultiIndex.from_frame(other[["section", "metric"]])
+    hit = national & other["unit"].isin(COUNT_UNITS) & keys.isin(pd.MultiIndex.from_frame(withheld))
+    other.loc[hit, ["value", "lower", "upper"]] = np.nan
+    other.loc[hit, "suppressed"] = True
+    other["band"] = other["band"].where(~other["suppressed"])
+    other["leaves_out"] = ""
+    table = pd.concat([volume, other], ignore_index=True).reindex(columns=METRIC_COLUMNS)
+    counts = table["unit"].isin(["episodes", "children"])
+    for column in ("value", "lower", "upper"):
+        table[column] = table[column].where(counts, _round(table[column]))
+    return table.sort_values(["section", "metric", "area", "force_code"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,232 @@
+"""Run the report notebook for one force (papermill) and render it to HTML (nbconvert).
+
+The only module that knows papermill and nbconvert. Parameters are checked
+against the force registry and their types before papermill runs anything, so
+a crafted force code or path cannot reach the notebook, and every report is
+written atomically: an interrupted run never leaves a half report that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+from toolkit.config import NOTEBOOKS_DIR, TEMPLATES_DIR
+from toolkit.errors import ToolkitError
+from toolkit.forces import Force, get_force
+from toolkit.publish.kernels import KERNEL_NAME, RESET_SOURCE, LocalSocketKernelManager
+from toolkit.store import WorkFolder, write_atomically
+
+__all__ = [
+    "REPORT_NOTEBOOK",
+    "REPORT_PARAMETERS",
+    "ReportFailed",
+    "check_report_parameters",
+    "render_force_report",
+    "render_national_overview",
+    "OVERVIEW_NOTEBOOK",
+    "OVERVIEW_FILE",
+    "notebook_to_html",
+]
+
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "force_report.ipynb"
+OVERVIEW_NOTEBOOK = NOTEBOOKS_DIR / "national_overview.ipynb"
+OVERVIEW_FILE = "national-overview.html"
+REPORT_PARAMETERS = ("force_code", "data_dir")
+# Cells that are scaffolding, not report: dropped from the HTML entirely.
+HIDDEN_CELL_TAGS = {"remove-cell", "parameters", "injected-parameters"}
+
+
+class ReportFailed(ToolkitError):
+    """A force's notebook failed; the message says which cell and why."""
+
+
+def check_report_parameters(force_code: object, data_dir: object, out_dir: object) -> tuple[Force, Path, Path]:
+    """Check notebook parameters before anything runs.
+
+    Parameters
+    ----------
+    force_code : object
+        Must be one of the 43 ONS force codes (a plain string).
+    data_dir : path-like
+        Must be an existing folder.
+    out_dir : path-like
+        The report folder; created if needed.
+
+    Returns
+    -------
+    force, data_dir, out_dir
+        The force and the two folders as absolute paths.
+
+    Raises
+    ------
+    UnknownForceError, ToolkitError
+
+    Examples
+    --------
+    >>> check_report_parameters("E23000014'); import os; os.system('x", ".", ".")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.UnknownForceError: unknown force code "E23000014'); import os; os.system('x": expected an ONS police force area code such as E23000014 (West Midlands)
+    """
+    force = get_force(force_code)
+    if not isinstance(data_dir, (str, os.PathLike)) or not Path(data_dir).is_dir():
+        raise ToolkitError(f"data folder {data_dir!r} does not exist")
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise ToolkitError(f"output folder {out_dir!r} is not a path")
+    return force, Path(data_dir).resolve(), Path(out_dir).resolve()
+
+
+_EXPORTERS = threading.local()
+
+
+def _html_exporter() -> HTMLExporter:
+    """This thread's HTML exporter, built once: building one loads and compiles the templates again."""
+    exporter = getattr(_EXPORTERS, "exporter", None)
+    if exporter is None:
+        config = Config()
+        config.TagRemovePreprocessor.enabled = True
+        config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
+        exporter = _EXPORTERS.exporter = HTMLExporter(
+            config=config,
+            template_name="lab",
+            template_file=str(TEMPLATES_DIR / "nbconvert" / "report.html.j2"),
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
+    return exporter
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode, title: str = "Force report") -> str:
+    """Render an executed notebook to self-contained HTML without code.
+
+    Images are embedded; input cells, prompts and scaffolding cells are left
+    out; no script is loaded from the web, so the page works offline.
+    """
+    body, _ = _html_exporter().from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    return body
+
+
+def render_force_report(
+    force_code: str,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    executed_dir: str | Path | None = None,
+    notebook: str | Path = REPORT_NOTEBOOK,
+    km: LocalSocketKernelManager | None = None,
+) -> Path:
+    """Execute the report notebook for one force and write ``<out_dir>/<slug>.html``.
+
+    Parameters
+    ----------
+    force_code : str
+        ONS police force area code.
+    data_dir : path-like
+        Folder of prepared tables (see :func:`toolkit.runner.prepare_tables`).
+    out_dir : path-like
+        Where the HTML report goes.
+    executed_dir : path-like, optional
+        Where the executed notebook is kept for inspection; default ``data_dir/_executed``.
+    notebook : path-like
+        The template (the shipped force report unless a test gives another).
+    km : kernel manager, optional
+        A warm kernel to run on (see :class:`toolkit.publish.kernels.KernelPool`); default a fresh kernel.
+
+    Returns
+    -------
+    Path
+        The HTML report.
+
+    Raises
+    ------
+    ReportFailed
+        The notebook raised; the executed notebook is kept for inspection.
+    """
+    force, data_dir, out_dir = check_report_parameters(force_code, data_dir, out_dir)
+    executed_dir = Path(executed_dir) if executed_dir else WorkFolder(data_dir).executed
+    result = _execute(
+        notebook,
+        executed_dir / f"{force.slug}.ipynb",
+        {"force_code": force.code, "data_dir": str(data_dir)},
+        f"{force.name} ({force.code})",
+        km,
+    )
+    target = out_dir / f"{force.slug}.html"
+    write_atomically(target, notebook_to_html(result, title=f"{force.official_name}: missing and absent children"))
+    return target
+
+
+def render_national_overview(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    executed_dir: str | Path | None = None,
+    notebook: str | Path = OVERVIEW_NOTEBOOK,
+    km: LocalSocketKernelManager | None = None,
+) -> Path:
+    """Execute the national overview notebook and write ``<out_dir>/national-overview.html``.
+
+    Raises
+    ------
+    ReportFailed
+        The notebook raised; the executed notebook is kept for inspection.
+    """
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise ToolkitError(f"the prepared-tables folder {data_dir} does not exist")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed_dir = Path(executed_dir) if executed_dir else WorkFolder(data_dir).executed
+    result = _execute(
+        notebook, executed_dir / "national-overview.ipynb", {"data_dir": str(data_dir)}, "National overview", km
+    )
+    target = out_dir / OVERVIEW_FILE
+    write_atomically(target, notebook_to_html(result, title="Missing and absent children: England and Wales"))
+    return target
+
+
+def _execute(notebook, executed: Path, parameters: dict, label: str, km=None) -> nbformat.NotebookNode:
+    """Run a notebook with papermill on a local-socket kernel; a failing cell becomes :class:`ReportFailed`.
+
+    With ``km`` (a warm kernel) the notebook runs on it after a hidden cell that resets the namespace;
+    otherwise on a fresh kernel started and stopped for this notebook.
+    """
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    if km is None:
+        # Killed as soon as the notebook is done: a graceful shutdown first interrupts the idle kernel
+        # (which logs a KeyboardInterrupt to the terminal) and can take seconds.
+        source, kernel = (
+            str(notebook),
+            {"kernel_manager_class": LocalSocketKernelManager, "shutdown_kernel": "immediate"},
+        )
+    else:
+        source = nbformat.read(str(notebook), as_version=4)
+        reset = nbformat.v4.new_code_cell(RESET_SOURCE, metadata={"tags": ["remove-cell"]})
+        source.cells.insert(0, reset)
+        kernel = {"km": km}
+    try:
+        return pm.execute_notebook(
+            source,
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(executed.parent),
+            progress_bar=False,
+            log_output=False,
+            # Saving after every cell re-serialises the whole notebook some 60 times a report (a third
+            # of a warm render); the executed notebook is still written once at the end, or on failure.
+            request_save_on_cell_execute=False,
+            **kernel,
+        )
+    except pm.PapermillExecutionError as error:
+        raise ReportFailed(
+            f"{label}: cell {error.exec_count} raised {error.ename}: {error.evalue}"
+            f" (executed notebook kept at {executed})"
+        ) from None

@@ -1,0 +1,162 @@
+"""The work folder: every file a run prepares, named once, written atomically.
+
+A run leaves its clean episodes, the cleaning logs, every prepared statistics
+table, the findings and the run parameters in one folder (default
+``data/processed``); report notebooks read them back in their own kernels, and
+researchers open them in JupyterLab. The folder holds pseudonymised
+record-level data: it is never published and never committed.
+
+:class:`WorkFolder` is the one owner of that folder: nothing else builds a path
+into it or writes a file there. A prepared table ``name`` is always
+``name.parquet``; the other files are declared in :data:`FILES`. Every write
+goes through a temporary file in the same folder and a rename, so a reader
+sees the old file or the whole new one, never a part.
+
+Examples
+--------
+>>> import tempfile, pandas as pd
+>>> work = WorkFolder(tempfile.mkdtemp())
+>>> work.write_table("repeats", pd.DataFrame({"force_code": ["E23000014"], "episodes": [3]}))
+>>> work.read_table("repeats")["episodes"].tolist(), work.file("repeats").name
+([3], 'repeats.parquet')
+>>> try:
+...     work.require(["repeats", "findings"])
+... except ToolkitError as error:
+...     print(str(error).split("(")[1].split(")")[0])
+findings.json missing
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.errors import ToolkitError
+
+__all__ = ["FILES", "StoredFile", "WorkFolder", "write_atomically"]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file of the work folder that is not a prepared statistics table."""
+
+    name: str
+    file: str
+    what: str
+
+
+FILES = {
+    entry.name: entry
+    for entry in (
+        StoredFile("episodes", "episodes.parquet", "the clean episodes, typed as the contract says"),
+        StoredFile("quarantine", "quarantine.csv", "rows set aside, each with a reason code and a sentence"),
+        StoredFile("changes", "changes.csv", "every corrected value: row, column, before, after, rule"),
+        StoredFile("translations", "translations.csv", "what the mapping translated, counted per spelling"),
+        StoredFile("merged", "merged.csv", "exact duplicate rows and the row each was merged into"),
+        StoredFile("cleaning_counts", "cleaning.json", "rows in, clean, quarantined (by reason) and merged"),
+        StoredFile("findings", "findings.json", "every force's findings, before disclosure control"),
+        StoredFile("run", "run_parameters.json", "the parameters of the run that prepared the folder"),
+    )
+}
+EXECUTED = "_executed"  # executed notebooks, kept for inspecting a failed force
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to ``path`` through a temporary file in the same folder, then rename.
+
+    Readers see the old file or the whole new one, never a part.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "index.html"
+    >>> write_atomically(target, "<p>ok</p>"); target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('<p>ok</p>', ['index.html'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content.encode("utf-8") if isinstance(content, str) else content)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; reports are for reading
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class WorkFolder:
+    """One run's work folder: prepared tables (Parquet), the cleaning logs, findings and parameters.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder; made on the first write.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"WorkFolder({str(self.path)!r})"
+
+    @property
+    def executed(self) -> Path:
+        """Where executed notebooks are kept."""
+        return self.path / EXECUTED
+
+    def file(self, name: str) -> Path:
+        """The path of a declared file (:data:`FILES`) or of the prepared table ``name``.
+
+        Raises
+        ------
+        ToolkitError
+            ``name`` is neither (a table name is lower-case letters, digits and ``_``).
+        """
+        if name in FILES:
+            return self.path / FILES[name].file
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise ToolkitError(f"{name!r} is not a prepared table of the work folder")
+        return self.path / f"{name}.parquet"
+
+    def require(self, names: Iterable[str]) -> None:
+        """Check that the folder holds every named file; one message lists what is missing."""
+        missing = [self.file(name).name for name in names if not self.file(name).is_file()]
+        if missing:
+            raise ToolkitError(
+                f"{self.path} does not hold the prepared tables ({', '.join(missing)} missing); "
+                "run `python -m toolkit run` first"
+            )
+
+    def write_table(self, name: str, table: pd.DataFrame) -> None:
+        """Write a table as Parquet (without its index), atomically."""
+        target = self.file(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        table.to_parquet(partial, index=False)
+        os.replace(partial, target)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """Read a Parquet table of the folder."""
+        return pd.read_parquet(self.file(name))
+
+    def write_csv(self, name: str, table: pd.DataFrame) -> None:
+        """Write a declared CSV file (a cleaning log), atomically."""
+        write_atomically(self.file(name), table.to_csv(index=False))
+
+    def write_json(self, name: str, value) -> None:
+        """Write a declared JSON file, atomically (dates and other values as text)."""
+        write_atomically(self.file(name), json.dumps(value, indent=2, default=str) + "\n")
+
+    def read_json(self, name: str):
+        """Read a declared JSON file."""
+        return json.loads(self.file(name).read_text(encoding="utf-8"))
