@@ -1,5 +1,6 @@
 """The data-quality scorecard finds the force planted with poor data, and only it."""
 
+import pandas as pd
 import pytest
 
 from toolkit.config import PLANS_DIR
@@ -7,7 +8,7 @@ from toolkit.findings import THRESHOLDS, find_issues
 from toolkit.findings.understanding import support_statement
 from toolkit.forces import NATIONAL
 from toolkit.ingest.clean import clean_export
-from toolkit.ingest.mapping import read_mapping
+from toolkit.ingest.mapping import CANONICAL, read_mapping
 from toolkit.stats import quality
 from toolkit.synthetic import generator
 from toolkit.synthetic.exports import DIALECTS, export_dialect
@@ -64,3 +65,30 @@ def test_insufficient_data_is_stated_never_silent(cleaned):
     assert statement.startswith("Insufficient data: only")
     assert support_statement(support, "E23000001", "supervision") is None
     assert set(support["metric"]) == set(quality.METRIC_REQUIREMENTS)
+
+
+def test_the_28_day_cut_off_is_measured_from_the_end_of_the_extract_day():
+    """One meaning of the cut-off, as in cleaning and practice: an extract holds its whole day.
+
+    Taken on 31 January, an extract holds what was recorded by the end of that day: a child reported
+    at 10:00 on 3 January was reported 28 days and 14 hours before it, so its return should be
+    recorded by now; one reported on 4 January, not yet.
+    """
+    raw = pd.DataFrame(
+        {
+            "force_code": ["E23000014"] * 2,
+            "episode_id": ["a", "b"],
+            "person_id": ["p", "q"],
+            "reported_at": ["2025-01-03T10:00:00", "2025-01-04T10:00:00"],
+            "returned_at": ["2025-01-03T12:00:00", ""],
+            "age": ["15", "14"],
+            "category": ["missing"] * 2,
+            "risk_initial": ["low"] * 2,
+        }
+    )
+    result = clean_export(raw, read_mapping(CANONICAL), "2025-01-31")
+    card = quality.score_data_quality(result, "2025-01-31").set_index(["force_code", "dimension", "measure"])
+    timeliness = card.loc[("E23000014", "timeliness", "returns recorded")]
+    assert (timeliness["numerator"], timeliness["denominator"]) == (1, 1)
+    expected = card.loc[("E23000014", "completeness", "return_interview")]
+    assert expected["denominator"] == 1  # returned 28 days before: a return interview is expected

@@ -205,7 +205,7 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
         ),
     ]
     clean = result.clean.assign(force_code=result.clean["force_code"].astype(str))
-    cutoff = pd.Timestamp(ExtractDate.parse(extract_date).day) - pd.Timedelta(days=TIMELINESS_DAYS)
+    cutoff = ExtractDate.parse(extract_date).before(days=TIMELINESS_DAYS)  # as every cut-off: from its end
     for column in COLUMNS:
         if COLUMNS[column] or column == "risk_factors":  # a blank risk-factor list means none known
             continue
