@@ -11,6 +11,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 from conftest import EXTRACT_DATE
+from statsmodels.stats.proportion import proportion_confint
 
 from toolkit import runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
@@ -303,6 +304,33 @@ def test_metrics_csv_holds_the_published_figures_without_small_counts(run, small
     assert national[["numerator", "denominator"]].isna().all().all()
     west = metrics.query("force_code == 'E23000014' and metric == 'absent_if_flagged_odds_ratio'").iloc[0]
     assert west["band"] == "above_998" and west["lower"] < west["value"] < west["upper"]
+
+
+def test_the_night_share_reaches_the_reports_and_metrics_csv(run, small_extract):
+    """A statistic with its own table, end to end: computed once, stored, shown, published, withheld."""
+    _, folder = run
+    path, _, _ = small_extract
+    source = pd.read_csv(path, dtype=str, usecols=["force_code", "reported_at"])
+    night = pd.to_datetime(source["reported_at"]).dt.hour.isin([22, 23, 0, 1])
+    assert (folder / "work" / "night_reports.parquet").is_file()
+    metrics = pd.read_csv(folder / "reports" / "metrics.csv").query("section == 'profile'")
+    assert set(metrics["metric"]) == {"reported_22_to_02"}
+    for code in FORCES:
+        mine = night[source["force_code"] == code]
+        count, total = int(mine.sum()), len(mine)
+        html = (folder / "reports" / f"{get_force(code).slug}.html").read_text(encoding="utf-8")
+        if total == 0:  # City of London at this scale: the report says so, and metrics.csv has no row
+            assert "data-profile" not in html and code not in set(metrics["force_code"])
+            continue
+        shown = re.search(r"<td data-profile=.night_reports.>([^<]*)</td>", html).group(1)
+        row = metrics[metrics["force_code"] == code].iloc[0]
+        if 0 < count < 5 or 0 < total - count < 5 or 0 < total < 5:
+            assert shown == "[c]" and row["suppressed"] and pd.isna(row["value"])
+        else:
+            low, high = proportion_confint(count, total, method="wilson")
+            assert shown == f"{count / total:.0%} ({low:.0%} to {high:.0%})"
+            assert row["value"] == pytest.approx(count / total, rel=1e-3)
+            assert (row["numerator"], row["denominator"]) == (count, total)
 
 
 def test_index_counts_each_forces_judgements(run):

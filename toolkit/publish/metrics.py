@@ -100,6 +100,7 @@ _SHARE = {**_INTERVAL, "numerator": "numerator", "denominator": "denominator"}
 # Every published figure beyond volume (volume has its own secondary suppression), one declaration per table.
 PUBLISHED = (
     PublishedFigures("practice", "practice", "{measure}", "share", "{method}", {**_SHARE, "band": "band"}),
+    PublishedFigures("profile", "night_reports", "reported_22_to_02", "share", "{method}", {**_SHARE, "band": "band"}),
     PublishedFigures(
         "time_to_return",
         "time_to_return",

@@ -61,6 +61,7 @@ __all__ = [
     "show_consistency",
     "show_judgements",
     "show_practice",
+    "show_problem_profile",
     "show_grade_mix",
 ]
 
@@ -297,26 +298,54 @@ def show_judgements(report: ForceReport) -> HTML:
     return HTML("".join(parts))
 
 
+def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes: dict) -> tuple | None:
+    """A table row of one share: this force (or ``[c]``), against its comparator group, England and Wales."""
+    mine = table[table["force_code"] == report.force.code]
+    if mine.empty:
+        return None
+    mine, national = mine.iloc[0], table[table["force_code"] == NATIONAL].iloc[0]
+    if rests_on_small_count(mine["numerator"], mine["denominator"], report.threshold):
+        figure, band = SUPPRESSED, ""
+    else:
+        figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
+        band = _VS_GROUP.get(mine["comparator_band"], "")
+    return label, [Cell(figure, attributes), band, format(national["value"], ".0%")]
+
+
+def _share_table(rows: list, caption: str) -> str:
+    return html_table(rows, caption, ["", "This force", "Against its comparator group", "England and Wales"])
+
+
 def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
     """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals."""
-    table = report.practice.set_index(["force_code", "measure"])
-    rows = []
-    for measure in measures:
-        key = (report.force.code, measure)
-        if key not in table.index:
-            continue
-        mine, national = table.loc[key], table.loc[(NATIONAL, measure)]
-        if rests_on_small_count(mine["numerator"], mine["denominator"], report.threshold):
-            figure, band = SUPPRESSED, ""
-        else:
-            figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
-            band = _VS_GROUP.get(mine["comparator_band"], "")
-        label = PRACTICE_MEASURES[measure].label
-        rows.append((label, [Cell(figure, {"data-practice": measure}), band, format(national["value"], ".0%")]))
+    practice = report.practice
+    rows = [
+        _share_row(report, practice[practice["measure"] == key], PRACTICE_MEASURES[key].label, {"data-practice": key})
+        for key in measures
+    ]
+    rows = [row for row in rows if row is not None]
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    columns = ["", "This force", "Against its comparator group", "England and Wales"]
-    return HTML(html_table(rows, "Share of episodes (95% Wilson interval)", columns))
+    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)"))
+
+
+def show_problem_profile(report: ForceReport) -> HTML:
+    """When the force's children are reported missing: the share reported late at night, 22:00 to 02:00."""
+    row = _share_row(
+        report,
+        report.night_reports,
+        "Episodes reported between 22:00 and 02:00",
+        {"data-profile": "night_reports"},
+    )
+    if row is None:
+        return HTML("<p>No episodes for this force are in the extract.</p>")
+    note = (
+        "The time each episode was reported, as the force recorded it, in local time. A force that knows when "
+        "its children go missing can plan who is on duty to look for them."
+    )
+    return HTML(
+        _share_table([row], "When children are reported (share of episodes, 95% Wilson interval)") + notes([note])
+    )
 
 
 def show_data_quality(report: ForceReport) -> HTML:

@@ -26,6 +26,7 @@ from toolkit.dates import ExtractDate
 from toolkit.ingest.clean import CleanResult
 from toolkit.stats.consistency import CONSISTENCY_TABLES, describe_case_mix, summarise_consistency
 from toolkit.stats.practice import summarise_practice, tabulate_grade_mix
+from toolkit.stats.profile import summarise_night_reports
 from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
 from toolkit.stats.repeats import summarise_repeats
 from toolkit.stats.survival import summarise_time_to_return, tabulate_return_curves
@@ -111,6 +112,7 @@ PREPARED_TABLES = (
         lambda i, t: summarise_practice(i.episodes, i.extract_date, i.comparator_groups, i.case_mix),
     ),
     PreparedTable(("grade_mix",), lambda i, t: tabulate_grade_mix(i.episodes, i.comparator_groups)),
+    PreparedTable(("night_reports",), lambda i, t: summarise_night_reports(i.episodes, i.comparator_groups)),
     PreparedTable(
         CONSISTENCY_TABLES,
         lambda i, t: summarise_consistency(i.episodes, i.comparator_groups, case_mix=i.case_mix),
