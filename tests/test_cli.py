@@ -28,6 +28,21 @@ def test_forces_lists_all_43():
     assert "E23000014  west-midlands" in result.stdout
 
 
+def test_thresholds_lists_every_findings_threshold_as_a_file_run_accepts(tmp_path):
+    import yaml
+
+    from toolkit.findings import THRESHOLDS, read_thresholds
+
+    result = toolkit("thresholds")
+    assert result.returncode == 0, result.stderr
+    listed = yaml.safe_load(result.stdout)  # comments say what each means and which rules use it
+    assert listed == THRESHOLDS
+    assert "min_records: 20  # fewer records than this" in result.stdout
+    copied = tmp_path / "thresholds.yaml"
+    copied.write_text(result.stdout)
+    assert read_thresholds(copied) == THRESHOLDS
+
+
 def test_validate_accepts_a_good_extract(small_extract):
     path, episodes, _ = small_extract
     result = toolkit("validate", path, "--extract-date", EXTRACT_DATE)

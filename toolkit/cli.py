@@ -1,6 +1,6 @@
 """Command line: ``python -m toolkit COMMAND`` (or ``toolkit COMMAND``).
 
-Commands: ``forces``, ``validate``, ``clean``, ``synth`` and ``run``; ``--help`` on each
+Commands: ``forces``, ``thresholds``, ``validate``, ``clean``, ``synth`` and ``run``; ``--help`` on each
 says more. A problem with the input ends with one clear message on standard
 error and a non-zero exit, never a traceback: 1 for a problem with the input
 or a failed force, 2 for a command line that does not parse, 3 for a fault in
@@ -41,6 +41,15 @@ def _forces(args: argparse.Namespace) -> int:
 
     for force in list_forces():
         _say(f"{force.code}  {force.slug:<20}  {force.official_name}  ({force.children:,} children)")
+    return 0
+
+
+def _thresholds(args: argparse.Namespace) -> int:
+    from toolkit.findings import list_thresholds
+
+    _say("# Findings thresholds: copy the lines to change into a YAML file for `run --thresholds FILE`.")
+    for row in list_thresholds():
+        _say(f"{row['name']}: {row['default']:g}  # {row['means']} (rules: {', '.join(row['rules'])})")
     return 0
 
 
@@ -173,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     forces = commands.add_parser("forces", help="list the 43 forces: code, slug, name, children")
     forces.set_defaults(handler=_forces)
 
+    thresholds = commands.add_parser("thresholds", help="list every findings threshold: default, meaning, rules")
+    thresholds.set_defaults(handler=_thresholds)
+
     validate = commands.add_parser("validate", help="check an extract against the contract; list every problem")
     validate.add_argument("file", type=Path, help="extract: .csv, .parquet or .xlsx")
     validate.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
@@ -258,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted", sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say, and nothing wrong
+        sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush cannot fail again
+        return 0
     except Exception as error:  # a fault in the toolkit: say so plainly, no traceback by default
         if os.environ.get("TOOLKIT_DEBUG"):
             traceback.print_exc()

@@ -11,6 +11,13 @@ disclosure control (that is :mod:`toolkit.publish.disclosure`).
 """
 
 from toolkit.findings import response, understanding  # noqa: F401  registers every rule
-from toolkit.findings.rulebook import JUDGEMENT_ORDER, RULES, THRESHOLDS, find_issues, read_thresholds
+from toolkit.findings.rulebook import (
+    JUDGEMENT_ORDER,
+    RULES,
+    THRESHOLDS,
+    find_issues,
+    list_thresholds,
+    read_thresholds,
+)
 
-__all__ = ["JUDGEMENT_ORDER", "RULES", "THRESHOLDS", "find_issues", "read_thresholds"]
+__all__ = ["JUDGEMENT_ORDER", "RULES", "THRESHOLDS", "find_issues", "list_thresholds", "read_thresholds"]

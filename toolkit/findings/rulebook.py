@@ -44,6 +44,7 @@ __all__ = [
     "THRESHOLDS",
     "rule",
     "make_finding",
+    "list_thresholds",
     "read_thresholds",
     "find_issues",
 ]
@@ -110,9 +111,25 @@ def rule(id: str, area: str, metric: str, test: str, thresholds: dict[str, Thres
     return register
 
 
-def describe_thresholds() -> dict[str, str]:
-    """What each threshold means, by name."""
-    return {name: threshold.means for name, threshold in _DECLARED.items()}
+def list_thresholds() -> list[dict]:
+    """Every threshold: its name, default, meaning and the rules that use it.
+
+    Examples
+    --------
+    >>> import toolkit.findings
+    >>> row = next(r for r in list_thresholds() if r["name"] == "practice_concern_fraction")
+    >>> row["default"], row["rules"]
+    (0.5, ['supervisory_review', 'prevention_interviews', 'return_interviews_72h'])
+    """
+    return [
+        {
+            "name": name,
+            "default": threshold.default,
+            "means": threshold.means,
+            "rules": [r.id for r in RULES.values() if name in r.thresholds],
+        }
+        for name, threshold in _DECLARED.items()
+    ]
 
 
 def read_thresholds(path: str | Path | None = None) -> dict:
@@ -240,8 +257,6 @@ def find_issues(
     list of dict
         Findings ordered by force, then judgement (causes of concern first), then rule.
     """
-    import toolkit.findings  # noqa: F401  the rule modules register themselves on import
-
     t = thresholds or THRESHOLDS
     indexed = _index_tables(tables)
     findings = []
