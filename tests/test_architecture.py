@@ -124,3 +124,12 @@ def test_only_disclosure_writes_the_small_count_rule():
             continue
         for number, line in enumerate(module.read_text().splitlines(), 1):
             assert not by_hand.search(line), f"{module.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}"
+
+
+def test_prepared_tables_and_the_other_work_files_never_share_a_name():
+    from toolkit.stats.tables import TABLE_NAMES
+    from toolkit.store import FILES, WorkFolder
+
+    assert set(TABLE_NAMES).isdisjoint(FILES)
+    names = [WorkFolder("work").file(name).name for name in [*TABLE_NAMES, *FILES]]
+    assert len(set(names)) == len(names)

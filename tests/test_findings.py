@@ -6,10 +6,12 @@ import pytest
 
 from toolkit import findings
 from toolkit.errors import ConfigError
+from toolkit.findings.rulebook import Evidence
 from toolkit.ingest.clean import clean_export
 from toolkit.ingest.mapping import CANONICAL, read_mapping
 from toolkit.publish.disclosure import publish_findings
 from toolkit.runner import prepare_tables
+from toolkit.stats.tables import TABLE_NAMES
 from toolkit.synthetic import generator
 
 PLANTED_AREAS = {
@@ -110,3 +112,15 @@ def test_a_finding_on_a_share_with_a_small_complement_keeps_its_judgement_but_no
     assert published.get("recommendation") == share.get("recommendation")
     assert all(published[key] is None for key in ("value", "lower", "upper", "numerator", "denominator"))
     assert not re.search(r"\d+(\.\d+)?%|\d{2,}", published["statement"])  # no share and no count left in the text
+
+
+def test_every_prepared_table_reaches_the_rules_under_its_own_name(prepared):
+    """A new rule reads a new table without registering it anywhere."""
+    tables, _ = prepared
+    evidence = Evidence(tables)
+    for name in TABLE_NAMES:
+        assert name in evidence
+    night = evidence.row("night_reports", "E23000014")
+    assert night is not None and 0 < night["value"] < 1
+    assert evidence.row("practice", "E23000014", "review_within_24h")["denominator"] > 0
+    assert evidence.row("practice", "E23000014", "no_such_measure") is None

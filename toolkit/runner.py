@@ -35,7 +35,7 @@ from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_gr
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
-from toolkit.publish.disclosure import DEFAULT_THRESHOLD, publish_findings, suppress_small_counts
+from toolkit.publish.disclosure import DEFAULT_THRESHOLD, publish_findings, publish_tables
 from toolkit.publish.kernels import KernelPool
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.render import (
@@ -394,7 +394,7 @@ def run_reports(
         if kernel_pool is not None:
             kernel_pool.shutdown()
     write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
-    published = suppress_small_counts(tables["quality"], suppression_threshold)
+    published = publish_tables({"quality": tables["quality"]}, parameters)["quality"]
     write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
     metrics = collect_metrics(tables, groups, suppression_threshold)
     write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))

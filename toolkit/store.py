@@ -6,9 +6,10 @@ table, the findings and the run parameters in one folder (default
 researchers open them in JupyterLab. The folder holds pseudonymised
 record-level data: it is never published and never committed.
 
-:class:`WorkFolder` is the one owner of that folder: nothing else builds a path
-into it or writes a file there. A prepared table ``name`` is always
-``name.parquet``; the other files are declared in :data:`FILES`. Every write
+:class:`WorkFolder` is the one owner of that folder's files: nothing else names
+one. A prepared table ``name`` is always ``name.parquet``; the other files are
+declared in :data:`FILES`; the executed notebooks go in :attr:`WorkFolder.executed`,
+named by the force they are about. Every write
 goes through a temporary file in the same folder and a rename, so a reader
 sees the old file or the whole new one, never a part.
 
@@ -28,6 +29,7 @@ findings.json missing
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -139,11 +141,9 @@ class WorkFolder:
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
         """Write a table as Parquet (without its index), atomically."""
-        target = self.file(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        table.to_parquet(partial, index=False)
-        os.replace(partial, target)
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        write_atomically(self.file(name), buffer.getvalue())
 
     def read_table(self, name: str) -> pd.DataFrame:
         """Read a Parquet table of the folder."""

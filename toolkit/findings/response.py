@@ -18,11 +18,6 @@ from toolkit.stats.consistency import MIN_EPISODES
 __all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
 
 
-def _row(table: pd.DataFrame, key) -> pd.Series | None:
-    """The row of an indexed table at ``key``, or None."""
-    return table.loc[key] if key in table.index else None
-
-
 @rule(
     "categorisation_flagged_absent",
     "categorisation",
@@ -40,11 +35,11 @@ def _row(table: pd.DataFrame, key) -> pd.Series | None:
         "absent_odds_good": Threshold(0.5, "good practice when the interval's upper end is below this"),
     },
 )
-def judge_flagged_absent(tables, t, code, name) -> list[dict]:
-    row = _row(tables["effects"], ("absent_if_flagged", code))
+def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
+    row = evidence.row("consistency_forces", code, "absent_if_flagged")
     if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    share = _row(tables["practice"], (code, "flagged_recorded_absent"))
+    share = evidence.row("practice", code, "flagged_recorded_absent")
     national = share["national"] if share is not None else None
     raw = (
         f" {share['value']:.0%} of its flagged children's episodes were recorded 'absent' "
@@ -108,8 +103,8 @@ def judge_flagged_absent(tables, t, code, name) -> list[dict]:
         ),
     },
 )
-def judge_risk_grading(tables, t, code, name) -> list[dict]:
-    row = _row(tables["effects"], ("risk_grading", code))
+def judge_risk_grading(evidence, t, code, name) -> list[dict]:
+    row = evidence.row("consistency_forces", code, "risk_grading")
     if row is None or row["episodes"] < MIN_EPISODES:
         return []
     odds = f"{row['value']:.2f} times the average force's (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
@@ -157,8 +152,8 @@ def judge_risk_grading(tables, t, code, name) -> list[dict]:
         ),
     },
 )
-def judge_officer_inconsistency(tables, t, code, name) -> list[dict]:
-    row = _row(tables["officer_spread"], code)
+def judge_officer_inconsistency(evidence, t, code, name) -> list[dict]:
+    row = evidence.row("officer_spread", code)
     if row is None or row["band"] == "not_estimable":
         return []
     text = (
@@ -212,10 +207,10 @@ def judge_officer_inconsistency(tables, t, code, name) -> list[dict]:
 def _judge_practice_share(rule_id, measure, support_metric, what, recommendation, concern_share=None):
     """A judge of one practice share: below the 99.8% funnel limit, and far below, and above."""
 
-    def judge(tables, t, code, name) -> list[dict]:
-        if support_statement(tables["support"], code, support_metric):
+    def judge(evidence, t, code, name) -> list[dict]:
+        if support_statement(evidence.table("support"), code, support_metric):
             return []  # the data cannot support it: the understanding findings say so
-        row = _row(tables["practice"], (code, measure))
+        row = evidence.row("practice", code, measure)
         if row is None or pd.isna(row["band"]) or row["band"] == "not_compared":
             return []
         if row["denominator"] < MIN_EPISODES:
@@ -323,13 +318,12 @@ rule(
         ),
     },
 )
-def judge_long_durations(tables, t, code, name) -> list[dict]:
-    if support_statement(tables["support"], code, "time_to_return"):
+def judge_long_durations(evidence, t, code, name) -> list[dict]:
+    if support_statement(evidence.table("support"), code, "time_to_return"):
         return []
-    table = tables["time_to_return"]
-    if code not in table.index:
+    row, national = evidence.row("time_to_return", code), evidence.row("time_to_return", NATIONAL)
+    if row is None:
         return []
-    row, national = table.loc[code], table.loc[NATIONAL]
     if pd.isna(row["within_48h_upper"]) or row["within_48h_upper"] >= national["within_48h"] - t["returned_48h_gap"]:
         return []
     return [
@@ -362,11 +356,10 @@ def judge_long_durations(tables, t, code, name) -> list[dict]:
         ),
     },
 )
-def judge_repeat_missing(tables, t, code, name) -> list[dict]:
-    table = tables["repeats"]
-    if code not in table.index:
+def judge_repeat_missing(evidence, t, code, name) -> list[dict]:
+    row, national = evidence.row("repeats", code), evidence.row("repeats", NATIONAL)
+    if row is None:
         return []
-    row, national = table.loc[code], table.loc[NATIONAL]
     if (
         pd.isna(row["repeat_share_lower"])
         or row["repeat_share_lower"] < national["repeat_share"] + t["repeat_share_gap"]
@@ -396,11 +389,10 @@ def judge_repeat_missing(tables, t, code, name) -> list[dict]:
     "episodes per 1,000 children",
     "rate funnel against England and Wales (99.8%)",
 )
-def judge_volume_rate(tables, t, code, name) -> list[dict]:
-    table = tables["funnel_volume"]
-    if code not in table.index or table.loc[code, "band"] not in ("above_998", "below_998"):
+def judge_volume_rate(evidence, t, code, name) -> list[dict]:
+    row = evidence.row("funnel_volume", code)
+    if row is None or row["band"] not in ("above_998", "below_998"):
         return []
-    row = table.loc[code]
     direction = "more" if row["band"] == "above_998" else "fewer"
     return [
         make_finding(

@@ -47,6 +47,7 @@ __all__ = [
     "list_thresholds",
     "read_thresholds",
     "find_issues",
+    "Evidence",
 ]
 
 JUDGEMENT_ORDER = ("cause_of_concern", "area_for_improvement", "good_practice", "observation")
@@ -71,7 +72,8 @@ class Rule:
     thresholds : dict of str to Threshold
         Every threshold it uses.
     judge : callable
-        ``judge(tables, thresholds, code, name)``: the findings for one force.
+        ``judge(evidence, thresholds, code, name)``: the findings for one force, from the
+        :class:`Evidence` of the prepared tables and the thresholds it declared.
     """
 
     id: str
@@ -206,32 +208,64 @@ def make_finding(
     return finding
 
 
-# Table -> (its name for the rules, the columns it is looked up by).
-_LOOKUPS = {
-    "consistency_forces": ("effects", ["measure", "force_code"]),
-    "practice": ("practice", ["force_code", "measure"]),
-    "officer_spread": ("officer_spread", ["force_code"]),
-    "time_to_return": ("time_to_return", ["force_code"]),
-    "repeats": ("repeats", ["force_code"]),
-    "funnel_volume": ("funnel_volume", ["force_code"]),
-}
+class Evidence:
+    """The prepared tables as rules read them: any table by name, and any row by force (and measure).
 
+    Every prepared table is here under its own name (:data:`toolkit.stats.tables.TABLE_NAMES`), so a
+    new rule reads a new table without registering anything. A table is indexed the first time a
+    rule looks a row up in it, once per run.
 
-def _index_tables(tables: dict[str, pd.DataFrame]) -> dict:
-    """The tables the rules read, indexed once for lookups by force (those that are given)."""
-    card = tables["quality"]
-    indexed = {
-        "support": tables["support"],
-        "quality": {code: rows.set_index(["dimension", "measure"]) for code, rows in card.groupby("force_code")},
-    }
-    for table, (name, keys) in _LOOKUPS.items():
-        if table in tables:
-            indexed[name] = tables[table].set_index(keys[0] if len(keys) == 1 else keys)
-    summary = tables.get("summary")
-    if summary is not None:
-        counted = summary.query("area == 'force' and metric == 'episodes' and value > 0")
-        indexed["with_episodes"] = frozenset(counted["force_code"])
-    return indexed
+    Examples
+    --------
+    >>> practice = pd.DataFrame({"force_code": ["E23000014"], "measure": ["review_within_24h"], "value": [0.8]})
+    >>> evidence = Evidence({"practice": practice})
+    >>> float(evidence.row("practice", "E23000014", "review_within_24h")["value"])
+    0.8
+    >>> evidence.row("practice", "E23000001", "review_within_24h") is None
+    True
+    """
+
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        self._tables = tables
+        self._indexed: dict[str, pd.DataFrame] = {}
+        self._scorecards: dict[str, pd.DataFrame] | None = None
+        self._with_episodes: frozenset[str] | None = None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tables
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A prepared table as it is."""
+        return self._tables[name]
+
+    def row(self, name: str, code: str, measure: str | None = None) -> pd.Series | None:
+        """The row of table ``name`` for force ``code`` (and ``measure``, in a table of measures), or None."""
+        if name not in self._indexed:
+            table = self._tables[name]
+            keys = ["force_code", "measure"] if "measure" in table.columns else ["force_code"]
+            self._indexed[name] = table.set_index(keys if len(keys) > 1 else keys[0]).sort_index()
+        indexed = self._indexed[name]
+        key = code if measure is None else (code, measure)
+        return indexed.loc[key] if key in indexed.index else None
+
+    def scorecard(self, code: str) -> pd.DataFrame | None:
+        """The force's data-quality scorecard (``quality``) indexed by dimension and measure, or None."""
+        if self._scorecards is None:
+            card = self._tables["quality"]
+            self._scorecards = {c: rows.set_index(["dimension", "measure"]) for c, rows in card.groupby("force_code")}
+        return self._scorecards.get(code)
+
+    def forces(self) -> list[str]:
+        """Every force that sent rows (it has a scorecard)."""
+        return sorted(set(self._tables["quality"]["force_code"]) - {NATIONAL, ""})
+
+    def has_episodes(self, code: str) -> bool:
+        """Whether any of the force's rows was cleaned into an episode."""
+        if self._with_episodes is None:
+            summary = self._tables["summary"]
+            counted = summary[(summary["area"] == "force") & (summary["metric"] == "episodes") & (summary["value"] > 0)]
+            self._with_episodes = frozenset(counted["force_code"])
+        return code in self._with_episodes
 
 
 def find_issues(
@@ -247,7 +281,7 @@ def find_issues(
     tables : dict of str to pandas.DataFrame
         The prepared tables (:data:`toolkit.stats.tables.TABLE_NAMES`).
     thresholds : dict, optional
-        Default :data:`THRESHOLDS`.
+        Overrides of :data:`THRESHOLDS` (as :func:`read_thresholds` gives them).
     areas : tuple of str, optional
         Only the rules of these areas (then only the tables they read are needed:
         ``quality`` and ``support`` for ``understanding``).
@@ -257,16 +291,16 @@ def find_issues(
     list of dict
         Findings ordered by force, then judgement (causes of concern first), then rule.
     """
-    t = thresholds or THRESHOLDS
-    indexed = _index_tables(tables)
+    t = THRESHOLDS | (thresholds or {})
+    evidence = Evidence(tables)
     findings = []
-    for code in sorted(set(indexed["quality"]) - {NATIONAL, ""}):
+    for code in evidence.forces():
         name = get_force(code).name
         for registered in RULES.values():
             if areas is not None and registered.area not in areas:
                 continue
-            if registered.area != "understanding" and code not in indexed["with_episodes"]:
+            if registered.area != "understanding" and not evidence.has_episodes(code):
                 continue  # a force whose every row was set aside has only its data to be judged on
-            findings.extend(registered.judge(indexed, {k: t[k] for k in registered.thresholds}, code, name))
+            findings.extend(registered.judge(evidence, {k: t[k] for k in registered.thresholds}, code, name))
     order = {j: i for i, j in enumerate(JUDGEMENT_ORDER)}
     return sorted(findings, key=lambda f: (f["force_code"], order[f["judgement"]], f["rule"]))

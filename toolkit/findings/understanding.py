@@ -43,17 +43,17 @@ def support_statement(support: pd.DataFrame, force_code: str, metric: str) -> st
     )
 
 
-def _judgeable(tables, code: str, t: dict) -> pd.DataFrame | None:
+def _judgeable(evidence, code: str, t: dict) -> pd.DataFrame | None:
     """The force's scorecard when it sent enough records to be judged on it, else None."""
-    card = tables["quality"].get(code)
+    card = evidence.scorecard(code)
     if card is None or "completeness" not in card.index.get_level_values("dimension"):
         return None
     key = card.loc["completeness"].reindex(list(KEY_FIELDS))
     return card if key["denominator"].max() >= t["min_records"] else None
 
 
-def _national(tables, dimension: str, measure: str) -> float:
-    return float(tables["quality"][NATIONAL].loc[(dimension, measure), "value"])
+def _national(evidence, dimension: str, measure: str) -> float:
+    return float(evidence.scorecard(NATIONAL).loc[(dimension, measure), "value"])
 
 
 @rule(
@@ -63,8 +63,8 @@ def _national(tables, dimension: str, measure: str) -> float:
     "fewer than min_records records where a key field is expected: data quality not judged",
     thresholds={"min_records": _MIN_RECORDS},
 )
-def judge_too_few_records(tables, t, code, name) -> list[dict]:
-    if code not in tables["quality"] or _judgeable(tables, code, t) is not None:
+def judge_too_few_records(evidence, t, code, name) -> list[dict]:
+    if evidence.scorecard(code) is None or _judgeable(evidence, code, t) is not None:
         return []
     return [
         make_finding(
@@ -87,14 +87,14 @@ def judge_too_few_records(tables, t, code, name) -> list[dict]:
         "completeness_concern": Threshold(0.70, "a key field recorded in under this share: cause of concern"),
     },
 )
-def judge_key_field_completeness(tables, t, code, name) -> list[dict]:
-    card = _judgeable(tables, code, t)
+def judge_key_field_completeness(evidence, t, code, name) -> list[dict]:
+    card = _judgeable(evidence, code, t)
     if card is None:
         return []
     key = card.loc["completeness"].loc[list(KEY_FIELDS)]
     worst = key["value"].idxmin()
     row = key.loc[worst]
-    comparator = _national(tables, "completeness", worst)
+    comparator = _national(evidence, "completeness", worst)
     figures = f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%})"
     metric = f"episodes with {worst} recorded"
     if row["value"] < t["completeness_concern"]:
@@ -129,14 +129,14 @@ def judge_key_field_completeness(tables, t, code, name) -> list[dict]:
 def _judge_share(rule_id: str, dimension: str, measure: str, what: str, improve: str, concern: str):
     """A judge of one scorecard share against an improvement and a concern threshold."""
 
-    def judge(tables, t, code, name) -> list[dict]:
-        card = _judgeable(tables, code, t)
+    def judge(evidence, t, code, name) -> list[dict]:
+        card = _judgeable(evidence, code, t)
         if card is None or (dimension, measure) not in card.index:
             return []
         row = card.loc[(dimension, measure)]
         if pd.isna(row["value"]):
             return []
-        comparator = _national(tables, dimension, measure)
+        comparator = _national(evidence, dimension, measure)
         text = (
             f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {comparator:.0%})."
@@ -211,9 +211,10 @@ rule(
         ),
     },
 )
-def judge_insufficient_data(tables, t, code, name) -> list[dict]:
-    support = tables["support"]
-    rows = support[(support["force_code"] == code) & ~support["sufficient"]]
+def judge_insufficient_data(evidence, t, code, name) -> list[dict]:
+    support = evidence.table("support")
+    # Judged against the threshold given, which is the one the run's support table was marked with.
+    rows = support[(support["force_code"] == code) & (support["value"] < t["support_sufficient"])]
     return [
         make_finding(
             code,

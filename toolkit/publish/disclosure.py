@@ -41,6 +41,8 @@ __all__ = [
     "format_count",
     "mask_small_counts",
     "publish_findings",
+    "published_threshold",
+    "publish_tables",
     "suppress_small_counts",
     "suppress_volume_summary",
     "format_figure",
@@ -196,6 +198,38 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     return f"{value:,.{decimals}f}"
+
+
+def published_threshold(run: dict) -> int:
+    """The smallest count a run publishes, from its parameters (``run_parameters.json``).
+
+    Examples
+    --------
+    >>> published_threshold({"suppression_threshold": 10}), published_threshold({})
+    (10, 5)
+    """
+    return run.get("suppression_threshold", DEFAULT_THRESHOLD)
+
+
+def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.DataFrame]:
+    """The prepared tables a page publishes, each after the disclosure control it needs.
+
+    The volume summary gets primary and secondary suppression
+    (:func:`suppress_volume_summary`, with the run's comparator groups), the
+    data-quality scorecard primary suppression (:func:`suppress_small_counts`);
+    every other table is shown through the functions of this module where it
+    is used (:func:`format_count`, :func:`rests_on_small_count`,
+    :func:`mask_small_counts`). The run's parameters give the threshold.
+    """
+    threshold = published_threshold(run)
+    published = dict(tables)
+    if "summary" in published:
+        published["summary"] = suppress_volume_summary(
+            published["summary"], run.get("comparator_groups", {}), threshold
+        )
+    if "quality" in published:
+        published["quality"] = suppress_small_counts(published["quality"], threshold)
+    return published
 
 
 def format_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str:

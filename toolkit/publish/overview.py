@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from toolkit.forces import NATIONAL, get_force, list_forces
-from toolkit.publish.disclosure import DEFAULT_THRESHOLD, format_figure
+from toolkit.publish.disclosure import format_figure, published_threshold
 from toolkit.publish.markup import describe_finding, embed_chart, escape, findings_list, html_table, notes
 from toolkit.publish.plots import plot_force_effects
 from toolkit.publish.report import load_prepared
@@ -45,7 +45,7 @@ class NationalOverview:
 
     @property
     def threshold(self) -> int:
-        return self.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+        return published_threshold(self.run)
 
 
 def load_overview(data_dir: str | Path) -> NationalOverview:

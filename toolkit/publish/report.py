@@ -20,16 +20,15 @@ from toolkit.findings import JUDGEMENT_ORDER
 from toolkit.findings.understanding import support_statement
 from toolkit.forces import NATIONAL, Force, get_force
 from toolkit.publish.disclosure import (
-    DEFAULT_THRESHOLD,
     SUPPRESSED,
     format_count,
     format_figure,
     is_small_count,
     mask_small_counts,
     publish_findings,
+    publish_tables,
+    published_threshold,
     rests_on_small_count,
-    suppress_small_counts,
-    suppress_volume_summary,
 )
 from toolkit.publish.markup import Cell, describe_finding, embed_chart, escape, findings_list, html_table, notes
 from toolkit.publish.plots import (
@@ -108,7 +107,7 @@ class ForceReport:
     @property
     def threshold(self) -> int:
         """The smallest count the run publishes."""
-        return self.run.get("suppression_threshold", DEFAULT_THRESHOLD)
+        return published_threshold(self.run)
 
     def figure(self, metric: str, area: str = "force") -> pd.Series:
         """One figure (a row of the summary) for this force, its comparators or nationally."""
@@ -149,13 +148,8 @@ def load_prepared(data_dir: str | Path, names) -> tuple[dict, list[dict], dict[s
     names = list(names)
     work.require(["run", "findings", *names])
     run = work.read_json("run")
-    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    tables = {name: work.read_table(name) for name in names}
-    if "summary" in tables:
-        tables["summary"] = suppress_volume_summary(tables["summary"], run.get("comparator_groups", {}), threshold)
-    if "quality" in tables:
-        tables["quality"] = suppress_small_counts(tables["quality"], threshold)
-    return run, publish_findings(work.read_json("findings"), threshold), tables
+    tables = publish_tables({name: work.read_table(name) for name in names}, run)
+    return run, publish_findings(work.read_json("findings"), published_threshold(run)), tables
 
 
 def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
 from toolkit.forces import NATIONAL, get_force
-from toolkit.publish.disclosure import DEFAULT_THRESHOLD, format_figure, suppress_volume_summary
+from toolkit.publish.disclosure import format_figure, publish_tables, published_threshold
 from toolkit.store import write_atomically
 
 __all__ = ["write_index", "build_index_rows"]
@@ -77,8 +77,8 @@ def write_index(
     overview: Path | None = None,
 ) -> Path:
     """Write ``index.html`` listing every force of the run, linking each written report."""
-    threshold = run.get("suppression_threshold", DEFAULT_THRESHOLD)
-    shown = suppress_volume_summary(summary, run.get("comparator_groups", {}), threshold)
+    threshold = published_threshold(run)
+    shown = publish_tables({"summary": summary}, run)["summary"]
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
     left_out = [get_force(code).name for code in filter(None, national["leaves_out"].split(";"))]
     page = _ENVIRONMENT.get_template("index.html.j2").render(

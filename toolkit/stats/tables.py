@@ -77,10 +77,11 @@ class PreparedTable:
         The tables made, in the order ``build`` returns them (one table, a
         tuple of tables, or a dict by name).
     build : callable
-        ``build(inputs, tables)``: ``tables`` holds every table declared before this one.
+        ``build(inputs, tables)``: ``tables`` holds every table declared before
+        this one (none for a table computed ``beside``, which starts first).
     beside : bool
-        Run beside the other tables (in a thread): true of the multilevel
-        models, whose native code releases the GIL for seconds at a time.
+        Run beside the other tables (in a thread), from the inputs alone: true
+        of the multilevel models, whose native code releases the GIL for seconds at a time.
     """
 
     names: tuple[str, ...]
