@@ -42,6 +42,8 @@ __all__ = [
     "mask_small_counts",
     "publish_findings",
     "published_threshold",
+    "suppress_tidy_figures",
+    "round_published_figures",
     "publish_tables",
     "suppress_small_counts",
     "suppress_volume_summary",
@@ -198,6 +200,75 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     return f"{value:,.{decimals}f}"
+
+
+def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Primary and secondary suppression of tidy figures of forces and England and Wales (not volume).
+
+    Primary: :func:`suppress_small_counts`. Secondary: a national total's
+    counts, less the published forces', would give a withheld force's away,
+    so national rows carry no numerator or denominator, and a national count
+    is withheld where any force's count of the same measure is. A withheld
+    figure loses its funnel band too.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``force_code``, ``area`` (``force`` or ``national``), ``section``,
+        ``metric``, ``value``, ``lower``, ``upper``, ``numerator``,
+        ``denominator``, ``unit``, ``band``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["E23000034", "E23000014", "england_and_wales"],
+    ...     "area": ["force", "force", "national"], "section": "repeats", "metric": "children_2_plus",
+    ...     "value": [3.0, 120.0, 123.0], "lower": None, "upper": None, "numerator": None,
+    ...     "denominator": None, "unit": "children", "band": None})
+    >>> suppress_tidy_figures(t)[["value", "suppressed"]].to_numpy().tolist()
+    [[nan, True], [120.0, False], [nan, True]]
+    """
+    out = suppress_small_counts(table, threshold)
+    national = out["area"] == "national"
+    out.loc[national, ["numerator", "denominator"]] = np.nan
+    withheld = out.loc[out["suppressed"] & ~national, ["section", "metric"]].drop_duplicates()
+    keys = pd.MultiIndex.from_frame(out[["section", "metric"]])
+    hit = national & out["unit"].isin(COUNT_UNITS) & keys.isin(pd.MultiIndex.from_frame(withheld))
+    out.loc[hit, ["value", "lower", "upper"]] = np.nan
+    out.loc[hit, "suppressed"] = True
+    out["band"] = out["band"].where(~out["suppressed"])
+    return out
+
+
+SIGNIFICANT_FIGURES = 4
+
+
+def _round(values: pd.Series) -> pd.Series:
+    """Round to :data:`SIGNIFICANT_FIGURES` significant figures (missing stays missing)."""
+    v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = SIGNIFICANT_FIGURES - 1 - np.floor(np.log10(np.abs(v)))
+    digits = np.where(np.isfinite(digits), digits, 0).astype(int)
+    return pd.Series([round(x, d) if np.isfinite(x) else x for x, d in zip(v, digits, strict=True)], index=values.index)
+
+
+def round_published_figures(table: pd.DataFrame) -> pd.DataFrame:
+    """Figures that are not counts rounded to :data:`SIGNIFICANT_FIGURES` significant figures.
+
+    A rate or share to full precision, with a published denominator, could give
+    a withheld count back; four figures are all a reader needs.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"value": [0.123456, 1234.0], "lower": None, "upper": None,
+    ...                   "unit": ["share", "episodes"]})
+    >>> round_published_figures(t)["value"].tolist()
+    [0.1235, 1234.0]
+    """
+    out = table.copy()
+    counts = out["unit"].isin(COUNT_UNITS)
+    for column in ("value", "lower", "upper"):
+        out[column] = out[column].where(counts, _round(out[column]))
+    return out
 
 
 def published_threshold(run: dict) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.forces import NATIONAL
-from toolkit.publish.disclosure import COUNT_UNITS, suppress_small_counts, suppress_volume_summary
+from toolkit.publish.disclosure import round_published_figures, suppress_tidy_figures, suppress_volume_summary
 
 __all__ = ["METRIC_COLUMNS", "PUBLISHED", "PublishedFigures", "collect_metrics"]
 
@@ -41,7 +41,6 @@ METRIC_COLUMNS = [
     "suppressed",
     "leaves_out",
 ]
-SIGNIFICANT_FIGURES = 4
 
 
 @dataclass(frozen=True)
@@ -190,15 +189,6 @@ PUBLISHED = (
 )
 
 
-def _round(values: pd.Series) -> pd.Series:
-    """Round to :data:`SIGNIFICANT_FIGURES` significant figures (missing stays missing)."""
-    v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        digits = SIGNIFICANT_FIGURES - 1 - np.floor(np.log10(np.abs(v)))
-    digits = np.where(np.isfinite(digits), digits, 0).astype(int)
-    return pd.Series([round(x, d) if np.isfinite(x) else x for x, d in zip(v, digits, strict=True)], index=values.index)
-
-
 def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, threshold: int) -> pd.DataFrame:
     """Every published figure, tidy, after disclosure control.
 
@@ -218,20 +208,6 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
     """
     volume = suppress_volume_summary(tables["summary"], comparator_groups, threshold).assign(section="volume")
     blocks = [declared.rows(tables) for declared in PUBLISHED]
-    other = suppress_small_counts(pd.concat(blocks, ignore_index=True), threshold)
-    # A total's counts, less the published forces', would give a withheld force's away: national rows
-    # carry no counts, and a national count is withheld where any force's count of it is.
-    national = other["area"] == "national"
-    other.loc[national, ["numerator", "denominator"]] = np.nan
-    withheld = other.loc[other["suppressed"] & ~national, ["section", "metric"]].drop_duplicates()
-    keys = pd.MultiIndex.from_frame(other[["section", "metric"]])
-    hit = national & other["unit"].isin(COUNT_UNITS) & keys.isin(pd.MultiIndex.from_frame(withheld))
-    other.loc[hit, ["value", "lower", "upper"]] = np.nan
-    other.loc[hit, "suppressed"] = True
-    other["band"] = other["band"].where(~other["suppressed"])
-    other["leaves_out"] = ""
-    table = pd.concat([volume, other], ignore_index=True).reindex(columns=METRIC_COLUMNS)
-    counts = table["unit"].isin(["episodes", "children"])
-    for column in ("value", "lower", "upper"):
-        table[column] = table[column].where(counts, _round(table[column]))
+    other = suppress_tidy_figures(pd.concat(blocks, ignore_index=True), threshold).assign(leaves_out="")
+    table = round_published_figures(pd.concat([volume, other], ignore_index=True).reindex(columns=METRIC_COLUMNS))
     return table.sort_values(["section", "metric", "area", "force_code"], kind="stable").reset_index(drop=True)
