@@ -43,6 +43,19 @@ def test_thresholds_lists_every_findings_threshold_as_a_file_run_accepts(tmp_pat
     assert read_thresholds(copied) == THRESHOLDS
 
 
+@pytest.mark.parametrize("threshold", ["1", "0", "-3", "2"])
+def test_a_threshold_that_switches_suppression_off_is_refused_before_anything_is_read(threshold):
+    result = toolkit("run", "--input", "missing.csv", "--extract-date", "2025-01-31", "--suppress-below", threshold)
+    assert_clean_failure(result, "use at least 3, or --no-suppression for an internal run")
+    assert "missing.csv" not in result.stderr  # refused first
+
+
+def test_a_threshold_below_the_default_is_allowed_with_a_warning():
+    result = toolkit("run", "--input", "missing.csv", "--extract-date", "2025-01-31", "--suppress-below", "4")
+    assert "WARNING: counts of 4 will be published" in result.stderr
+    assert_clean_failure(result, "missing.csv: no such file")
+
+
 def test_validate_accepts_a_good_extract(small_extract):
     path, episodes, _ = small_extract
     result = toolkit("validate", path, "--extract-date", EXTRACT_DATE)

@@ -64,3 +64,15 @@ def test_bad_comparator_files_are_refused_clearly(tmp_path, document, message):
 def test_missing_comparator_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read comparator groups"):
         forces.read_comparator_groups(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "typed", ["E23000034", "city-of-london", "City of London", "CITY OF LONDON POLICE", " city-of-london "]
+)
+def test_a_force_is_found_by_code_slug_or_name(typed):
+    assert forces.find_force(typed).code == "E23000034"
+
+
+def test_a_force_that_is_not_one_is_refused_with_the_closest():
+    with pytest.raises(UnknownForceError, match="closest"):
+        forces.find_force("west midland")

@@ -145,7 +145,11 @@ def _dask_scheduler(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from toolkit.publish.disclosure import check_threshold
     from toolkit.runner import run_reports
+
+    if not args.no_suppression:
+        check_threshold(args.suppress_below, allow_off=False)  # 0 only by --no-suppression; warnings come later
 
     result = run_reports(
         args.input,
@@ -223,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", type=Path, required=True, help="extract: .csv, .parquet or .xlsx")
     run.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
     run.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
-    run.add_argument("--forces", nargs="+", metavar="CODE", help="only these forces (ONS codes)")
+    run.add_argument(
+        "--forces", nargs="+", metavar="FORCE", help="only these forces: ONS codes, slugs or names (west-midlands)"
+    )
     run.add_argument("--workers", type=int, default=2, help="reports rendered in parallel (default 2)")
     run.add_argument(
         "--executor",
@@ -244,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--thresholds", type=Path, help="YAML of findings thresholds to override (see toolkit.findings.THRESHOLDS)"
     )
     run.add_argument("--mapping", type=Path, help="mapping YAML when the input is a force's own export")
-    run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5)")
+    run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5; at least 3)")
     run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)

@@ -42,6 +42,7 @@ __all__ = [
     "COMPARATOR_GROUPS_FILE",
     "list_forces",
     "get_force",
+    "find_force",
     "read_forces_table",
     "propose_comparator_groups",
     "read_comparator_groups",
@@ -198,6 +199,32 @@ def get_force(code: object) -> Force:
     raise UnknownForceError(
         f"unknown force code {text}: expected an ONS police force area code such as E23000014 (West Midlands){hint}"
     )
+
+
+def find_force(text: object) -> Force:
+    """Look up one force as a user may type it: its ONS code, slug, name or official name, in any case.
+
+    Notebook parameters and files are checked with the stricter :func:`get_force` (codes only).
+
+    Raises
+    ------
+    UnknownForceError
+        As :func:`get_force`, with the closest known codes and names.
+
+    Examples
+    --------
+    >>> [find_force(t).code for t in ("E23000014", "west-midlands", "West Midlands", "west midlands police")]
+    ['E23000014', 'E23000014', 'E23000014', 'E23000014']
+    >>> find_force("City of London Police").slug
+    'city-of-london'
+    """
+    if isinstance(text, str):
+        key = text.strip().lower()
+        for force in _registry().values():
+            names = (force.code.lower(), force.slug, force.slug.replace("-", " "), force.name.lower())
+            if key in (*names, force.official_name.lower()):
+                return force
+    return get_force(text)  # refused, with the closest codes and names
 
 
 def propose_comparator_groups(size: int = 7) -> dict[str, list[str]]:

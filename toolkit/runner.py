@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,11 +32,11 @@ from toolkit.config import DATA_DIR
 from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.findings import find_issues, read_thresholds
-from toolkit.forces import COMPARATOR_GROUPS_FILE, get_force, read_comparator_groups
+from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_comparator_groups
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
-from toolkit.publish.disclosure import DEFAULT_THRESHOLD, publish_findings, publish_tables
+from toolkit.publish.disclosure import DEFAULT_THRESHOLD, check_threshold, publish_findings, publish_tables
 from toolkit.publish.kernels import KernelPool
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.render import (
@@ -52,6 +53,7 @@ from toolkit.store import WorkFolder, write_atomically
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
 DEFAULT_WORK_DIR = DATA_DIR / "processed"
+LOGGER = logging.getLogger("toolkit")
 
 
 @dataclass
@@ -290,7 +292,7 @@ def run_reports(
     out_dir : path-like
         Report folder (HTML, ``index.html``, ``run.json``): what may be published.
     forces : list of str, optional
-        ONS codes to report on; default every force with episodes in the extract.
+        Forces to report on, by ONS code, slug or name; default every force with episodes in the extract.
     workers : int, default 2
         Parallel worker processes.
     work_dir : path-like, optional
@@ -304,7 +306,8 @@ def run_reports(
         Mapping YAML of a force's export dialect; without it the input must be
         a canonical extract and is validated strictly.
     suppression_threshold : int, default 5
-        Smallest count published; 0 switches suppression off (internal use only).
+        Smallest count published: at least 3 (below 5 with a warning), or 0 to switch suppression
+        off (internal use only).
     notebook : path-like
         The report template.
     progress : bool, default True
@@ -329,6 +332,9 @@ def run_reports(
         force, bad comparator file, bad worker count.
     """
     started = time.perf_counter()
+    warning = check_threshold(suppression_threshold)  # before anything is read
+    if warning:
+        LOGGER.warning(warning)
     if not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ToolkitError(f"workers must be a whole number from 1 to 64, not {workers!r}")
     if kernels not in KERNEL_MODES:
@@ -336,7 +342,7 @@ def run_reports(
     if scheduler is not None:
         _connect_to_dask(scheduler, timeout="5s").close()  # before any work, not after it
     extract = ExtractDate.parse(extract_date)
-    requested = [get_force(code).code for code in forces] if forces else None
+    requested = [find_force(force).code for force in forces] if forces else None
     groups = read_comparator_groups(comparators)
     rule_thresholds = read_thresholds(thresholds)
     input_path = Path(input_path)

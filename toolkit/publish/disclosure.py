@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.errors import ToolkitError
 from toolkit.forces import get_force
 from toolkit.stats.volume import pool_volume
 
@@ -36,6 +37,8 @@ __all__ = [
     "SUPPRESSED",
     "DEFAULT_THRESHOLD",
     "COUNT_UNITS",
+    "SMALLEST_SAFE_THRESHOLD",
+    "check_threshold",
     "is_small_count",
     "rests_on_small_count",
     "format_count",
@@ -52,10 +55,53 @@ __all__ = [
 
 SUPPRESSED = "[c]"
 DEFAULT_THRESHOLD = 5
+# Below this a threshold withholds too little to protect anyone (2 withholds only the 1s): such a run
+# must say it publishes everything (a threshold of 0, `--no-suppression`).
+SMALLEST_SAFE_THRESHOLD = 3
 # Units whose value is itself a count of people or events.
 COUNT_UNITS = frozenset({"episodes", "children"})
 # Denominators that are resident populations (ONS estimates, not counts of children in the data).
 _POPULATION_DENOMINATOR_UNITS = frozenset({"episodes per 1,000 children"})
+
+
+def check_threshold(threshold: object, allow_off: bool = True) -> str | None:
+    """Check a run's suppression threshold before anything is read; a warning to show, or None.
+
+    ``0`` switches disclosure control off (internal use only, what
+    ``--no-suppression`` asks for; refused when ``allow_off`` is false, as for
+    ``--suppress-below``); any other value must be a whole number of
+    at least :data:`SMALLEST_SAFE_THRESHOLD`, and one below
+    :data:`DEFAULT_THRESHOLD` is allowed with a warning.
+
+    Raises
+    ------
+    ToolkitError
+        A threshold that is not a whole number, or that would quietly switch suppression (nearly) off.
+
+    Examples
+    --------
+    >>> check_threshold(5) is None, check_threshold(0) is None
+    (True, True)
+    >>> print(check_threshold(3))
+    counts of 3 and 4 will be published: the default withholds every count below 5
+    >>> check_threshold(1)
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.ToolkitError: a suppression threshold of 1 would publish counts that identify children: use at least 3, or --no-suppression for an internal run
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise ToolkitError(f"the suppression threshold must be a whole number, not {threshold!r}")
+    if threshold == 0 and allow_off:
+        return None
+    if threshold < SMALLEST_SAFE_THRESHOLD:
+        raise ToolkitError(
+            f"a suppression threshold of {threshold} would publish counts that identify children: use at least "
+            f"{SMALLEST_SAFE_THRESHOLD}, or --no-suppression for an internal run"
+        )
+    if threshold < DEFAULT_THRESHOLD:
+        shown = " and ".join(str(n) for n in range(threshold, DEFAULT_THRESHOLD))
+        return f"counts of {shown} will be published: the default withholds every count below {DEFAULT_THRESHOLD}"
+    return None
 
 
 def is_small_count(values, threshold: int = DEFAULT_THRESHOLD):
