@@ -62,6 +62,15 @@ def test_overdispersion_matches_funnelplotr():
     assert result["tau2"] == pytest.approx(0.01947753057802157, rel=1e-9)  # derived value, cross-check
 
 
+def test_truncation_leaves_the_extreme_units_out_of_phi_and_tau2():
+    """FunnelPlotR's truncated estimate: z from -2 to 2.5 by 0.5, weights 100, gives phi 1.375, tau2 0.005714."""
+    z = np.arange(-2, 2.51, 0.5)
+    result = funnel.estimate_overdispersion(z, np.full(len(z), 100.0), method="truncate")
+    assert result["phi"] == pytest.approx(1.375, rel=1e-12)  # 11 / 8 kept units, not 11 / 10
+    assert result["tau2"] == pytest.approx(4 / 700, rel=1e-12)  # (8 x 1.375 - 7) / (800 - 80,000 / 800)
+    assert round(result["tau2"], 6) == 0.005714
+
+
 def test_no_overdispersion_in_pure_binomial_noise():
     rng = np.random.default_rng(4)
     n = rng.integers(200, 20_000, 43)

@@ -74,6 +74,14 @@ def test_byar_lower_limit_below_zero_is_missing():
     assert np.isnan(lower[0]) and upper[0] == pytest.approx(9.362180217908362, rel=RTOL)
 
 
+def test_byar_lower_limit_of_zero_events_is_missing():
+    lower, upper = intervals.byar_limits([0, 10])
+    assert np.isnan(lower[0]) and lower[1] > 0
+    assert upper[0] == pytest.approx(
+        (1 - 1 / 9 + 1.959963984540054 / 3) ** 3, rel=RTOL
+    )  # (O + 1) = 1 in Byar's upper limit
+
+
 def test_zero_events_and_zero_denominators_are_defined():
     got = intervals.rate_interval([0, 3], [1000, 0])
     assert got.loc[0, "value"] == 0 and got.loc[0, "lower"] == 0

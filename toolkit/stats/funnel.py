@@ -213,7 +213,8 @@ def estimate_overdispersion(zscores, weights, trim: float = 0.1, method: str = "
         Their precisions, 1 / s_i^2.
     trim : float, default 0.1
         Share winsorised (or truncated) at each end before estimating phi, so
-        that the outliers being looked for do not inflate it.
+        that the outliers being looked for do not inflate it. Truncated units
+        are left out of ``tau2`` too.
     method : {"winsorise", "truncate"}
         Winsorise (Spiegelhalter) or drop the extreme groups (the NHS SHMI variant).
 
@@ -244,10 +245,13 @@ def estimate_overdispersion(zscores, weights, trim: float = 0.1, method: str = "
         phi = float(np.mean(used**2))
         n_phi = units
     elif method == "truncate":
+        # The units whose rank falls in the extreme groups are left out of phi and of tau2 alike
+        # (FunnelPlotR, and the NHS SHMI): phi is the mean of the kept units' squared z-scores.
         groups = np.floor(stats.rankdata(z) * (1 / trim) / (units + 1))
         kept = (groups > 0) & (groups < 1 / trim - 1)
-        phi = float(np.sum(z[kept] ** 2) / units)
-        n_phi = units
+        z, w = z[kept], w[kept]
+        phi = float(np.mean(z**2))
+        n_phi = len(z)
     else:
         raise ValueError(f"method must be 'winsorise' or 'truncate', not {method!r}")
     if n_phi * phi <= n_phi - 1:

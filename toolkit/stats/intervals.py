@@ -60,8 +60,8 @@ def byar_limits(count, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray
     """Byar's approximate confidence limits for a Poisson count.
 
     A negative lower limit (possible only for very small counts at high
-    confidence) is returned as NaN, as in PHEindicatormethods; use exact
-    limits there.
+    confidence), and the lower limit of a count of 0, are returned as NaN, as
+    in PHEindicatormethods; use exact limits there.
 
     Parameters
     ----------
@@ -83,8 +83,7 @@ def byar_limits(count, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray
     z = _z(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         lower = o * (1 - 1 / (9 * o) - z / (3 * np.sqrt(o))) ** 3
-    lower = np.where(o == 0, 0.0, lower)
-    lower = np.where(lower < 0, np.nan, lower)
+    lower = np.where(lower < 0, np.nan, lower)  # and NaN at 0, as the formula gives and PHE returns
     o1 = o + 1
     upper = o1 * (1 - 1 / (9 * o1) + z / (3 * np.sqrt(o1))) ** 3
     return lower, upper
