@@ -98,3 +98,40 @@ def test_a_share_whose_complement_is_a_small_count_is_suppressed():
     published = suppress_small_counts(table)
     assert published["suppressed"].tolist() == [True, True, False, False]
     assert published.loc[0, ["value", "numerator", "denominator"]].isna().all()
+
+
+def test_a_force_with_three_rows_has_no_count_or_share_of_them_in_its_data_quality_section():
+    """City of London sent 3 rows: neither the rows received nor a share of them (2 of 3) is printed."""
+    from toolkit.forces import get_force
+    from toolkit.ingest.clean import clean_export
+    from toolkit.ingest.mapping import CANONICAL, read_mapping
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.publish.report import ForceReport, show_data_quality
+    from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
+
+    raw = pd.DataFrame(
+        {
+            "force_code": ["E23000034"] * 3,
+            "episode_id": ["a", "b", "c"],
+            "person_id": ["p", "q", "r"],
+            "reported_at": ["2024-03-05T21:40:00", "2024-04-05T10:00:00", "2024-05-05T10:00:00"],
+            "returned_at": ["2024-03-06T01:00:00", "2024-04-05T12:00:00", ""],
+            "age": ["15", "14", "16"],
+            "category": ["missing"] * 3,
+            "risk_initial": ["low"] * 3,
+        }
+    )
+    result = clean_export(raw, read_mapping(CANONICAL), "2025-01-31")
+    run = {"suppression_threshold": 5}
+    tables = publish_tables(
+        {
+            "quality": score_data_quality(result, "2025-01-31"),
+            "support": assess_metric_support(result.clean, 0.7),
+            "cleaning": summarise_cleaning(result),
+        },
+        run,
+    )
+    html = show_data_quality(ForceReport(get_force("E23000034"), run, [], tables)).data
+    assert "Rows received from the force's extract: <strong>[c]</strong>" in html
+    assert "67%" not in html and "33%" not in html  # time to return: 2 of 3 episodes have returned_at
+    assert ">3<" not in html

@@ -342,6 +342,13 @@ def show_problem_profile(report: ForceReport) -> HTML:
     )
 
 
+def _support_share(row: pd.Series, threshold: int) -> str:
+    """The share of episodes that support a measure, or ``[c]`` where it would give a small count away."""
+    return (
+        SUPPRESSED if rests_on_small_count(row["numerator"], row["denominator"], threshold) else f"{row['value']:.0%}"
+    )
+
+
 def show_data_quality(report: ForceReport) -> HTML:
     """What cleaning did with the force's rows, its scorecard against England and Wales, and
     which measures its data can support."""
@@ -351,8 +358,8 @@ def show_data_quality(report: ForceReport) -> HTML:
     outcomes = cleaning.sort_values("rows", ascending=False)
     lines = [(row.outcome, [format_count(row.rows, report.threshold)]) for row in outcomes.itertuples()]
     cleaning_html = (
-        f"<p>Rows received from the force's extract: <strong>{received:,}</strong>. What became of them:</p>"
-        + html_table(lines)
+        f"<p>Rows received from the force's extract: <strong>{format_count(received, report.threshold)}</strong>. "
+        "What became of them:</p>" + html_table(lines)
     )
     card = report.quality
     mine = card[card["force_code"] == code].set_index(["dimension", "measure"])
@@ -374,7 +381,8 @@ def show_data_quality(report: ForceReport) -> HTML:
         verdict = "supported" if row["sufficient"] else "insufficient data"
         items.append(
             f"<li data-support='{escape(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
-            f"{escape(row['description'])}: {row['value']:.0%} of episodes have what it needs: "
+            f"{escape(row['description'])}: {escape(_support_share(row, report.threshold))} of episodes have what it "
+            "needs: "
             f"<strong>{escape(verdict)}</strong></li>"
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
