@@ -135,3 +135,4 @@ def test_a_force_with_three_rows_has_no_count_or_share_of_them_in_its_data_quali
     assert "Rows received from the force's extract: <strong>[c]</strong>" in html
     assert "67%" not in html and "33%" not in html  # time to return: 2 of 3 episodes have returned_at
     assert ">3<" not in html
+    assert "[c]: withheld because the share would reveal a count of fewer than 5 episodes" in html

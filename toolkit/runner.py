@@ -111,8 +111,12 @@ def prepare_tables(
         comparator_groups=comparator_groups if comparator_groups is not None else read_comparator_groups(),
         thresholds=rule_thresholds,
     )
-    write_cleaning_outputs(result, work.path)
-    tables = prepare_statistics(inputs)
+    with ThreadPoolExecutor(1) as writer:
+        # Writing the clean episodes and logs is mostly Arrow and file I/O, which release the GIL: it runs
+        # beside the statistics rather than before them.
+        written = writer.submit(write_cleaning_outputs, result, work.path)
+        tables = prepare_statistics(inputs)
+        written.result()
     for name, table in tables.items():
         work.write_table(name, table)
     findings = find_issues(tables, rule_thresholds)

@@ -386,6 +386,13 @@ def show_data_quality(report: ForceReport) -> HTML:
             f"<strong>{escape(verdict)}</strong></li>"
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
+    if any(_support_share(row, report.threshold) == SUPPRESSED for _, row in support.iterrows()):
+        support_html += notes(
+            [
+                f"{SUPPRESSED}: withheld because the share would reveal a count of fewer than {report.threshold} "
+                "episodes, with or without what the measure needs (statistical disclosure control)."
+            ]
+        )
     return HTML(cleaning_html + card_html + support_html)
 
 
