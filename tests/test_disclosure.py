@@ -136,3 +136,31 @@ def test_a_force_with_three_rows_has_no_count_or_share_of_them_in_its_data_quali
     assert "67%" not in html and "33%" not in html  # time to return: 2 of 3 episodes have returned_at
     assert ">3<" not in html
     assert "[c]: withheld because the share would reveal a count of fewer than 5 episodes" in html
+
+
+def test_no_force_report_gives_a_withheld_count_of_repeat_children_back_by_subtraction():
+    """City of London's 2 children missing twice are withheld, so the national 102 beside another 100 is too."""
+    from toolkit.forces import get_force
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.publish.report import ForceReport, show_repeats
+
+    repeats = pd.DataFrame(
+        {
+            "force_code": ["E23000034", "E23000014", "england_and_wales"],
+            "children_2_plus": [2, 100, 102],
+            "children_3_plus": [0, 40, 40],
+            "frequently_missing": [0, 10, 10],
+            "repeat_episodes": [2, 300, 302],
+            "episodes": [4, 500, 504],
+            "repeat_share": [0.5, 0.6, 0.6],
+            "repeat_share_lower": [0.15, 0.55, 0.55],
+            "repeat_share_upper": [0.85, 0.64, 0.64],
+            "rule": "3+ episodes in 90 days",
+        }
+    )
+    run = {"suppression_threshold": 5}
+    tables = publish_tables({"repeats": repeats}, run)
+    html = show_repeats(ForceReport(get_force("E23000014"), run, [], tables)).data
+    twice = html.split("Children who went missing twice or more</th>")[1].split("</tr>")[0]
+    assert "<td>100</td><td>[c]</td>" in twice and "102" not in html
+    assert "<td>40</td><td>40</td>" in html  # nothing withheld in that row: published as it is

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import ToolkitError
-from toolkit.forces import get_force
+from toolkit.forces import NATIONAL, get_force
 from toolkit.stats.volume import pool_volume
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "suppress_tidy_figures",
     "round_published_figures",
     "publish_tables",
+    "withhold_national_counts",
     "suppress_small_counts",
     "suppress_volume_summary",
     "format_figure",
@@ -328,13 +329,43 @@ def published_threshold(run: dict) -> int:
     return run.get("suppression_threshold", DEFAULT_THRESHOLD)
 
 
+def withhold_national_counts(
+    table: pd.DataFrame, columns: list[str], threshold: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """Blank (NaN) the England and Wales count in each column where any force's count is small.
+
+    A national count less the published forces' counts would give a withheld force's count away by
+    subtraction (102 children nationally, 100 in the only other force: the withheld force had 2).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["E23000034", "E23000014", "england_and_wales"],
+    ...                   "children_2_plus": [2, 100, 102], "children_3_plus": [0, 40, 40]})
+    >>> published = withhold_national_counts(t, ["children_2_plus", "children_3_plus"])
+    >>> published.iloc[2][["children_2_plus", "children_3_plus"]].astype(float).tolist()
+    [nan, 40.0]
+    """
+    out = table.copy()
+    national = out["force_code"] == NATIONAL
+    for column in columns:
+        if is_small_count(out.loc[~national, column], threshold).any():
+            out[column] = out[column].astype(float).mask(national)
+    return out
+
+
+# Count columns of wide prepared tables that have a national row, by table (their national count is withheld
+# where a force's count is).
+NATIONAL_COUNT_COLUMNS = {"repeats": ["children_2_plus", "children_3_plus", "frequently_missing"]}
+
+
 def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.DataFrame]:
     """The prepared tables a page publishes, each after the disclosure control it needs.
 
     The volume summary gets primary and secondary suppression
     (:func:`suppress_volume_summary`, with the run's comparator groups), the
-    data-quality scorecard primary suppression (:func:`suppress_small_counts`);
-    every other table is shown through the functions of this module where it
+    data-quality scorecard primary suppression (:func:`suppress_small_counts`),
+    and the national counts of :data:`NATIONAL_COUNT_COLUMNS` secondary
+    suppression (:func:`withhold_national_counts`); every other table is shown through the functions of this module where it
     is used (:func:`format_count`, :func:`rests_on_small_count`,
     :func:`mask_small_counts`). The run's parameters give the threshold.
     """
@@ -346,6 +377,9 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         )
     if "quality" in published:
         published["quality"] = suppress_small_counts(published["quality"], threshold)
+    for name, columns in NATIONAL_COUNT_COLUMNS.items():
+        if name in published and threshold > 1:
+            published[name] = withhold_national_counts(published[name], columns, threshold)
     return published
 
 

@@ -514,8 +514,8 @@ def show_repeats(report: ForceReport) -> HTML:
         return HTML("<p>No episodes for this force are in the extract.</p>")
     mine, national = table.loc[report.force.code], table.loc[NATIONAL]
 
-    def count(value: float) -> str:
-        return format_count(value, report.threshold)
+    def count(value: float) -> str:  # a national count withheld by secondary suppression is missing
+        return SUPPRESSED if pd.isna(value) else format_count(value, report.threshold)
 
     def share(row: pd.Series) -> str:
         if rests_on_small_count(row["repeat_episodes"], row["episodes"], report.threshold):
