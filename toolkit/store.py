@@ -35,37 +35,24 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["FILES", "StoredFile", "WorkFolder", "write_atomically"]
+__all__ = ["FILES", "WorkFolder", "write_atomically"]
 
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file of the work folder that is not a prepared statistics table."""
-
-    name: str
-    file: str
-    what: str
-
-
+# The files of the work folder that are not prepared statistics tables: name -> file.
 FILES = {
-    entry.name: entry
-    for entry in (
-        StoredFile("episodes", "episodes.parquet", "the clean episodes, typed as the contract says"),
-        StoredFile("quarantine", "quarantine.csv", "rows set aside, each with a reason code and a sentence"),
-        StoredFile("changes", "changes.csv", "every corrected value: row, column, before, after, rule"),
-        StoredFile("translations", "translations.csv", "what the mapping translated, counted per spelling"),
-        StoredFile("merged", "merged.csv", "exact duplicate rows and the row each was merged into"),
-        StoredFile("cleaning_counts", "cleaning.json", "rows in, clean, quarantined (by reason) and merged"),
-        StoredFile("findings", "findings.json", "every force's findings, before disclosure control"),
-        StoredFile("run", "run_parameters.json", "the parameters of the run that prepared the folder"),
-    )
+    "episodes": "episodes.parquet",  # the clean episodes, typed as the contract says
+    "quarantine": "quarantine.csv",  # rows set aside, each with a reason code and a sentence
+    "changes": "changes.csv",  # every corrected value: row, column, before, after, rule
+    "translations": "translations.csv",  # what the mapping translated, counted per spelling
+    "merged": "merged.csv",  # exact duplicate rows and the row each was merged into
+    "cleaning_counts": "cleaning.json",  # rows in, clean, quarantined (by reason) and merged
+    "findings": "findings.json",  # every force's findings, before disclosure control
+    "run": "run_parameters.json",  # the parameters of the run that prepared the folder
 }
 EXECUTED = "_executed"  # executed notebooks, kept for inspecting a failed force
 _TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -125,7 +112,7 @@ class WorkFolder:
             ``name`` is neither (a table name is lower-case letters, digits and ``_``).
         """
         if name in FILES:
-            return self.path / FILES[name].file
+            return self.path / FILES[name]
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             raise ToolkitError(f"{name!r} is not a prepared table of the work folder")
         return self.path / f"{name}.parquet"

@@ -645,11 +645,9 @@ def write_cleaning_outputs(result: CleanResult, folder) -> dict[str, Path]:
         What was written: names of :data:`toolkit.store.FILES` to paths.
     """
     work = WorkFolder(folder)
+    logs = ("quarantine", "changes", "translations", "merged")
     work.write_table("episodes", result.clean)
-    for kind in ("quarantine", "changes", "translations", "merged"):
+    for kind in logs:
         work.write_csv(kind, getattr(result, kind))
     work.write_json("cleaning_counts", result.counts())
-    return {
-        name: work.file(name)
-        for name in ("episodes", "quarantine", "changes", "translations", "merged", "cleaning_counts")
-    }
+    return {name: work.file(name) for name in ("episodes", *logs, "cleaning_counts")}

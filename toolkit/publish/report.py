@@ -376,17 +376,17 @@ def show_data_quality(report: ForceReport) -> HTML:
         rows, "Data-quality scorecard (share with 95% Wilson interval)", ["", "This force", "England and Wales"]
     )
     support = report.support[report.support["force_code"] == code]
-    items = []
+    items, shares = [], []
     for _, row in support.iterrows():
         verdict = "supported" if row["sufficient"] else "insufficient data"
+        shares.append(_support_share(row, report.threshold))
         items.append(
             f"<li data-support='{escape(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
-            f"{escape(row['description'])}: {escape(_support_share(row, report.threshold))} of episodes have what it "
-            "needs: "
+            f"{escape(row['description'])}: {escape(shares[-1])} of episodes have what it needs: "
             f"<strong>{escape(verdict)}</strong></li>"
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
-    if any(_support_share(row, report.threshold) == SUPPRESSED for _, row in support.iterrows()):
+    if SUPPRESSED in shares:
         support_html += notes(
             [
                 f"{SUPPRESSED}: withheld because the share would reveal a count of fewer than {report.threshold} "

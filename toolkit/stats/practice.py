@@ -25,7 +25,7 @@ __all__ = ["PracticeMeasure", "PRACTICE_MEASURES", "GRADE_ORDER", "summarise_pra
 
 @dataclass(frozen=True)
 class PracticeMeasure:
-    """One practice share: what it is called, what it counts, and which episodes it applies to.
+    """One practice share: what it is called and which episodes it counts (the comment by each says what it is).
 
     Attributes
     ----------
@@ -33,8 +33,6 @@ class PracticeMeasure:
         The measure's name in the prepared ``practice`` table.
     label : str
         How a report's table names it.
-    description : str
-        What the share is, in words.
     select : callable
         ``select(episodes, extract, flagged)`` gives two boolean Series: the
         episodes the measure applies to (its denominator) and those that met
@@ -43,7 +41,6 @@ class PracticeMeasure:
 
     key: str
     label: str
-    description: str
     select: Callable[[pd.DataFrame, ExtractDate, pd.Series], tuple[pd.Series, pd.Series]]
 
 
@@ -58,34 +55,34 @@ def _completed(values: pd.Series) -> pd.Series:
 PRACTICE_MEASURES = {
     measure.key: measure
     for measure in (
+        # episodes with a supervisory review of the risk grade within 24 hours of the report
         PracticeMeasure(
             "review_within_24h",
             "Supervisory review of the risk grade within 24 hours",
-            "episodes with a supervisory review of the risk grade within 24 hours of the report",
             lambda e, extract, flagged: (
                 e["reported_at"] <= extract.before(hours=24),
                 _hours_between(e["reported_at"], e["supervisor_review_at"]).le(24),
             ),
         ),
+        # returned children given a police prevention interview (safe and well check)
         PracticeMeasure(
             "prevention_completed",
             "Prevention interview given after return",
-            "returned children given a police prevention interview (safe and well check)",
             lambda e, extract, flagged: (e["returned_at"].notna(), _completed(e["prevention_interview"])),
         ),
+        # returned children given an independent return interview within 72 hours
         PracticeMeasure(
             "return_interview_72h",
             "Independent return interview within 72 hours of return",
-            "returned children given an independent return interview within 72 hours",
             lambda e, extract, flagged: (
                 e["returned_at"].notna() & (e["returned_at"] <= extract.before(hours=72)),
                 _completed(e["return_interview"]) & _hours_between(e["returned_at"], e["return_interview_at"]).le(72),
             ),
         ),
+        # episodes of children with exploitation flags recorded 'absent'
         PracticeMeasure(
             "flagged_recorded_absent",
             "Children with exploitation flags recorded 'absent'",
-            "episodes of children with exploitation flags recorded 'absent'",
             lambda e, extract, flagged: (
                 flagged & e["category"].astype("string").isin(["missing", "absent"]).fillna(False),
                 e["category"].astype("string") == "absent",
