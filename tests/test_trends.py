@@ -77,3 +77,23 @@ def test_quarterly_series_add_up_to_the_monthly_ones(growing):
     assert len(quarters) * 3 == len(months)
     with pytest.raises(ValueError, match="freq"):
         trends.count_episodes_by_period(episodes, "W")
+
+
+def test_under_two_years_of_months_gives_no_yearly_rate_or_test():
+    """12 flat months of the demo once gave every force a 'trend' of -4% to -26%: the seasons."""
+    episodes, _ = generator.generate_extract(2024, seed=5, scale=0.2)
+    table, series = trends.summarise_trends(episodes)
+    assert series["month"].nunique() == 12
+    assert table["rate_ratio_per_year"].isna().all() and table["p_value"].isna().all()
+    assert table["model"].str.contains(f"at least {trends.MIN_MONTHS}").all()
+    assert series["fitted"].isna().all()  # and no fitted line to draw
+    assert series.groupby("force_code")["episodes"].sum()[NATIONAL] == len(episodes)  # the series is kept
+
+
+def test_flat_but_strongly_seasonal_counts_are_called_trends_no_more_often_than_the_level():
+    months = pd.Series(pd.date_range("2021-01-01", periods=36, freq="MS"))
+    season = 1 + 0.4 * np.sin(2 * np.pi * (months.dt.month - 1) / 12)  # peaks and troughs 40% off the mean
+    rng = np.random.default_rng(11)
+    p_values = [trends.fit_trend(months, rng.poisson(60 * season), 50_000)["p_value"] for _ in range(300)]
+    # At the 5% level, 300 flat series cross it about 15 times (binomial sd about 4): 8% allows for that.
+    assert np.mean(np.array(p_values) < 0.05) <= 0.08
