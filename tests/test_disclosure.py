@@ -135,7 +135,7 @@ def test_a_force_with_three_rows_has_no_count_or_share_of_them_in_its_data_quali
     assert "Rows received from the force's extract: <strong>[c]</strong>" in html
     assert "67%" not in html and "33%" not in html  # time to return: 2 of 3 episodes have returned_at
     assert ">3<" not in html
-    assert "[c]: withheld because the share would reveal a count of fewer than 5 episodes" in html
+    assert "[c]: withheld to protect children&#x27;s identities (statistical disclosure control)" in html
 
 
 def test_no_force_report_gives_a_withheld_count_of_repeat_children_back_by_subtraction():
@@ -164,3 +164,98 @@ def test_no_force_report_gives_a_withheld_count_of_repeat_children_back_by_subtr
     twice = html.split("Children who went missing twice or more</th>")[1].split("</tr>")[0]
     assert "<td>100</td><td>[c]</td>" in twice and "102" not in html
     assert "<td>40</td><td>40</td>" in html  # nothing withheld in that row: published as it is
+
+
+def test_no_lone_withheld_cell_in_a_set_that_adds_up_to_a_published_total():
+    """At random sets of counts, a total less the published cells never gives back exactly one withheld cell."""
+    from toolkit.publish.disclosure import is_small_count, withhold_complements
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 13, 2_000)
+    sets = np.repeat(np.arange(len(sizes)), sizes)
+    counts = np.where(rng.random(len(sets)) < 0.3, rng.integers(0, 5, len(sets)), rng.integers(0, 400, len(sets)))
+    withheld = withhold_complements(counts, sets, 5)
+    frame = pd.DataFrame({"set": sets, "count": counts, "withheld": withheld})
+    assert frame.loc[is_small_count(frame["count"]), "withheld"].all()  # every small count is withheld
+    per_set = frame.groupby("set")["withheld"].sum()
+    totals = frame.groupby("set")["count"].sum()
+    # Never one alone (its total less the others would give it back), unless it is the set's only non-zero
+    # cell: then the total is that small count, and is withheld itself.
+    lone = per_set == 1
+    assert lone.any() and is_small_count(totals[lone]).all()
+    assert (per_set[~is_small_count(totals)] != 1).all()
+    assert not frame.loc[frame["count"] == 0, "withheld"].any()  # zeros identify nobody: always published
+
+
+def _withheld_recoverable(cells: pd.DataFrame, total: float) -> bool:
+    """Whether a total less the published cells pins down a withheld cell."""
+    return int(cells["value"].isna().sum()) == 1 and np.isfinite(total)
+
+
+def test_charts_and_tables_that_add_up_to_a_published_total_give_no_withheld_cell_back(with_a_tiny_force):
+    """Grade mix, monthly series, cleaning: within a force and in the pooled rows (issue 12, item 4)."""
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.stats.practice import tabulate_grade_mix
+    from toolkit.stats.trends import count_episodes_by_period
+
+    groups = read_comparator_groups()
+    episodes = with_a_tiny_force
+    raw = {
+        "grade_mix": tabulate_grade_mix(episodes, groups),
+        "monthly": count_episodes_by_period(episodes),
+        "cleaning": pd.DataFrame(
+            {
+                "force_code": ["E23000013"] * 3,
+                "outcome": ["clean", "quarantined: bad date", "merged"],
+                "rows": [33, 1, 0],
+            }
+        ),
+    }
+    tables = publish_tables(raw, {"suppression_threshold": 5, "comparator_groups": groups})
+    mix, months = tables["grade_mix"], tables["monthly"]
+    forces = mix[mix["area"] == "force"]
+    for code, own in forces.groupby("force_code"):
+        assert own["share"].isna().sum() != 1, code  # 100% less the drawn bars is not one grade
+    assert forces["suppressed"].any()  # the test has something to find
+    for code, own in months[months["force_code"] != "england_and_wales"].groupby("force_code"):
+        assert own["episodes"].isna().sum() != 1, code  # the force's episodes less the drawn months
+    assert months["suppressed"].any()
+    # Pooled rows are the sums of the published cells of their members: nothing left to subtract.
+    published = forces.pivot(index="force_code", columns="grade", values="episodes")
+    national = mix[mix["area"] == "national"].set_index("grade")["episodes"]
+    pd.testing.assert_series_equal(national.sort_index(), published.sum().sort_index(), check_names=False)
+    for code, peers in list(groups.items())[:10]:
+        pooled = mix[(mix["area"] == "comparators") & (mix["force_code"] == code)].set_index("grade")["episodes"]
+        expected = published.reindex([p for p in peers if p in published.index]).sum()
+        pd.testing.assert_series_equal(pooled.sort_index(), expected.sort_index(), check_names=False)
+    month_forces = months[months["force_code"] != "england_and_wales"].pivot(
+        index="force_code", columns="month", values="episodes"
+    )
+    month_national = months[months["force_code"] == "england_and_wales"].set_index("month")["episodes"]
+    pd.testing.assert_series_equal(month_national.sort_index(), month_forces.sum().sort_index(), check_names=False)
+    # "Received 34; clean 33; quarantined [c]" gave the 1 back: now the clean rows are withheld too.
+    cleaning = tables["cleaning"]
+    own = cleaning[cleaning["force_code"] == "E23000013"].set_index("outcome")
+    assert own.loc["merged", "rows"] == 0 and own["rows"].isna().sum() == 2 and own["received"].iloc[0] == 34
+
+
+def test_national_data_quality_rows_pool_the_published_forces(with_a_tiny_force):
+    """England and Wales less the published forces left City of London's 3 rows (8,475 against 8,474)."""
+    from toolkit.ingest.clean import clean_export
+    from toolkit.ingest.mapping import CANONICAL, read_mapping
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.stats.quality import score_data_quality
+
+    canonical = with_a_tiny_force.sample(4_000, random_state=1)
+    canonical = pd.concat([canonical, with_a_tiny_force[with_a_tiny_force["force_code"] == CITY_OF_LONDON]])
+    raw = canonical.drop_duplicates("episode_id").astype(str).replace({"NaT": "", "nan": "", "<NA>": "", "None": ""})
+    result = clean_export(raw, read_mapping(CANONICAL), "2025-01-31")
+    quality = publish_tables({"quality": score_data_quality(result, "2025-01-31")}, {"suppression_threshold": 5})
+    quality = quality["quality"]
+    national = quality["force_code"] == "england_and_wales"
+    forces = quality[~national]
+    assert forces.loc[forces["force_code"] == CITY_OF_LONDON, "suppressed"].all()
+    sums = forces.groupby(["dimension", "measure"])[["numerator", "denominator"]].sum()
+    pooled = quality[national].set_index(["dimension", "measure"])[["numerator", "denominator"]]
+    pd.testing.assert_frame_equal(pooled.sort_index(), sums.sort_index(), check_dtype=False)
+    assert quality.loc[national, "leaves_out"].str.contains(CITY_OF_LONDON).all()

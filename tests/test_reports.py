@@ -135,6 +135,25 @@ def test_data_quality_table_is_published_without_identifiers_or_small_counts(run
     assert not small.any()
     text = (folder / "reports" / "data_quality.csv").read_text()
     assert not any(pid in text for pid in episodes["person_id"].head(500))
+    # England and Wales pools the forces' published rows: less them, nothing is left to find.
+    national = table["force_code"] == "england_and_wales"
+    sums = table[~national].groupby(["dimension", "measure"])[["numerator", "denominator"]].sum()
+    pooled = table[national].set_index(["dimension", "measure"])[["numerator", "denominator"]]
+    pd.testing.assert_frame_equal(pooled.sort_index(), sums.sort_index(), check_dtype=False)
+
+
+def test_every_table_that_withholds_a_cell_says_why_beside_it(run):
+    """GSS practice: the [c] symbol is explained where it is used, in words (issue 12, item 3)."""
+    _, folder = run
+    explained = 0
+    for page in sorted((folder / "reports").glob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        for table in re.findall(r"<table.*?</table>(?:<p class=.note.>[^<]*</p>)*", html, flags=re.S):
+            body = table.split("</table>")[0]
+            if "[c]" in body:
+                assert "[c]: withheld to protect children" in table.split("</table>", 1)[1], page.name
+                explained += 1
+    assert explained  # the small-count forces of the fixture withhold something
 
 
 def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):
@@ -246,8 +265,10 @@ def test_a_force_export_runs_through_its_mapping(tmp_path):
         progress=False,
     )
     assert result.ok
-    provenance = json.loads((tmp_path / "reports" / "run.json").read_text())
-    assert provenance["mapping"] == "case_xlsx"
+    published = json.loads((tmp_path / "reports" / "run.json").read_text())
+    assert published["mapping"] == "case_xlsx"
+    assert not set(published) & {"rows_in", "episodes", "rows_quarantined", "rows_merged"}  # counts stay in work
+    provenance = json.loads((tmp_path / "work" / "run.json").read_text())
     assert provenance["rows_in"] == len(export)
     assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
     damaged = defects[defects["expected"] != "merged"]
@@ -382,7 +403,7 @@ def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
     assert result.ok
     quarantine = pd.read_csv(tmp_path / "work" / "quarantine.csv", dtype=str)
     assert len(quarantine) >= n + 1  # the bad codes and the bad force code, each with a reason
-    provenance = json.loads((tmp_path / "reports" / "run.json").read_text())
+    provenance = json.loads((tmp_path / "work" / "run.json").read_text())
     assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
     for published in (tmp_path / "reports").iterdir():
         content = published.read_text(encoding="utf-8")

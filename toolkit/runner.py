@@ -36,7 +36,13 @@ from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_c
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
-from toolkit.publish.disclosure import DEFAULT_THRESHOLD, check_threshold, publish_findings, publish_tables
+from toolkit.publish.disclosure import (
+    DEFAULT_THRESHOLD,
+    check_threshold,
+    publish_findings,
+    publish_provenance,
+    publish_tables,
+)
 from toolkit.publish.kernels import KernelPool
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.render import (
@@ -422,5 +428,6 @@ def run_reports(
         "overview": result.overview.name if result.overview else None,
         "overview_failure": result.overview_failure,
     }
-    write_atomically(out_dir / "run.json", json.dumps(provenance, indent=2) + "\n")
+    WorkFolder(work_dir).write_json("provenance", provenance)  # the full record stays with the record-level data
+    write_atomically(out_dir / "run.json", json.dumps(publish_provenance(provenance, summary), indent=2) + "\n")
     return result

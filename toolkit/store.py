@@ -53,6 +53,7 @@ FILES = {
     "cleaning_counts": "cleaning.json",  # rows in, clean, quarantined (by reason) and merged
     "findings": "findings.json",  # every force's findings, before disclosure control
     "run": "run_parameters.json",  # the parameters of the run that prepared the folder
+    "provenance": "run.json",  # the run's full provenance, counts included (the published run.json has none)
 }
 EXECUTED = "_executed"  # executed notebooks, kept for inspecting a failed force
 _TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")

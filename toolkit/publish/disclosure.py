@@ -31,6 +31,7 @@ import pandas as pd
 
 from toolkit.errors import ToolkitError
 from toolkit.forces import NATIONAL, get_force
+from toolkit.stats.intervals import proportion_interval
 from toolkit.stats.volume import pool_volume
 
 __all__ = [
@@ -49,9 +50,16 @@ __all__ = [
     "round_published_figures",
     "publish_tables",
     "withhold_national_counts",
+    "withhold_complements",
+    "pool_published_cells",
+    "publish_cleaning",
+    "publish_counts_by_part",
     "suppress_small_counts",
     "suppress_volume_summary",
     "format_figure",
+    "explain_withheld",
+    "publish_provenance",
+    "PROVENANCE_COUNTS",
 ]
 
 SUPPRESSED = "[c]"
@@ -358,29 +366,292 @@ def withhold_national_counts(
 NATIONAL_COUNT_COLUMNS = {"repeats": ["children_2_plus", "children_3_plus", "frequently_missing"]}
 
 
+def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Which cells to withhold from sets of counts that each add up to a published total.
+
+    Primary: every small count (:func:`is_small_count`). Secondary: where a set
+    has exactly one withheld cell, its total less the other cells would give
+    that cell back, so the smallest other non-zero cell of the set is withheld
+    too (the usual complementary suppression). Two or more withheld cells
+    reveal only their sum. Zeros stay published: they identify nobody.
+
+    Parameters
+    ----------
+    counts : array-like
+        The cells.
+    sets : array-like
+        For each cell, the set (a force's months, a force's grades) it belongs to.
+    threshold : int
+        Smallest count that may be published (0 or 1: nothing is withheld).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> withhold_complements([33, 1, 0, 12, 10, 9], ["a", "a", "a", "b", "b", "b"]).tolist()
+    [True, True, False, False, False, False]
+    >>> withhold_complements([2, 3, 40], ["a", "a", "a"]).tolist()  # two withheld already: their sum only
+    [True, True, False]
+    """
+    frame = pd.DataFrame({"count": pd.to_numeric(pd.Series(counts), errors="coerce"), "set": list(sets)})
+    if threshold <= 1:
+        return np.zeros(len(frame), dtype=bool)
+    small = is_small_count(frame["count"], threshold).to_numpy()
+    lone = frame.assign(small=small).groupby("set")["small"].transform("sum").to_numpy() == 1
+    candidate = frame[lone & ~small & (frame["count"] > 0).to_numpy()]
+    smallest = candidate.sort_values("count", kind="stable").groupby("set").head(1).index
+    withheld = small.copy()
+    withheld[smallest] = True
+    return withheld
+
+
+def pool_published_cells(cells: pd.DataFrame, members: dict[str, list[str]], by: list[str], columns: list[str]):
+    """Pooled rows (comparator groups, England and Wales) summed from the published cells of their members.
+
+    A pooled total that included a withheld cell would give it back by
+    subtraction (England and Wales less the other forces), so each pooled
+    count is the sum of its members' published counts of the same kind: one
+    rule for every table with pooled rows.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        Force rows: ``force_code``, the ``by`` columns and the count ``columns``,
+        with withheld counts already NaN.
+    members : dict
+        Pooled code (a force's code for its comparator group, or
+        ``england_and_wales``) to the forces it pools.
+    by : list of str
+        Columns that say which counts are of the same kind (``measure``, ``grade``).
+    columns : list of str
+        The counts summed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force_code`` (the pooled code), ``by``, ``columns`` and ``leaves_out``
+        (the members whose cell was withheld, ``;``-separated).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"force_code": ["a", "b", "c"], "grade": "high", "episodes": [40.0, None, 7.0]})
+    >>> pool_published_cells(cells, {"england_and_wales": ["a", "b", "c"]}, ["grade"], ["episodes"]).to_dict("records")
+    [{'force_code': 'england_and_wales', 'grade': 'high', 'episodes': 47.0, 'leaves_out': 'b'}]
+    """
+    pairs = pd.DataFrame(
+        [(code, member) for code, group in members.items() for member in group], columns=["pooled", "force_code"]
+    )
+    joined = pairs.merge(cells, on="force_code")
+    joined["withheld"] = joined[columns].isna().any(axis=1)
+    grouped = joined.groupby(["pooled", *by], sort=False)
+    pooled = grouped[columns].sum(min_count=1)  # all withheld: withheld.reset_index()
+    left_out = grouped.apply(
+        lambda g: ";".join(sorted(g.loc[g["withheld"], "force_code"])), include_groups=False
+    ).rename("leaves_out")
+    pooled = pooled.merge(left_out.reset_index(), on=["pooled", *by])
+    return pooled.rename(columns={"pooled": "force_code"})
+
+
+def _pool_shares(table: pd.DataFrame, by: list[str], threshold: int) -> pd.DataFrame:
+    """A tidy table of shares with primary suppression and its national rows pooled from the published forces."""
+    out = suppress_small_counts(table, threshold)
+    national = out["force_code"] == NATIONAL
+    forces = out[~national & (out["force_code"] != "")]
+    codes = sorted(set(forces["force_code"]))
+    pooled = pool_published_cells(forces, {NATIONAL: codes}, by, ["numerator", "denominator"])
+    rows = out[national].drop(columns=["numerator", "denominator"]).merge(pooled, on=["force_code", *by], how="left")
+    interval = proportion_interval(rows["numerator"].fillna(0), rows["denominator"].fillna(0))
+    rows[["value", "lower", "upper"]] = interval[["value", "lower", "upper"]].to_numpy()
+    rows = suppress_small_counts(rows.drop(columns="suppressed"), threshold)
+    return pd.concat([out[~national].assign(leaves_out=""), rows], ignore_index=True).reindex(
+        columns=[*out.columns, "leaves_out"]
+    )
+
+
+def publish_cleaning(cleaning: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """What became of each force's rows, with the outcomes that would give a small count away withheld.
+
+    A force's outcomes add up to the rows it sent (published, unless small),
+    so they get complementary suppression (:func:`withhold_complements`);
+    the England and Wales rows pool the published cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force_code``, ``outcome``, ``rows`` (NaN where withheld),
+        ``received`` (the force's rows, NaN where small), ``suppressed`` and ``leaves_out``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"force_code": ["a", "a", "a"], "outcome": ["clean", "quarantined: x", "merged"],
+    ...                   "rows": [33, 1, 6]})
+    >>> publish_cleaning(c).query("force_code == 'a'")[["rows", "received"]].to_numpy().tolist()
+    [[33.0, 40.0], [nan, 40.0], [nan, 40.0]]
+    """
+    national = cleaning["force_code"] == NATIONAL
+    forces = cleaning[~national].copy()
+    forces["received"] = forces.groupby("force_code")["rows"].transform("sum").astype(float)
+    small_force = is_small_count(forces["received"], threshold).to_numpy()
+    withheld = withhold_complements(forces["rows"], forces["force_code"], threshold) | small_force
+    forces["rows"] = forces["rows"].astype(float).mask(withheld)
+    forces["received"] = forces["received"].mask(small_force)
+    forces["suppressed"] = withheld
+    pooled = pool_published_cells(forces, {NATIONAL: sorted(set(forces["force_code"]))}, ["outcome"], ["rows"])
+    pooled["received"] = pooled["rows"].sum()
+    pooled["suppressed"] = False
+    return pd.concat([forces.assign(leaves_out=""), pooled], ignore_index=True)[
+        ["force_code", "outcome", "rows", "received", "suppressed", "leaves_out"]
+    ]
+
+
+def publish_counts_by_part(
+    table: pd.DataFrame, part: str, threshold: int = DEFAULT_THRESHOLD, comparator_groups: dict | None = None
+) -> pd.DataFrame:
+    """Each force's counts by ``part`` (month, grade) with complementary suppression, and pooled rows rebuilt.
+
+    A force's counts add up to its published episodes, so they get
+    :func:`withhold_complements`; comparator-group (``area="comparators"``)
+    and England and Wales rows are summed from the published force cells
+    (:func:`pool_published_cells`). A ``share`` column, where there is one,
+    is recomputed from the published counts of pooled rows and withheld
+    with its count.
+
+    Examples
+    --------
+    >>> months = pd.DataFrame({"force_code": ["a", "a", "b", "b", "england_and_wales", "england_and_wales"],
+    ...                        "month": [1, 2, 1, 2, 1, 2], "episodes": [108, 3, 50, 60, 158, 63]})
+    >>> publish_counts_by_part(months, "month")["episodes"].tolist()
+    [nan, nan, 50.0, 60.0, 50.0, 60.0]
+    """
+    area = table["area"] if "area" in table else pd.Series("", index=table.index)
+    is_force = (table["force_code"] != NATIONAL) & area.isin(["force", ""])
+    forces = table[is_force].copy()
+    withheld = withhold_complements(forces["episodes"], forces["force_code"], threshold)
+    forces["episodes"] = forces["episodes"].astype(float).mask(withheld)
+    if "share" in forces:
+        forces["share"] = forces["share"].mask(withheld)
+    members = {NATIONAL: sorted(set(forces["force_code"]))}
+    pools = [(NATIONAL, members, table["force_code"] == NATIONAL)]
+    if "area" in table and comparator_groups is not None:
+        pools.append(("comparators", comparator_groups, area == "comparators"))
+    rebuilt = []
+    for _, groups, where in pools:
+        pooled = pool_published_cells(forces, groups, [part], ["episodes"])
+        old = table[where].drop(columns=["episodes", *(["share"] if "share" in table else [])])
+        rows = old.merge(pooled, on=["force_code", part], how="left")
+        if "share" in table:
+            totals = rows.groupby("force_code")["episodes"].transform("sum")
+            rows["share"] = rows["episodes"] / totals.where(totals > 0)
+        rebuilt.append(rows)
+    out = pd.concat([forces.assign(suppressed=withheld, leaves_out=""), *rebuilt], ignore_index=True)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    return out[[*table.columns, "suppressed", "leaves_out"]]
+
+
 def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.DataFrame]:
     """The prepared tables a page publishes, each after the disclosure control it needs.
 
-    The volume summary gets primary and secondary suppression
-    (:func:`suppress_volume_summary`, with the run's comparator groups), the
-    data-quality scorecard primary suppression (:func:`suppress_small_counts`),
-    and the national counts of :data:`NATIONAL_COUNT_COLUMNS` secondary
-    suppression (:func:`withhold_national_counts`); every other table is shown through the functions of this module where it
-    is used (:func:`format_count`, :func:`rests_on_small_count`,
-    :func:`mask_small_counts`). The run's parameters give the threshold.
+    Primary suppression withholds every small count and what rests on one.
+    Secondary suppression follows one rule: no published total, less the
+    published cells it adds up, may give a withheld cell back. So
+
+    - pooled rows (comparator groups, England and Wales) are summed from the
+      published cells of their members: the volume summary
+      (:func:`suppress_volume_summary`), the data-quality scorecard and the
+      measures the data support (shares, by :func:`pool_published_cells`),
+      what became of the rows (:func:`publish_cleaning`), the monthly series
+      and the mix of risk grades (:func:`publish_counts_by_part`);
+    - cells that add up to a published force total (a force's months, grades
+      and cleaning outcomes) get complementary suppression
+      (:func:`withhold_complements`);
+    - the national counts of :data:`NATIONAL_COUNT_COLUMNS` are withheld where a
+      force's are (:func:`withhold_national_counts`).
+
+    Every other table is shown through the functions of this module where it is
+    used (:func:`format_count`, :func:`rests_on_small_count`). The run's
+    parameters give the threshold and the comparator groups.
     """
     threshold = published_threshold(run)
+    groups = run.get("comparator_groups", {})
     published = dict(tables)
     if "summary" in published:
-        published["summary"] = suppress_volume_summary(
-            published["summary"], run.get("comparator_groups", {}), threshold
-        )
+        published["summary"] = suppress_volume_summary(published["summary"], groups, threshold)
     if "quality" in published:
-        published["quality"] = suppress_small_counts(published["quality"], threshold)
+        published["quality"] = _pool_shares(published["quality"], ["dimension", "measure"], threshold)
+    if "support" in published:
+        published["support"] = _pool_shares(published["support"], ["metric"], threshold)
+    if "cleaning" in published:
+        published["cleaning"] = publish_cleaning(published["cleaning"], threshold)
+    if "monthly" in published:
+        published["monthly"] = publish_counts_by_part(published["monthly"], "month", threshold)
+    if "grade_mix" in published:
+        published["grade_mix"] = publish_counts_by_part(published["grade_mix"], "grade", threshold, groups)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
-        if name in published and threshold > 1:
+        if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)
     return published
+
+
+# Counts in a run's provenance: of every row and force in the extract, before disclosure control.
+PROVENANCE_COUNTS = ("rows_in", "episodes", "rows_quarantined", "rows_merged")
+
+
+def publish_provenance(provenance: dict, summary: pd.DataFrame) -> dict:
+    """A run's provenance fit to publish (``reports/run.json``): no count that disclosure control would withhold.
+
+    The extract's totals (rows received, episodes, rows quarantined and merged)
+    include the forces whose figures are withheld, so each total less the
+    published forces would give theirs back. They are replaced by England and
+    Wales's episodes and children as every page publishes them (pooled without
+    the withheld forces, :func:`suppress_volume_summary`); the full provenance
+    stays in the work folder.
+
+    Examples
+    --------
+    >>> from toolkit.stats.volume import summarise_volume
+    >>> episodes = pd.DataFrame({"force_code": ["E23000034"] * 3 + ["E23000001"] * 10,
+    ...                          "person_id": list("abc") + list("defghijklm")})
+    >>> run = {"episodes": 13, "rows_in": 14, "suppression_threshold": 5, "comparator_groups": {}}
+    >>> published = publish_provenance(run, summarise_volume(episodes))
+    >>> "rows_in" in published, published["published_national_counts"]
+    (False, {'episodes': 10, 'children': 10, 'leaves_out': ['E23000034']})
+    """
+    published = {key: value for key, value in provenance.items() if key not in PROVENANCE_COUNTS}
+    volume = suppress_volume_summary(
+        summary, provenance.get("comparator_groups", {}), published_threshold(provenance)
+    ).set_index(["area", "metric"])
+    national = {metric: volume.loc[("national", metric)] for metric in ("episodes", "children")}
+    published["published_national_counts"] = {
+        **{metric: None if row["suppressed"] else int(row["value"]) for metric, row in national.items()},
+        "leaves_out": sorted(filter(None, str(national["episodes"]["leaves_out"]).split(";"))),
+    }
+    return published
+
+
+def explain_withheld(threshold: int, drawn: bool = False) -> str:
+    """The sentence that explains a withheld figure, beside every table (or chart) that withholds one.
+
+    Government Statistical Service practice: explain the symbol where it is used.
+
+    Examples
+    --------
+    >>> print(explain_withheld(5))  # doctest: +NORMALIZE_WHITESPACE
+    [c]: withheld to protect children's identities (statistical disclosure control): the figure is a count of
+    fewer than 5 episodes or children, rests on one (a share of 3 episodes, or of 998 of 1,000, which tells that 2
+    were not), or would let one be worked out from the figures beside it.
+    >>> explain_withheld(5, drawn=True).startswith("Where a bar or point is missing")
+    True
+    """
+    reason = (
+        f"the figure is a count of fewer than {threshold} episodes or children, rests on one (a share of 3 "
+        "episodes, or of 998 of 1,000, which tells that 2 were not), or would let one be worked out from the "
+        "figures beside it."
+    )
+    if drawn:
+        return f"Where a bar or point is missing, it is withheld to protect children's identities: {reason}"
+    return f"{SUPPRESSED}: withheld to protect children's identities (statistical disclosure control): {reason}"
 
 
 def format_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str:

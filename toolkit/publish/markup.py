@@ -9,8 +9,8 @@ way in, whatever file it came from.
 Examples
 --------
 >>> table = html_table([("Episodes", ["1,204", Cell("[c]", {"data-area": "national"})])],
-...                    caption="In numbers", columns=["", "This force", "England and Wales"])
->>> print(table.replace("><", ">\\n<"))
+...                    caption="In numbers", columns=["", "This force", "England and Wales"], threshold=5)
+>>> print(table.replace("><", ">\\n<"))  # doctest: +ELLIPSIS
 <table class='headline'>
 <caption>In numbers</caption>
 <thead>
@@ -29,6 +29,7 @@ Examples
 </tr>
 </tbody>
 </table>
+<p class='note'>[c]: withheld to protect children&#x27;s identities (statistical disclosure control): ...</p>
 >>> escape("<script>")
 '&lt;script&gt;'
 """
@@ -44,6 +45,8 @@ from dataclasses import dataclass, field
 import matplotlib
 import matplotlib.figure
 import matplotlib.pyplot as plt
+
+from toolkit.publish.disclosure import SUPPRESSED, explain_withheld
 
 __all__ = ["Cell", "escape", "html_table", "embed_chart", "notes", "describe_finding", "findings_list"]
 
@@ -69,8 +72,12 @@ def html_table(
     rows: Iterable[tuple],
     caption: str | None = None,
     columns: list[str] | None = None,
+    threshold: int | None = None,
 ) -> str:
     """A table with a caption, column headers and a header cell for each row.
+
+    A table that withholds a cell (``[c]``) says why beneath it, in words
+    (:func:`~toolkit.publish.disclosure.explain_withheld`).
 
     Parameters
     ----------
@@ -80,7 +87,20 @@ def html_table(
     caption : str, optional
     columns : list of str, optional
         Column headers, the first for the row-header column ("" leaves it empty).
+    threshold : int, optional
+        The run's disclosure threshold: needed by a table with a withheld cell,
+        whose explanation names it.
+
+    Raises
+    ------
+    ValueError
+        A cell is withheld and no threshold was given to explain it.
     """
+    rows = list(rows)
+    texts = [str(cell.text if isinstance(cell, Cell) else cell) for _, cells, *_ in rows for cell in cells]
+    withheld = any(SUPPRESSED in text for text in texts)
+    if withheld and threshold is None:
+        raise ValueError("a table that withholds a cell must say why: give html_table the run's threshold")
     parts = ["<table class='headline'>"]
     if caption is not None:
         parts.append(f"<caption>{escape(caption)}</caption>")
@@ -98,6 +118,8 @@ def html_table(
         )
         body.append(f"<tr{row_attributes}><th scope='row'>{escape(header)}</th>{tds}</tr>")
     parts.append(f"<tbody>{''.join(body)}</tbody></table>")
+    if withheld:
+        parts.append(notes([explain_withheld(threshold)]))
     return "".join(parts)
 
 

@@ -110,7 +110,10 @@ def show_scale(overview: NationalOverview) -> HTML:
             f"Totals leave out {', '.join(left_out)}, whose own figures are withheld, so that they cannot be "
             "recovered by subtraction."
         )
-    return HTML(html_table([(label, [figure]) for label, figure in rows], "England and Wales") + notes(texts))
+    return HTML(
+        html_table([(label, [figure]) for label, figure in rows], "England and Wales", threshold=overview.threshold)
+        + notes(texts)
+    )
 
 
 def show_force_table(overview: NationalOverview) -> HTML:
@@ -128,7 +131,9 @@ def show_force_table(overview: NationalOverview) -> HTML:
         episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))
         rows.append((force.name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
     columns = ["Force", "Episodes", "Per 1,000 children", "Causes of concern", "Areas for improvement", "Good practice"]
-    return HTML(html_table(rows, "Every force (rates per 1,000 children with 95% intervals)", columns))
+    return HTML(
+        html_table(rows, "Every force (rates per 1,000 children with 95% intervals)", columns, overview.threshold)
+    )
 
 
 def show_variation(overview: NationalOverview) -> HTML:

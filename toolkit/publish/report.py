@@ -21,10 +21,9 @@ from toolkit.findings.understanding import support_statement
 from toolkit.forces import NATIONAL, Force, get_force
 from toolkit.publish.disclosure import (
     SUPPRESSED,
+    explain_withheld,
     format_count,
     format_figure,
-    is_small_count,
-    mask_small_counts,
     publish_findings,
     publish_tables,
     published_threshold,
@@ -214,18 +213,13 @@ def show_headline_table(report: ForceReport) -> HTML:
         )
     if report.figure("episodes")["value"] == 0:
         texts.append("No episodes for this force are in the extract.")
-    if withheld:
-        texts.append(
-            f"{SUPPRESSED} marks a figure withheld because it rests on fewer than "
-            f"{report.threshold} episodes or children (statistical disclosure control)."
-        )
     if left_out:
         names = ", ".join(get_force(code).name for code in sorted(left_out))
         texts.append(
             f"Comparator-group and England and Wales figures leave out {names}, whose own figures are withheld, "
             "so that they cannot be recovered by subtraction."
         )
-    table = html_table(rows, "The force in numbers", ["", *_AREA_LABELS.values()])
+    table = html_table(rows, "The force in numbers", ["", *_AREA_LABELS.values()], report.threshold)
     return HTML(table + notes(texts))
 
 
@@ -306,8 +300,8 @@ def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes:
     return label, [Cell(figure, attributes), band, format(national["value"], ".0%")]
 
 
-def _share_table(rows: list, caption: str) -> str:
-    return html_table(rows, caption, ["", "This force", "Against its comparator group", "England and Wales"])
+def _share_table(rows: list, caption: str, threshold: int) -> str:
+    return html_table(rows, caption, ["", "This force", "Against its comparator group", "England and Wales"], threshold)
 
 
 def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
@@ -320,7 +314,7 @@ def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
     rows = [row for row in rows if row is not None]
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)"))
+    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)", report.threshold))
 
 
 def show_problem_profile(report: ForceReport) -> HTML:
@@ -338,7 +332,8 @@ def show_problem_profile(report: ForceReport) -> HTML:
         "its children go missing can plan who is on duty to look for them."
     )
     return HTML(
-        _share_table([row], "When children are reported (share of episodes, 95% Wilson interval)") + notes([note])
+        _share_table([row], "When children are reported (share of episodes, 95% Wilson interval)", report.threshold)
+        + notes([note])
     )
 
 
@@ -354,12 +349,12 @@ def show_data_quality(report: ForceReport) -> HTML:
     which measures its data can support."""
     code = report.force.code
     cleaning = report.cleaning[report.cleaning["force_code"] == code]
-    received = int(cleaning["rows"].sum())
+    received = cleaning["received"].iloc[0] if len(cleaning) else 0
     outcomes = cleaning.sort_values("rows", ascending=False)
-    lines = [(row.outcome, [format_count(row.rows, report.threshold)]) for row in outcomes.itertuples()]
+    lines = [(row.outcome, [format_figure(row.rows, row.suppressed)]) for row in outcomes.itertuples()]
     cleaning_html = (
-        f"<p>Rows received from the force's extract: <strong>{format_count(received, report.threshold)}</strong>. "
-        "What became of them:</p>" + html_table(lines)
+        f"<p>Rows received from the force's extract: <strong>{format_figure(received, pd.isna(received))}</strong>. "
+        "What became of them:</p>" + html_table(lines, threshold=report.threshold)
     )
     card = report.quality
     mine = card[card["force_code"] == code].set_index(["dimension", "measure"])
@@ -373,7 +368,10 @@ def show_data_quality(report: ForceReport) -> HTML:
         cells = [Cell(_share(row), {"data-quality": f"{key[0]}:{key[1]}"}), _share(other) if other is not None else "-"]
         rows.append((name, cells))
     card_html = html_table(
-        rows, "Data-quality scorecard (share with 95% Wilson interval)", ["", "This force", "England and Wales"]
+        rows,
+        "Data-quality scorecard (share with 95% Wilson interval)",
+        ["", "This force", "England and Wales"],
+        report.threshold,
     )
     support = report.support[report.support["force_code"] == code]
     items, shares = [], []
@@ -387,12 +385,7 @@ def show_data_quality(report: ForceReport) -> HTML:
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
     if SUPPRESSED in shares:
-        support_html += notes(
-            [
-                f"{SUPPRESSED}: withheld because the share would reveal a count of fewer than {report.threshold} "
-                "episodes, with or without what the measure needs (statistical disclosure control)."
-            ]
-        )
+        support_html += notes([explain_withheld(report.threshold)])
     return HTML(cleaning_html + card_html + support_html)
 
 
@@ -501,7 +494,12 @@ def show_time_to_return(report: ForceReport) -> HTML:
         f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
     )
     return HTML(
-        html_table(cells, "Time from report to return (95% intervals)", ["", "This force", "England and Wales"])
+        html_table(
+            cells,
+            "Time from report to return (95% intervals)",
+            ["", "This force", "England and Wales"],
+            report.threshold,
+        )
         + f"<p>{escape(test)} Episodes still open at the extract date count until then (censored), not as "
         "returned.</p>" + embed_chart(fig, alt)
     )
@@ -533,7 +531,7 @@ def show_repeats(report: ForceReport) -> HTML:
         ),
     ]
     cells = [(label, [force, england_and_wales]) for label, force, england_and_wales in rows]
-    return HTML(html_table(cells, "Repeat missing", ["", "This force", "England and Wales"]))
+    return HTML(html_table(cells, "Repeat missing", ["", "This force", "England and Wales"], report.threshold))
 
 
 def show_trend(report: ForceReport) -> HTML:
@@ -544,11 +542,10 @@ def show_trend(report: ForceReport) -> HTML:
     if series.empty or trend.empty or report.figure("episodes")["suppressed"]:
         return HTML("<p>Too few episodes in this force to show a trend.</p>")
     trend = trend.iloc[0]
-    # Small monthly counts could identify a child: months with 1 to 4 episodes are not drawn.
     fitted = np.isfinite(trend["rate_ratio_per_year"])
     fig = plot_monthly_trend(
         series["month"],
-        mask_small_counts(series["episodes"], report.threshold),
+        series["episodes"],  # withheld months (a small count, or the month that would give it back) are NaN
         series["fitted"] if fitted else None,
         report.force.name,
     )
@@ -556,14 +553,21 @@ def show_trend(report: ForceReport) -> HTML:
         change, low, high = ((trend[k] - 1) * 100 for k in ("rate_ratio_per_year", "lower", "upper"))
         text = (
             f"The rate of episodes per resident child changed by {change:+.1f}% a year "
-            f"(95% CI {low:+.1f}% to {high:+.1f}%; "
+            f"(95% interval {low:+.1f}% to {high:+.1f}%; "
             f"{trend['model']}; standard errors widened by the design effect of repeat children, "
             f"{trend['design_effect']:.1f})."
         )
     else:
-        text = f"No trend fitted: {trend['model']}."
-    alt = f"Line chart of episodes per month in {report.force.name} with a fitted trend line. {text}"
-    return HTML(embed_chart(fig, alt) + f"<p data-trend='{escape(trend['rate_ratio_per_year'])}'>{escape(text)}</p>")
+        text = f"No yearly change is estimated: {trend['model']}."
+    alt = (
+        f"Line chart of episodes per month in {report.force.name}"
+        + (" with a fitted trend line. " if fitted else ". ")
+        + text
+    )
+    withheld = notes([explain_withheld(report.threshold, drawn=True)]) if series["suppressed"].any() else ""
+    return HTML(
+        embed_chart(fig, alt) + f"<p data-trend='{escape(trend['rate_ratio_per_year'])}'>{escape(text)}</p>" + withheld
+    )
 
 
 _EFFECT_BANDS = {
@@ -613,10 +617,10 @@ def show_grade_mix(report: ForceReport) -> HTML:
     ]
     if report.figure("episodes")["suppressed"] or chosen.query("area == 'force'")["episodes"].sum() == 0:
         return HTML("<p>Too few graded episodes in this force to show its mix of risk grades.</p>")
-    # A grade resting on 1 to 4 of the force's episodes is not drawn: its share would give the count away.
-    small = (chosen["area"] == "force") & is_small_count(chosen["episodes"], threshold)
+    # A withheld grade (a small count, or the one that would give it back) is not drawn.
+    small = (chosen["area"] == "force") & chosen["suppressed"]
     shown = chosen.assign(
-        share=(chosen["share"] * 100).mask(small),
+        share=chosen["share"] * 100,
         where=chosen["area"].map(_AREA_LABELS),
         grade=chosen["grade"].map(_GRADE_LABELS),
     )
@@ -633,12 +637,7 @@ def show_grade_mix(report: ForceReport) -> HTML:
         + ("withheld" if pd.isna(force.get("High")) else f"{force['High']:.0f}%")
         + f", England and Wales {national['High']:.0f}%."
     )
-    note = (
-        f"<p class='note'>A grade given to 1 to {threshold - 1} of the force's episodes is not drawn "
-        "(statistical disclosure control).</p>"
-        if small.any()
-        else ""
-    )
+    note = notes([explain_withheld(threshold, drawn=True)]) if small.any() else ""
     return HTML(embed_chart(fig, alt) + note)
 
 
