@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from toolkit.config import PROJECT_ROOT
 from toolkit.stats import funnel
@@ -43,13 +44,104 @@ def test_ratio_significance_matches_phe_for_all_300_units():
 
 
 def test_poisson_limits_at_expected_counts_match_funnelplotr():
+    """FunnelPlotR's convention (the interval of a mean observed to be E), kept only for this comparison."""
     table = pd.read_csv(REFERENCE / "funnelplotr_overdispersion_reference.csv")
     limits = table[table["function"].str.startswith("calculate_limits")]
+    assert len(limits) == 12
     for _, row in limits.iterrows():
         confidence = 0.998 if "99" in row["quantity"] else 0.95
-        lower, upper = funnel.ratio_funnel_limits([float(row["denominator"])], confidence)
+        lower, upper = funnel.calculate_funnelplotr_ratio_limits([float(row["denominator"])], confidence)
         got = lower[0] if row["quantity"].startswith("ll") else upper[0]
         assert got == pytest.approx(row["expected"], abs=6e-7)
+
+
+def test_ratio_limits_pass_through_phe_tabulated_funnel_points():
+    """At PHE's expected count for a whole observed count O, the drawn limit is O / E (PHE's lower_isr / 100)."""
+    table = pd.read_csv(REFERENCE / "funnel_ratio_limits.csv")
+    # PHE solves for E by bisection to 1e-7 of E / (1 + O + E): its E, and so these ratios, agree to about 1e-6.
+    for confidence, rows in table.groupby("confidence"):
+        lower, _ = funnel.ratio_funnel_limits(rows["lower_exp_events"], confidence)
+        np.testing.assert_allclose(lower * 100, rows["lower_isr"], rtol=2e-6)
+        big = rows["observed_events"] >= 2  # coarser still for the tiny E on which 1 event is high
+        _, upper = funnel.ratio_funnel_limits(rows.loc[big, "upper_exp_events"], confidence)
+        np.testing.assert_allclose(upper * 100, rows.loc[big, "upper_isr"], rtol=2e-6)
+
+
+def test_ratio_limits_are_the_exact_tests_not_funnelplotrs():
+    """At 15 expected the exact test's 95% limits are 0.495 and 1.568 (FunnelPlotR draws 0.560 and 1.649)."""
+    limits = [funnel.ratio_funnel_limits([15], level) for level in funnel.LEVELS]
+    lower, upper = np.concatenate(limits, axis=1)
+    np.testing.assert_allclose(lower, [0.4952524, 0.2747950], atol=6e-8)
+    np.testing.assert_allclose(upper, [1.568498, 1.919096], atol=6e-7)
+    # 8 observed: P(X <= 8 | 15) = 0.037, not below 0.025, and drawn inside the limit (8 / 15 > 0.495).
+    assert stats.poisson.cdf(8, 15) == pytest.approx(0.0374465, abs=1e-7)
+    assert 8 / 15 > lower[0]
+    assert funnel.assign_ratio_significance([8], [15]).tolist() == ["Not significant"]
+
+
+def test_no_count_is_low_where_even_none_is_not_unusual():
+    """Below E = -ln p the lower limit is 0 and a zero is within; just above it a zero is low."""
+    for confidence, either_side in (
+        (0.95, ["Not significant", "Low (0.025)"]),
+        (0.998, ["Low (0.025)", "Low (0.001)"]),
+    ):
+        edge = -np.log((1 - confidence) / 2)  # 3.69 and 6.91 expected
+        lower, _ = funnel.ratio_funnel_limits([0.5, edge * (1 - 1e-6), edge * (1 + 1e-6)], confidence)
+        assert lower[0] == lower[1] == 0 < lower[2] < 1e-5
+        assert funnel.assign_ratio_significance([0, 0], [edge * (1 - 1e-6), edge * (1 + 1e-6)]).tolist() == either_side
+    np.testing.assert_array_equal(funnel.ratio_funnel_limits([0, np.nan], 0.95), np.full((2, 2), np.nan))
+
+
+def test_significance_uses_the_exact_test_where_byar_differs():
+    """10 observed against 4.79 expected: P(X >= 10 | 4.79) = 0.0248, so High; Byar's lower limit of 10 is 4.787."""
+    assert stats.poisson.sf(9, 4.79) == pytest.approx(0.0248358, abs=1e-7)
+    _, upper = funnel.ratio_funnel_limits([4.79], 0.95)
+    assert 10 / 4.79 > upper[0]  # drawn above the 95% limit
+    assert funnel.assign_ratio_significance([10], [4.79]).tolist() == ["High (0.025)"]
+
+
+def _exact_test_band(observed, expected):
+    """Bands from the exact one-sided Poisson tests, at each level's tail probability."""
+    low = {level: stats.poisson.cdf(observed, expected) < (1 - level) / 2 for level in funnel.LEVELS}
+    high = {level: stats.poisson.sf(observed - 1, expected) < (1 - level) / 2 for level in funnel.LEVELS}
+    return np.select(
+        [high[0.998], high[0.95], low[0.998], low[0.95]], ["above_998", "above_95", "below_998", "below_95"], "within"
+    )
+
+
+def _drawn_band(value, lower_95, upper_95, lower_998, upper_998):
+    return np.select(
+        [value > upper_998, value > upper_95, value < lower_998, value < lower_95],
+        ["above_998", "above_95", "below_998", "below_95"],
+        "within",
+    )
+
+
+def test_units_drawn_outside_the_limits_are_exactly_the_units_classified_significant():
+    """At 4,000 random units, position against the drawn limits = band = the exact Poisson test."""
+    rng = np.random.default_rng(12)
+    expected = np.exp(rng.uniform(np.log(0.3), np.log(3000), 4000))
+    observed = rng.poisson(expected * np.exp(rng.normal(0, 0.3, expected.size))).astype(float)
+    phe = {"High (0.001)": "above_998", "High (0.025)": "above_95", "Not significant": "within",
+           "Low (0.025)": "below_95", "Low (0.001)": "below_998"}  # fmt: skip
+
+    bands = pd.Series(funnel.assign_ratio_significance(observed, expected)).map(phe).to_numpy()
+    limits = [limit for level in funnel.LEVELS for limit in funnel.ratio_funnel_limits(expected, level)]
+    drawn = _drawn_band(observed / expected, limits[0], limits[1], limits[2], limits[3])
+    exact = _exact_test_band(observed, expected)
+    assert (exact != "within").sum() > 500 and (observed == 0).sum() > 20  # both tails and zeros are exercised
+    np.testing.assert_array_equal(bands, drawn)
+    np.testing.assert_array_equal(bands, exact)
+
+    table = pd.DataFrame({"unit": range(expected.size), "numerator": observed, "denominator": expected})
+    for statistic, multiplier in (("ratio", 1), ("rate", 1000)):
+        comparison, _ = funnel.compare_with_funnel(table, statistic, multiplier, overdispersion="never")
+        columns = ["value", "lower_95", "upper_95", "lower_998", "upper_998"]
+        drawn = _drawn_band(*comparison[columns].to_numpy().T)
+        np.testing.assert_array_equal(comparison["band"], drawn)
+        # Against the pooled baseline, each unit's expected count is the baseline times its denominator.
+        at = comparison["baseline"].iloc[0] * table["denominator"].to_numpy() / multiplier
+        np.testing.assert_array_equal(comparison["band"], _exact_test_band(observed, at))
 
 
 def test_overdispersion_matches_funnelplotr():

@@ -7,9 +7,42 @@ against its published values (``tests/reference/phe/``):
 
 - **proportions**: the Wilson-score inversion PHEindicatormethods uses
   (:func:`proportion_funnel_limits`);
-- **rates and ratios**: exact Poisson limits around the expected count
-  (:func:`ratio_funnel_limits`, :func:`rate_funnel_limits`,
+- **rates and ratios**: the limits of the exact Poisson test around the
+  expected count (:func:`ratio_funnel_limits`, :func:`rate_funnel_limits`,
   :func:`poisson_funnel_expected`).
+
+One convention for rates and ratios: the exact test
+---------------------------------------------------
+At an expected count ``E`` the lower limit is the observed count ``O`` at
+which P(X <= O | E) = p and the upper limit the ``O`` at which
+P(X >= O | E) = p, for p the tail probability (0.025 for the 95% limits,
+0.001 for the 99.8%), with ``O`` treated as continuous (the regularised
+incomplete gamma function, equal to the Poisson distribution at whole
+counts). PHEindicatormethods' funnel tables are these limits: its
+``*_exp_events`` are the ``E`` at which a whole count lies on them
+(:func:`poisson_funnel_expected`). The same limits classify:
+:func:`assign_ratio_significance` and :func:`compare_with_funnel` compare a
+unit's figure with the limits drawn at its own expected count, so a unit is
+drawn outside a limit exactly when it is classified beyond it. (PHE's
+``assign_funnel_significance`` approximates the test by Byar's method from 10
+observed events, which puts a unit lying close to a limit on the other side
+of it: within 0.17% of the expected count at 10 events and 95%, 1.5% at
+99.8%, less at more events. On PHE's 300 published units the bands are the
+same.)
+
+Where even no events are not unusual (P(X = 0 | E) = exp(-E) >= p, that is
+E <= -ln p: 3.69 expected at 95%, 6.91 at 99.8%) no count lies below the
+lower limit, which is then 0; a zero count is below it, and is called low,
+exactly when exp(-E) < p.
+
+FunnelPlotR draws, instead, the confidence interval of a mean observed to be
+``E``: ``qchisq(p, 2E) / 2E`` and ``qchisq(1 - p, 2(E + 1)) / 2E``. Its
+limits lie about one event higher (at E = 15: 0.560 and 1.649 against the
+exact test's 0.495 and 1.568), so a unit such as 8 observed against 15
+expected (P(X <= 8 | 15) = 0.037) lies outside its 95% limits although the
+test does not call it low. :func:`calculate_funnelplotr_ratio_limits` keeps
+that convention only to check the toolkit against FunnelPlotR's published
+values; nothing in the pipeline uses it.
 
 Forces differ for reasons no indicator captures, so funnel limits drawn for
 Poisson or binomial noise alone usually put many forces "outside".
@@ -24,22 +57,28 @@ Examples
 >>> lower, upper = proportion_funnel_limits(0.8, 100, 0.95)
 >>> round(float(lower), 4), round(float(upper), 4)
 (0.7216, 0.8784)
+>>> lower, upper = ratio_funnel_limits([15], 0.95)  # the exact test's limits
+>>> round(float(lower[0]), 4), round(float(upper[0]), 4)
+(0.4953, 1.5685)
+>>> assign_ratio_significance([8], [15]).tolist()  # 8 lies within them: P(X <= 8 | 15) = 0.037
+['Not significant']
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from toolkit.forces import NATIONAL
-from toolkit.stats.intervals import poisson_count_limits, proportion_interval
+from toolkit.stats.intervals import proportion_interval
 
 __all__ = [
     "compare_shares",
     "LEVELS",
     "proportion_funnel_limits",
     "ratio_funnel_limits",
+    "calculate_funnelplotr_ratio_limits",
     "rate_funnel_limits",
     "funnel_limits",
     "poisson_funnel_expected",
@@ -90,11 +129,25 @@ def proportion_funnel_limits(baseline, denominator, confidence: float = 0.95):
 def poisson_funnel_expected(observed, confidence: float = 0.95):
     """The expected counts at which an observed count sits on the exact Poisson funnel limits.
 
+    The inverse, in ``E``, of the counts :func:`ratio_funnel_limits` draws:
+    PHEindicatormethods tabulates the funnel this way round (its
+    ``lower_exp_events`` and ``upper_exp_events``).
+
     Returns
     -------
     expected_at_lower, expected_at_upper : numpy.ndarray
         ``E`` with P(X <= O | E) = p, and ``E`` with P(X >= O | E) = p, for p
-        the tail probability of ``confidence``.
+        the tail probability of ``confidence`` (0 for no events: nothing is
+        below no events).
+
+    Examples
+    --------
+    >>> at_lower, at_upper = poisson_funnel_expected([10], 0.95)
+    >>> round(float(at_lower[0]), 6), round(float(at_upper[0]), 6)
+    (18.390356, 4.795389)
+    >>> lower, upper = ratio_funnel_limits([at_lower[0], at_upper[0]], 0.95)
+    >>> round(float(lower[0] * at_lower[0]), 9), round(float(upper[1] * at_upper[0]), 9)
+    (10.0, 10.0)
     """
     o = np.asarray(observed, dtype=float)
     p = (1 - confidence) / 2
@@ -103,12 +156,66 @@ def poisson_funnel_expected(observed, confidence: float = 0.95):
     return lower, upper
 
 
+def _count_funnel_limits(expected, confidence: float):
+    """Counts on the exact test's limits at each expected count: P(X <= O | E) = p and P(X >= O | E) = p.
+
+    P(X <= O | E) is the chi-squared survival function at 2E on 2(O + 1) degrees of freedom, and
+    P(X >= O | E) its distribution function on 2O; ``chdtriv`` inverts those in the degrees of
+    freedom, so the limits are solved for all ``E`` at once, with ``O`` continuous.
+    """
+    e = np.asarray(expected, dtype=float)
+    p = (1 - confidence) / 2
+    e = np.where(e > 0, e, np.nan)  # nothing expected: no limits (and no ratio)
+    lower = special.chdtriv(1 - p, 2 * e) / 2 - 1
+    upper = special.chdtriv(p, 2 * e) / 2
+    # Below 0 no count qualifies (even 0 events are not unusual): the limit is 0, and a zero count,
+    # not being below it, is not low; above it a zero count is below, exactly when exp(-E) < p.
+    return np.where(lower < 0, 0.0, lower), upper
+
+
 def ratio_funnel_limits(expected, confidence: float = 0.95):
-    """Exact Poisson funnel limits for an observed/expected ratio (target 1) at each expected count.
+    """Exact Poisson test funnel limits for an observed/expected ratio (target 1) at each expected count.
+
+    The count ``O`` at which P(X <= O | E) = p (lower) or P(X >= O | E) = p
+    (upper), divided by ``E``; see the module docstring for the convention,
+    and why it is not FunnelPlotR's.
+
+    Parameters
+    ----------
+    expected : array-like
+        Expected counts ``E``, above 0 (0 or missing gives missing limits).
+    confidence : float
+        0.95 or 0.998 (two-sided: p = 0.025 or 0.001 in each tail).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        Ratios. The lower limit is 0 where no count is unusually low
+        (``E <= -ln p``).
 
     Examples
     --------
-    >>> lower, upper = ratio_funnel_limits([15], 0.95)
+    >>> lower, upper = ratio_funnel_limits([2, 15], 0.95)
+    >>> lower.round(7).tolist(), upper.round(6).tolist()
+    ([0.0, 0.4952524], [2.829168, 1.568498])
+    """
+    e = np.asarray(expected, dtype=float)
+    lower, upper = _count_funnel_limits(e, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return lower / e, upper / e
+
+
+def calculate_funnelplotr_ratio_limits(expected, confidence: float = 0.95):
+    """FunnelPlotR's unadjusted Poisson limits for a ratio: the interval of a mean observed to be ``E``.
+
+    Kept only to compare the toolkit with FunnelPlotR's published values; the
+    pipeline draws and classifies by the exact test
+    (:func:`ratio_funnel_limits`), whose limits both lie about one event
+    below these.
+
+    Examples
+    --------
+    >>> lower, upper = calculate_funnelplotr_ratio_limits([15], 0.95)
     >>> round(float(lower[0]), 7), round(float(upper[0]), 6)
     (0.5596924, 1.649348)
     """
@@ -120,7 +227,17 @@ def ratio_funnel_limits(expected, confidence: float = 0.95):
 
 
 def rate_funnel_limits(baseline_rate: float, population, multiplier: float = 1000, confidence: float = 0.95):
-    """Exact Poisson funnel limits for a rate per ``multiplier`` people at each population size."""
+    """Exact Poisson test funnel limits for a rate per ``multiplier`` people at each population size.
+
+    The ratio limits of :func:`ratio_funnel_limits` at the expected count
+    ``baseline_rate * population / multiplier``, times the baseline rate.
+
+    Examples
+    --------
+    >>> lower, upper = rate_funnel_limits(15.0, [1000], multiplier=1000)  # 15 events expected
+    >>> round(float(lower[0]), 4), round(float(upper[0]), 4)
+    (7.4288, 23.5275)
+    """
     expected = float(baseline_rate) * np.asarray(population, dtype=float) / multiplier
     lower, upper = ratio_funnel_limits(expected, confidence)
     return lower * baseline_rate, upper * baseline_rate
@@ -143,7 +260,7 @@ def funnel_limits(
         100 for percentages, 1,000 for rates per 1,000, and so on.
     tau2 : float, optional
         Additive between-unit variance. None gives the exact limits (Wilson
-        inversion, exact Poisson); a value gives Spiegelhalter's random-effects
+        inversion; the exact Poisson test, :func:`ratio_funnel_limits`); a value gives Spiegelhalter's random-effects
         limits on the variance-stabilised scale (arcsine square root for
         proportions, log for rates).
 
@@ -194,12 +311,40 @@ def assign_proportion_significance(numerator, denominator, baseline: float | Non
 
 
 def assign_ratio_significance(observed, expected) -> np.ndarray:
-    """PHE significance bands of observed/expected ratios: each unit's own exact/Byar interval against 1."""
+    """PHE significance bands of observed/expected ratios, by the exact Poisson test.
+
+    Each ratio is compared with the funnel limits of :func:`ratio_funnel_limits`
+    at its own expected count, the limits a funnel plot draws, so a unit is
+    outside a drawn limit exactly when it is in the band beyond it: above the
+    95% upper limit exactly when P(X >= O | E) < 0.025, and so on. PHE's
+    ``assign_funnel_significance`` uses Byar's approximation of the test from
+    10 observed events, which differs close to a limit (10 observed against
+    4.79 expected: P(X >= 10 | 4.79) = 0.0248, High here, not significant by
+    Byar); its 300 published units get the same bands.
+
+    Parameters
+    ----------
+    observed, expected : array-like
+        Observed counts and their expected counts (above 0; otherwise not significant).
+
+    Returns
+    -------
+    numpy.ndarray of str
+        ``High (0.001)``, ``High (0.025)``, ``Not significant``, ``Low (0.025)``
+        or ``Low (0.001)``.
+
+    Examples
+    --------
+    >>> assign_ratio_significance([8, 10, 0, 0], [15, 4.79, 3, 5]).tolist()  # exp(-3) = 0.050, exp(-5) = 0.0067
+    ['Not significant', 'High (0.025)', 'Not significant', 'Low (0.025)']
+    """
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
-    lo95, hi95, _ = poisson_count_limits(o, 0.95)
-    lo998, hi998, _ = poisson_count_limits(o, 0.998)
-    return _band(lo998 / e > 1, lo95 / e > 1, hi998 / e < 1, hi95 / e < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = o / e
+    lo95, hi95 = ratio_funnel_limits(e, 0.95)
+    lo998, hi998 = ratio_funnel_limits(e, 0.998)
+    return _band(ratio > hi998, ratio > hi95, ratio < lo998, ratio < lo95)
 
 
 def estimate_overdispersion(zscores, weights, trim: float = 0.1, method: str = "winsorise") -> dict:
@@ -335,7 +480,7 @@ def compare_with_funnel(
         for level in LEVELS
     }
     value = x / n * multiplier
-    band = _classify(statistic, value, x, n, baseline, multiplier, limits)
+    band = _classify(statistic, value, x, n, baseline, multiplier, limits, adjusted=adjust)
     method = (
         f"funnel limits with Spiegelhalter's additive random-effects adjustment for over-dispersion "
         f"(phi {dispersion['phi']:.2f}, tau-squared {tau2:.4g})"
@@ -384,15 +529,16 @@ def compare_with_funnel(
     }
 
 
-def _classify(statistic, value, count, denominator, baseline, multiplier, limits) -> np.ndarray:
+def _classify(statistic, value, count, denominator, baseline, multiplier, limits, adjusted) -> np.ndarray:
     """Band of each value against the 95% and 99.8% limits (``limits[level] = (lower, upper)``).
 
-    For rates, continuous limits put every zero below them; a zero count is only unusual when
-    P(no events | expected) is below the limit's tail probability (the exact one-sided test).
+    The exact test's limits are the classification: a zero count is below their lower limit exactly
+    when P(no events | expected) is below the tail probability. The random-effects limits for rates
+    (``adjusted``) lie above 0 everywhere, so there a zero count is only called low by that test.
     """
     value = np.asarray(value, dtype=float)
     below = {level: value < limits[level][0] for level in LEVELS}
-    if statistic == "rate":
+    if statistic == "rate" and adjusted:
         zero = np.asarray(count, dtype=float) == 0
         p_zero = np.exp(-baseline * np.asarray(denominator, dtype=float) / multiplier)
         below = {level: np.where(zero, p_zero < (1 - level) / 2, below[level]) for level in LEVELS}
@@ -417,7 +563,9 @@ def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd
         baseline = pooled["numerator"] / pooled["denominator"] * multiplier
         limits = {level: funnel_limits(statistic, baseline, [n], level, multiplier, tau2) for level in LEVELS}
         baselines.append(baseline)
-        bands.append(_classify(statistic, [value], [x], [n], baseline, multiplier, limits).item())
+        bands.append(
+            _classify(statistic, [value], [x], [n], baseline, multiplier, limits, adjusted=tau2 is not None).item()
+        )
     return comparison.assign(comparator_baseline=baselines, comparator_band=bands)
 
 
