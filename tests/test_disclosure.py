@@ -126,7 +126,7 @@ def test_a_force_with_three_rows_has_no_count_or_share_of_them_in_its_data_quali
     tables = publish_tables(
         {
             "quality": score_data_quality(result, "2025-01-31"),
-            "support": assess_metric_support(result.clean, 0.7),
+            "support": assess_metric_support(result.clean, 0.7, "2025-01-31"),
             "cleaning": summarise_cleaning(result),
         },
         run,

@@ -124,3 +124,40 @@ def test_every_prepared_table_reaches_the_rules_under_its_own_name(prepared):
     assert night is not None and 0 < night["value"] < 1
     assert evidence.row("practice", "E23000014", "review_within_24h")["denominator"] > 0
     assert evidence.row("practice", "E23000014", "no_such_measure") is None
+
+
+def test_a_measure_the_data_cannot_support_is_only_shown_as_not_judged(prepared, found):
+    """Leicestershire's supervisory review was 'insufficient data ... not reported', then reported (#12 item 8)."""
+    from toolkit.forces import get_force
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.publish.report import ForceReport, show_findings, show_practice
+
+    tables, truth = prepared
+    poor = next(p["force_code"] for p in truth["planted"] if p["effect"] == "poor_data_quality")
+    supported = {"supervisory_review", "prevention_interviews", "return_interviews_72h", "officer_inconsistency"}
+    mine = [f for f in found if f["force_code"] == poor and f["rule"] in supported]
+    assert sorted(f["rule"] for f in mine) == sorted(supported)  # one finding per rule, and it is ...
+    for finding in mine:  # ... "not judged", with the reason, in the rule's own area
+        assert finding["judgement"] == "observation" and finding["judged"] is False
+        assert finding["statement"].startswith("Not judged: only") and "at least 70%" in finding["statement"]
+        assert finding["area"] == findings.RULES[finding["rule"]].area
+    run = {"suppression_threshold": 5}
+    report = ForceReport(get_force(poor), run, publish_findings(found, 5), publish_tables(tables, run))
+    practice = show_practice(report, ("review_within_24h",)).data
+    cell = re.search(r"data-practice='review_within_24h'[^>]*>([^<]*)<", practice).group(1)
+    assert cell == "Not judged" and "<td>-</td><td>-</td>" in practice  # no share, no band beside it
+    investigation = show_findings(report, "investigation").data
+    assert "Not judged" in investigation and "within the thresholds" not in investigation
+
+
+def test_a_fields_support_and_its_completeness_share_one_denominator(prepared):
+    """53% of missing episodes in the scorecard, 45% of all episodes in the support list: now one figure."""
+    tables, _ = prepared
+    support = tables["support"].query("metric == 'supervision'").set_index("force_code")
+    card = tables["quality"].query("measure == 'supervisor_review_at'").set_index("force_code")
+    both = support.join(card.add_suffix("_card"), how="inner")
+    assert len(both) >= 40
+    assert (both["numerator"] == both["numerator_card"]).all() and (
+        both["denominator"] == both["denominator_card"]
+    ).all()
+    assert set(support["denominator_label"]) == {"episodes categorised missing"}

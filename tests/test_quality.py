@@ -5,7 +5,7 @@ import pytest
 
 from toolkit.config import PLANS_DIR
 from toolkit.findings import THRESHOLDS, find_issues
-from toolkit.findings.understanding import support_statement
+from toolkit.findings.rulebook import support_statement
 from toolkit.forces import NATIONAL
 from toolkit.ingest.clean import clean_export
 from toolkit.ingest.mapping import CANONICAL, read_mapping
@@ -48,7 +48,7 @@ def test_cleaning_summary_adds_up_per_force(cleaned):
 def test_only_the_poor_data_force_gets_a_data_quality_concern(cleaned):
     result, truth, _, poor = cleaned
     card = quality.score_data_quality(result, truth["extract_date"])
-    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"])
+    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"], truth["extract_date"])
     findings = find_issues({"quality": card, "support": support}, areas=("understanding",))
     concerns = {f["force_code"] for f in findings if f["judgement"] == "cause_of_concern"}
     assert concerns == {poor}
@@ -59,10 +59,10 @@ def test_only_the_poor_data_force_gets_a_data_quality_concern(cleaned):
 
 
 def test_insufficient_data_is_stated_never_silent(cleaned):
-    result, _, _, poor = cleaned
-    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"])
+    result, truth, _, poor = cleaned
+    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"], truth["extract_date"])
     statement = support_statement(support, poor, "supervision")
-    assert statement.startswith("Insufficient data: only")
+    assert statement.startswith("Not judged: only") and "episodes categorised missing" in statement
     assert support_statement(support, "E23000001", "supervision") is None
     assert set(support["metric"]) == set(quality.METRIC_REQUIREMENTS)
 

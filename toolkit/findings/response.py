@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.findings.rulebook import Threshold, make_finding, rule
-from toolkit.findings.understanding import support_statement
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
+from toolkit.stats.practice import PRACTICE_MEASURES
 
 __all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
 
@@ -151,6 +151,7 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
             "within-force variance",
         ),
     },
+    support="risk_consistency",
 )
 def judge_officer_inconsistency(evidence, t, code, name) -> list[dict]:
     row = evidence.row("officer_spread", code)
@@ -204,12 +205,10 @@ def judge_officer_inconsistency(evidence, t, code, name) -> list[dict]:
     return []
 
 
-def _judge_practice_share(rule_id, measure, support_metric, what, recommendation, concern_share=None):
+def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=None):
     """A judge of one practice share: below the 99.8% funnel limit, and far below, and above."""
 
     def judge(evidence, t, code, name) -> list[dict]:
-        if support_statement(evidence.table("support"), code, support_metric):
-            return []  # the data cannot support it: the understanding findings say so
         row = evidence.row("practice", code, measure)
         if row is None or pd.isna(row["band"]) or row["band"] == "not_compared":
             return []
@@ -261,12 +260,12 @@ rule(
             "cause of concern when below the 99.8% limit and supervisory review within 24 hours is under this share",
         ),
     },
+    support=PRACTICE_MEASURES["review_within_24h"].support,
 )(
     _judge_practice_share(
         "supervisory_review",
         "review_within_24h",
-        "supervision",
-        "episodes had a supervisory review of the risk grade within 24 hours",
+        "episodes categorised missing had a supervisory review of the risk grade within 24 hours",
         "{name} should make sure a supervisor reviews the risk grade of every missing child within 24 hours, "
         "and sooner for higher grades, and record the review.",
         concern_share="review_share_concern",
@@ -278,11 +277,11 @@ rule(
     "share of returned children given a prevention interview",
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
+    support=PRACTICE_MEASURES["prevention_completed"].support,
 )(
     _judge_practice_share(
         "prevention_interviews",
         "prevention_completed",
-        "prevention_interviews",
         "returned children were given a prevention interview",
         "{name} should give every returned child a prevention interview and record its outcome.",
     )
@@ -293,11 +292,11 @@ rule(
     "share of returned children given a return interview within 72 hours",
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
+    support=PRACTICE_MEASURES["return_interview_72h"].support,
 )(
     _judge_practice_share(
         "return_interviews_72h",
         "return_interview_72h",
-        "return_interviews",
         "returned children had an independent return interview within 72 hours",
         "{name} should agree with its local authorities how every returned child is offered a return interview "
         "within 72 hours, and share what children say with investigating officers.",
@@ -317,10 +316,9 @@ rule(
             "Wales (interval)",
         ),
     },
+    support="time_to_return",
 )
 def judge_long_durations(evidence, t, code, name) -> list[dict]:
-    if support_statement(evidence.table("support"), code, "time_to_return"):
-        return []
     row, national = evidence.row("time_to_return", code), evidence.row("time_to_return", NATIONAL)
     if row is None:
         return []

@@ -48,6 +48,7 @@ __all__ = [
     "read_thresholds",
     "find_issues",
     "Evidence",
+    "support_statement",
 ]
 
 JUDGEMENT_ORDER = ("cause_of_concern", "area_for_improvement", "good_practice", "observation")
@@ -71,6 +72,10 @@ class Rule:
         Its stable id, area of the findings vocabulary, and the metric and test it rests on.
     thresholds : dict of str to Threshold
         Every threshold it uses.
+    support : str or None
+        The measure of the support table (:data:`toolkit.stats.quality.METRIC_REQUIREMENTS`) its data
+        must support: where a force's records do not, the rule is not run and the force gets one
+        "Not judged" observation in the rule's area instead (:func:`find_issues`).
     judge : callable
         ``judge(evidence, thresholds, code, name)``: the findings for one force, from the
         :class:`Evidence` of the prepared tables and the thresholds it declared.
@@ -82,6 +87,7 @@ class Rule:
     test: str
     thresholds: dict[str, Threshold]
     judge: Callable
+    support: str | None = None
 
 
 RULES: dict[str, Rule] = {}
@@ -89,10 +95,19 @@ _DECLARED: dict[str, Threshold] = {}
 THRESHOLDS: dict[str, float] = {}  # every rule's thresholds at their defaults, kept by rule()
 
 
-def rule(id: str, area: str, metric: str, test: str, thresholds: dict[str, Threshold] | None = None):
+def rule(
+    id: str,
+    area: str,
+    metric: str,
+    test: str,
+    thresholds: dict[str, Threshold] | None = None,
+    support: str | None = None,
+):
     """Register the decorated function as the findings rule ``id``.
 
     Two rules may share a threshold by declaring the same :class:`Threshold`.
+    A rule that declares ``support`` is judged only where the force's records
+    support that measure (see :class:`Rule`).
 
     Raises
     ------
@@ -107,7 +122,7 @@ def rule(id: str, area: str, metric: str, test: str, thresholds: dict[str, Thres
             if _DECLARED.setdefault(name, threshold) != threshold:
                 raise ValueError(f"threshold {name!r} is declared differently by rule {id!r}")
             THRESHOLDS[name] = threshold.default
-        RULES[id] = Rule(id, area, metric, test, dict(thresholds or {}), judge)
+        RULES[id] = Rule(id, area, metric, test, dict(thresholds or {}), judge, support)
         return judge
 
     return register
@@ -301,6 +316,46 @@ def find_issues(
                 continue
             if registered.area != "understanding" and not evidence.has_episodes(code):
                 continue  # a force whose every row was set aside has only its data to be judged on
+            if registered.support is not None:
+                statement = support_statement(evidence.table("support"), code, registered.support, name)
+                if statement:  # the data cannot support the measure: it is not judged, and says why
+                    row = evidence.table("support")
+                    row = row[(row["force_code"] == code) & (row["metric"] == registered.support)].iloc[0]
+                    metric = f"share of {row['denominator_label']} recording what the measure needs"
+                    findings.append(
+                        make_finding(code, registered.id, "observation", statement, row, metric=metric, judged=False)
+                    )
+                    continue
             findings.extend(registered.judge(evidence, {k: t[k] for k in registered.thresholds}, code, name))
     order = {j: i for i, j in enumerate(JUDGEMENT_ORDER)}
     return sorted(findings, key=lambda f: (f["force_code"], order[f["judgement"]], f["rule"]))
+
+
+def support_statement(support: pd.DataFrame, force_code: str, metric: str, who: str = "this force") -> str | None:
+    """Why a measure is not judged for a force ("Not judged: ..."), or None when its data suffice.
+
+    The share is of the episodes the measure is taken over (``denominator_label``),
+    the denominator the data-quality scorecard gives the same field. A share
+    withheld by disclosure control is not printed.
+
+    Examples
+    --------
+    >>> support = pd.DataFrame({"force_code": ["E23000001"], "metric": ["supervision"], "value": [0.4],
+    ...     "numerator": [40], "denominator": [100], "sufficient": [False], "sufficient_share": [0.7],
+    ...     "description": ["supervisory review"], "needs": ["the time of the supervisor's review"],
+    ...     "denominator_label": ["episodes categorised missing"]})
+    >>> print(support_statement(support, "E23000001", "supervision"))  # doctest: +NORMALIZE_WHITESPACE
+    Not judged: only 40% of this force's episodes categorised missing record the time of the supervisor's
+    review (the measure of supervisory review needs at least 70%).
+    """
+    row = support[(support["force_code"] == force_code) & (support["metric"] == metric)]
+    if row.empty or bool(row["sufficient"].iloc[0]):
+        return None
+    row = row.iloc[0]
+    what, needs, label = row["description"], row["needs"], row["denominator_label"]
+    if row["denominator"] == 0:
+        return f"Not judged: {who} has no {label}, which the measure of {what} is taken over."
+    needed = f"(the measure of {what} needs at least {row['sufficient_share']:.0%})"
+    if pd.isna(row["value"]):  # withheld: the share would give a small count away
+        return f"Not judged: too few of {who}'s {label} record {needs} {needed}."
+    return f"Not judged: only {row['value']:.0%} of {who}'s {label} record {needs} {needed}."

@@ -18,29 +18,9 @@ from toolkit.findings.rulebook import Threshold, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.quality import KEY_FIELDS, TIMELINESS_DAYS
 
-__all__ = ["support_statement"]
+__all__: list[str] = []  # rules only: registered with the rulebook when imported
 
 _MIN_RECORDS = Threshold(20, "fewer records than this: too few to judge a force's data quality")
-
-
-def support_statement(support: pd.DataFrame, force_code: str, metric: str) -> str | None:
-    """The 'insufficient data' sentence for one force and measure, or None when the data suffice.
-
-    Examples
-    --------
-    >>> support = pd.DataFrame({"force_code": ["E23000001"], "metric": ["supervision"], "value": [0.4],
-    ...                         "sufficient": [False], "description": ["supervisory review"]})
-    >>> support_statement(support, "E23000001", "supervision")
-    "Insufficient data: only 40% of this force's episodes record what the measure of supervisory review needs."
-    """
-    row = support[(support["force_code"] == force_code) & (support["metric"] == metric)]
-    if row.empty or bool(row["sufficient"].iloc[0]):
-        return None
-    share = float(row["value"].iloc[0])
-    return (
-        f"Insufficient data: only {share:.0%} of this force's episodes record what the measure of "
-        f"{row['description'].iloc[0]} needs."
-    )
 
 
 def _judgeable(evidence, code: str, t: dict) -> pd.DataFrame | None:
@@ -214,17 +194,19 @@ rule(
 def judge_insufficient_data(evidence, t, code, name) -> list[dict]:
     support = evidence.table("support")
     # Judged against the threshold given, which is the one the run's support table was marked with.
-    rows = support[(support["force_code"] == code) & (support["value"] < t["support_sufficient"])]
-    return [
-        make_finding(
-            code,
-            "dq_insufficient_data",
-            "observation",
-            f"Insufficient data: {name}'s records support the measure of {row['description']} for only "
-            f"{row['value']:.0%} of episodes (at least {t['support_sufficient']:.0%} needed), "
-            "so it is not reported.",
-            row,
-            metric=f"records supporting the measure of {row['description']}",
+    rows = support[(support["force_code"] == code) & ~(support["value"] >= t["support_sufficient"])]
+    findings = []
+    for _, row in rows.iterrows():
+        what, needs, label = row["description"], row["needs"], row["denominator_label"]
+        if row["denominator"] == 0:
+            statement = f"{name} has no {label}, so the measure of {what} is not judged."
+        else:
+            statement = (
+                f"Only {row['value']:.0%} of {name}'s {label} record {needs} (at least "
+                f"{t['support_sufficient']:.0%} needed), so the measure of {what} is not judged."
+            )
+        metric = f"share of {label} recording {needs}"
+        findings.append(
+            make_finding(code, "dq_insufficient_data", "observation", statement, row, metric=metric, judged=False)
         )
-        for _, row in rows.iterrows()
-    ]
+    return findings

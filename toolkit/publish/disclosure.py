@@ -444,6 +444,8 @@ def pool_published_cells(cells: pd.DataFrame, members: dict[str, list[str]], by:
         [(code, member) for code, group in members.items() for member in group], columns=["pooled", "force_code"]
     )
     joined = pairs.merge(cells, on="force_code")
+    if joined.empty:
+        return pd.DataFrame(columns=["force_code", *by, *columns, "leaves_out"])
     joined["withheld"] = joined[columns].isna().any(axis=1)
     grouped = joined.groupby(["pooled", *by], sort=False)
     pooled = grouped[columns].sum(min_count=1)  # all withheld: withheld.reset_index()
@@ -710,10 +712,16 @@ def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
         if share_is_small:
             withheld = ["value", "lower", "upper", "numerator", "denominator"]
             force = finding.get("force") or get_force(finding["force_code"]).name
-            finding["statement"] = (
-                f"In {force}, the finding on {finding.get('metric') or 'data quality'} rests on a count of fewer "
-                f"than {threshold}, so its figures are withheld."
-            )
+            if finding.get("judged") is False:  # a measure the data cannot support: say so, without its share
+                finding["statement"] = (
+                    f"Not judged: too few of {force}'s records support this measure (the share is withheld, "
+                    "statistical disclosure control)."
+                )
+            else:
+                finding["statement"] = (
+                    f"In {force}, the finding on {finding.get('metric') or 'data quality'} rests on a count of fewer "
+                    f"than {threshold}, so its figures are withheld."
+                )
         else:
             withheld = [key for key in ("numerator", "denominator") if _is_small_scalar(finding.get(key), threshold)]
         for key in withheld:

@@ -17,7 +17,7 @@ from IPython.display import HTML
 
 from toolkit.errors import ToolkitError
 from toolkit.findings import JUDGEMENT_ORDER
-from toolkit.findings.understanding import support_statement
+from toolkit.findings.rulebook import support_statement
 from toolkit.forces import NATIONAL, Force, get_force
 from toolkit.publish.disclosure import (
     SUPPRESSED,
@@ -244,7 +244,7 @@ def show_findings(report: ForceReport, area: str | tuple[str, ...]) -> HTML:
     areas = (area,) if isinstance(area, str) else tuple(area)
     mine = [f for f in report.findings if f["force_code"] == report.force.code and f["area"] in areas]
     if not mine:
-        return HTML("<p>No findings in this area: the measures are within the thresholds.</p>")
+        return HTML("<p>No findings in this area: no measure is beyond the limits the rules judge it by.</p>")
     items = [
         (
             describe_finding(finding, f"<strong>{escape(_JUDGEMENTS[finding['judgement']])}.</strong> "),
@@ -252,7 +252,10 @@ def show_findings(report: ForceReport, area: str | tuple[str, ...]) -> HTML:
         )
         for finding in mine
     ]
-    return HTML(findings_list(items))
+    closing = ""
+    if all(finding.get("judged") is False for finding in mine):
+        closing = "<p>No other findings in this area: no measure that could be judged is beyond its limits.</p>"
+    return HTML(findings_list(items) + closing)
 
 
 _PLURALS = {
@@ -307,14 +310,21 @@ def _share_table(rows: list, caption: str, threshold: int) -> str:
 def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
     """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals."""
     practice = report.practice
-    rows = [
-        _share_row(report, practice[practice["measure"] == key], PRACTICE_MEASURES[key].label, {"data-practice": key})
-        for key in measures
-    ]
-    rows = [row for row in rows if row is not None]
+    rows, texts = [], []
+    for key in measures:
+        measure = PRACTICE_MEASURES[key]
+        # A measure the force's records cannot support is shown only as not judged, with the reason.
+        statement = measure.support and support_statement(report.support, report.force.code, measure.support)
+        if statement:
+            rows.append((measure.label, [Cell("Not judged", {"data-practice": key, "data-judged": "no"}), "-", "-"]))
+            texts.append(statement)
+            continue
+        row = _share_row(report, practice[practice["measure"] == key], measure.label, {"data-practice": key})
+        if row is not None:
+            rows.append(row)
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)", report.threshold))
+    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)", report.threshold) + notes(texts))
 
 
 def show_problem_profile(report: ForceReport) -> HTML:
@@ -339,9 +349,8 @@ def show_problem_profile(report: ForceReport) -> HTML:
 
 def _support_share(row: pd.Series, threshold: int) -> str:
     """The share of episodes that support a measure, or ``[c]`` where it would give a small count away."""
-    return (
-        SUPPRESSED if rests_on_small_count(row["numerator"], row["denominator"], threshold) else f"{row['value']:.0%}"
-    )
+    withheld = row["suppressed"] or rests_on_small_count(row["numerator"], row["denominator"], threshold)
+    return SUPPRESSED if withheld else ("-" if pd.isna(row["value"]) else f"{row['value']:.0%}")
 
 
 def show_data_quality(report: ForceReport) -> HTML:
@@ -376,12 +385,12 @@ def show_data_quality(report: ForceReport) -> HTML:
     support = report.support[report.support["force_code"] == code]
     items, shares = [], []
     for _, row in support.iterrows():
-        verdict = "supported" if row["sufficient"] else "insufficient data"
+        verdict = "supported" if row["sufficient"] else "not judged"
         shares.append(_support_share(row, report.threshold))
         items.append(
             f"<li data-support='{escape(row['metric'])}' data-sufficient='{bool(row['sufficient'])}'>"
-            f"{escape(row['description'])}: {escape(shares[-1])} of episodes have what it needs: "
-            f"<strong>{escape(verdict)}</strong></li>"
+            f"{escape(row['description'].capitalize())}: {escape(shares[-1])} of {escape(row['denominator_label'])} "
+            f"record {escape(row['needs'])}: <strong>{escape(verdict)}</strong></li>"
         )
     support_html = "<p>Measures the force's data can support:</p><ul>" + "".join(items) + "</ul>"
     if SUPPRESSED in shares:
@@ -692,7 +701,10 @@ def show_consistency(report: ForceReport) -> HTML:
         )
         figures = embed_chart(fig, alt)
     spread = report.officer_spread.set_index("force_code")
-    if code in spread.index and spread.loc[code, "band"] != "not_estimable":
+    statement = support_statement(report.support, code, "risk_consistency")
+    if statement:
+        parts.append(f"<p class='insufficient' data-measure='officer_spread'>Between officers: {escape(statement)}</p>")
+    elif code in spread.index and spread.loc[code, "band"] != "not_estimable":
         o = spread.loc[code]
         word = {"above": "more than", "below": "less than"}.get(o["band"].split("_")[0], "about as much as")
         text = (

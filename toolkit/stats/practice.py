@@ -37,11 +37,16 @@ class PracticeMeasure:
         ``select(episodes, extract, flagged)`` gives two boolean Series: the
         episodes the measure applies to (its denominator) and those that met
         it. ``flagged`` marks children with exploitation flags.
+    support : str or None
+        The measure of :data:`toolkit.stats.quality.METRIC_REQUIREMENTS` whose
+        fields it needs: where a force's records do not support it, the measure
+        is not judged, in its finding and in its table alike.
     """
 
     key: str
     label: str
     select: Callable[[pd.DataFrame, ExtractDate, pd.Series], tuple[pd.Series, pd.Series]]
+    support: str | None = None
 
 
 def _hours_between(start: pd.Series, end: pd.Series) -> pd.Series:
@@ -55,20 +60,24 @@ def _completed(values: pd.Series) -> pd.Series:
 PRACTICE_MEASURES = {
     measure.key: measure
     for measure in (
-        # episodes with a supervisory review of the risk grade within 24 hours of the report
+        # missing episodes (absent ones get no risk grade to review) with a supervisory review of the risk
+        # grade within 24 hours of the report: the episodes the support of supervisory review is taken over
         PracticeMeasure(
             "review_within_24h",
-            "Supervisory review of the risk grade within 24 hours",
+            "Supervisory review of the risk grade within 24 hours (episodes categorised missing)",
             lambda e, extract, flagged: (
-                e["reported_at"] <= extract.before(hours=24),
+                (e["reported_at"] <= extract.before(hours=24))
+                & e["category"].astype("string").eq("missing").fillna(False),
                 _hours_between(e["reported_at"], e["supervisor_review_at"]).le(24),
             ),
+            "supervision",
         ),
         # returned children given a police prevention interview (safe and well check)
         PracticeMeasure(
             "prevention_completed",
             "Prevention interview given after return",
             lambda e, extract, flagged: (e["returned_at"].notna(), _completed(e["prevention_interview"])),
+            "prevention_interviews",
         ),
         # returned children given an independent return interview within 72 hours
         PracticeMeasure(
@@ -78,6 +87,7 @@ PRACTICE_MEASURES = {
                 e["returned_at"].notna() & (e["returned_at"] <= extract.before(hours=72)),
                 _completed(e["return_interview"]) & _hours_between(e["returned_at"], e["return_interview_at"]).le(72),
             ),
+            "return_interviews",
         ),
         # episodes of children with exploitation flags recorded 'absent'
         PracticeMeasure(

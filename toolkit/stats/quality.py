@@ -67,25 +67,38 @@ _EXPECTED = {
     "return_interview_at": (lambda e, c: e["return_interview"] == "completed", "completed return interviews"),
 }
 
-# Measure -> (what it is, a function of the clean table giving which episodes support it).
+# Measure -> (what it is and what it needs, in plain words; the fields it needs). A measure's support is the
+# share of the episodes where its first field is expected (as its completeness is scored, with the same
+# denominator) that record every field it needs: the scorecard and the support list never give two shares
+# for one field.
 METRIC_REQUIREMENTS = {
-    "volume": ("episodes, children and rates", lambda e: pd.Series(True, index=e.index)),
-    "time_to_return": ("time to return (needs returned_at)", lambda e: e["returned_at"].notna()),
+    "volume": ("episodes, children and rates", "a force code", ()),
+    "time_to_return": ("time to return", "the time of return", ("returned_at",)),
     "risk_consistency": (
-        "consistency of risk grading between officers (needs officer_id and looked_after)",
-        lambda e: _known(e["officer_id"]) & _known(e["looked_after"]),
+        "consistency of risk grading between officers",
+        "the grading officer and the child's care status",
+        ("officer_id", "looked_after"),
     ),
-    "supervision": ("supervisory review (needs supervisor_review_at)", lambda e: e["supervisor_review_at"].notna()),
+    "supervision": ("supervisory review", "the time of the supervisor's review", ("supervisor_review_at",)),
     "return_interviews": (
-        "return interviews within 72 hours (needs returned_at and return_interview)",
-        lambda e: e["returned_at"].notna() & _known(e["return_interview"]),
+        "return interviews within 72 hours",
+        "the return interview's outcome",
+        ("return_interview",),
     ),
     "prevention_interviews": (
-        "prevention interviews (needs returned_at and prevention_interview)",
-        lambda e: e["returned_at"].notna() & _known(e["prevention_interview"]),
+        "prevention interviews",
+        "the prevention interview's outcome",
+        ("prevention_interview",),
     ),
-    "harm": ("harm while missing (needs harm)", lambda e: _known(e["harm"])),
+    "harm": ("harm while missing", "whether the child came to harm", ("harm",)),
 }
+
+
+def _expected_for(field: str | None, cutoff: pd.Timestamp):
+    """Which episodes should record ``field``, and how to name them (the denominator of its completeness)."""
+    if field is None or field not in _EXPECTED:
+        return (lambda e, c: pd.Series(True, index=e.index)), "clean episodes"
+    return _EXPECTED[field]
 
 
 def _known(values: pd.Series) -> pd.Series:
@@ -233,8 +246,14 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
     return pd.concat(parts, ignore_index=True)
 
 
-def assess_metric_support(clean: pd.DataFrame, sufficient_share: float) -> pd.DataFrame:
+def assess_metric_support(
+    clean: pd.DataFrame, sufficient_share: float, extract_date: ExtractDate | date | str
+) -> pd.DataFrame:
     """What share of each force's episodes can support each published measure.
+
+    A measure's share is taken over the episodes where its first field is
+    expected, the denominator its completeness has in the scorecard
+    (:func:`score_data_quality`), and named in ``denominator_label``.
 
     Parameters
     ----------
@@ -243,23 +262,64 @@ def assess_metric_support(clean: pd.DataFrame, sufficient_share: float) -> pd.Da
     sufficient_share : float
         The share a measure needs to be reported (the findings threshold
         ``support_sufficient``, :data:`toolkit.findings.THRESHOLDS`).
+    extract_date : date or str
+        When the data were taken (a return is expected 28 days after a report).
 
     Returns
     -------
     pandas.DataFrame
-        ``force_code``, ``metric``, ``description``, ``value`` (share),
-        ``numerator``, ``denominator``, ``sufficient`` (share at least ``sufficient_share``).
+        ``force_code``, ``metric``, ``description``, ``needs`` (what it needs, in words), ``value`` (share),
+        ``lower``, ``upper``, ``numerator``, ``denominator``,
+        ``denominator_label`` (which episodes), ``sufficient`` (share at least ``sufficient_share``)
+        and ``sufficient_share``.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({column: [None] * 4 for column in COLUMNS}).assign(
+    ...     force_code="E23000001", reported_at=pd.Timestamp("2024-01-01"),
+    ...     category=["missing", "missing", "absent", "missing"],
+    ...     supervisor_review_at=pd.to_datetime(["2024-01-01", None, None, "2024-01-02"]))
+    >>> row = assess_metric_support(e, 0.7, "2025-01-31")
+    >>> row = row.query("metric == 'supervision' and force_code == 'E23000001'").iloc[0]
+    >>> int(row["numerator"]), int(row["denominator"]), row["denominator_label"]
+    (2, 3, 'episodes categorised missing')
     """
     frame = clean.assign(force_code=clean["force_code"].astype(str))
+    cutoff = ExtractDate.parse(extract_date).before(days=TIMELINESS_DAYS)
     parts = []
-    for metric, (description, supports) in METRIC_REQUIREMENTS.items():
-        part = _share_rows(frame, "support", metric, supports(frame), f"episodes with the fields {description}")
+    for metric, (description, needs, fields) in METRIC_REQUIREMENTS.items():
+        expected, label = _expected_for(fields[0] if fields else None, cutoff)
+        applicable = frame[expected(frame, cutoff).fillna(False).astype(bool)]
+        known = pd.Series(True, index=applicable.index)
+        for field in fields:
+            known &= _known(applicable[field])
+        part = _share_rows(applicable, "support", metric, known, f"{label} recording {needs}")
+        # A force with no episodes the measure applies to is listed with 0 of 0: not supported, not missing.
+        missing = sorted(set(frame["force_code"]) - set(part["force_code"]))
+        empty = pd.DataFrame({"force_code": missing, "numerator": 0, "denominator": 0})
+        part = pd.concat([part, empty.assign(dimension="support", measure=metric, unit="share")], ignore_index=True)
         part["description"] = description
+        part["needs"] = needs
+        part["denominator_label"] = label
         parts.append(part)
     table = pd.concat(parts, ignore_index=True).rename(columns={"measure": "metric"})
     table["sufficient"] = table["value"] >= sufficient_share
+    table["sufficient_share"] = sufficient_share
     return table[
-        ["force_code", "metric", "description", "value", "lower", "upper", "numerator", "denominator", "sufficient"]
+        [
+            "force_code",
+            "metric",
+            "description",
+            "needs",
+            "value",
+            "lower",
+            "upper",
+            "numerator",
+            "denominator",
+            "denominator_label",
+            "sufficient",
+            "sufficient_share",
+        ]
     ]
 
 

@@ -104,7 +104,9 @@ PREPARED_TABLES = (
     PreparedTable(("return_curves",), lambda i, t: tabulate_return_curves(i.episodes, i.extract_date)),
     PreparedTable(("repeats",), lambda i, t: summarise_repeats(i.episodes)),
     PreparedTable(("quality",), lambda i, t: score_data_quality(i.cleaned, i.extract_date)),
-    PreparedTable(("support",), lambda i, t: assess_metric_support(i.episodes, i.thresholds["support_sufficient"])),
+    PreparedTable(
+        ("support",), lambda i, t: assess_metric_support(i.episodes, i.thresholds["support_sufficient"], i.extract_date)
+    ),
     PreparedTable(("cleaning",), lambda i, t: summarise_cleaning(i.cleaned)),
     PreparedTable(("trends", "monthly"), lambda i, t: summarise_trends(i.episodes)),
     PreparedTable(("quarterly",), lambda i, t: count_episodes_by_period(i.episodes, "Q")),
