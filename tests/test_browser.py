@@ -17,7 +17,7 @@ from toolkit.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.notebook
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-FORCES = ["E23000014", "E23000034"]
+FORCES = ["E23000014", "E23000020"]  # a large force and the smallest in the extract
 
 
 def _chromium() -> tuple[str, str] | None:

@@ -276,3 +276,26 @@ def test_ratio_funnel_and_a_zero_count_at_small_expected_is_not_called_low():
     assert bands["d"] == "below_95"  # P(0 | 6.8) = 0.0011: below the 95% limit, not the 99.8%
     assert bands["b"] == "above_998"
     assert {"observed", "expected"} <= set(comparison.columns)
+
+
+def test_fewer_forces_than_a_comparison_needs_are_not_compared_and_say_why():
+    from toolkit.stats.volume import compare_volume_rates, summarise_volume
+
+    episodes = pd.DataFrame(
+        {"force_code": ["E23000014"] * 40 + ["E23000001"] * 30, "person_id": [str(i) for i in range(70)]}
+    )
+    covered = ["E23000014", "E23000001"]
+    summary = summarise_volume(episodes, {}, covered)
+    assert set(summary.loc[summary["area"] == "force", "force_code"]) == set(covered)  # no one else at zero
+    national = summary.query("area == 'national' and metric == 'rate_per_1000_children'").iloc[0]
+    assert (
+        national["denominator"]
+        == summary.query("area == 'force' and metric == 'rate_per_1000_children'")["denominator"].sum()
+    )  # the covered forces' children, not the country's
+    comparison = compare_volume_rates(summary, {})
+    assert (comparison["band"] == "not_compared").all()
+    assert comparison["dispersion_sentence"].iloc[0].startswith("Only 2 forces are in the extract")
+    shares = funnel.compare_shares(
+        pd.DataFrame({"force_code": covered, "numerator": [5, 9], "denominator": [40, 30]}), {}
+    )
+    assert set(shares["band"]) == {"not_compared"} and "at least 5" in shares["dispersion_sentence"].iloc[0]

@@ -19,7 +19,7 @@ from toolkit.forces import get_force, list_forces
 from toolkit.publish import kernels, render
 
 pytestmark = pytest.mark.notebook
-FORCES = ["E23000014", "E23000034", "W15000004"]  # large, tiny (City of London), Welsh
+FORCES = ["E23000014", "E23000020", "W15000004"]  # large, the smallest in the extract, Welsh
 FIXTURE_NOTEBOOK = PROJECT_ROOT / "tests" / "fixtures" / "notebooks" / "fails_for_one_force.ipynb"
 
 
@@ -285,8 +285,20 @@ def test_consistency_section_shows_the_planted_absent_overuse(run):
     west_midlands = parse(folder / "reports" / "west-midlands.html").measures
     assert west_midlands["absent_if_flagged"] == "above_998"
     assert {"risk_grading", "officer_spread", "kappa"} <= set(west_midlands)
-    city = parse(folder / "reports" / "city-of-london.html").measures
-    assert city["absent_if_flagged"] == city["risk_grading"] == city["officer_spread"] == "insufficient"
+    smallest = parse(folder / "reports" / f"{get_force('E23000020').slug}.html").measures
+    # 47 episodes: too few flagged children to model their categorisation, enough to grade (a tiny force's
+    # insufficiency is tested in test_consistency).
+    assert smallest["absent_if_flagged"] == "insufficient" and smallest["risk_grading"] == "within"
+
+
+def test_a_force_the_extract_does_not_cover_is_refused_before_anything_is_written(tmp_path, small_extract):
+    """City of London sent no rows: a report of zeros would look complete (#12 item 7)."""
+    from toolkit.errors import ToolkitError
+
+    path, _, _ = small_extract
+    with pytest.raises(ToolkitError, match=r"London, City of \(E23000034\): no rows in the extract"):
+        runner.run_reports(path, EXTRACT_DATE, tmp_path / "reports", forces=["E23000034"], work_dir=tmp_path / "w")
+    assert not (tmp_path / "reports").exists()
 
 
 def test_published_findings_and_every_published_file_are_free_of_identifiers(run, small_extract):
@@ -415,7 +427,10 @@ def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
     _, folder = run
     page = (folder / "reports" / "national-overview.html").read_text(encoding="utf-8")
     findings = json.loads((folder / "reports" / "findings.json").read_text())
-    assert len(set(re.findall(r"<tr data-force=.([EW]\d{8}).>", page))) == 43  # every force, one row each
+    # Every force the extract covers, one row each (City of London sent no rows: named, not drawn at zero).
+    rows = re.findall(r"<tr data-force=.([EW]\d{8}).>", page)
+    assert len(rows) == len(set(rows)) == 42 and "E23000034" not in rows
+    assert "Not in the extract, so not shown: London, City of" in page
     concerns = [f for f in findings if f["judgement"] == "cause_of_concern"]
     listed = re.findall(r"<li data-force=.([EW]\d{8}). data-rule=.([a-z_0-9]+).>", page)
     assert sorted(listed) == sorted((f["force_code"], f["rule"]) for f in concerns)
@@ -468,7 +483,7 @@ def test_a_kernel_that_dies_is_replaced_for_the_next_report(run, tmp_path):
     pool = kernels.KernelPool(1)
     try:
         with pool.kernel() as km:
-            render.render_force_report("E23000034", folder / "work", tmp_path, km=km)
+            render.render_force_report("E23000020", folder / "work", tmp_path, km=km)
             km.provisioner.process.kill()
             km.provisioner.process.wait()
             assert not run_sync(km.is_alive)()
@@ -491,3 +506,37 @@ def test_a_kernel_pool_leaves_no_sockets_or_processes_behind():
     assert not folder.exists()
     assert process.poll() is not None  # the kernel process has ended
     assert all(manager._socket_dir is None for manager in pool._managers)
+
+
+def test_a_one_force_extract_makes_no_comparison_and_counts_no_missing_force_as_zero(tmp_path, small_extract):
+    """West Midlands alone once gave England and Wales 0.8 per 1,000, 42 forces drawn at 0 and p = nan (#12 item 7)."""
+    path, _, _ = small_extract
+    source = pd.read_csv(path, dtype=str)
+    one = source[source["force_code"] == "E23000014"]
+    extract = tmp_path / "west-midlands-only.csv"
+    one.to_csv(extract, index=False)
+    result = runner.run_reports(
+        extract, EXTRACT_DATE, tmp_path / "reports", workers=1, work_dir=tmp_path / "work", progress=False
+    )
+    assert result.ok and sorted(result.reports) == ["E23000014"]
+    report = (tmp_path / "reports" / "west-midlands.html").read_text(encoding="utf-8")
+    assert "The extract covers 1 of the 43 police forces" in report
+    assert "no comparison is made" in report and "data-band=\"not_compared\"" in report.replace("'", '"')
+    cells = parse(tmp_path / "reports" / "west-midlands.html").cells
+    # The national column is the force itself, not its episodes over every force's children.
+    assert cells[("rate_per_1000_children", "national")] == cells[("rate_per_1000_children", "force")]
+    assert cells[("episodes", "comparators")] == ""  # no comparator force is in the extract: not 0
+    overview = (tmp_path / "reports" / "national-overview.html").read_text(encoding="utf-8")
+    assert overview.count("data-force=") == 1 and "Not in the extract, so not shown" in overview
+    for page in (tmp_path / "reports").glob("*.html"):
+        text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", page.read_text(), flags=re.S))
+        assert not re.search(r"\bnan\b", text, flags=re.I), page.name
+    published = json.loads((tmp_path / "reports" / "findings.json").read_text())
+    compared = [f for f in published if findings_rules()[f["rule"]].compares]
+    assert compared and all(f["judged"] is False and f["judgement"] == "observation" for f in compared)
+
+
+def findings_rules():
+    import toolkit.findings  # registers every rule
+
+    return toolkit.findings.RULES

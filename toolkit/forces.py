@@ -37,6 +37,7 @@ from toolkit.errors import ConfigError, UnknownForceError
 
 __all__ = [
     "NATIONAL",
+    "describe_coverage",
     "Force",
     "FORCE_CODE_PATTERN",
     "COMPARATOR_GROUPS_FILE",
@@ -159,6 +160,33 @@ def list_forces() -> list[Force]:
     ['E23000001', 'E23000002']
     """
     return list(_registry().values())
+
+
+def describe_coverage(covered: list[str]) -> str:
+    """Which forces an extract covers, in a sentence every page prints at its top.
+
+    A force that sent nothing is not in the extract: it is named as missing,
+    never counted as zero, and national figures pool only the forces covered.
+
+    Examples
+    --------
+    >>> print(describe_coverage(["E23000014"]))  # doctest: +NORMALIZE_WHITESPACE
+    The extract covers 1 of the 43 police forces of England and Wales (West Midlands); figures for England and
+    Wales pool only the forces it covers.
+    >>> describe_coverage([f.code for f in list_forces()])
+    'The extract covers all 43 police forces of England and Wales.'
+    """
+    forces = list_forces()
+    codes = set(covered)
+    if codes >= {f.code for f in forces}:
+        return f"The extract covers all {len(forces)} police forces of England and Wales."
+    inside = [f.name for f in forces if f.code in codes]
+    outside = [f.name for f in forces if f.code not in codes]
+    named = f"({', '.join(inside)})" if len(inside) <= len(outside) else f"(all but {', '.join(outside)})"
+    return (
+        f"The extract covers {len(inside)} of the {len(forces)} police forces of England and Wales {named}; "
+        "figures for England and Wales pool only the forces it covers."
+    )
 
 
 def get_force(code: object) -> Force:

@@ -364,6 +364,14 @@ def run_reports(
     mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
     result_clean = read_and_clean(input_path, extract, mapping)
     episodes = result_clean.clean
+    covered = result_clean.covered_forces()
+    absent = [code for code in requested or [] if code not in covered]
+    if absent:  # a report on a force that sent nothing would be a page of zeros that looks complete
+        names = ", ".join(f"{get_force(code).name} ({code})" for code in absent)
+        raise ToolkitError(
+            f"{names}: no rows in the extract, so no report can be made (the extract covers {len(covered)} "
+            "of the 43 forces)"
+        )
     codes = requested or sorted(episodes["force_code"].astype(str).unique())
     reported = episodes["reported_at"]
     parameters = {
@@ -379,6 +387,7 @@ def run_reports(
         "rows_quarantined": len(result_clean.quarantine),
         "rows_merged": len(result_clean.merged),
         "forces": codes,
+        "forces_covered": covered,
         "workers": workers,
         "kernels": kernels,
         "executor": f"dask ({scheduler})" if scheduler else "local",

@@ -34,6 +34,7 @@ __all__: list[str] = []  # nothing to call: the rules register themselves in the
         ),
         "absent_odds_good": Threshold(0.5, "good practice when the interval's upper end is below this"),
     },
+    compares=True,
 )
 def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
     row = evidence.row("consistency_forces", code, "absent_if_flagged")
@@ -102,6 +103,7 @@ def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
             2.0, "area for improvement when the interval's lower end is above this: grading inflated"
         ),
     },
+    compares=True,
 )
 def judge_risk_grading(evidence, t, code, name) -> list[dict]:
     row = evidence.row("consistency_forces", code, "risk_grading")
@@ -152,6 +154,7 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
         ),
     },
     support="risk_consistency",
+    compares=True,
 )
 def judge_officer_inconsistency(evidence, t, code, name) -> list[dict]:
     row = evidence.row("officer_spread", code)
@@ -261,6 +264,7 @@ rule(
         ),
     },
     support=PRACTICE_MEASURES["review_within_24h"].support,
+    compares=True,
 )(
     _judge_practice_share(
         "supervisory_review",
@@ -278,6 +282,7 @@ rule(
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
     support=PRACTICE_MEASURES["prevention_completed"].support,
+    compares=True,
 )(
     _judge_practice_share(
         "prevention_interviews",
@@ -293,6 +298,7 @@ rule(
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
     support=PRACTICE_MEASURES["return_interview_72h"].support,
+    compares=True,
 )(
     _judge_practice_share(
         "return_interviews_72h",
@@ -317,6 +323,7 @@ rule(
         ),
     },
     support="time_to_return",
+    compares=True,
 )
 def judge_long_durations(evidence, t, code, name) -> list[dict]:
     row, national = evidence.row("time_to_return", code), evidence.row("time_to_return", NATIONAL)
@@ -353,6 +360,7 @@ def judge_long_durations(evidence, t, code, name) -> list[dict]:
             "and Wales (interval)",
         ),
     },
+    compares=True,
 )
 def judge_repeat_missing(evidence, t, code, name) -> list[dict]:
     row, national = evidence.row("repeats", code), evidence.row("repeats", NATIONAL)
@@ -386,6 +394,7 @@ def judge_repeat_missing(evidence, t, code, name) -> list[dict]:
     "volume",
     "episodes per 1,000 children",
     "rate funnel against England and Wales (99.8%)",
+    compares=True,
 )
 def judge_volume_rate(evidence, t, code, name) -> list[dict]:
     row = evidence.row("funnel_volume", code)

@@ -35,6 +35,7 @@ import pandas as pd
 from toolkit.config import read_yaml_config
 from toolkit.errors import ConfigError
 from toolkit.forces import NATIONAL, get_force
+from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
 
 __all__ = [
     "JUDGEMENT_ORDER",
@@ -76,6 +77,10 @@ class Rule:
         The measure of the support table (:data:`toolkit.stats.quality.METRIC_REQUIREMENTS`) its data
         must support: where a force's records do not, the rule is not run and the force gets one
         "Not judged" observation in the rule's area instead (:func:`find_issues`).
+    compares : bool
+        Whether it judges a force against other forces (funnels, models, England and Wales): with
+        fewer than :data:`~toolkit.stats.funnel.MIN_FORCES_TO_COMPARE` forces in the extract it
+        is not run, and each force gets a "Not judged" observation saying why.
     judge : callable
         ``judge(evidence, thresholds, code, name)``: the findings for one force, from the
         :class:`Evidence` of the prepared tables and the thresholds it declared.
@@ -88,6 +93,7 @@ class Rule:
     thresholds: dict[str, Threshold]
     judge: Callable
     support: str | None = None
+    compares: bool = False
 
 
 RULES: dict[str, Rule] = {}
@@ -102,6 +108,7 @@ def rule(
     test: str,
     thresholds: dict[str, Threshold] | None = None,
     support: str | None = None,
+    compares: bool = False,
 ):
     """Register the decorated function as the findings rule ``id``.
 
@@ -122,7 +129,7 @@ def rule(
             if _DECLARED.setdefault(name, threshold) != threshold:
                 raise ValueError(f"threshold {name!r} is declared differently by rule {id!r}")
             THRESHOLDS[name] = threshold.default
-        RULES[id] = Rule(id, area, metric, test, dict(thresholds or {}), judge, support)
+        RULES[id] = Rule(id, area, metric, test, dict(thresholds or {}), judge, support, compares)
         return judge
 
     return register
@@ -309,13 +316,19 @@ def find_issues(
     t = THRESHOLDS | (thresholds or {})
     evidence = Evidence(tables)
     findings = []
-    for code in evidence.forces():
+    covered = evidence.forces()
+    for code in covered:
         name = get_force(code).name
         for registered in RULES.values():
             if areas is not None and registered.area not in areas:
                 continue
             if registered.area != "understanding" and not evidence.has_episodes(code):
                 continue  # a force whose every row was set aside has only its data to be judged on
+            if registered.compares and len(covered) < MIN_FORCES_TO_COMPARE:
+                reason = describe_too_few_forces(len(covered))
+                statement = f"Not judged ({registered.metric}): {reason[0].lower()}{reason[1:]}"
+                findings.append(make_finding(code, registered.id, "observation", statement, judged=False))
+                continue
             if registered.support is not None:
                 statement = support_statement(evidence.table("support"), code, registered.support, name)
                 if statement:  # the data cannot support the measure: it is not judged, and says why

@@ -182,6 +182,15 @@ class CleanResult:
     rows_in: int
     mapping: str
 
+    def covered_forces(self) -> list[str]:
+        """The forces the export covers: every known force with a row in it, clean or set aside.
+
+        A force that sent nothing is not in the data, and is never counted as sending zero.
+        """
+        known = set(read_forces_table().index)
+        quarantined = set(self.quarantine["force_code"].dropna().astype(str)) & known
+        return sorted(set(self.clean["force_code"].astype(str)) | quarantined)
+
     def counts(self) -> dict:
         """Rows in, clean, quarantined (by reason), merged, and corrections by rule."""
         return {

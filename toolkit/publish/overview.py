@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML
 
-from toolkit.forces import NATIONAL, get_force, list_forces
+from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
 from toolkit.publish.disclosure import format_figure, published_threshold
 from toolkit.publish.markup import describe_finding, embed_chart, escape, findings_list, html_table, notes
 from toolkit.publish.plots import plot_force_effects
@@ -70,10 +70,12 @@ def _national(overview: NationalOverview, metric: str) -> pd.Series:
 def show_overview_title(overview: NationalOverview) -> HTML:
     """Title and the period the data cover."""
     run = overview.run
+    covered = run.get("forces_covered", [f.code for f in list_forces()])
     return HTML(
         "<h1>Missing and absent children: England and Wales</h1>"
         f"<p>Episodes reported {escape(run.get('period_start', ''))} to {escape(run.get('period_end', ''))}; "
-        f"extract taken {escape(run.get('extract_date', ''))}; {len(list_forces())} police forces.</p>"
+        f"extract taken {escape(run.get('extract_date', ''))}.</p>"
+        f"<p class='coverage'>{escape(describe_coverage(covered))}</p>"
     )
 
 
@@ -121,7 +123,8 @@ def show_force_table(overview: NationalOverview) -> HTML:
     s = overview.summary[overview.summary["area"] == "force"].set_index(["force_code", "metric"])
     counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
     rows = []
-    for force in sorted(list_forces(), key=lambda f: f.name):
+    covered = set(overview.run.get("forces_covered", [f.code for f in list_forces()]))
+    for force in sorted((f for f in list_forces() if f.code in covered), key=lambda f: f.name):
         episodes, rate = s.loc[(force.code, "episodes")], s.loc[(force.code, "rate_per_1000_children")]
         rate_text = format_figure(rate["value"], bool(rate["suppressed"]), 1)
         if not rate["suppressed"] and pd.notna(rate["lower"]):
@@ -131,9 +134,10 @@ def show_force_table(overview: NationalOverview) -> HTML:
         episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))
         rows.append((force.name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
     columns = ["Force", "Episodes", "Per 1,000 children", "Causes of concern", "Areas for improvement", "Good practice"]
-    return HTML(
-        html_table(rows, "Every force (rates per 1,000 children with 95% intervals)", columns, overview.threshold)
-    )
+    missing = [f.name for f in list_forces() if f.code not in covered]
+    note = notes([f"Not in the extract, so not shown: {', '.join(missing)}."]) if missing else ""
+    caption = "Every force in the extract (rates per 1,000 children with 95% intervals)"
+    return HTML(html_table(rows, caption, columns, overview.threshold) + note)
 
 
 def show_variation(overview: NationalOverview) -> HTML:

@@ -18,7 +18,7 @@ from IPython.display import HTML
 from toolkit.errors import ToolkitError
 from toolkit.findings import JUDGEMENT_ORDER
 from toolkit.findings.rulebook import support_statement
-from toolkit.forces import NATIONAL, Force, get_force
+from toolkit.forces import NATIONAL, Force, describe_coverage, get_force, list_forces
 from toolkit.publish.disclosure import (
     SUPPRESSED,
     explain_withheld,
@@ -38,6 +38,7 @@ from toolkit.publish.plots import (
     plot_return_curves,
 )
 from toolkit.stats.consistency import MIN_EPISODES
+from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
 from toolkit.stats.practice import GRADE_ORDER, PRACTICE_MEASURES
 from toolkit.stats.quality import KEY_FIELDS
 from toolkit.stats.tables import TABLE_NAMES
@@ -64,7 +65,6 @@ __all__ = [
 ]
 
 SMALL_POPULATION = 5000  # children: below this a per-child rate is unstable (City of London: 642)
-_AREA_LABELS = {"force": "This force", "comparators": "Comparator group", "national": "England and Wales"}
 _ROWS = [
     ("episodes", "Missing and absent episodes", 0),
     ("children", "Distinct children", 0),
@@ -102,6 +102,25 @@ class ForceReport:
         if name in tables:
             return tables[name]
         raise AttributeError(f"a force report has no table {name!r}; it has {', '.join(sorted(tables))}")
+
+    @property
+    def national_label(self) -> str:
+        """What the national column is: England and Wales, or only the forces the extract covers."""
+        covered = self.run.get("forces_covered")
+        if covered is None or len(covered) == len(list_forces()):
+            return "England and Wales"
+        return f"All {len(covered)} forces in the extract" if len(covered) > 1 else "The force's own extract"
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the extract covers enough forces to compare this one with the others."""
+        covered = self.run.get("forces_covered")
+        return covered is None or len(covered) >= MIN_FORCES_TO_COMPARE
+
+    @property
+    def area_labels(self) -> dict[str, str]:
+        """Column labels of this force, its comparator group and the national figure."""
+        return {"force": "This force", "comparators": "Comparator group", "national": self.national_label}
 
     @property
     def threshold(self) -> int:
@@ -166,10 +185,12 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     UnknownForceError
         The code is not one of the 43 forces.
     ToolkitError
-        The folder does not hold prepared tables.
+        The folder does not hold prepared tables, or the force has no rows in its extract.
     """
     force = get_force(force_code)
     run, findings, tables = load_prepared(data_dir, TABLE_NAMES)
+    if force.code not in run.get("forces_covered", [force.code]):
+        raise ToolkitError(f"{force.name} ({force.code}) has no rows in the extract this folder was prepared from")
     return ForceReport(force=force, run=run, findings=findings, tables=tables)
 
 
@@ -181,8 +202,19 @@ def show_title(report: ForceReport) -> HTML:
         f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
         f"<p class='subtitle'>Police force area {escape(f.name)} ({escape(f.code)}). "
         f"Episodes reported {escape(run.get('period_start', '?'))} to {escape(run.get('period_end', '?'))}; "
-        f"extract taken {escape(run.get('extract_date', '?'))}.</p>"
+        f"extract taken {escape(run.get('extract_date', '?'))}.</p>" + _show_coverage(report)
     )
+
+
+def _show_coverage(report: ForceReport) -> str:
+    """Which forces the extract covers, and, with too few to compare, that no comparison is made."""
+    covered = report.run.get("forces_covered")
+    if covered is None:
+        return ""
+    text = describe_coverage(covered)
+    if len(covered) < MIN_FORCES_TO_COMPARE:
+        text += " " + describe_too_few_forces(len(covered))
+    return f"<p class='coverage' data-forces-covered='{len(covered)}'>{escape(text)}</p>"
 
 
 def _cell(row: pd.Series, decimals: int) -> str:
@@ -198,7 +230,7 @@ def show_headline_table(report: ForceReport) -> HTML:
     withheld, left_out = False, set()
     for metric, label, decimals in _ROWS:
         cells = []
-        for area in _AREA_LABELS:
+        for area in report.area_labels:
             row = report.figure(metric, area)
             withheld |= bool(row["suppressed"])
             left_out |= set(filter(None, str(row.get("leaves_out", "")).split(";")))
@@ -219,7 +251,7 @@ def show_headline_table(report: ForceReport) -> HTML:
             f"Comparator-group and England and Wales figures leave out {names}, whose own figures are withheld, "
             "so that they cannot be recovered by subtraction."
         )
-    table = html_table(rows, "The force in numbers", ["", *_AREA_LABELS.values()], report.threshold)
+    table = html_table(rows, "The force in numbers", ["", *report.area_labels.values()], report.threshold)
     return HTML(table + notes(texts))
 
 
@@ -303,8 +335,9 @@ def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes:
     return label, [Cell(figure, attributes), band, format(national["value"], ".0%")]
 
 
-def _share_table(rows: list, caption: str, threshold: int) -> str:
-    return html_table(rows, caption, ["", "This force", "Against its comparator group", "England and Wales"], threshold)
+def _share_table(report: ForceReport, rows: list, caption: str) -> str:
+    columns = ["", "This force", "Against its comparator group", report.national_label]
+    return html_table(rows, caption, columns, report.threshold)
 
 
 def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
@@ -324,7 +357,7 @@ def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
             rows.append(row)
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    return HTML(_share_table(rows, "Share of episodes (95% Wilson interval)", report.threshold) + notes(texts))
+    return HTML(_share_table(report, rows, "Share of episodes (95% Wilson interval)") + notes(texts))
 
 
 def show_problem_profile(report: ForceReport) -> HTML:
@@ -342,7 +375,7 @@ def show_problem_profile(report: ForceReport) -> HTML:
         "its children go missing can plan who is on duty to look for them."
     )
     return HTML(
-        _share_table([row], "When children are reported (share of episodes, 95% Wilson interval)", report.threshold)
+        _share_table(report, [row], "When children are reported (share of episodes, 95% Wilson interval)")
         + notes([note])
     )
 
@@ -379,7 +412,7 @@ def show_data_quality(report: ForceReport) -> HTML:
     card_html = html_table(
         rows,
         "Data-quality scorecard (share with 95% Wilson interval)",
-        ["", "This force", "England and Wales"],
+        ["", "This force", report.national_label],
         report.threshold,
     )
     support = report.support[report.support["force_code"] == code]
@@ -410,6 +443,8 @@ _BANDS = {
 def show_rate_funnel(report: ForceReport) -> HTML:
     """Episodes per 1,000 children against funnel limits, this force highlighted, with what it shows."""
     table = report.funnel_volume
+    if (table["band"] == "not_compared").all():  # too few forces in the extract: no funnel to draw
+        return HTML(f"<p data-band='not_compared'>{escape(table['dispersion_sentence'].iloc[0])}</p>")
     mine = table[table["force_code"] == report.force.code]
     rate = report.figure("rate_per_1000_children")
     # A force whose figures are withheld is neither plotted nor placed: its point would reveal the count.
@@ -483,11 +518,12 @@ def show_time_to_return(report: ForceReport) -> HTML:
         for label, key, lo, hi, fmt in rows
     ]
     p = mine["logrank_p"]
-    test = (
-        "The force's time to return differs from the rest of England and Wales (log-rank p < 0.001)."
-        if p < 0.001
-        else f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
-    )
+    if pd.isna(p):
+        test = "No log-rank test: no other force's episodes are in the extract to compare with."
+    elif p < 0.001:
+        test = "The force's time to return differs from the rest of England and Wales (log-rank p < 0.001)."
+    else:
+        test = f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
     curves = report.return_curves
     fig = plot_return_curves(
         [
@@ -506,7 +542,7 @@ def show_time_to_return(report: ForceReport) -> HTML:
         html_table(
             cells,
             "Time from report to return (95% intervals)",
-            ["", "This force", "England and Wales"],
+            ["", "This force", report.national_label],
             report.threshold,
         )
         + f"<p>{escape(test)} Episodes still open at the extract date count until then (censored), not as "
@@ -540,7 +576,7 @@ def show_repeats(report: ForceReport) -> HTML:
         ),
     ]
     cells = [(label, [force, england_and_wales]) for label, force, england_and_wales in rows]
-    return HTML(html_table(cells, "Repeat missing", ["", "This force", "England and Wales"], report.threshold))
+    return HTML(html_table(cells, "Repeat missing", ["", "This force", report.national_label], report.threshold))
 
 
 def show_trend(report: ForceReport) -> HTML:
@@ -593,6 +629,7 @@ _VS_GROUP = {
     "below_95": "possibly below its comparator group",
     "below_998": "well below its comparator group",
     "no_comparators": "without comparators in the data",
+    "not_compared": "not compared: too few forces in the extract",
 }
 
 
@@ -630,13 +667,13 @@ def show_grade_mix(report: ForceReport) -> HTML:
     small = (chosen["area"] == "force") & chosen["suppressed"]
     shown = chosen.assign(
         share=chosen["share"] * 100,
-        where=chosen["area"].map(_AREA_LABELS),
+        where=chosen["area"].map(report.area_labels),
         grade=chosen["grade"].map(_GRADE_LABELS),
     )
     fig = plot_grade_mix(
         shown,
         [_GRADE_LABELS[grade] for grade in GRADE_ORDER],
-        list(_AREA_LABELS.values()),
+        list(report.area_labels.values()),
         f"{report.force.name}: first risk grade of missing and absent episodes",
     )
     force = shown[shown["area"] == "force"].set_index("grade")["share"]
@@ -707,11 +744,17 @@ def show_consistency(report: ForceReport) -> HTML:
     elif code in spread.index and spread.loc[code, "band"] != "not_estimable":
         o = spread.loc[code]
         word = {"above": "more than", "below": "less than"}.get(o["band"].split("_")[0], "about as much as")
-        text = (
-            f"Between officers: grading varies {word} in other forces for similar cases (variance between "
-            f"{int(o['officers'])} officers {o['variance']:.2f} on the log-odds scale, 95% interval "
-            f"{o['lower']:.2f} to {o['upper']:.2f}; within forces nationally {o['national_variance']:.2f})."
+        variance = (
+            f"variance between {int(o['officers'])} officers {o['variance']:.2f} on the log-odds scale, "
+            f"95% interval {o['lower']:.2f} to {o['upper']:.2f}"
         )
+        if report.comparable:
+            text = (
+                f"Between officers: grading varies {word} in other forces for similar cases ({variance}; "
+                f"within forces nationally {o['national_variance']:.2f})."
+            )
+        else:
+            text = f"Between officers: {variance}. {describe_too_few_forces(len(report.run['forces_covered']))}"
         parts.append(f"<p data-measure='officer_spread' data-band='{escape(o['band'])}'>{escape(text)}</p>")
     else:
         parts.append(
@@ -725,9 +768,9 @@ def show_consistency(report: ForceReport) -> HTML:
             "<p data-measure='kappa'>"
             + escape(
                 f"First and final risk grades agreed for {a['agreement']:.0%} of episodes (Cohen's kappa "
-                f"{a['kappa']:.2f}, 95% interval {a['kappa_lower']:.2f} to {a['kappa_upper']:.2f}; "
-                f"England and Wales {n['kappa']:.2f}). Reviews that change grades are expected; "
-                "low agreement means first grades are often revised."
+                f"{a['kappa']:.2f}, 95% interval {a['kappa_lower']:.2f} to {a['kappa_upper']:.2f}"
+                + (f"; England and Wales {n['kappa']:.2f}). " if report.comparable else "). ")
+                + "Reviews that change grades are expected; low agreement means first grades are often revised."
             )
             + "</p>"
         )

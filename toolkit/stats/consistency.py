@@ -593,7 +593,7 @@ def compare_standardised_practice(
         ``method`` and the dispersion sentence.
     """
     from toolkit.forces import read_comparator_groups
-    from toolkit.stats.funnel import compare_with_funnel
+    from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, compare_with_funnel
     from toolkit.stats.intervals import standardised_ratio
 
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
@@ -630,17 +630,22 @@ def compare_standardised_practice(
             }
         )
         try:
-            comparison, dispersion = compare_with_funnel(table, "ratio", comparator_groups=groups)
+            comparison, dispersion = compare_with_funnel(
+                table, "ratio", comparator_groups=groups, min_units=MIN_FORCES_TO_COMPARE
+            )
         except ValueError:
-            continue  # no events anywhere: nothing to compare
+            continue  # too few forces, or no events anywhere: nothing to compare
         comparison = comparison.set_index("unit")
         comparison[["ratio_lower", "ratio_upper"]] = ratios[["lower", "upper"]]
         comparison["interval_method"] = ratios["method"]
         comparison["measure"] = measure
         comparison["dispersion_sentence"] = dispersion["sentence"]
         blocks.append(comparison.rename_axis("force_code").reset_index())
-    if not blocks:
-        return pd.DataFrame(columns=["force_code", "measure", "observed", "expected", "value", "band"])
+    if not blocks:  # too few forces, or no events: an empty table with every column the filled one has
+        columns = ["force_code", "measure", "observed", "expected", "value", "baseline", "lower_95", "upper_95"]
+        columns += ["lower_998", "upper_998", "z", "band", "method", "comparator_baseline", "comparator_band"]
+        columns += ["ratio_lower", "ratio_upper", "interval_method", "dispersion_sentence"]
+        return pd.DataFrame(columns=columns)
     return pd.concat(blocks, ignore_index=True)
 
 

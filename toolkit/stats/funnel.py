@@ -86,9 +86,30 @@ __all__ = [
     "assign_ratio_significance",
     "estimate_overdispersion",
     "compare_with_funnel",
+    "MIN_FORCES_TO_COMPARE",
+    "describe_too_few_forces",
 ]
 
 LEVELS = (0.95, 0.998)
+# Fewer forces than this and no force is compared with the others: the baseline would be little more than
+# the force itself (one force is its own England and Wales), and over-dispersion cannot be estimated.
+MIN_FORCES_TO_COMPARE = 5
+
+
+def describe_too_few_forces(forces: int, needed: int = MIN_FORCES_TO_COMPARE) -> str:
+    """Why no comparison is made, in a sentence a report prints.
+
+    Examples
+    --------
+    >>> print(describe_too_few_forces(1))  # doctest: +NORMALIZE_WHITESPACE
+    Only 1 force is in the extract: a force is compared with others only when at least 5 are, so no
+    comparison is made.
+    """
+    verb = "force is" if forces == 1 else "forces are"
+    return (
+        f"Only {forces} {verb} in the extract: a force is compared with others only when at least {needed} are, "
+        "so no comparison is made."
+    )
 
 
 def _z(confidence: float) -> float:
@@ -416,6 +437,7 @@ def compare_with_funnel(
     multiplier: float = 1,
     overdispersion: str = "auto",
     comparator_groups: dict[str, list[str]] | None = None,
+    min_units: int = 1,
 ) -> tuple[pd.DataFrame, dict]:
     """Classify each unit (force) against funnel limits around the pooled baseline.
 
@@ -431,6 +453,12 @@ def compare_with_funnel(
         1 for proportions (or 100 for percentages); 1,000 for rates per 1,000.
     overdispersion : {"auto", "always", "never"}
         ``auto`` widens the limits only when phi shows over-dispersion.
+    min_units : int, default 1
+        Fewest units with a positive denominator to compare at all; fewer raise
+        ``ValueError`` with the sentence :func:`describe_too_few_forces` gives.
+    min_units : int, default 1
+        Fewest units with a positive denominator to compare at all; fewer raise
+        ``ValueError`` with the sentence :func:`describe_too_few_forces` gives.
     comparator_groups : dict, optional
         Unit to the units it is compared with. Adds ``comparator_baseline``
         (the group's pooled figure, or the group's pooled ratio) and
@@ -453,11 +481,13 @@ def compare_with_funnel(
     if statistic == "ratio":
         # An observed/expected ratio is a rate per 1 whose "population" is the expected count; against
         # the units' own pooled standard its baseline (sum observed / sum expected) is 1.
-        comparison, dispersion = compare_with_funnel(table, "rate", 1, overdispersion, comparator_groups)
+        comparison, dispersion = compare_with_funnel(table, "rate", 1, overdispersion, comparator_groups, min_units)
         return _name_as_ratio(comparison), dispersion
     data = table[table["denominator"] > 0].copy()
     x = data["numerator"].to_numpy(dtype=float)
     n = data["denominator"].to_numpy(dtype=float)
+    if len(data) < min_units:
+        raise ValueError(describe_too_few_forces(len(data), min_units))
     if len(data) == 0 or x.sum() == 0:
         raise ValueError("a funnel needs at least one unit with events and a positive denominator")
     if statistic == "proportion":
@@ -598,7 +628,8 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
         ``numerator``, ``denominator``, ``value``, ``lower``, ``upper`` (Wilson
         95%), ``method``, ``band`` and ``comparator_band`` (see
         :func:`compare_with_funnel`; ``not_compared`` when there is nothing to
-        compare, as when no force has an event), ``dispersion_sentence`` and
+        compare: fewer than :data:`MIN_FORCES_TO_COMPARE` forces, or no force
+        with an event), ``dispersion_sentence`` (or why nothing is compared) and
         ``national`` (England and Wales's share, on every row).
 
     Examples
@@ -608,8 +639,8 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
     >>> t = compare_shares(counts, {})
     >>> t[["force_code", "numerator", "value"]].to_numpy().tolist()
     [['E23000001', 30, 0.3], ['E23000014', 45, 0.45], ['england_and_wales', 75, 0.375]]
-    >>> t["band"].tolist()[:2], float(t["national"].iloc[0])  # two forces: 30% and 45% are within chance
-    (['within', 'within'], 0.375)
+    >>> t["band"].tolist()[:2], float(t["national"].iloc[0])  # two forces are too few to compare
+    (['not_compared', 'not_compared'], 0.375)
     """
     national = counts[["numerator", "denominator"]].sum()
     rows = pd.concat(
@@ -620,7 +651,10 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
     rows["method"] = "share with Wilson score 95% interval"
     try:
         comparison, dispersion = compare_with_funnel(
-            counts.rename(columns={"force_code": "unit"}), "proportion", comparator_groups=comparator_groups
+            counts.rename(columns={"force_code": "unit"}),
+            "proportion",
+            comparator_groups=comparator_groups,
+            min_units=MIN_FORCES_TO_COMPARE,
         )
         bands = comparison.set_index("unit")[["band", "comparator_band", "method"]]
         bands["method"] = "Wilson score interval; " + bands["method"]
@@ -628,7 +662,8 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
         rows.loc[bands.index, ["band", "comparator_band", "method"]] = bands
         rows = rows.reset_index()
         rows["dispersion_sentence"] = dispersion["sentence"]
-    except ValueError:
-        rows["band"] = rows["comparator_band"] = "not_compared"  # no events anywhere
+    except ValueError as reason:  # too few forces, or no events anywhere: nothing to compare
+        rows["band"] = rows["comparator_band"] = "not_compared"
+        rows["dispersion_sentence"] = str(reason)
     rows["national"] = rows.loc[rows["force_code"] == NATIONAL, "value"].iloc[0]
     return rows

@@ -62,6 +62,11 @@ class Inputs:
         return self.cleaned.clean
 
     @cached_property
+    def covered(self) -> list[str]:
+        """The forces the extract covers (:meth:`~toolkit.ingest.clean.CleanResult.covered_forces`)."""
+        return self.cleaned.covered_forces()
+
+    @cached_property
     def case_mix(self) -> pd.DataFrame:
         """Each episode's case mix, computed once: the models and the practice measures both use it."""
         return describe_case_mix(self.episodes)
@@ -98,7 +103,7 @@ class PreparedTable:
 
 
 PREPARED_TABLES = (
-    PreparedTable(("summary",), lambda i, t: summarise_volume(i.episodes, i.comparator_groups)),
+    PreparedTable(("summary",), lambda i, t: summarise_volume(i.episodes, i.comparator_groups, i.covered)),
     PreparedTable(("funnel_volume",), lambda i, t: compare_volume_rates(t["summary"], i.comparator_groups)),
     PreparedTable(("time_to_return",), lambda i, t: summarise_time_to_return(i.episodes, i.extract_date)),
     PreparedTable(("return_curves",), lambda i, t: tabulate_return_curves(i.episodes, i.extract_date)),

@@ -42,8 +42,10 @@ SUMMARY_COLUMNS = [
 _RATE_METHOD = "{method} 95% interval, per 1,000 resident children aged 0-17 (ONS mid-2023)"
 
 
-def _counts_by_force(episodes: pd.DataFrame) -> pd.DataFrame:
+def _counts_by_force(episodes: pd.DataFrame, covered: list[str] | None = None) -> pd.DataFrame:
     forces = read_forces_table()
+    if covered is not None:
+        forces = forces.loc[[code for code in forces.index if code in set(covered)]]
     codes = episodes["force_code"].astype(str)
     # A child is a pseudonym within a force: the same person_id in two forces is two children.
     per_force = pd.DataFrame(
@@ -114,7 +116,9 @@ def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
     return table.reindex(columns=SUMMARY_COLUMNS)
 
 
-def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
+def summarise_volume(
+    episodes: pd.DataFrame, comparator_groups: dict[str, list[str]] | None = None, covered: list[str] | None = None
+) -> pd.DataFrame:
     """Episodes, distinct children and rates per 1,000 children, for every force at once.
 
     Parameters
@@ -123,17 +127,22 @@ def summarise_volume(episodes: pd.DataFrame, comparator_groups: dict[str, list[s
         Canonical episodes; needs ``force_code`` and ``person_id``.
     comparator_groups : dict, optional
         Force code to comparator codes; default the shipped groups.
+    covered : list of str, optional
+        The forces the extract covers (those that sent rows); default all 43.
+        A force the extract does not cover is not counted as zero: it has no
+        rows here, and no pooled figure includes it.
 
     Returns
     -------
     pandas.DataFrame
-        Tidy, with :data:`SUMMARY_COLUMNS`: rows for each of the 43 forces
+        Tidy, with :data:`SUMMARY_COLUMNS`: rows for each covered force
         (``area="force"``, zero where a force has no episodes), each force's
-        comparator group pooled (``area="comparators"``) and England and Wales
-        (``area="national"``, ``force_code=NATIONAL``).
+        comparator group pooled from its covered members (``area="comparators"``;
+        missing figures where none is covered) and England and Wales, the
+        covered forces pooled (``area="national"``, ``force_code=NATIONAL``).
     """
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
-    counts = _counts_by_force(episodes)
+    counts = _counts_by_force(episodes, covered)
     return pd.concat([_volume_rows(counts, "force"), pool_volume(counts, groups)], ignore_index=True)
 
 
@@ -156,7 +165,12 @@ def pool_volume(counts: pd.DataFrame, groups: dict[str, list[str]], leave_out: f
     for code, peers in groups.items():
         if code in membership.index:
             membership.loc[code, [p for p in peers if p in kept.index]] = 1
-    comparator_rows = _volume_rows(membership @ kept, "comparators")
+    pooled = membership @ kept
+    comparator_rows = _volume_rows(pooled, "comparators")
+    # A group none of whose members is in the extract (or published) has no figures, not zeros.
+    empty = comparator_rows["force_code"].isin(pooled.index[pooled["population"] == 0])
+    comparator_rows.loc[empty, ["value", "lower", "upper", "numerator", "denominator"]] = np.nan
+    comparator_rows.loc[empty, "method"] = "no force of the comparator group is in the extract"
     national_rows = _volume_rows(kept.sum().to_frame(NATIONAL).T, "national")
     return pd.concat([comparator_rows, national_rows], ignore_index=True)
 
@@ -175,14 +189,20 @@ def compare_volume_rates(summary: pd.DataFrame, comparator_groups: dict[str, lis
         ``comparator_band``), with ``force_code`` and the dispersion (``phi``, ``tau2``, ``p_value``, ``adjusted``,
         ``dispersion_sentence``).
     """
-    from toolkit.stats.funnel import compare_with_funnel
+    from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, compare_with_funnel
 
     rates = summary[(summary["area"] == "force") & (summary["metric"] == "rate_per_1000_children")]
     table = pd.DataFrame(
         {"unit": rates["force_code"], "numerator": rates["numerator"], "denominator": rates["denominator"]}
     )
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
-    comparison, dispersion = compare_with_funnel(table, "rate", multiplier=1000, comparator_groups=groups)
+    try:
+        comparison, dispersion = compare_with_funnel(
+            table, "rate", multiplier=1000, comparator_groups=groups, min_units=MIN_FORCES_TO_COMPARE
+        )
+    except ValueError as reason:  # too few forces in the extract (or no episodes): no force is placed
+        comparison = table.assign(value=np.nan, baseline=np.nan, band="not_compared", comparator_band="not_compared")
+        dispersion = {"phi": np.nan, "tau2": 0.0, "p_value": np.nan, "adjusted": False, "sentence": str(reason)}
     comparison = comparison.rename(columns={"unit": "force_code"})
     for key in ("phi", "tau2", "p_value", "adjusted"):
         comparison[key] = dispersion[key]
