@@ -1,5 +1,6 @@
 """The command line as a user meets it: one clear message and a non-zero exit, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -180,6 +181,8 @@ def test_clean_writes_the_clean_table_and_quarantine(tmp_path):
         export,
     )
     assert made.returncode == 0, made.stderr
+    provenance = json.loads((tmp_path / "export.csv.provenance.json").read_text())
+    assert provenance["synthetic"] is True and provenance["dialect"] == "command_csv"
     result = toolkit(
         "clean",
         export,

@@ -1,12 +1,14 @@
 """Reading and validating extracts: every defect found, every bad file refused clearly."""
 
 import io
+import re
 
 import pandas as pd
 import pytest
 
-from toolkit.errors import ExtractError, ValidationError
+from toolkit.errors import ExtractError, ToolkitError, ValidationError
 from toolkit.ingest.extract import load_extract, read_extract_text, to_episodes, validate_extract
+from toolkit.ingest.provenance import read_provenance
 from toolkit.ingest.schema import COLUMNS
 
 EXTRACT_DATE = "2025-01-31"
@@ -153,3 +155,31 @@ def test_parquet_timestamps_read_as_the_text_a_csv_would_hold(tmp_path):
     assert text["age"].tolist() == ["15", "", "3"]
     assert text["sex"].tolist() == ["female", "", "male"]
     assert all(pd.api.types.is_string_dtype(t) for t in text.dtypes)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b'{"synthetic": tru', "it is not valid JSON (Expecting value at line 1, column 15)"),
+        (b'["synthetic", true]', "it must hold a JSON object, not list"),
+        (b'{"seed": 7}', 'it must say "synthetic": true or false'),
+        (b'{"synthetic": "true"}', "\"synthetic\" must be true or false, not 'true'"),
+        (b'{"synthetic": 1}', '"synthetic" must be true or false, not 1'),
+        (b'{"synthetic": true, "seed": 7.5}', '"seed" must be a whole number, not 7.5'),
+        (b'{"synthetic": true, "scale": NaN}', "NaN is not a JSON number"),
+        (b'{"synthetic": true, "synthetic": false}', "it gives 'synthetic' more than once"),
+        (b'\xff{"synthetic": true}', "it is not UTF-8 text"),
+        (b" " * 70_000, "it is larger than 64 KiB"),
+    ],
+)
+def test_a_malformed_provenance_file_is_refused_with_one_message_naming_it(tmp_path, content, reason):
+    (tmp_path / "x.csv.provenance.json").write_bytes(content)
+    message = f"{tmp_path / 'x.csv.provenance.json'}: not a usable provenance file: {reason} "
+    with pytest.raises(ToolkitError, match=re.escape(message)):
+        read_provenance(tmp_path / "x.csv")
+
+
+def test_a_provenance_file_is_read_for_its_known_fields_only(tmp_path):
+    (tmp_path / "x.csv.provenance.json").write_text('\ufeff{"synthetic": false, "supplier": "<b>x</b>", "years": 2}')
+    assert read_provenance(tmp_path / "x.csv") == {"synthetic": False, "years": 2}
+    assert read_provenance(tmp_path / "absent.csv") is None

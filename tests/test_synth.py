@@ -14,6 +14,7 @@ import pytest
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import read_forces_table
 from toolkit.ingest.extract import read_extract_text, validate_extract
+from toolkit.ingest.provenance import provenance_path
 from toolkit.synthetic import generator
 
 PP = 0.03  # calibration.md: each share within 3 percentage points
@@ -121,7 +122,8 @@ def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         episodes, truth = generator.generate_extract(2023, seed=seed, scale=0.02)
         path, truth_path = generator.write_extract(episodes, truth, tmp_path / f"{name}.csv")
-        digests.append(hashlib.sha256(path.read_bytes() + truth_path.read_bytes()).hexdigest())
+        made = path.read_bytes() + truth_path.read_bytes() + provenance_path(path).read_bytes()
+        digests.append(hashlib.sha256(made).hexdigest())
     assert digests[0] == digests[1]
     assert digests[0] != digests[2]
 

@@ -9,6 +9,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``extract``              reading a CSV, Parquet or Excel extract; validating it, every problem listed
   ``mapping``              a force system's dialect (one YAML file per dialect, ``data/mappings/``)
   ``clean``                the cleaning chain, its quarantine and ledger
+  ``provenance``           the file beside an extract that says whether its data are synthetic
 ``toolkit.stats``          every figure, for every force at once, with its interval and method
   ``tables``               every prepared table, declared once (name and how it is computed)
   ``intervals``            confidence intervals (rates, proportions, means, standardised ratios)

@@ -99,6 +99,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from toolkit.ingest.provenance import provenance_path
     from toolkit.synthetic.generator import generate_extract, read_plan, write_extract
 
     plan = read_plan(args.plant) if args.plant else None
@@ -130,7 +131,7 @@ def _synth(args: argparse.Namespace) -> int:
     out, truth_path = write_extract(episodes, truth, args.out)
     _say(
         f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); "
-        f"ground truth in {truth_path}"
+        f"ground truth in {truth_path}; provenance (synthetic) in {provenance_path(out)}"
     )
     return 0
 

@@ -4,8 +4,9 @@ What belongs here is everything up to and including a clean, typed episode
 table: the input contract (:mod:`~toolkit.ingest.schema`), reading and
 validating a canonical extract (:mod:`~toolkit.ingest.extract`), a force
 system's dialect (:mod:`~toolkit.ingest.mapping`, one YAML file per dialect in
-``data/mappings/``) and the cleaning chain with its quarantine and ledger
-(:mod:`~toolkit.ingest.clean`). Nothing here computes a statistic, judges a
+``data/mappings/``), the cleaning chain with its quarantine and ledger
+(:mod:`~toolkit.ingest.clean`) and the provenance file beside an extract
+(:mod:`~toolkit.ingest.provenance`). Nothing here computes a statistic, judges a
 force or writes a published file. Modules here import only the base
 (:mod:`toolkit.config`, :mod:`toolkit.errors`, :mod:`toolkit.forces`,
 :mod:`toolkit.dates`, :mod:`toolkit.store`).

@@ -53,6 +53,7 @@ from toolkit.config import read_yaml_config
 from toolkit.dates import ExtractDate
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force, read_forces_table
+from toolkit.ingest.provenance import write_provenance
 from toolkit.ingest.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
 
 __all__ = [
@@ -760,14 +761,28 @@ def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple[Path, Path]:
-    """Write an extract (CSV, Parquet or Excel by its ending) and its ground truth beside it.
+    """Write an extract (CSV, Parquet or Excel by its ending), its ground truth and its provenance beside it.
 
     ``episodes`` is a canonical extract (typed) or a force system's export (all text).
+    The provenance file, ``<out>.provenance.json``
+    (:func:`toolkit.ingest.provenance.provenance_path`), says the data are
+    synthetic and how they were made, so that a run on them marks every page
+    as synthetic.
 
     Returns
     -------
     tuple of Path
         The extract and ``<out>.truth.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from toolkit.ingest.provenance import read_provenance
+    >>> episodes, truth = generate_extract(year=2024, seed=1, scale=0.002)
+    >>> out, _ = write_extract(episodes, truth, Path(tempfile.mkdtemp()) / "tiny.csv")
+    >>> made = read_provenance(out)
+    >>> made["synthetic"], made["generator"], made["year"], made["seed"], made["scale"]
+    (True, 'toolkit.synthetic', 2024, 1, 0.002)
     """
     out = Path(out)
     suffix = out.suffix.lower()
@@ -790,4 +805,10 @@ def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple
     temporary.replace(out)
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    made = {key: truth[key] for key in ("year", "years", "seed", "scale", "extract_date") if key in truth}
+    if "dialect" in truth:
+        made["dialect"] = truth["dialect"]["name"]
+    write_provenance(
+        out, {"synthetic": True, "generator": "toolkit.synthetic", "toolkit_version": toolkit.__version__, **made}
+    )
     return out, truth_path
