@@ -48,7 +48,16 @@ import matplotlib.pyplot as plt
 
 from toolkit.publish.disclosure import SUPPRESSED, explain_withheld
 
-__all__ = ["Cell", "escape", "html_table", "embed_chart", "notes", "describe_finding", "findings_list"]
+__all__ = [
+    "Cell",
+    "escape",
+    "describe_run_status",
+    "html_table",
+    "embed_chart",
+    "notes",
+    "describe_finding",
+    "findings_list",
+]
 
 
 def escape(value: object) -> str:
@@ -58,6 +67,83 @@ def escape(value: object) -> str:
 
 def _attributes(attributes: Mapping[str, object]) -> str:
     return "".join(f" {name}='{escape(value)}'" for name, value in attributes.items())
+
+
+# Inline styles, so that the banner looks the same on the index (its own template) and on the pages nbconvert makes.
+_BANNER_STYLES = {
+    "synthetic": "border: 4px solid #d4351c; background: #fcefed; padding: 0.6rem 0.8rem; margin: 0 0 0.6rem;",
+    "draft": "border-left: 10px solid #f47738; background: #fef3ea; padding: 0.5rem 0.8rem; margin: 0 0 1rem;",
+    "published": "border-left: 10px solid #00703c; background: #eef7f2; padding: 0.5rem 0.8rem; margin: 0 0 1rem;",
+}
+_STATUS_TEXT = {
+    "draft": (
+        "Draft: not for publication.",
+        "This run has not been marked as published: its figures and findings may still change.",
+    ),
+    "published": ("Published.", "This run was marked for publication."),
+}
+
+
+def describe_run_status(run: Mapping[str, object], about: str) -> str:
+    """The banner at the top of every page: the run's status and, when its data are synthetic, a notice saying so.
+
+    Parameters
+    ----------
+    run : mapping
+        The run parameters (``run_parameters.json``). ``status`` is "draft" or
+        "published"; anything else, or none, is shown as a draft, so that no
+        page claims to be published by mistake. ``synthetic`` true adds the
+        notice.
+    about : str
+        What a reader could take the page to describe, which synthetic data say
+        nothing about (e.g. "the real West Midlands Police").
+
+    Returns
+    -------
+    str
+        HTML, every piece of text escaped; the notice carries
+        ``data-synthetic='true'`` and the status ``data-status``.
+
+    Examples
+    --------
+    >>> print(describe_run_status({"status": "published"}, "England and Wales"))  # doctest: +ELLIPSIS
+    <div class='run-banner'><p class='run-status' data-status='published' style='...'><strong>Published.</strong> ...
+    >>> banner = describe_run_status({"synthetic": True}, "the real <Police>")
+    >>> "data-status='draft'" in banner, "Draft: not for publication." in banner, "the real &lt;Police&gt;" in banner
+    (True, True, True)
+    >>> print(banner.split("</p>")[0])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    <div class='run-banner'><p class='synthetic-notice' data-synthetic='true' role='note' style='...'><strong>Synthetic
+    data: not about any real force.</strong> Every figure and finding on this page comes from synthetic data made by
+    the toolkit&#x27;s generator (toolkit.synthetic). They say nothing about the real &lt;Police&gt;: real force names
+    are used only to show the layout.
+    """
+
+    def paragraph(attributes: dict, headline: str, text: str) -> str:
+        return f"<p{_attributes(attributes)}><strong>{escape(headline)}</strong> {escape(text)}</p>"
+
+    parts = []
+    if run.get("synthetic") is True:
+        parts.append(
+            paragraph(
+                {
+                    "class": "synthetic-notice",
+                    "data-synthetic": "true",
+                    "role": "note",
+                    "style": _BANNER_STYLES["synthetic"],
+                },
+                "Synthetic data: not about any real force.",
+                "Every figure and finding on this page comes from synthetic data made by the toolkit's generator "
+                f"(toolkit.synthetic). They say nothing about {about}: real force names are used only to show the "
+                "layout.",
+            )
+        )
+    status = "published" if run.get("status") == "published" else "draft"
+    parts.append(
+        paragraph(
+            {"class": "run-status", "data-status": status, "style": _BANNER_STYLES[status]}, *_STATUS_TEXT[status]
+        )
+    )
+    return "<div class='run-banner'>" + "".join(parts) + "</div>"
 
 
 @dataclass(frozen=True)

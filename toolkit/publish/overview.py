@@ -15,7 +15,15 @@ from IPython.display import HTML
 
 from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
 from toolkit.publish.disclosure import format_figure, published_threshold
-from toolkit.publish.markup import describe_finding, embed_chart, escape, findings_list, html_table, notes
+from toolkit.publish.markup import (
+    describe_finding,
+    describe_run_status,
+    embed_chart,
+    escape,
+    findings_list,
+    html_table,
+    notes,
+)
 from toolkit.publish.plots import plot_force_effects
 from toolkit.publish.report import load_prepared
 from toolkit.stats.consistency import MIN_EPISODES
@@ -68,11 +76,12 @@ def _national(overview: NationalOverview, metric: str) -> pd.Series:
 
 
 def show_overview_title(overview: NationalOverview) -> HTML:
-    """Title and the period the data cover."""
+    """The run's status (and, on synthetic data, a notice), the title and the period the data cover."""
     run = overview.run
     covered = run.get("forces_covered", [f.code for f in list_forces()])
     return HTML(
-        "<h1>Missing and absent children: England and Wales</h1>"
+        describe_run_status(run, "England and Wales or any real police force")
+        + "<h1>Missing and absent children: England and Wales</h1>"
         f"<p>Episodes reported {escape(run.get('period_start', ''))} to {escape(run.get('period_end', ''))}; "
         f"extract taken {escape(run.get('extract_date', ''))}.</p>"
         f"<p class='coverage'>{escape(describe_coverage(covered))}</p>"
@@ -213,7 +222,6 @@ def show_caveats(overview: NationalOverview) -> HTML:
         f"Figures resting on 1 to {overview.threshold - 1} episodes or children are withheld ([c])."
         if overview.threshold > 1
         else "Disclosure control is switched off: for internal use only, not for publication.",
-        "Synthetic data made the demonstration site; real extracts are pseudonymised and never published.",
     ]
     return HTML(
         "<h2>Definitions, methods and caveats</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"

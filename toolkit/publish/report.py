@@ -195,11 +195,14 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
 
 
 def show_title(report: ForceReport) -> HTML:
-    """The report's title block: force, period, extract date."""
+    """The report's title block: the run's status (and, on synthetic data, a notice), force, period, extract date."""
+    from toolkit.publish.markup import describe_run_status
+
     f = report.force
     run = report.run
     return HTML(
-        f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
+        describe_run_status(run, f"the real {f.official_name}")
+        + f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
         f"<p class='subtitle'>Police force area {escape(f.name)} ({escape(f.code)}). "
         f"Episodes reported {escape(run.get('period_start', '?'))} to {escape(run.get('period_end', '?'))}; "
         f"extract taken {escape(run.get('extract_date', '?'))}.</p>" + _show_coverage(report)

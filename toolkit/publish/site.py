@@ -1,7 +1,9 @@
 """The index page that links every force's report.
 
 Rendered from a Jinja2 template with autoescaping on: every value is escaped,
-whatever file it came from.
+whatever file it came from. The banner at the top (the run's status, and any
+synthetic-data notice) is the one every page shows, made and escaped by
+:func:`toolkit.publish.markup.describe_run_status`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 from toolkit.config import TEMPLATES_DIR
 from toolkit.forces import NATIONAL, get_force
 from toolkit.publish.disclosure import format_figure, publish_tables, published_threshold
+from toolkit.publish.markup import describe_run_status
 from toolkit.store import write_atomically
 
 __all__ = ["write_index", "build_index_rows"]
@@ -82,6 +85,7 @@ def write_index(
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
     left_out = [get_force(code).name for code in filter(None, national["leaves_out"].split(";"))]
     page = _ENVIRONMENT.get_template("index.html.j2").render(
+        banner=describe_run_status(run, "England and Wales or any real police force"),
         rows=build_index_rows(shown, reports, failures, findings),
         left_out=", ".join(left_out),
         overview=overview.name if overview else None,
