@@ -20,6 +20,8 @@ MAPPING ?=
 OUT ?= reports
 WORKERS ?= 2
 FORCES ?=
+# draft (every page says "not for publication") unless a run is released with STATUS=published.
+STATUS ?= draft
 PYTEST_ARGS ?=
 
 $(STAMP): pyproject.toml
@@ -41,15 +43,16 @@ $(DEMO): toolkit/synthetic/generator.py $(DEMO_PLAN) | $(STAMP)
 
 demo: $(DEMO) ## Generate the synthetic demo national extract
 
-reports: $(STAMP) ## Report for every force: make reports [INPUT=file EXTRACT_DATE=YYYY-MM-DD [MAPPING=m.yaml]]
+# The demo run says --synthetic: its input is the generator's even when an older copy has no provenance file.
+reports: $(STAMP) ## Report for every force: make reports [INPUT=file EXTRACT_DATE=YYYY-MM-DD [MAPPING=m.yaml]] [STATUS=published]
 ifeq ($(strip $(INPUT)),)
 	@$(MAKE) --no-print-directory $(DEMO)
-	$(PY) -m toolkit run --input $(DEMO) --extract-date $(DEMO_EXTRACT_DATE) \
+	$(PY) -m toolkit run --input $(DEMO) --extract-date $(DEMO_EXTRACT_DATE) --synthetic --status $(STATUS) \
 		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 else
 	@test -n "$(EXTRACT_DATE)" || { echo "error: give EXTRACT_DATE=YYYY-MM-DD with INPUT" >&2; exit 2; }
 	$(PY) -m toolkit run --input "$(INPUT)" --extract-date $(EXTRACT_DATE) $(if $(MAPPING),--mapping "$(MAPPING)") \
-		--out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
+		--status $(STATUS) --out $(OUT) --workers $(WORKERS) $(if $(FORCES),--forces $(FORCES))
 endif
 
 lint: $(STAMP) ## Lint code and notebooks (ruff) and check the stage order (import-linter)

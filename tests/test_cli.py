@@ -131,6 +131,43 @@ def test_run_refuses_an_unknown_force_before_doing_anything(tmp_path, small_extr
     assert not (tmp_path / "r").exists()
 
 
+def test_run_refuses_an_unknown_status_before_doing_anything(tmp_path, small_extract):
+    from toolkit.errors import ToolkitError
+    from toolkit.runner import run_reports
+
+    path, _, _ = small_extract
+    common = ["run", "--input", path, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w"]
+    result = toolkit(*common, "--status", "final")
+    assert_clean_failure(result, "argument --status: invalid choice: 'final' (choose from", status=2)
+    with pytest.raises(ToolkitError, match="status must be one of draft, published, not 'final'"):
+        run_reports(path, EXTRACT_DATE, tmp_path / "r", work_dir=tmp_path / "w", status="final")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "w").exists()
+
+
+def test_run_refuses_a_malformed_provenance_file_naming_it(tmp_path):
+    extract = tmp_path / "x.csv"
+    extract.write_text("force_code,episode_id\nE23000014,1\n")  # refused before the extract is read
+    (tmp_path / "x.csv.provenance.json").write_text('{"synthetic": tru')
+    result = toolkit(
+        "run", "--input", extract, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "r", "--work", tmp_path / "w"
+    )
+    assert_clean_failure(result, "x.csv.provenance.json: not a usable provenance file: it is not valid JSON")
+    assert result.stderr.count("error:") == 1 and result.stdout == ""
+    assert not (tmp_path / "r").exists() and not (tmp_path / "w").exists()
+
+
+def test_run_refuses_synthetic_for_data_whose_provenance_says_they_are_real(tmp_path):
+    from toolkit.errors import ToolkitError
+    from toolkit.runner import run_reports
+
+    extract = tmp_path / "x.csv"
+    extract.write_text("force_code,episode_id\nE23000014,1\n")
+    (tmp_path / "x.csv.provenance.json").write_text('{"synthetic": false, "generator": "a force system"}')
+    with pytest.raises(ToolkitError, match="says the data are not synthetic, but the run was told they are"):
+        run_reports(extract, EXTRACT_DATE, tmp_path / "r", work_dir=tmp_path / "w", synthetic=True)
+    assert not (tmp_path / "r").exists()
+
+
 def test_run_refuses_an_invalid_extract(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text(

@@ -17,6 +17,7 @@ from toolkit import runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force, list_forces
 from toolkit.publish import kernels, render
+from toolkit.store import WorkFolder
 
 pytestmark = pytest.mark.notebook
 FORCES = ["E23000014", "E23000020", "W15000004"]  # large, the smallest in the extract, Welsh
@@ -154,6 +155,88 @@ def test_every_table_that_withholds_a_cell_says_why_beside_it(run):
                 assert "[c]: withheld to protect children" in table.split("</table>", 1)[1], page.name
                 explained += 1
     assert explained  # the small-count forces of the fixture withhold something
+
+
+def _tops(folder: Path) -> dict[str, str]:
+    """Each published page's body up to its first heading: what a reader sees first."""
+    tops = {}
+    for page in sorted((folder / "reports").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        body = text[text.index("<body") :]
+        tops[page.name] = body[: body.index("<h1")]
+    return tops
+
+
+def test_a_synthetic_run_says_so_and_that_it_is_a_draft_at_the_top_of_every_page(run):
+    _, folder = run  # small_extract was written by the generator, with its provenance file
+    tops = _tops(folder)
+    assert set(tops) == {"index.html", "national-overview.html", *(f"{get_force(c).slug}.html" for c in FORCES)}
+    for name, top in tops.items():
+        assert re.search(r"data-synthetic=.true.", top) and "Synthetic data: not about any real force." in top, name
+        assert re.search(r"data-status=.draft.", top) and "Draft: not for publication." in top, name
+        assert "Published." not in top, name
+    assert "They say nothing about the real West Midlands Police:" in tops["west-midlands.html"]
+    for name in ("index.html", "national-overview.html"):
+        assert "They say nothing about England and Wales or any real police force:" in tops[name]
+    provenance = json.loads((folder / "reports" / "run.json").read_text())
+    assert provenance["synthetic"] is True and provenance["status"] == "draft"
+    assert provenance["input_provenance"]["generator"] == "toolkit.synthetic"
+    assert provenance["input_provenance"]["seed"] == 11
+    parameters = WorkFolder(folder / "work").read_json("run")  # what the notebooks read
+    assert parameters["synthetic"] is True and parameters["status"] == "draft"
+
+
+@pytest.fixture(scope="module")
+def published_run(tmp_path_factory, small_extract):
+    """The same data copied without its provenance file, run from the command line with --status published."""
+    path, _, _ = small_extract
+    folder = tmp_path_factory.mktemp("published")
+    copy = folder / "extract.csv"
+    copy.write_bytes(path.read_bytes())
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "run",
+            "--input",
+            str(copy),
+            "--extract-date",
+            EXTRACT_DATE,
+            "--out",
+            str(folder / "reports"),
+            "--work",
+            str(folder / "work"),
+            "--forces",
+            "E23000034",
+            "--status",
+            "published",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return folder
+
+
+def test_data_without_a_provenance_file_are_never_called_synthetic(published_run):
+    pages = {page.name: page.read_text(encoding="utf-8") for page in (published_run / "reports").glob("*.html")}
+    assert set(pages) == {"index.html", "national-overview.html", "city-of-london.html"}
+    for name, text in pages.items():
+        assert not re.search(r"data-synthetic", text) and "synthetic" not in text.lower(), name
+    assert "demonstration site" not in pages["national-overview.html"]  # the caveat once written there for every run
+    provenance = json.loads((published_run / "reports" / "run.json").read_text())
+    assert provenance["synthetic"] is False and provenance["input_provenance"] is None
+
+
+def test_a_run_told_it_is_published_says_so_on_every_page_and_in_run_json(published_run):
+    for name, top in _tops(published_run).items():
+        assert re.search(r"data-status=.published.", top) and "Published." in top, name
+        assert "Draft" not in top and "not for publication" not in top, name
+    provenance = json.loads((published_run / "reports" / "run.json").read_text())
+    assert provenance["status"] == "published"
 
 
 def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):

@@ -166,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         mapping=args.mapping,
         suppression_threshold=0 if args.no_suppression else args.suppress_below,
         progress=not args.quiet,
+        status=args.status,
+        synthetic=True if args.synthetic else None,  # without the flag, the input's provenance file decides
     )
     _say(f"{len(result.reports)} force report(s) written to {result.out_dir}; index: {result.out_dir / 'index.html'}")
     if result.overview_failure:
@@ -253,6 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mapping", type=Path, help="mapping YAML when the input is a force's own export")
     run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5; at least 3)")
     run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")
+    run.add_argument(
+        "--status",
+        choices=["draft", "published"],
+        default="draft",
+        help="shown at the top of every page and recorded in run.json (default draft: not for publication)",
+    )
+    run.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="mark every page as synthetic data, for an input without a provenance file saying so",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
     return parser

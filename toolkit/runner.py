@@ -36,6 +36,7 @@ from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_c
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
+from toolkit.ingest.provenance import provenance_path, read_provenance
 from toolkit.publish.disclosure import (
     DEFAULT_THRESHOLD,
     check_threshold,
@@ -165,6 +166,48 @@ def read_and_clean(input_path: Path, extract: ExtractDate, mapping_path: str | P
 
 OVERVIEW = "national_overview"  # the task that renders the national overview rather than a force
 KERNEL_MODES = ("warm", "fresh")
+RUN_STATUSES = ("draft", "published")
+
+
+def decide_synthetic(input_path: Path, recorded: dict | None, synthetic: bool | None) -> bool:
+    """Whether a run's data are synthetic: as its provenance file says, or as the run is told.
+
+    Parameters
+    ----------
+    input_path : Path
+        The extract, to name its provenance file in a refusal.
+    recorded : dict or None
+        Its provenance (:func:`toolkit.ingest.provenance.read_provenance`); None when it has none.
+    synthetic : bool or None
+        What the run was told (``--synthetic``); None when it was told nothing.
+
+    Raises
+    ------
+    ToolkitError
+        The two disagree: pages must not say synthetic data are real, nor real data synthetic.
+
+    Examples
+    --------
+    >>> decide_synthetic(Path("x.csv"), None, None), decide_synthetic(Path("x.csv"), None, True)
+    (False, True)
+    >>> decide_synthetic(Path("x.csv"), {"synthetic": True}, None)
+    True
+    >>> decide_synthetic(Path("x.csv"), {"synthetic": False}, True)
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.ToolkitError: x.csv.provenance.json says the data are not synthetic, but the run was told ...
+    """
+    if synthetic is not None and not isinstance(synthetic, bool):
+        raise ToolkitError(f"synthetic must be True, False or None, not {synthetic!r}")
+    if recorded is None:
+        return bool(synthetic)
+    if synthetic is not None and synthetic != recorded["synthetic"]:
+        said, told = ("", "they are not") if recorded["synthetic"] else ("not ", "they are (--synthetic)")
+        raise ToolkitError(
+            f"{provenance_path(input_path)} says the data are {said}synthetic, but the run was told {told}: "
+            "correct one of them"
+        )
+    return recorded["synthetic"]
 
 
 def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) -> float:
@@ -290,6 +333,8 @@ def run_reports(
     progress: bool = True,
     kernels: str = "warm",
     scheduler: str | None = None,
+    status: str = "draft",
+    synthetic: bool | None = None,
 ) -> RunResult:
     """Validate an extract, compute every figure once, and render a report per force.
 
@@ -330,6 +375,15 @@ def run_reports(
         Address of a Dask distributed scheduler (``tcp://host:8786``): each
         render is sent there as a task (the ``dask`` executor); the figures
         are still computed once, here.
+    status : {"draft", "published"}, default "draft"
+        Shown at the top of every page and recorded in ``run.json``: a run is
+        published only when it is told so.
+    synthetic : bool, optional
+        Whether the data are synthetic, for an extract without a provenance
+        file (``<input>.provenance.json``, which the generator writes and which
+        otherwise decides); a synthetic run marks every page as saying nothing
+        about the real forces. Default: as the provenance file says, or not
+        synthetic when there is none.
 
     Returns
     -------
@@ -338,8 +392,9 @@ def run_reports(
     Raises
     ------
     ToolkitError
-        Before any report is written: unreadable or invalid extract, unknown
-        force, bad comparator file, bad worker count.
+        Before any report is written: unreadable or invalid extract, unusable
+        provenance file, unknown force or status, bad comparator file, bad
+        worker count.
     """
     started = time.perf_counter()
     warning = check_threshold(suppression_threshold)  # before anything is read
@@ -349,6 +404,8 @@ def run_reports(
         raise ToolkitError(f"workers must be a whole number from 1 to 64, not {workers!r}")
     if kernels not in KERNEL_MODES:
         raise ToolkitError(f"kernels must be one of {', '.join(KERNEL_MODES)}, not {kernels!r}")
+    if status not in RUN_STATUSES:
+        raise ToolkitError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
     if scheduler is not None:
         _connect_to_dask(scheduler, timeout="5s").close()  # before any work, not after it
     extract = ExtractDate.parse(extract_date)
@@ -362,6 +419,8 @@ def run_reports(
         raise ToolkitError("the work folder holds record-level data: keep it apart from the report folder")
 
     mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
+    recorded = read_provenance(input_path)
+    is_synthetic = decide_synthetic(input_path, recorded, synthetic)
     result_clean = read_and_clean(input_path, extract, mapping)
     episodes = result_clean.clean
     covered = result_clean.covered_forces()
@@ -378,6 +437,9 @@ def run_reports(
         "toolkit_version": toolkit.__version__,
         "input": input_path.name,
         "input_sha256": _sha256(input_path),
+        "input_provenance": recorded,
+        "synthetic": is_synthetic,
+        "status": status,
         "extract_date": extract.isoformat(),
         "period_start": reported.min().date().isoformat(),
         "period_end": reported.max().date().isoformat(),
