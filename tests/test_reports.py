@@ -208,7 +208,7 @@ def published_run(tmp_path_factory, small_extract):
             "--work",
             str(folder / "work"),
             "--forces",
-            "E23000034",
+            "E23000020",
             "--status",
             "published",
             "--quiet",
@@ -223,7 +223,7 @@ def published_run(tmp_path_factory, small_extract):
 
 def test_data_without_a_provenance_file_are_never_called_synthetic(published_run):
     pages = {page.name: page.read_text(encoding="utf-8") for page in (published_run / "reports").glob("*.html")}
-    assert set(pages) == {"index.html", "national-overview.html", "city-of-london.html"}
+    assert set(pages) == {"index.html", "national-overview.html", f"{get_force('E23000020').slug}.html"}
     for name, text in pages.items():
         assert not re.search(r"data-synthetic", text) and "synthetic" not in text.lower(), name
     assert "demonstration site" not in pages["national-overview.html"]  # the caveat once written there for every run
@@ -379,7 +379,7 @@ def test_a_force_the_extract_does_not_cover_is_refused_before_anything_is_writte
     from toolkit.errors import ToolkitError
 
     path, _, _ = small_extract
-    with pytest.raises(ToolkitError, match=r"London, City of \(E23000034\): no rows in the extract"):
+    with pytest.raises(ToolkitError, match=r"City of London Police \(E23000034\): no rows in the extract"):
         runner.run_reports(path, EXTRACT_DATE, tmp_path / "reports", forces=["E23000034"], work_dir=tmp_path / "w")
     assert not (tmp_path / "reports").exists()
 
@@ -513,7 +513,7 @@ def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
     # Every force the extract covers, one row each (City of London sent no rows: named, not drawn at zero).
     rows = re.findall(r"<tr data-force=.([EW]\d{8}).>", page)
     assert len(rows) == len(set(rows)) == 42 and "E23000034" not in rows
-    assert "Not in the extract, so not shown: London, City of" in page
+    assert "City of London Police" in page.split("Not in the extract, so not shown:")[1].split("</p>")[0]
     concerns = [f for f in findings if f["judgement"] == "cause_of_concern"]
     listed = re.findall(r"<li data-force=.([EW]\d{8}). data-rule=.([a-z_0-9]+).>", page)
     assert sorted(listed) == sorted((f["force_code"], f["rule"]) for f in concerns)
@@ -604,7 +604,7 @@ def test_a_one_force_extract_makes_no_comparison_and_counts_no_missing_force_as_
     assert result.ok and sorted(result.reports) == ["E23000014"]
     report = (tmp_path / "reports" / "west-midlands.html").read_text(encoding="utf-8")
     assert "The extract covers 1 of the 43 police forces" in report
-    assert "no comparison is made" in report and "data-band=\"not_compared\"" in report.replace("'", '"')
+    assert "no comparison is made" in report and 'data-band="not_compared"' in report.replace("'", '"')
     cells = parse(tmp_path / "reports" / "west-midlands.html").cells
     # The national column is the force itself, not its episodes over every force's children.
     assert cells[("rate_per_1000_children", "national")] == cells[("rate_per_1000_children", "force")]
@@ -623,3 +623,73 @@ def findings_rules():
     import toolkit.findings  # registers every rule
 
     return toolkit.findings.RULES
+
+
+def _visible_text(html: str) -> str:
+    """A page's text as a reader sees it: no markup, styles, scripts or embedded images."""
+    html = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_quotable_sentences_use_plain_words_and_one_vocabulary(run):
+    """No field name, no ONS-style 'London, City of', no second wording for intervals or bands (#12 item 10)."""
+    from toolkit.ingest.schema import COLUMNS
+
+    _, folder = run
+    fields = [c for c in COLUMNS if "_" in c]  # supervisor_review_at, officer_id, person_id, ...
+    for page in sorted((folder / "reports").glob("*.html")):
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        named = [f for f in fields if re.search(rf"\b{f}\b", text)]
+        assert not named, (page.name, named)
+        assert "95% CI" not in text and "possibly higher" not in text and "possibly lower" not in text, page.name
+        assert "toolkit.findings" not in text, page.name  # a code identifier is not for inspectors
+    findings = json.loads((folder / "reports" / "findings.json").read_text())
+    assert {f["force"] for f in findings} <= {f.official_name for f in list_forces()}
+    for finding in findings:
+        assert not [
+            f for f in fields if re.search(rf"\b{f}\b", finding["statement"] + finding.get("recommendation", ""))
+        ]
+
+
+def test_no_published_total_gives_back_a_withheld_count_by_subtraction(tmp_path_factory, small_extract):
+    """Every pooled count in every published file is the sum of the published counts it pools (#12 items 2, 6).
+
+    A run with a force of 3 rows: its counts are withheld everywhere, and England and Wales in run.json,
+    metrics.csv, data_quality.csv and the index less the published forces leaves nothing to find.
+    """
+    path, _, _ = small_extract
+    source = pd.read_csv(path, dtype=str)
+    tiny = source[source["force_code"] == "E23000020"].head(3).assign(force_code="E23000034")
+    folder = tmp_path_factory.mktemp("tiny")
+    extract = folder / "with-a-tiny-force.csv"
+    pd.concat([source, tiny]).to_csv(extract, index=False)
+    result = runner.run_reports(
+        extract,
+        EXTRACT_DATE,
+        folder / "reports",
+        forces=["E23000034"],
+        workers=1,
+        work_dir=folder / "work",
+        progress=False,
+    )
+    assert result.ok
+    reports = folder / "reports"
+    published = json.loads((reports / "run.json").read_text())
+    assert not set(published) & {"rows_in", "episodes", "rows_quarantined", "rows_merged"}
+    metrics = pd.read_csv(reports / "metrics.csv")
+    volume = metrics[metrics["section"] == "volume"]
+    forces = volume[volume["area"] == "force"]
+    assert forces.loc[forces["force_code"] == "E23000034", "suppressed"].all()
+    for metric in ("episodes", "children"):
+        national = volume.query("area == 'national' and metric == @metric")["value"].iloc[0]
+        shown = forces.loc[(forces["metric"] == metric) & ~forces["suppressed"], "value"].sum()
+        assert national == shown == published["published_national_counts"][metric]
+    quality = pd.read_csv(reports / "data_quality.csv")
+    pooled = quality[quality["force_code"] == "england_and_wales"].set_index(["dimension", "measure"])
+    sums = quality[quality["force_code"] != "england_and_wales"].groupby(["dimension", "measure"])
+    assert (pooled["denominator"] == sums["denominator"].sum().reindex(pooled.index)).all()
+    page = _visible_text((reports / "index.html").read_text(encoding="utf-8"))
+    assert f"England and Wales: {int(published['published_national_counts']['episodes']):,} episodes" in page
+    report = _visible_text((reports / "city-of-london.html").read_text(encoding="utf-8"))
+    cleaning = report.split("Rows received from the force's extract:")[1].split("[c]: withheld to protect")[0]
+    assert cleaning.strip().startswith("[c]") and not re.search(r"\b[1-4]\b", cleaning)

@@ -171,7 +171,7 @@ def describe_coverage(covered: list[str]) -> str:
     Examples
     --------
     >>> print(describe_coverage(["E23000014"]))  # doctest: +NORMALIZE_WHITESPACE
-    The extract covers 1 of the 43 police forces of England and Wales (West Midlands); figures for England and
+    The extract covers 1 of the 43 police forces of England and Wales (West Midlands Police); figures for England and
     Wales pool only the forces it covers.
     >>> describe_coverage([f.code for f in list_forces()])
     'The extract covers all 43 police forces of England and Wales.'
@@ -180,8 +180,8 @@ def describe_coverage(covered: list[str]) -> str:
     codes = set(covered)
     if codes >= {f.code for f in forces}:
         return f"The extract covers all {len(forces)} police forces of England and Wales."
-    inside = [f.name for f in forces if f.code in codes]
-    outside = [f.name for f in forces if f.code not in codes]
+    inside = [f.official_name for f in forces if f.code in codes]
+    outside = [f.official_name for f in forces if f.code not in codes]
     named = f"({', '.join(inside)})" if len(inside) <= len(outside) else f"(all but {', '.join(outside)})"
     return (
         f"The extract covers {len(inside)} of the {len(forces)} police forces of England and Wales {named}; "

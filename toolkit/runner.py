@@ -426,7 +426,7 @@ def run_reports(
     covered = result_clean.covered_forces()
     absent = [code for code in requested or [] if code not in covered]
     if absent:  # a report on a force that sent nothing would be a page of zeros that looks complete
-        names = ", ".join(f"{get_force(code).name} ({code})" for code in absent)
+        names = ", ".join(f"{get_force(code).official_name} ({code})" for code in absent)
         raise ToolkitError(
             f"{names}: no rows in the extract, so no report can be made (the extract covers {len(covered)} "
             "of the 43 forces)"

@@ -48,7 +48,7 @@ def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
         if share is not None
         else ""
     )
-    odds = f"{row['value']:.1f} times the average force (95% interval {row['lower']:.1f} to {row['upper']:.1f})"
+    odds = f"{row['value']:.2f} times the average force (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
     comparator = "average force in England and Wales, after case mix"
     if row["lower"] >= t["absent_odds_concern"]:
         return [

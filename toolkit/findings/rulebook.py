@@ -204,7 +204,7 @@ def make_finding(
     declared = RULES[rule_id]
     finding = {
         "force_code": code,
-        "force": get_force(code).name,
+        "force": get_force(code).official_name,
         "area": declared.area,
         "judgement": judgement,
         "rule": declared.id,
@@ -318,7 +318,7 @@ def find_issues(
     findings = []
     covered = evidence.forces()
     for code in covered:
-        name = get_force(code).name
+        name = get_force(code).official_name  # as the index and every title name it
         for registered in RULES.values():
             if areas is not None and registered.area not in areas:
                 continue

@@ -16,7 +16,7 @@ import pandas as pd
 
 from toolkit.findings.rulebook import Threshold, make_finding, rule
 from toolkit.forces import NATIONAL
-from toolkit.stats.quality import KEY_FIELDS, TIMELINESS_DAYS
+from toolkit.stats.quality import EXPECTED_WHERE, FIELD_LABELS, KEY_FIELDS, TIMELINESS_DAYS
 
 __all__: list[str] = []  # rules only: registered with the rulebook when imported
 
@@ -75,18 +75,20 @@ def judge_key_field_completeness(evidence, t, code, name) -> list[dict]:
     worst = key["value"].idxmin()
     row = key.loc[worst]
     comparator = _national(evidence, "completeness", worst)
-    figures = f"(95% CI {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%})"
-    metric = f"episodes with {worst} recorded"
+    figures = f"(95% interval {row['lower']:.0%} to {row['upper']:.0%}; England and Wales {comparator:.0%})"
+    field = FIELD_LABELS[worst]
+    where = EXPECTED_WHERE.get(worst, "clean episodes")
+    metric = f"{where} with {field} recorded"
     if row["value"] < t["completeness_concern"]:
         return [
             make_finding(
                 code,
                 "dq_completeness_key_fields",
                 "cause_of_concern",
-                f"{name} records {worst} in only {row['value']:.0%} of episodes {figures}.",
+                f"{name} records {field} in only {row['value']:.0%} of its {where} {figures}.",
                 row,
                 comparator,
-                f"{name} should make {worst} a mandatory field and audit its recording, so that its "
+                f"{name} should make {field} a mandatory field and audit its recording, so that its "
                 "response to missing children can be measured.",
                 metric=metric,
             )
@@ -97,7 +99,7 @@ def judge_key_field_completeness(evidence, t, code, name) -> list[dict]:
                 code,
                 "dq_completeness_key_fields",
                 "area_for_improvement",
-                f"{name} records {worst} in {row['value']:.0%} of episodes {figures}.",
+                f"{name} records {field} in {row['value']:.0%} of its {where} {figures}.",
                 row,
                 comparator,
                 metric=metric,
@@ -118,7 +120,7 @@ def _judge_share(rule_id: str, dimension: str, measure: str, what: str, improve:
             return []
         comparator = _national(evidence, dimension, measure)
         text = (
-            f"{name}: {row['value']:.0%} of {what} (95% CI {row['lower']:.0%} to {row['upper']:.0%}; "
+            f"{name}: {row['value']:.0%} of {what} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {comparator:.0%})."
         )
         if row["value"] < t[concern]:

@@ -711,7 +711,7 @@ def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
             share_is_small = False
         if share_is_small:
             withheld = ["value", "lower", "upper", "numerator", "denominator"]
-            force = finding.get("force") or get_force(finding["force_code"]).name
+            force = finding.get("force") or get_force(finding["force_code"]).official_name
             if finding.get("judged") is False:  # a measure the data cannot support: say so, without its share
                 finding["statement"] = (
                     f"Not judged: too few of {force}'s records support this measure (the share is withheld, "

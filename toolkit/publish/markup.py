@@ -52,12 +52,43 @@ __all__ = [
     "Cell",
     "escape",
     "describe_run_status",
+    "describe_band",
     "html_table",
     "embed_chart",
     "notes",
     "describe_finding",
     "findings_list",
 ]
+
+
+# One vocabulary for where a force sits against a funnel's or a model's limits, in every sentence and table.
+_BAND_WORDS = {
+    "above_998": ("well above", "beyond the 99.8% limit: very unlikely to be chance"),
+    "above_95": ("possibly above", "beyond the 95% limit, not the 99.8%"),
+    "within": ("in line with", "within the 95% limits"),
+    "below_95": ("possibly below", "beyond the 95% limit, not the 99.8%"),
+    "below_998": ("well below", "beyond the 99.8% limit: very unlikely to be chance"),
+}
+
+
+def describe_band(band: str, against: str, detail: bool = True) -> str:
+    """Where a force sits against ``against`` (England and Wales, its comparator group, the average force).
+
+    Examples
+    --------
+    >>> describe_band("above_998", "England and Wales")
+    'well above England and Wales (beyond the 99.8% limit: very unlikely to be chance)'
+    >>> describe_band("below_95", "its comparator group", detail=False)
+    'possibly below its comparator group'
+    >>> describe_band("not_compared", "England and Wales")
+    'not compared: too few forces in the extract'
+    """
+    if band == "not_compared":
+        return "not compared: too few forces in the extract"
+    if band == "no_comparators":
+        return "not compared: no comparator force in the data"
+    words, why = _BAND_WORDS[band]
+    return f"{words} {against}" + (f" ({why})" if detail else "")
 
 
 def escape(value: object) -> str:
@@ -114,8 +145,8 @@ def describe_run_status(run: Mapping[str, object], about: str) -> str:
     >>> print(banner.split("</p>")[0])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     <div class='run-banner'><p class='synthetic-notice' data-synthetic='true' role='note' style='...'><strong>Synthetic
     data: not about any real force.</strong> Every figure and finding on this page comes from synthetic data made by
-    the toolkit&#x27;s generator (toolkit.synthetic). They say nothing about the real &lt;Police&gt;: real force names
-    are used only to show the layout.
+    the toolkit&#x27;s generator. They say nothing about the real &lt;Police&gt;: real force names are used only to
+    show the layout.
     """
 
     def paragraph(attributes: dict, headline: str, text: str) -> str:
@@ -132,9 +163,8 @@ def describe_run_status(run: Mapping[str, object], about: str) -> str:
                     "style": _BANNER_STYLES["synthetic"],
                 },
                 "Synthetic data: not about any real force.",
-                "Every figure and finding on this page comes from synthetic data made by the toolkit's generator "
-                f"(toolkit.synthetic). They say nothing about {about}: real force names are used only to show the "
-                "layout.",
+                "Every figure and finding on this page comes from synthetic data made by the toolkit's generator. "
+                f"They say nothing about {about}: real force names are used only to show the layout.",
             )
         )
     status = "published" if run.get("status") == "published" else "draft"

@@ -93,7 +93,7 @@ def show_scale(overview: NationalOverview) -> HTML:
     episodes, children = _national(overview, "episodes"), _national(overview, "children")
     rate = _national(overview, "rate_per_1000_children")
     repeats = overview.repeats.set_index("force_code").loc[NATIONAL]
-    left_out = [get_force(c).name for c in filter(None, str(episodes.get("leaves_out", "")).split(";"))]
+    left_out = [get_force(c).official_name for c in filter(None, str(episodes.get("leaves_out", "")).split(";"))]
     rows = [
         ("Missing and absent episodes", format_figure(episodes["value"], bool(episodes["suppressed"]))),
         (
@@ -133,7 +133,7 @@ def show_force_table(overview: NationalOverview) -> HTML:
     counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
     rows = []
     covered = set(overview.run.get("forces_covered", [f.code for f in list_forces()]))
-    for force in sorted((f for f in list_forces() if f.code in covered), key=lambda f: f.name):
+    for force in sorted((f for f in list_forces() if f.code in covered), key=lambda f: f.official_name):
         episodes, rate = s.loc[(force.code, "episodes")], s.loc[(force.code, "rate_per_1000_children")]
         rate_text = format_figure(rate["value"], bool(rate["suppressed"]), 1)
         if not rate["suppressed"] and pd.notna(rate["lower"]):
@@ -141,9 +141,9 @@ def show_force_table(overview: NationalOverview) -> HTML:
         judged = [int(counts.get((force.code, j), 0)) for j in ("cause_of_concern", "area_for_improvement")]
         judged.append(int(counts.get((force.code, "good_practice"), 0)))
         episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))
-        rows.append((force.name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
+        rows.append((force.official_name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
     columns = ["Force", "Episodes", "Per 1,000 children", "Causes of concern", "Areas for improvement", "Good practice"]
-    missing = [f.name for f in list_forces() if f.code not in covered]
+    missing = [f.official_name for f in list_forces() if f.code not in covered]
     note = notes([f"Not in the extract, so not shown: {', '.join(missing)}."]) if missing else ""
     caption = "Every force in the extract (rates per 1,000 children with 95% intervals)"
     return HTML(html_table(rows, caption, columns, overview.threshold) + note)
@@ -173,7 +173,7 @@ def show_variation(overview: NationalOverview) -> HTML:
         )
     html = "".join(f"<p>{escape(t)}</p>" for t in sentences) or "<p>The consistency models were not fitted.</p>"
     effects = overview.consistency_forces[overview.consistency_forces["episodes"] >= MIN_EPISODES]
-    names = {code: get_force(code).name for code in effects["force_code"]}
+    names = {code: get_force(code).official_name for code in effects["force_code"]}
     for measure, title in (
         ("risk_grading", "Risk grading after case mix: odds of a medium or high grade against the average force"),
         ("absent_if_flagged", "Flagged children recorded 'absent': odds against the average force, after case mix"),
@@ -199,11 +199,12 @@ def show_causes_of_concern(overview: NationalOverview) -> HTML:
         (
             describe_finding(
                 f,
-                f"<strong>{escape(get_force(f['force_code']).name)}</strong> ({escape(f['area'].replace('_', ' '))}): ",
+                f"<strong>{escape(get_force(f['force_code']).official_name)}</strong> "
+                f"({escape(f['area'].replace('_', ' '))}): ",
             ),
             {"data-force": f["force_code"], "data-rule": f["rule"]},
         )
-        for f in sorted(concerns, key=lambda f: (get_force(f["force_code"]).name, f["rule"]))
+        for f in sorted(concerns, key=lambda f: (get_force(f["force_code"]).official_name, f["rule"]))
     ]
     return HTML(
         f"<p>{len(concerns)} causes of concern in {len({f['force_code'] for f in concerns})} forces.</p>"

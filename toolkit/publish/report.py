@@ -29,7 +29,17 @@ from toolkit.publish.disclosure import (
     published_threshold,
     rests_on_small_count,
 )
-from toolkit.publish.markup import Cell, describe_finding, embed_chart, escape, findings_list, html_table, notes
+from toolkit.publish.markup import (
+    Cell,
+    describe_band,
+    describe_finding,
+    describe_run_status,
+    embed_chart,
+    escape,
+    findings_list,
+    html_table,
+    notes,
+)
 from toolkit.publish.plots import (
     plot_force_effects,
     plot_funnel,
@@ -40,7 +50,7 @@ from toolkit.publish.plots import (
 from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
 from toolkit.stats.practice import GRADE_ORDER, PRACTICE_MEASURES
-from toolkit.stats.quality import KEY_FIELDS
+from toolkit.stats.quality import FIELD_LABELS, KEY_FIELDS
 from toolkit.stats.tables import TABLE_NAMES
 from toolkit.store import WorkFolder
 
@@ -196,8 +206,6 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
 
 def show_title(report: ForceReport) -> HTML:
     """The report's title block: the run's status (and, on synthetic data, a notice), force, period, extract date."""
-    from toolkit.publish.markup import describe_run_status
-
     f = report.force
     run = report.run
     return HTML(
@@ -243,13 +251,13 @@ def show_headline_table(report: ForceReport) -> HTML:
     texts = []
     if report.force.children < SMALL_POPULATION:
         texts.append(
-            f"{report.force.name} has {report.force.children:,} resident children: its rate per "
+            f"{report.force.official_name} has {report.force.children:,} resident children: its rate per "
             "1,000 children is unstable and should be read with the counts."
         )
     if report.figure("episodes")["value"] == 0:
         texts.append("No episodes for this force are in the extract.")
     if left_out:
-        names = ", ".join(get_force(code).name for code in sorted(left_out))
+        names = ", ".join(get_force(code).official_name for code in sorted(left_out))
         texts.append(
             f"Comparator-group and England and Wales figures leave out {names}, whose own figures are withheld, "
             "so that they cannot be recovered by subtraction."
@@ -334,7 +342,7 @@ def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes:
         figure, band = SUPPRESSED, ""
     else:
         figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
-        band = _VS_GROUP.get(mine["comparator_band"], "")
+        band = describe_band(mine["comparator_band"], "its comparator group", detail=False)
     return label, [Cell(figure, attributes), band, format(national["value"], ".0%")]
 
 
@@ -409,7 +417,7 @@ def show_data_quality(report: ForceReport) -> HTML:
         if key[0] == "completeness" and key[1] not in KEY_FIELDS:
             continue
         other = national.loc[key] if key in national.index else None
-        name = f"{key[0]}: {key[1]}"
+        name = f"{key[0]}: {FIELD_LABELS[key[1]]} recorded" if key[0] == "completeness" else f"{key[0]}: {key[1]}"
         cells = [Cell(_share(row), {"data-quality": f"{key[0]}:{key[1]}"}), _share(other) if other is not None else "-"]
         rows.append((name, cells))
     card_html = html_table(
@@ -434,15 +442,6 @@ def show_data_quality(report: ForceReport) -> HTML:
     return HTML(cleaning_html + card_html + support_html)
 
 
-_BANDS = {
-    "above_998": "above the 99.8% limit: a real difference, very unlikely to be chance",
-    "above_95": "above the 95% limit: possibly higher than expected",
-    "within": "within the limits: no evidence of a difference from England and Wales",
-    "below_95": "below the 95% limit: possibly lower than expected",
-    "below_998": "below the 99.8% limit: a real difference, very unlikely to be chance",
-}
-
-
 def show_rate_funnel(report: ForceReport) -> HTML:
     """Episodes per 1,000 children against funnel limits, this force highlighted, with what it shows."""
     table = report.funnel_volume
@@ -453,7 +452,7 @@ def show_rate_funnel(report: ForceReport) -> HTML:
     # A force whose figures are withheld is neither plotted nor placed: its point would reveal the count.
     withheld = report.summary["suppressed"] & (report.summary["area"] == "force")
     shown = table[~table["force_code"].isin(set(report.summary.loc[withheld, "force_code"]))]
-    names = {code: get_force(code).name for code in shown["force_code"]}
+    names = {code: get_force(code).official_name for code in shown["force_code"]}
     dispersion = {
         "baseline": float(table["baseline"].iloc[0]),
         "tau2": float(table["tau2"].iloc[0]),
@@ -474,7 +473,7 @@ def show_rate_funnel(report: ForceReport) -> HTML:
     if not band:
         verdict = "This force's rate is withheld or not available, so it is not placed on the funnel."
     else:
-        verdict = f"{report.force.name} is {_BANDS[band]}."
+        verdict = f"{report.force.official_name} is {describe_band(band, report.national_label)}."
     alt = (
         "Funnel plot of episodes per 1,000 children against child population for each force, with 95% and "
         f"99.8% control limits around England and Wales ({dispersion['baseline']:.1f} per 1,000). {verdict}"
@@ -533,12 +532,12 @@ def show_time_to_return(report: ForceReport) -> HTML:
             (curves[curves["force_code"] == code], label, colour)
             for code, label, colour in (
                 (NATIONAL, "England and Wales", "#1f77b4"),
-                (report.force.code, report.force.name, "#d62728"),
+                (report.force.code, report.force.official_name, "#d62728"),
             )
         ]
     )
     alt = (
-        f"Step chart of the share of children returned by hours since report. {report.force.name}: "
+        f"Step chart of the share of children returned by hours since report. {report.force.official_name}: "
         f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
     )
     return HTML(
@@ -595,7 +594,7 @@ def show_trend(report: ForceReport) -> HTML:
         series["month"],
         series["episodes"],  # withheld months (a small count, or the month that would give it back) are NaN
         series["fitted"] if fitted else None,
-        report.force.name,
+        report.force.official_name,
     )
     if fitted:
         change, low, high = ((trend[k] - 1) * 100 for k in ("rate_ratio_per_year", "lower", "upper"))
@@ -608,7 +607,7 @@ def show_trend(report: ForceReport) -> HTML:
     else:
         text = f"No yearly change is estimated: {trend['model']}."
     alt = (
-        f"Line chart of episodes per month in {report.force.name}"
+        f"Line chart of episodes per month in {report.force.official_name}"
         + (" with a fitted trend line. " if fitted else ". ")
         + text
     )
@@ -618,28 +617,10 @@ def show_trend(report: ForceReport) -> HTML:
     )
 
 
-_EFFECT_BANDS = {
-    "above_998": "higher than the average force, very unlikely to be chance (beyond 99.8%)",
-    "above_95": "possibly higher than the average force (beyond 95%)",
-    "within": "in line with the average force",
-    "below_95": "possibly lower than the average force (beyond 95%)",
-    "below_998": "lower than the average force, very unlikely to be chance (beyond 99.8%)",
-}
-_VS_GROUP = {
-    "above_998": "well above its comparator group",
-    "above_95": "possibly above its comparator group",
-    "within": "in line with its comparator group",
-    "below_95": "possibly below its comparator group",
-    "below_998": "well below its comparator group",
-    "no_comparators": "without comparators in the data",
-    "not_compared": "not compared: too few forces in the extract",
-}
-
-
 def _odds_sentence(row: pd.Series, what: str) -> str:
     return (
         f"{what}: {row['value']:.2f} times the odds of the average force "
-        f"(95% interval {row['lower']:.2f} to {row['upper']:.2f}), {_EFFECT_BANDS[row['band']]}."
+        f"(95% interval {row['lower']:.2f} to {row['upper']:.2f}), {describe_band(row['band'], 'the average force')}."
     )
 
 
@@ -648,8 +629,9 @@ def _ratio_sentence(row: pd.Series, what: str, threshold: int) -> str:
     return (
         f"{what}: {observed} observed against {row['expected']:,.0f} expected from the national rates of "
         f"each age, exploitation-flag and care-status group (standardised ratio {row['value']:.2f}, "
-        f"95% interval {row['ratio_lower']:.2f} to {row['ratio_upper']:.2f}); {_BANDS[row['band']]}, "
-        f"and {_VS_GROUP[row['comparator_band']]}."
+        f"95% interval {row['ratio_lower']:.2f} to {row['ratio_upper']:.2f}): "
+        f"{describe_band(row['band'], 'England and Wales')}, "
+        f"and {describe_band(row['comparator_band'], 'its comparator group', detail=False)}."
     )
 
 
@@ -677,12 +659,12 @@ def show_grade_mix(report: ForceReport) -> HTML:
         shown,
         [_GRADE_LABELS[grade] for grade in GRADE_ORDER],
         list(report.area_labels.values()),
-        f"{report.force.name}: first risk grade of missing and absent episodes",
+        f"{report.force.official_name}: first risk grade of missing and absent episodes",
     )
     force = shown[shown["area"] == "force"].set_index("grade")["share"]
     national = shown[shown["area"] == "national"].set_index("grade")["share"]
     alt = (
-        f"Bar chart of first risk grades. High: {report.force.name} "
+        f"Bar chart of first risk grades. High: {report.force.official_name} "
         + ("withheld" if pd.isna(force.get("High")) else f"{force['High']:.0f}%")
         + f", England and Wales {national['High']:.0f}%."
     )
@@ -727,7 +709,7 @@ def show_consistency(report: ForceReport) -> HTML:
         parts.append(f"<p data-measure='{escape(key)}' data-band='{escape(row['band'])}'>{escape(text)}</p>")
     grading = effects[(effects["measure"] == "risk_grading") & (effects["episodes"] >= MIN_EPISODES)]
     if code in set(grading["force_code"]):
-        names = {c: get_force(c).name for c in grading["force_code"]}
+        names = {c: get_force(c).official_name for c in grading["force_code"]}
         fig = plot_force_effects(
             grading,
             code,
@@ -737,7 +719,7 @@ def show_consistency(report: ForceReport) -> HTML:
         )
         alt = (
             f"Forces ranked by their adjusted odds of grading a 'missing' episode medium or high; "
-            f"{report.force.name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
+            f"{report.force.official_name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
         )
         figures = embed_chart(fig, alt)
     spread = report.officer_spread.set_index("force_code")
@@ -792,8 +774,10 @@ def show_consistency(report: ForceReport) -> HTML:
                 f"({within['lower']:.2f} to {within['upper']:.2f})"
             )
         parts.append(f"<p class='context'>{escape(context + '.')}</p>")
+    models = {"risk_grading": "the risk-grading model", "absent_if_flagged": "the categorisation model"}
     for note in report.consistency_notes.itertuples():
-        parts.append(f"<p class='insufficient'>{escape(f'Not modelled ({note.model}): {note.note}.')}</p>")
+        text = f"Not modelled ({models.get(note.model, 'a consistency model')}): {note.note}."
+        parts.append(f"<p class='insufficient'>{escape(text)}</p>")
     return HTML("".join(parts) + figures)
 
 
@@ -802,7 +786,7 @@ def show_methods(report: ForceReport) -> HTML:
     threshold = report.threshold
     items = [
         "An episode is one report of a child (under 18 when reported) as missing or absent; a child may have several.",
-        "Children are counted by distinct pseudonymised person_id within the force.",
+        "Children are counted by their distinct pseudonymised identifiers within the force.",
         "Rates use ONS mid-2023 resident children aged 0-17 in the police force area. "
         "95% intervals: exact Poisson limits below 10 episodes, Byar's approximation from 10 "
         "(the public-health indicator convention).",

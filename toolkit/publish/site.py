@@ -14,8 +14,8 @@ import jinja2
 import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
-from toolkit.forces import NATIONAL, get_force
-from toolkit.publish.disclosure import format_figure, publish_tables, published_threshold
+from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
+from toolkit.publish.disclosure import SUPPRESSED, explain_withheld, format_figure, publish_tables, published_threshold
 from toolkit.publish.markup import describe_run_status
 from toolkit.store import write_atomically
 
@@ -83,10 +83,15 @@ def write_index(
     threshold = published_threshold(run)
     shown = publish_tables({"summary": summary}, run)["summary"]
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
-    left_out = [get_force(code).name for code in filter(None, national["leaves_out"].split(";"))]
+    left_out = [get_force(code).official_name for code in filter(None, national["leaves_out"].split(";"))]
+    rows = build_index_rows(shown, reports, failures, findings)
+    withheld = any(SUPPRESSED in str(row[key]) for row in rows for key in ("episodes", "children", "rate"))
+    covered = run.get("forces_covered", [f.code for f in list_forces()])
     page = _ENVIRONMENT.get_template("index.html.j2").render(
         banner=describe_run_status(run, "England and Wales or any real police force"),
-        rows=build_index_rows(shown, reports, failures, findings),
+        coverage=describe_coverage(covered),
+        withheld_note=explain_withheld(threshold) if withheld else "",
+        rows=rows,
         left_out=", ".join(left_out),
         overview=overview.name if overview else None,
         run=run,

@@ -33,6 +33,8 @@ __all__ = [
     "score_data_quality",
     "assess_metric_support",
     "KEY_FIELDS",
+    "FIELD_LABELS",
+    "EXPECTED_WHERE",
     "TIMELINESS_DAYS",
     "summarise_cleaning",
 ]
@@ -40,6 +42,25 @@ __all__ = [
 # An episode this many days before the extract should have its return (and its interviews) recorded.
 TIMELINESS_DAYS = 28
 KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id")
+# Each optional field of the contract in plain words, for every sentence and table a reader sees.
+FIELD_LABELS = {
+    "last_seen_at": "the time last seen",
+    "returned_at": "the time of return",
+    "sex": "the child's sex",
+    "ethnicity": "the child's ethnicity",
+    "looked_after": "whether the child is looked after",
+    "missing_from": "where the child went missing from",
+    "risk_final": "the final risk grade",
+    "supervisor_review_at": "the time of the supervisor's review",
+    "risk_factors": "the child's risk factors",
+    "found_by": "who found the child",
+    "harm": "whether the child came to harm",
+    "prevention_interview": "the prevention interview's outcome",
+    "prevention_interview_at": "the time of the prevention interview",
+    "return_interview": "the return interview's outcome",
+    "return_interview_at": "the time of the return interview",
+    "officer_id": "the grading officer",
+}
 
 _VALIDITY = {"bad_date", "bad_age", "age_out_of_range", "bad_code", "missing_required", "unknown_force"}
 _CONSISTENCY = {"after_extract_date", "returned_before_reported", "absent_with_risk_grade", "overlaps_episode"}
@@ -66,6 +87,8 @@ _EXPECTED = {
     ),
     "return_interview_at": (lambda e, c: e["return_interview"] == "completed", "completed return interviews"),
 }
+# Which episodes each field is expected in, by name: the denominator of its completeness.
+EXPECTED_WHERE = {field: where for field, (_, where) in _EXPECTED.items()}
 
 # Measure -> (what it is and what it needs, in plain words; the fields it needs). A measure's support is the
 # share of the episodes where its first field is expected (as its completeness is scored, with the same
