@@ -188,11 +188,17 @@ def test_a_synthetic_run_says_so_and_that_it_is_a_draft_at_the_top_of_every_page
 
 @pytest.fixture(scope="module")
 def published_run(tmp_path_factory, small_extract):
-    """The same data copied without its provenance file, run from the command line with --status published."""
+    """The same data copied without its provenance file, run from the command line with --status published.
+
+    The copy gains a force of 3 rows (City of London, which the small extract lacks), so that the
+    published files can be scanned for a withheld count.
+    """
     path, _, _ = small_extract
     folder = tmp_path_factory.mktemp("published")
     copy = folder / "extract.csv"
-    copy.write_bytes(path.read_bytes())
+    source = pd.read_csv(path, dtype=str, keep_default_na=False)
+    tiny = source[source["force_code"] == "E23000020"].head(3).assign(force_code="E23000034")
+    pd.concat([source, tiny]).to_csv(copy, index=False)
     completed = subprocess.run(
         [
             sys.executable,
@@ -209,6 +215,7 @@ def published_run(tmp_path_factory, small_extract):
             str(folder / "work"),
             "--forces",
             "E23000020",
+            "E23000034",
             "--status",
             "published",
             "--quiet",
@@ -223,7 +230,7 @@ def published_run(tmp_path_factory, small_extract):
 
 def test_data_without_a_provenance_file_are_never_called_synthetic(published_run):
     pages = {page.name: page.read_text(encoding="utf-8") for page in (published_run / "reports").glob("*.html")}
-    assert set(pages) == {"index.html", "national-overview.html", f"{get_force('E23000020').slug}.html"}
+    assert set(pages) == {"index.html", "national-overview.html", "lincolnshire.html", "city-of-london.html"}
     for name, text in pages.items():
         assert not re.search(r"data-synthetic", text) and "synthetic" not in text.lower(), name
     assert "demonstration site" not in pages["national-overview.html"]  # the caveat once written there for every run
@@ -521,15 +528,22 @@ def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
 
 
 def test_the_research_notebook_runs_on_a_prepared_folder(run, tmp_path):
+    """Run from the project root with no data_dir, it finds the work folder itself (its '../data/processed'
+    default once failed there)."""
+    import os
+
     _, folder = run
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "processed").symlink_to(folder / "work", target_is_directory=True)
     executed = tmp_path / "explore.ipynb"
     completed = subprocess.run(
         [sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / "explore.ipynb"), str(executed)]
-        + ["-p", "data_dir", str(folder / "work"), "-p", "extract_date", EXTRACT_DATE, "-k", "python3"]
-        + ["--cwd", str(tmp_path)],
+        + ["-p", "extract_date", EXTRACT_DATE, "-k", "python3", "--cwd", str(PROJECT_ROOT)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TOOLKIT_DATA_DIR": str(data)},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     cells = json.loads(executed.read_text())["cells"]
@@ -651,28 +665,13 @@ def test_quotable_sentences_use_plain_words_and_one_vocabulary(run):
         ]
 
 
-def test_no_published_total_gives_back_a_withheld_count_by_subtraction(tmp_path_factory, small_extract):
+def test_no_published_total_gives_back_a_withheld_count_by_subtraction(published_run):
     """Every pooled count in every published file is the sum of the published counts it pools (#12 items 2, 6).
 
     A run with a force of 3 rows: its counts are withheld everywhere, and England and Wales in run.json,
     metrics.csv, data_quality.csv and the index less the published forces leaves nothing to find.
     """
-    path, _, _ = small_extract
-    source = pd.read_csv(path, dtype=str)
-    tiny = source[source["force_code"] == "E23000020"].head(3).assign(force_code="E23000034")
-    folder = tmp_path_factory.mktemp("tiny")
-    extract = folder / "with-a-tiny-force.csv"
-    pd.concat([source, tiny]).to_csv(extract, index=False)
-    result = runner.run_reports(
-        extract,
-        EXTRACT_DATE,
-        folder / "reports",
-        forces=["E23000034"],
-        workers=1,
-        work_dir=folder / "work",
-        progress=False,
-    )
-    assert result.ok
+    folder = published_run
     reports = folder / "reports"
     published = json.loads((reports / "run.json").read_text())
     assert not set(published) & {"rows_in", "episodes", "rows_quarantined", "rows_merged"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # valid for `pip install -e .`
 DATA_DIR = Path(os.environ.get("TOOLKIT_DATA_DIR", PROJECT_ROOT / "data"))
+WORK_DIR = DATA_DIR / "processed"  # the default work folder: prepared tables, never published
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 PLANS_DIR = PROJECT_ROOT / "data" / "plans"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"

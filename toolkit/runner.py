@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm import tqdm
 
 import toolkit
-from toolkit.config import DATA_DIR
+from toolkit.config import WORK_DIR
 from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.findings import find_issues, read_thresholds
@@ -59,7 +59,7 @@ from toolkit.store import WorkFolder, write_atomically
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
-DEFAULT_WORK_DIR = DATA_DIR / "processed"
+DEFAULT_WORK_DIR = WORK_DIR
 LOGGER = logging.getLogger("toolkit")
 
 

@@ -249,11 +249,19 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     ('12,345', '3.14', '[c]')
     >>> format_figure(float("nan"))
     '-'
+
+    A figure under 1 that its decimals would round towards 0 keeps two significant
+    figures instead (a lower limit of 0.036 per 1,000 is not 0.0):
+
+    >>> format_figure(0.036, decimals=1), format_figure(0.0, decimals=1), format_figure(13.44, decimals=1)
+    ('0.036', '0.0', '13.4')
     """
     if suppressed:
         return SUPPRESSED
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
+    if decimals and 0 < abs(value) < 10 ** (1 - decimals):
+        return f"{value:#.2g}"
     return f"{value:,.{decimals}f}"
 
 

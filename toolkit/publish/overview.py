@@ -102,7 +102,8 @@ def show_scale(overview: NationalOverview) -> HTML:
         ),
         (
             "Episodes per 1,000 children (95% interval)",
-            f"{rate['value']:.1f} ({rate['lower']:.1f} to {rate['upper']:.1f})",
+            f"{format_figure(rate['value'], False, 1)} "
+            f"({format_figure(rate['lower'], False, 1)} to {format_figure(rate['upper'], False, 1)})",
         ),
         (
             "Share of episodes that were repeats (95% interval)",
@@ -137,7 +138,7 @@ def show_force_table(overview: NationalOverview) -> HTML:
         episodes, rate = s.loc[(force.code, "episodes")], s.loc[(force.code, "rate_per_1000_children")]
         rate_text = format_figure(rate["value"], bool(rate["suppressed"]), 1)
         if not rate["suppressed"] and pd.notna(rate["lower"]):
-            rate_text += f" ({rate['lower']:.1f} to {rate['upper']:.1f})"
+            rate_text += f" ({format_figure(rate['lower'], False, 1)} to {format_figure(rate['upper'], False, 1)})"
         judged = [int(counts.get((force.code, j), 0)) for j in ("cause_of_concern", "area_for_improvement")]
         judged.append(int(counts.get((force.code, "good_practice"), 0)))
         episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))

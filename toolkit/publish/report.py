@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
+from toolkit.config import WORK_DIR
 from toolkit.errors import ToolkitError
 from toolkit.findings import JUDGEMENT_ORDER
 from toolkit.findings.rulebook import support_statement
@@ -172,7 +173,7 @@ def load_prepared(data_dir: str | Path, names) -> tuple[dict, list[dict], dict[s
     ToolkitError
         A needed file is missing.
     """
-    work = WorkFolder(data_dir)
+    work = WorkFolder(data_dir or WORK_DIR)  # "" (the notebooks' default): the project's work folder
     names = list(names)
     work.require(["run", "findings", *names])
     run = work.read_json("run")
@@ -476,7 +477,8 @@ def show_rate_funnel(report: ForceReport) -> HTML:
         verdict = f"{report.force.official_name} is {describe_band(band, report.national_label)}."
     alt = (
         "Funnel plot of episodes per 1,000 children against child population for each force, with 95% and "
-        f"99.8% control limits around England and Wales ({dispersion['baseline']:.1f} per 1,000). {verdict}"
+        f"99.8% control limits around England and Wales ({format_figure(dispersion['baseline'], False, 1)} "
+        f"per 1,000). {verdict}"
     )
     sentence = table["dispersion_sentence"].iloc[0]
     image = embed_chart(fig, alt)

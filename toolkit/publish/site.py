@@ -60,7 +60,7 @@ def build_index_rows(
                 "rate": _text(rate, 1),
                 "interval": ""
                 if rate["suppressed"] or pd.isna(rate["lower"])
-                else f"{rate['lower']:.1f} to {rate['upper']:.1f}",
+                else f"{format_figure(rate['lower'], False, 1)} to {format_figure(rate['upper'], False, 1)}",
                 "failed": code in failures,
                 "concerns": int(counts.get((code, "cause_of_concern"), 0)),
                 "improvements": int(counts.get((code, "area_for_improvement"), 0)),
