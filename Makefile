@@ -27,7 +27,8 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@# setuptools prints a ten-line notice on every editable install, whatever the mode; it says nothing to act on
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
 .PHONY: help env demo reports lint test bench clean

@@ -233,10 +233,46 @@ def test_charts_and_tables_that_add_up_to_a_published_total_give_no_withheld_cel
     )
     month_national = months[months["force_code"] == "england_and_wales"].set_index("month")["episodes"]
     pd.testing.assert_series_equal(month_national.sort_index(), month_forces.sum().sort_index(), check_names=False)
-    # "Received 34; clean 33; quarantined [c]" gave the 1 back: now the clean rows are withheld too.
+    # "Received 34; clean 33; quarantined [c]" gave the 1 back. The clean rows are the force's published
+    # episodes, so it is the rows received that are withheld.
     cleaning = tables["cleaning"]
     own = cleaning[cleaning["force_code"] == "E23000013"].set_index("outcome")
-    assert own.loc["merged", "rows"] == 0 and own["rows"].isna().sum() == 2 and own["received"].iloc[0] == 34
+    assert own.loc["clean", "rows"] == 33 and own.loc["merged", "rows"] == 0
+    assert pd.isna(own.loc["quarantined: bad date", "rows"]) and own["received"].isna().all()
+
+
+def test_rows_received_less_the_published_episodes_gives_nothing_back():
+    """Clean 9,551 (the force's episodes) and quarantined 1: 'received 9,552' gave the 1 back (review of #12)."""
+    from toolkit.publish.disclosure import publish_tables
+
+    cleaning = pd.DataFrame(
+        {
+            "force_code": ["E23000014"] * 4 + ["E23000001"] * 2,
+            "outcome": ["clean", "quarantined: bad date", "quarantined: missing required", "merged", "clean", "merged"],
+            "rows": [500, 2, 30, 10, 800, 40],
+        }
+    )
+    shares = {"dimension": ["uniqueness", "completeness"] * 2, "measure": ["rows that are not duplicates", "x"] * 2}
+    quality = pd.DataFrame(
+        {
+            "force_code": ["E23000014", "E23000014", "E23000001", "E23000001"],
+            **shares,
+            "value": [532 / 542, 0.5, 800 / 840, 0.5],
+            "lower": 0.1,
+            "upper": 0.9,
+            "numerator": [532, 250, 800, 400],
+            "denominator": [542, 500, 840, 800],
+            "unit": "share",
+        }
+    )
+    tables = publish_tables({"cleaning": cleaning, "quality": quality}, {"suppression_threshold": 5})
+    own = tables["cleaning"].query("force_code == 'E23000014'").set_index("outcome")
+    assert own.loc["clean", "rows"] == 500 and own["received"].isna().all()
+    assert own.drop("clean")["rows"].isna().sum() == 2  # the 2 and the next smallest set-aside cell (10)
+    card = tables["quality"].set_index(["force_code", "dimension"])
+    assert card.loc[("E23000014", "uniqueness"), "suppressed"]  # 532 of 542 would give the 10 merged back
+    assert not card.loc[("E23000014", "completeness"), "suppressed"]  # over clean episodes: nothing to find
+    assert not card.loc[("E23000001", "uniqueness"), "suppressed"]
 
 
 def test_national_data_quality_rows_pool_the_published_forces(with_a_tiny_force):

@@ -619,6 +619,10 @@ def test_a_one_force_extract_makes_no_comparison_and_counts_no_missing_force_as_
     report = (tmp_path / "reports" / "west-midlands.html").read_text(encoding="utf-8")
     assert "The extract covers 1 of the 43 police forces" in report
     assert "no comparison is made" in report and 'data-band="not_compared"' in report.replace("'", '"')
+    # The consistency models place a force against others: with one force there are no odds to print.
+    measures = parse(tmp_path / "reports" / "west-midlands.html").measures
+    assert measures["absent_if_flagged"] == measures["risk_grading"] == "insufficient"
+    assert "times the odds of the average force" not in report
     cells = parse(tmp_path / "reports" / "west-midlands.html").cells
     # The national column is the force itself, not its episodes over every force's children.
     assert cells[("rate_per_1000_children", "national")] == cells[("rate_per_1000_children", "force")]

@@ -481,7 +481,7 @@ def run_reports(
         if kernel_pool is not None:
             kernel_pool.shutdown()
     write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
-    published = publish_tables({"quality": tables["quality"]}, parameters)["quality"]
+    published = publish_tables({"quality": tables["quality"], "cleaning": tables["cleaning"]}, parameters)["quality"]
     write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
     metrics = collect_metrics(tables, groups, suppression_threshold)
     write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))

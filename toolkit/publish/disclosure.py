@@ -402,8 +402,12 @@ def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np
     [True, True, False, False, False, False]
     >>> withhold_complements([2, 3, 40], ["a", "a", "a"]).tolist()  # two withheld already: their sum only
     [True, True, False]
+    >>> withhold_complements(pd.Series([40, 50, 33, 1, 12]).iloc[2:], ["a"] * 3).tolist()  # any index
+    [False, True, True]
     """
-    frame = pd.DataFrame({"count": pd.to_numeric(pd.Series(counts), errors="coerce"), "set": list(sets)})
+    # Positions, not the caller's labels: the result is indexed by position.
+    counts = pd.to_numeric(pd.Series(counts), errors="coerce").reset_index(drop=True)
+    frame = pd.DataFrame({"count": counts, "set": list(sets)})
     if threshold <= 1:
         return np.zeros(len(frame), dtype=bool)
     small = is_small_count(frame["count"], threshold).to_numpy()
@@ -464,9 +468,14 @@ def pool_published_cells(cells: pd.DataFrame, members: dict[str, list[str]], by:
     return pooled.rename(columns={"pooled": "force_code"})
 
 
-def _pool_shares(table: pd.DataFrame, by: list[str], threshold: int) -> pd.DataFrame:
-    """A tidy table of shares with primary suppression and its national rows pooled from the published forces."""
+def _pool_shares(table: pd.DataFrame, by: list[str], threshold: int, withhold=None) -> pd.DataFrame:
+    """A tidy table of shares with primary suppression (and the rows ``withhold`` marks), and its national
+    rows pooled from the published forces."""
     out = suppress_small_counts(table, threshold)
+    if withhold is not None and threshold > 1:
+        withhold = pd.Series(withhold, index=out.index).fillna(False).astype(bool)
+        out.loc[withhold, ["value", "lower", "upper", "numerator", "denominator"]] = np.nan
+        out["suppressed"] = out["suppressed"] | withhold
     national = out["force_code"] == NATIONAL
     forces = out[~national & (out["force_code"] != "")]
     codes = sorted(set(forces["force_code"]))
@@ -483,30 +492,39 @@ def _pool_shares(table: pd.DataFrame, by: list[str], threshold: int) -> pd.DataF
 def publish_cleaning(cleaning: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """What became of each force's rows, with the outcomes that would give a small count away withheld.
 
-    A force's outcomes add up to the rows it sent (published, unless small),
-    so they get complementary suppression (:func:`withhold_complements`);
-    the England and Wales rows pool the published cells.
+    A force's clean rows are its episodes, published everywhere, so the rows it
+    had set aside (quarantined or merged) add up to its rows received less a
+    published figure. Those cells get complementary suppression among
+    themselves (:func:`withhold_complements`), and where any of them is
+    withheld the rows received are withheld too: received less clean would
+    give back their sum, and with it a lone cell. The England and Wales rows
+    pool the published cells.
 
     Returns
     -------
     pandas.DataFrame
         ``force_code``, ``outcome``, ``rows`` (NaN where withheld),
-        ``received`` (the force's rows, NaN where small), ``suppressed`` and ``leaves_out``.
+        ``received`` (the force's rows, NaN where withheld), ``suppressed`` and ``leaves_out``.
 
     Examples
     --------
-    >>> c = pd.DataFrame({"force_code": ["a", "a", "a"], "outcome": ["clean", "quarantined: x", "merged"],
-    ...                   "rows": [33, 1, 6]})
+    >>> c = pd.DataFrame({"force_code": ["a"] * 4, "outcome": ["clean", "quarantined: x", "quarantined: y", "merged"],
+    ...                   "rows": [9551, 1, 30, 10]})
     >>> publish_cleaning(c).query("force_code == 'a'")[["rows", "received"]].to_numpy().tolist()
-    [[33.0, 40.0], [nan, 40.0], [nan, 40.0]]
+    [[9551.0, nan], [nan, nan], [30.0, nan], [nan, nan]]
     """
     national = cleaning["force_code"] == NATIONAL
-    forces = cleaning[~national].copy()
+    forces = cleaning[~national].copy().reset_index(drop=True)
     forces["received"] = forces.groupby("force_code")["rows"].transform("sum").astype(float)
     small_force = is_small_count(forces["received"], threshold).to_numpy()
-    withheld = withhold_complements(forces["rows"], forces["force_code"], threshold) | small_force
+    set_aside = (forces["outcome"] != "clean").to_numpy()
+    withheld = small_force.copy()
+    withheld[set_aside] |= withhold_complements(
+        forces.loc[set_aside, "rows"], forces.loc[set_aside, "force_code"], threshold
+    )
+    any_withheld = pd.Series(withheld).groupby(forces["force_code"]).transform("any").to_numpy()
     forces["rows"] = forces["rows"].astype(float).mask(withheld)
-    forces["received"] = forces["received"].mask(small_force)
+    forces["received"] = forces["received"].mask(any_withheld)
     forces["suppressed"] = withheld
     pooled = pool_published_cells(forces, {NATIONAL: sorted(set(forces["force_code"]))}, ["outcome"], ["rows"])
     pooled["received"] = pooled["rows"].sum()
@@ -514,6 +532,10 @@ def publish_cleaning(cleaning: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD)
     return pd.concat([forces.assign(leaves_out=""), pooled], ignore_index=True)[
         ["force_code", "outcome", "rows", "received", "suppressed", "leaves_out"]
     ]
+
+
+# Scorecard measures taken over a force's rows received: withheld where its rows received are.
+_OVER_ROWS_RECEIVED = ("validity", "consistency", "uniqueness")
 
 
 def publish_counts_by_part(
@@ -588,12 +610,17 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
     published = dict(tables)
     if "summary" in published:
         published["summary"] = suppress_volume_summary(published["summary"], groups, threshold)
-    if "quality" in published:
-        published["quality"] = _pool_shares(published["quality"], ["dimension", "measure"], threshold)
-    if "support" in published:
-        published["support"] = _pool_shares(published["support"], ["metric"], threshold)
     if "cleaning" in published:
         published["cleaning"] = publish_cleaning(published["cleaning"], threshold)
+    if "quality" in published:
+        quality, over_rows = published["quality"], None
+        if "cleaning" in published:  # a share of the rows received would give them back where cleaning withholds them
+            cleaning = published["cleaning"]
+            hidden = cleaning.loc[cleaning["received"].isna() & (cleaning["force_code"] != NATIONAL), "force_code"]
+            over_rows = quality["dimension"].isin(_OVER_ROWS_RECEIVED) & quality["force_code"].isin(set(hidden))
+        published["quality"] = _pool_shares(quality, ["dimension", "measure"], threshold, over_rows)
+    if "support" in published:
+        published["support"] = _pool_shares(published["support"], ["metric"], threshold)
     if "monthly" in published:
         published["monthly"] = publish_counts_by_part(published["monthly"], "month", threshold)
     if "grade_mix" in published:

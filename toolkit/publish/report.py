@@ -123,6 +123,12 @@ class ForceReport:
         return f"All {len(covered)} forces in the extract" if len(covered) > 1 else "The force's own extract"
 
     @property
+    def others_label(self) -> str:
+        """The forces a force's own figure is tested against."""
+        national = self.national_label
+        return "the rest of England and Wales" if national == "England and Wales" else "the other forces in the extract"
+
+    @property
     def comparable(self) -> bool:
         """Whether the extract covers enough forces to compare this one with the others."""
         covered = self.run.get("forces_covered")
@@ -477,7 +483,7 @@ def show_rate_funnel(report: ForceReport) -> HTML:
         verdict = f"{report.force.official_name} is {describe_band(band, report.national_label)}."
     alt = (
         "Funnel plot of episodes per 1,000 children against child population for each force, with 95% and "
-        f"99.8% control limits around England and Wales ({format_figure(dispersion['baseline'], False, 1)} "
+        f"99.8% control limits around {report.national_label} ({format_figure(dispersion['baseline'], False, 1)} "
         f"per 1,000). {verdict}"
     )
     sentence = table["dispersion_sentence"].iloc[0]
@@ -525,22 +531,22 @@ def show_time_to_return(report: ForceReport) -> HTML:
     if pd.isna(p):
         test = "No log-rank test: no other force's episodes are in the extract to compare with."
     elif p < 0.001:
-        test = "The force's time to return differs from the rest of England and Wales (log-rank p < 0.001)."
+        test = f"The force's time to return differs from {report.others_label} (log-rank p < 0.001)."
     else:
-        test = f"Log-rank test against the rest of England and Wales: p = {p:.3f}."
+        test = f"Log-rank test against {report.others_label}: p = {p:.3f}."
     curves = report.return_curves
     fig = plot_return_curves(
         [
             (curves[curves["force_code"] == code], label, colour)
             for code, label, colour in (
-                (NATIONAL, "England and Wales", "#1f77b4"),
+                (NATIONAL, report.national_label, "#1f77b4"),
                 (report.force.code, report.force.official_name, "#d62728"),
             )
         ]
     )
     alt = (
         f"Step chart of the share of children returned by hours since report. {report.force.official_name}: "
-        f"{mine['within_8h']:.0%} within 8 hours; England and Wales {national['within_8h']:.0%}."
+        f"{mine['within_8h']:.0%} within 8 hours; {report.national_label} {national['within_8h']:.0%}."
     )
     return HTML(
         html_table(
@@ -591,11 +597,14 @@ def show_trend(report: ForceReport) -> HTML:
     if series.empty or trend.empty or report.figure("episodes")["suppressed"]:
         return HTML("<p>Too few episodes in this force to show a trend.</p>")
     trend = trend.iloc[0]
+    # With month-of-year terms the fitted months add up to the observed ones, calendar month by calendar
+    # month: a line drawn beside a withheld month would give it back, so none is drawn then.
     fitted = np.isfinite(trend["rate_ratio_per_year"])
+    line = fitted and not series["suppressed"].any()
     fig = plot_monthly_trend(
         series["month"],
         series["episodes"],  # withheld months (a small count, or the month that would give it back) are NaN
-        series["fitted"] if fitted else None,
+        series["fitted"] if line else None,
         report.force.official_name,
     )
     if fitted:
@@ -626,13 +635,13 @@ def _odds_sentence(row: pd.Series, what: str) -> str:
     )
 
 
-def _ratio_sentence(row: pd.Series, what: str, threshold: int) -> str:
+def _ratio_sentence(row: pd.Series, what: str, threshold: int, national: str) -> str:
     observed = format_count(row["observed"], threshold)
     return (
         f"{what}: {observed} observed against {row['expected']:,.0f} expected from the national rates of "
         f"each age, exploitation-flag and care-status group (standardised ratio {row['value']:.2f}, "
         f"95% interval {row['ratio_lower']:.2f} to {row['ratio_upper']:.2f}): "
-        f"{describe_band(row['band'], 'England and Wales')}, "
+        f"{describe_band(row['band'], national)}, "
         f"and {describe_band(row['comparator_band'], 'its comparator group', detail=False)}."
     )
 
@@ -668,10 +677,18 @@ def show_grade_mix(report: ForceReport) -> HTML:
     alt = (
         f"Bar chart of first risk grades. High: {report.force.official_name} "
         + ("withheld" if pd.isna(force.get("High")) else f"{force['High']:.0f}%")
-        + f", England and Wales {national['High']:.0f}%."
+        + f", {report.national_label} {national['High']:.0f}%."
     )
-    note = notes([explain_withheld(threshold, drawn=True)]) if small.any() else ""
-    return HTML(embed_chart(fig, alt) + note)
+    texts = [explain_withheld(threshold, drawn=True)] if small.any() else []
+    pooled = chosen[chosen["area"] != "force"]
+    left_out = sorted({c for cell in pooled["leaves_out"].fillna("") for c in str(cell).split(";") if c})
+    if left_out:
+        names = ", ".join(get_force(c).official_name for c in left_out)
+        texts.append(
+            f"The comparator-group and {report.national_label} bars leave out the withheld grades of {names}, "
+            "so that they cannot be recovered by subtraction."
+        )
+    return HTML(embed_chart(fig, alt) + notes(texts))
 
 
 def show_consistency(report: ForceReport) -> HTML:
@@ -699,6 +716,10 @@ def show_consistency(report: ForceReport) -> HTML:
             "'Missing' episodes graded medium or high",
         ),
     ):
+        if not report.comparable:  # the models place a force against the others: not with this few
+            reason = describe_too_few_forces(len(report.run["forces_covered"]))
+            parts.append(f"<p class='insufficient' data-measure='{escape(key)}'>{escape(what)}: {escape(reason)}</p>")
+            continue
         if key not in mine.index or mine.loc[key, "episodes"] < MIN_EPISODES:
             parts.append(
                 f"<p class='insufficient' data-measure='{escape(key)}'>{escape(what)}: too few episodes to model.</p>"
@@ -707,10 +728,10 @@ def show_consistency(report: ForceReport) -> HTML:
         row = mine.loc[key]
         text = _odds_sentence(row, what)
         if ratio_key in ratios.index:
-            text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold)
+            text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold, report.national_label)
         parts.append(f"<p data-measure='{escape(key)}' data-band='{escape(row['band'])}'>{escape(text)}</p>")
     grading = effects[(effects["measure"] == "risk_grading") & (effects["episodes"] >= MIN_EPISODES)]
-    if code in set(grading["force_code"]):
+    if report.comparable and code in set(grading["force_code"]):
         names = {c: get_force(c).official_name for c in grading["force_code"]}
         fig = plot_force_effects(
             grading,
@@ -756,7 +777,7 @@ def show_consistency(report: ForceReport) -> HTML:
             + escape(
                 f"First and final risk grades agreed for {a['agreement']:.0%} of episodes (Cohen's kappa "
                 f"{a['kappa']:.2f}, 95% interval {a['kappa_lower']:.2f} to {a['kappa_upper']:.2f}"
-                + (f"; England and Wales {n['kappa']:.2f}). " if report.comparable else "). ")
+                + (f"; {report.national_label} {n['kappa']:.2f}). " if report.comparable else "). ")
                 + "Reviews that change grades are expected; low agreement means first grades are often revised."
             )
             + "</p>"

@@ -1,0 +1,1 @@
+/work/main/toolkit/__main__.py

@@ -1,0 +1,1 @@
+/work/main/toolkit/findings/__init__.py

@@ -1,0 +1,1 @@
+/work/main/toolkit/ingest/__init__.py

@@ -1,0 +1,1 @@
+/work/main/toolkit/stats/practice.py

@@ -1,0 +1,1 @@
+/work/main/toolkit/synthetic/generator.py
