@@ -5,7 +5,7 @@ their own problem. These rules read the data-quality scorecard and what the
 data can support (:mod:`toolkit.stats.quality`): weak completeness of a key
 field, validity or timeliness is an area for improvement or, below the lower
 threshold, a cause of concern with a recommendation; a measure the data
-cannot support gets an explicit "insufficient data" observation. A force that
+cannot support gets an explicit observation that it is not judged, and why. A force that
 sent too few records is not judged on its data at all: a share of a handful of
 records judges nothing and could identify a child.
 """

@@ -2,10 +2,12 @@
 
 Every published table, chart, sentence and file applies the one small-count
 predicate here (:func:`is_small_count`, and :func:`rests_on_small_count` for
-shares), through these functions: tables (:func:`suppress_small_counts`,
-:func:`suppress_volume_summary`), prose and table cells (:func:`format_count`,
-:func:`format_figure`), charts (:func:`mask_small_counts`) and findings
-(:func:`publish_findings`).
+shares), through these functions: the prepared tables a page reads, charts
+included (:func:`publish_tables`: primary suppression, pooled rows summed from
+published cells, complementary suppression of cells that add up to a published
+total), prose and table cells (:func:`format_count`, :func:`format_figure`,
+:func:`explain_withheld`), findings (:func:`publish_findings`) and the published
+provenance (:func:`publish_provenance`).
 
 No published figure may rest on a count small enough to identify a child.
 Counts from 1 to ``threshold - 1`` (default 1 to 4) are suppressed, and so is
@@ -43,7 +45,6 @@ __all__ = [
     "is_small_count",
     "rests_on_small_count",
     "format_count",
-    "mask_small_counts",
     "publish_findings",
     "published_threshold",
     "suppress_tidy_figures",
@@ -700,17 +701,6 @@ def format_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str:
     ('12,345', '[c]', '0')
     """
     return SUPPRESSED if is_small_count(value, threshold) else f"{int(value):,}"
-
-
-def mask_small_counts(counts: pd.Series, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
-    """Counts with the small ones blanked (NaN), for a chart that must not draw them.
-
-    Examples
-    --------
-    >>> mask_small_counts(pd.Series([0, 3, 12])).tolist()
-    [0.0, nan, 12.0]
-    """
-    return counts.where(~is_small_count(counts, threshold))
 
 
 def publish_findings(findings: list[dict], threshold: int) -> list[dict]:
