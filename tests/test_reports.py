@@ -696,3 +696,145 @@ def test_no_published_total_gives_back_a_withheld_count_by_subtraction(published
     report = _visible_text((reports / "city-of-london.html").read_text(encoding="utf-8"))
     cleaning = report.split("Rows received from the force's extract:")[1].split("[c]: withheld to protect")[0]
     assert cleaning.strip().startswith("[c]") and not re.search(r"\b[1-4]\b", cleaning)
+
+
+def test_a_count_that_is_part_of_another_published_count_never_gives_their_small_difference_back(run):
+    """The grading model's 674 episodes less the ratio's 670 graded higher gave 4 graded low (#12 item 6).
+
+    The prepared tables of a real run, with one force's counts moved so that each linked pair of the
+    register differs by a small count: nothing published, in metrics.csv or on the page, gives it back.
+    """
+    from toolkit.publish.disclosure import LINKED_COUNTS, publish_tables
+    from toolkit.publish.metrics import collect_metrics
+    from toolkit.publish.report import ForceReport, show_consistency, show_repeats
+    from toolkit.stats.tables import TABLE_NAMES
+
+    _, folder = run
+    work = WorkFolder(folder / "work")
+    parameters = work.read_json("run")
+    tables = {name: work.read_table(name) for name in TABLE_NAMES}
+    code = "E23000014"
+    forces, ratios = tables["consistency_forces"].copy(), tables["standardised_practice"].copy()
+    for measure, model in (("higher_grade", "risk_grading"), ("absent_if_flagged", "absent_if_flagged")):
+        observed = ratios.loc[(ratios["force_code"] == code) & (ratios["measure"] == measure), "observed"].iloc[0]
+        forces.loc[(forces["force_code"] == code) & (forces["measure"] == model), "episodes"] = observed + 3
+    repeats = tables["repeats"].copy()
+    mine = repeats["force_code"] == code
+    repeats.loc[mine, "children_3_plus"] = repeats.loc[mine, "children_2_plus"] - 2  # 2 children missing twice
+    tables.update(consistency_forces=forces, standardised_practice=ratios, repeats=repeats)
+    assert {link.part.table for link in LINKED_COUNTS} <= set(tables)
+
+    metrics = collect_metrics(tables, parameters["comparator_groups"], 5).set_index(["force_code", "metric"])
+    for metric in ("higher_grade_standardised_ratio", "absent_if_flagged_standardised_ratio", "children_3_plus"):
+        row = metrics.loc[(code, metric)]
+        assert row["suppressed"] and row[["value", "lower", "upper", "numerator"]].isna().all(), metric
+    assert metrics.loc[("england_and_wales", "children_3_plus"), "suppressed"]  # the total less the others
+    assert not metrics.loc[(code, "children_2_plus"), "suppressed"]
+    assert not metrics.loc[("E23000001", "higher_grade_standardised_ratio"), "suppressed"]  # 610 of 882
+
+    published = publish_tables(tables, parameters)
+    report = ForceReport(get_force(code), parameters, [], published)
+    page = _visible_text(show_consistency(report).data + show_repeats(report).data)
+    assert page.count("standardised ratio [c]") == 2 and "observed against" not in page
+    assert "[c]: withheld to protect children" in page
+    thrice = page.split("... three times or more")[1].split("Share of episodes")[0]
+    assert thrice.split() == ["[c]", "[c]"]  # the force and England and Wales
+
+
+def _charts(page: Path) -> dict[str, str]:
+    """Every chart embedded in a page, as SVG text, by its title (the last text of the axes' own)."""
+    import base64
+
+    html = page.read_text(encoding="utf-8")
+    svgs = [base64.b64decode(data).decode() for data in re.findall(r"src=.data:image/svg\+xml;base64,([^'\"]*)", html)]
+    return {
+        next(t for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg) if ":" in t or "Kaplan" in t): svg for svg in svgs
+    }
+
+
+def _drawn(svg: str) -> tuple[list[tuple[str, float]], list[float]]:
+    """What a chart draws, read back from its SVG coordinates: bars (colour, height) and marker values.
+
+    The y axis maps pixels to values linearly; its ticks (a grid line and a label each) give the map.
+    """
+    import numpy as np
+
+    tick = r'<g id="ytick_\d+">\s*<g id="line2d_\d+">\s*<path d="M [\d.]+ ([\d.]+).*?>([^<]+)</text>'
+    ticks = re.findall(tick, svg, re.S)
+    pixels = np.array([float(y) for y, _ in ticks])
+    values = np.array([float(label.replace(",", "").replace("\u2212", "-")) for _, label in ticks])
+    slope, intercept = np.polyfit(pixels, values, 1)
+
+    def value(y: str) -> float:
+        return slope * float(y) + intercept
+
+    svg = svg.split('<g id="legend_')[0]  # the legend's sample bars and markers draw no data
+
+    bars = [
+        (colour, value(top) - value(base))
+        for left, base, right, top, colour in re.findall(
+            r'<path d="M ([\d.]+) ([\d.]+) \nL ([\d.]+) [\d.]+ \nL [\d.]+ ([\d.]+) \nL [\d.]+ [\d.]+ \nz\n" '
+            r'clip-path="[^"]+" style="fill: (#[0-9a-f]{6})',
+            svg,
+        )
+        if float(right) > float(left)  # seaborn's legend handles are bars of no width
+    ]
+    markers = [value(y) for y in re.findall(r'<use xlink:href="#m[0-9a-f]+" x="[\d.]+" y="([\d.]+)"', svg)]
+    return bars, markers
+
+
+def test_no_chart_draws_a_withheld_cell_or_lets_one_be_worked_out_from_what_it_draws(published_run):
+    """The bars and points of every published chart, read back from the SVG, are published cells (#12 item 6).
+
+    Lincolnshire's small counts leave months and grades withheld: none is drawn, and never one alone is
+    missing (the force's published total less the drawn cells would give it back).
+    """
+    from toolkit.publish.disclosure import publish_tables
+
+    work = WorkFolder(published_run / "work")
+    parameters = work.read_json("run")
+    tables = publish_tables({n: work.read_table(n) for n in ("grade_mix", "monthly", "summary")}, parameters)
+    code, name = "E23000020", "Lincolnshire Police"
+    charts = _charts(published_run / "reports" / "lincolnshire.html")
+
+    mix = tables["grade_mix"][(tables["grade_mix"]["force_code"] == code) & (tables["grade_mix"]["area"] == "force")]
+    bars, _ = _drawn(charts[f"{name}: first risk grade of missing and absent episodes"])
+    colours = list(dict.fromkeys(colour for colour, _ in bars))  # the force's bars are drawn first
+    drawn = sorted(round(height, 1) for colour, height in bars if colour == colours[0])
+    published = mix["share"].dropna() * 100
+    assert drawn == sorted(round(share, 1) for share in published)
+    assert mix["suppressed"].any() and mix["suppressed"].sum() != 1  # something to find; never one alone
+
+    months = tables["monthly"][tables["monthly"]["force_code"] == code]
+    _, points = _drawn(charts[f"{name}: missing and absent episodes per month"])
+    assert sorted(round(p) for p in points) == sorted(months["episodes"].dropna().astype(int))
+    assert months["episodes"].isna().any() and months["episodes"].isna().sum() != 1
+
+    for chart in _charts(published_run / "reports" / "city-of-london.html"):
+        assert "City of London" not in chart  # 3 episodes: nothing of its own is drawn
+
+
+def test_no_sentence_on_any_page_states_a_small_count_of_episodes_children_or_rows(run, published_run):
+    """A sweep of every page's text for a count from 1 to 4 beside what it counts (#12 item 1).
+
+    Tables are checked cell by cell elsewhere; this reads sentences as a reader does ("3 of 7 episodes",
+    "2 children", "Rows received from the force's extract: 3"), leaving only the rule's and the method's
+    own words ("3 or more episodes within 90 days", "1 to 4 episodes") and the sentence that explains
+    ``[c]``.
+    """
+    from html import unescape
+
+    from toolkit.publish.disclosure import explain_withheld
+
+    said = re.compile(
+        r"\b([1-4])\s+(?:of\s+[\d,]+\s+)?(?:[a-z'-]+\s+){0,2}?(episodes?|children|child|rows?|reports?|months?)\b"
+    )
+    labelled = re.compile(r"\b(episodes?|children|child|rows?)\b[^.:;]{0,60}:\s*([1-4])\b(?![\d.,%])", re.I)
+    allowed = re.compile(r"\b[1-4] or more episodes within \d+ days|\b1 to 4 episodes or children")
+    for folder in (run[1], published_run):
+        for page in sorted((folder / "reports").glob("*.html")):
+            text = unescape(_visible_text(re.sub(r"src=.data:[^'\"]*.", "", page.read_text(encoding="utf-8"))))
+            text = text.replace(explain_withheld(5), "").replace(explain_withheld(5, drawn=True), "")
+            text = allowed.sub("", text)
+            found = [m.group(0) for pattern in (said, labelled) for m in pattern.finditer(text)]
+            assert not found, (page.name, found)

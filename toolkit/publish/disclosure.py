@@ -28,6 +28,8 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -51,6 +53,10 @@ __all__ = [
     "round_published_figures",
     "publish_tables",
     "withhold_national_counts",
+    "withhold_linked_counts",
+    "LINKED_COUNTS",
+    "LinkedCount",
+    "CountCell",
     "withhold_complements",
     "pool_published_cells",
     "publish_cleaning",
@@ -266,7 +272,7 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     return f"{value:,.{decimals}f}"
 
 
-def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, withheld=None) -> pd.DataFrame:
     """Primary and secondary suppression of tidy figures of forces and England and Wales (not volume).
 
     Primary: :func:`suppress_small_counts`. Secondary: a national total's
@@ -281,6 +287,8 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
         ``force_code``, ``area`` (``force`` or ``national``), ``section``,
         ``metric``, ``value``, ``lower``, ``upper``, ``numerator``,
         ``denominator``, ``unit``, ``band``.
+    withheld : array of bool, optional
+        Rows withheld already, whatever their counts (linked counts).
 
     Examples
     --------
@@ -292,6 +300,10 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     [[nan, True], [120.0, False], [nan, True]]
     """
     out = suppress_small_counts(table, threshold)
+    if withheld is not None:  # withheld already, as a linked count (:func:`withhold_linked_counts`)
+        mark = pd.Series(withheld, index=out.index).fillna(False).astype(bool)
+        out.loc[mark, ["value", "lower", "upper", "numerator", "denominator"]] = np.nan
+        out["suppressed"] = out["suppressed"] | mark
     national = out["area"] == "national"
     out.loc[national, ["numerator", "denominator"]] = np.nan
     withheld = out.loc[out["suppressed"] & ~national, ["section", "metric"]].drop_duplicates()
@@ -349,7 +361,7 @@ def published_threshold(run: dict) -> int:
 def withhold_national_counts(
     table: pd.DataFrame, columns: list[str], threshold: int = DEFAULT_THRESHOLD
 ) -> pd.DataFrame:
-    """Blank (NaN) the England and Wales count in each column where any force's count is small.
+    """Blank (NaN) the England and Wales count in each column where any force's count is small or withheld.
 
     A national count less the published forces' counts would give a withheld force's count away by
     subtraction (102 children nationally, 100 in the only other force: the withheld force had 2).
@@ -365,7 +377,9 @@ def withhold_national_counts(
     out = table.copy()
     national = out["force_code"] == NATIONAL
     for column in columns:
-        if is_small_count(out.loc[~national, column], threshold).any():
+        forces = out.loc[~national, column]
+        # A blank force cell was withheld already (it would give back a linked count): the total would too.
+        if (is_small_count(forces, threshold) | forces.isna()).any():
             out[column] = out[column].astype(float).mask(national)
     return out
 
@@ -373,6 +387,125 @@ def withhold_national_counts(
 # Count columns of wide prepared tables that have a national row, by table (their national count is withheld
 # where a force's count is).
 NATIONAL_COUNT_COLUMNS = {"repeats": ["children_2_plus", "children_3_plus", "frequently_missing"]}
+
+
+@dataclass(frozen=True)
+class CountCell:
+    """Where one count of a force is published: a prepared table, the rows that hold it, the column.
+
+    ``where`` pairs a column with the value that picks the rows (``(("measure", "higher_grade"),)``);
+    ``figures`` are the columns blanked with it when it is withheld (the count and whatever gives it back,
+    such as a ratio beside its expected count); empty means the count's column alone.
+    """
+
+    table: str
+    column: str
+    where: tuple[tuple[str, str], ...] = ()
+    figures: tuple[str, ...] = ()
+
+    def rows(self, table: pd.DataFrame) -> pd.Series:
+        """Which rows of ``table`` hold this count for a force."""
+        chosen = table["force_code"] != NATIONAL
+        for column, value in self.where:
+            chosen &= table[column] == value
+        return chosen
+
+
+@dataclass(frozen=True)
+class LinkedCount:
+    """A count (``part``) that is a subset of a count published elsewhere (``whole``) for the same force.
+
+    Their difference is a third count that no table publishes but subtraction gives back; when it is
+    small, the part is withheld (:func:`withhold_linked_counts`).
+    """
+
+    part: CountCell
+    whole: CountCell
+
+
+# Standardised ratios print the observed count, whose population the multilevel model's row counts.
+_RATIO_FIGURES = ("observed", "expected", "value", "ratio_lower", "ratio_upper", "z", "band", "comparator_band")
+_CHILDREN = CountCell("summary", "value", (("metric", "children"), ("area", "force")))
+_TWICE, _THRICE, _FREQUENT = (
+    CountCell("repeats", c) for c in ("children_2_plus", "children_3_plus", "frequently_missing")
+)
+
+# The register of linked counts: every pair of published counts of one force where one counts part of the
+# other. A new table that publishes such a pair declares it here.
+LINKED_COUNTS = (
+    LinkedCount(
+        CountCell("standardised_practice", "observed", (("measure", "higher_grade"),), _RATIO_FIGURES),
+        CountCell("consistency_forces", "episodes", (("measure", "risk_grading"),)),
+    ),
+    LinkedCount(
+        CountCell("standardised_practice", "observed", (("measure", "absent_if_flagged"),), _RATIO_FIGURES),
+        CountCell("consistency_forces", "episodes", (("measure", "absent_if_flagged"),)),
+    ),
+    *(LinkedCount(part, whole) for part, whole in ((_TWICE, _CHILDREN), (_THRICE, _TWICE), (_THRICE, _CHILDREN))),
+    # Frequently missing (3 episodes in 90 days by default) is part of missing three times or more; with a
+    # rule of 2 episodes it may not be, and the pair then only ever withholds more.
+    *(LinkedCount(_FREQUENT, whole) for whole in (_CHILDREN, _TWICE, _THRICE)),
+)
+
+
+def withhold_linked_counts(
+    tables: dict[str, pd.DataFrame], threshold: int = DEFAULT_THRESHOLD, links=LINKED_COUNTS
+) -> tuple[dict[str, pd.DataFrame], set[tuple[str, str, str]]]:
+    """Withhold each count of :data:`LINKED_COUNTS` whose difference from the count it is part of is small.
+
+    The risk-grading model counts a force's graded "missing" episodes (674) and the standardised ratio
+    prints how many were graded medium or high (670): the 4 graded low are given back by subtraction. So
+    where ``whole - part`` is a count from 1 to ``threshold - 1`` the part is withheld (with its
+    ``figures``); a part withheld makes no pair it is in a way back. Repeated until nothing changes,
+    since links chain (children, twice or more, three times or more).
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+        Copies of the tables with the withheld cells blank (NaN).
+    withheld : set of (table, force_code, column)
+        Every count withheld, for the tidy figures of ``metrics.csv``.
+
+    Examples
+    --------
+    >>> repeats = pd.DataFrame({"force_code": ["a", "b"], "children_2_plus": [40, 40],
+    ...                         "children_3_plus": [38, 20], "frequently_missing": [0, 0]})
+    >>> published, withheld = withhold_linked_counts({"repeats": repeats})
+    >>> published["repeats"]["children_3_plus"].tolist(), sorted(withheld)
+    ([nan, 20.0], [('repeats', 'a', 'children_3_plus')])
+    """
+    out = dict(tables)
+    withheld: set[tuple[str, str, str]] = set()
+    if threshold <= 1:
+        return out, withheld
+    changed = True
+    while changed:
+        changed = False
+        for link in links:
+            part, whole = link.part, link.whole
+            if part.table not in out or whole.table not in out:
+                continue
+            parts, wholes = out[part.table], out[whole.table]
+            mine = parts[part.rows(parts)].set_index("force_code")[part.column].astype(float)
+            totals = wholes[whole.rows(wholes)].set_index("force_code")[whole.column].astype(float)
+            totals = totals.reindex(mine.index)
+            # Only a pair of published counts gives a difference back: a small whole is withheld itself.
+            shown = mine.notna() & ~is_small_count(mine, threshold) & ~is_small_count(totals, threshold)
+            hit = mine.index[is_small_count(totals - mine, threshold) & shown]
+            if len(hit) == 0:
+                continue
+            rows = part.rows(parts) & parts["force_code"].isin(hit)
+            blanked = parts.copy()
+            for column in part.figures or (part.column,):
+                if pd.api.types.is_numeric_dtype(blanked[column]):
+                    blanked[column] = blanked[column].astype(float)
+                else:
+                    blanked[column] = blanked[column].astype(object)
+                blanked.loc[rows, column] = np.nan
+            out[part.table] = blanked
+            withheld |= {(part.table, code, part.column) for code in hit}
+            changed = True
+    return out, withheld
 
 
 def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -599,6 +732,9 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
     - cells that add up to a published force total (a force's months, grades
       and cleaning outcomes) get complementary suppression
       (:func:`withhold_complements`);
+    - a count that is part of another published count of the force (of
+      :data:`LINKED_COUNTS`) is withheld when their difference is small
+      (:func:`withhold_linked_counts`);
     - the national counts of :data:`NATIONAL_COUNT_COLUMNS` are withheld where a
       force's are (:func:`withhold_national_counts`).
 
@@ -626,6 +762,7 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["monthly"] = publish_counts_by_part(published["monthly"], "month", threshold)
     if "grade_mix" in published:
         published["grade_mix"] = publish_counts_by_part(published["grade_mix"], "grade", threshold, groups)
+    published, _ = withhold_linked_counts(published, threshold)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
         if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)

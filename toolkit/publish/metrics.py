@@ -7,6 +7,9 @@ disclosure control:
 - counts of 1 to ``threshold - 1``, and every figure resting on one, are
   withheld (``suppressed``), and totals leave out withheld forces (see
   :func:`toolkit.publish.disclosure.suppress_volume_summary`);
+- a count that is part of another published count of the force is withheld
+  when their difference is small (the register
+  :data:`toolkit.publish.disclosure.LINKED_COUNTS`);
 - national figures other than volume carry no counts, and every figure that
   is not a count is rounded to 4 significant figures, so that no withheld
   count can be recovered by subtracting the published forces from a total.
@@ -21,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from toolkit.forces import NATIONAL
-from toolkit.publish.disclosure import round_published_figures, suppress_tidy_figures, suppress_volume_summary
+from toolkit.publish.disclosure import (
+    round_published_figures,
+    suppress_tidy_figures,
+    suppress_volume_summary,
+    withhold_linked_counts,
+)
 
 __all__ = ["METRIC_COLUMNS", "PUBLISHED", "PublishedFigures", "collect_metrics"]
 
@@ -63,8 +71,8 @@ class PublishedFigures:
     columns: dict[str, str]
     force_code: str = "{force_code}"
 
-    def rows(self, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """The tidy rows of this table."""
+    def rows(self, tables: dict[str, pd.DataFrame], withheld=frozenset()) -> pd.DataFrame:
+        """The tidy rows of this table; ``withheld`` (table, force, column) cells mark theirs ``suppressed``."""
         table = tables[self.table]
         codes = pd.Series(_fill(self.force_code, table)).astype(str).to_numpy()
         out = pd.DataFrame(
@@ -79,6 +87,9 @@ class PublishedFigures:
             out[name] = table[source].to_numpy()
         out["unit"] = _fill(self.unit, table)
         out["method"] = _fill(self.method, table)
+        sources = set(self.columns.values())
+        hit = {code for name, code, column in withheld if name == self.table and column in sources}
+        out["linked"] = out["force_code"].isin(hit)
         return out
 
 
@@ -207,7 +218,9 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
         :data:`METRIC_COLUMNS`.
     """
     volume = suppress_volume_summary(tables["summary"], comparator_groups, threshold).assign(section="volume")
-    blocks = [declared.rows(tables) for declared in PUBLISHED]
-    other = suppress_tidy_figures(pd.concat(blocks, ignore_index=True), threshold).assign(leaves_out="")
+    linked, withheld = withhold_linked_counts(tables, threshold)
+    blocks = pd.concat([declared.rows(linked, withheld) for declared in PUBLISHED], ignore_index=True)
+    other = suppress_tidy_figures(blocks.drop(columns="linked"), threshold, withheld=blocks["linked"])
+    other = other.assign(leaves_out="")
     table = round_published_figures(pd.concat([volume, other], ignore_index=True).reindex(columns=METRIC_COLUMNS))
     return table.sort_values(["section", "metric", "area", "force_code"], kind="stable").reset_index(drop=True)

@@ -636,6 +636,8 @@ def _odds_sentence(row: pd.Series, what: str) -> str:
 
 
 def _ratio_sentence(row: pd.Series, what: str, threshold: int, national: str) -> str:
+    if pd.isna(row["value"]):  # withheld: with the model's count of episodes it would give a small count back
+        return f"{what}: standardised ratio {SUPPRESSED}."
     observed = format_count(row["observed"], threshold)
     return (
         f"{what}: {observed} observed against {row['expected']:,.0f} expected from the national rates of "
@@ -699,7 +701,7 @@ def show_consistency(report: ForceReport) -> HTML:
     mine = effects[effects["force_code"] == code].set_index("measure")
     ratios = report.standardised_practice
     ratios = ratios[ratios["force_code"] == code].set_index("measure")
-    parts, figures = [], ""
+    parts, figures, withheld = [], "", False
     for key, ratio_key, what, ratio_what in (
         (
             "absent_if_flagged",
@@ -729,6 +731,8 @@ def show_consistency(report: ForceReport) -> HTML:
         text = _odds_sentence(row, what)
         if ratio_key in ratios.index:
             text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold, report.national_label)
+            if pd.isna(ratios.loc[ratio_key, "value"]):
+                withheld = True
         parts.append(f"<p data-measure='{escape(key)}' data-band='{escape(row['band'])}'>{escape(text)}</p>")
     grading = effects[(effects["measure"] == "risk_grading") & (effects["episodes"] >= MIN_EPISODES)]
     if report.comparable and code in set(grading["force_code"]):
@@ -801,6 +805,8 @@ def show_consistency(report: ForceReport) -> HTML:
     for note in report.consistency_notes.itertuples():
         text = f"Not modelled ({models.get(note.model, 'a consistency model')}): {note.note}."
         parts.append(f"<p class='insufficient'>{escape(text)}</p>")
+    if withheld:
+        parts.append(notes([explain_withheld(threshold)]))
     return HTML("".join(parts) + figures)
 
 
