@@ -60,8 +60,11 @@ from toolkit.ingest.schema import (
     CODES,
     COLUMNS,
     DATETIME_COLUMNS,
+    MAX_AGE,
+    MIN_AGE,
     RISK_FACTORS,
     format_iso_datetimes,
+    parse_whole_numbers,
 )
 from toolkit.store import WorkFolder
 
@@ -397,16 +400,22 @@ def parse_dates(frame: pd.DataFrame, ledger: _Ledger, mapping: Mapping) -> pd.Da
 
 
 def parse_ages(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
-    """Read ages as whole numbers (``15.0`` from a spreadsheet is 15); quarantine the rest."""
+    """Read ages as whole numbers (``15.0`` from a spreadsheet is 15); quarantine the rest.
+
+    An age that is not a whole number, or is one outside 0 to 17, keeps the text
+    it had in the export, for the quarantine to show.
+    """
     out = frame.copy()
     text = frame["age"]
-    number = pd.to_numeric(text, errors="coerce")
-    whole = number.notna() & (number == np.floor(number))
+    number = parse_whole_numbers(text)
+    whole = number.notna()
+    in_range = number.between(MIN_AGE, MAX_AGE)
     present = text != ""
     ledger.quarantine("bad_age", present & ~whole)
-    ledger.quarantine("age_out_of_range", whole & ((number < 0) | (number > 17)))
-    canonical = number.where(whole).astype("Int64").astype(str).where(whole, text)
-    ledger.translate(text[whole], canonical[whole], "age", "whole_number")
+    ledger.quarantine("age_out_of_range", whole & ~in_range)
+    # Only ages in range are cast: 1e30 or 300 would not fit the integer type.
+    canonical = number.where(in_range).astype("Int64").astype(str).where(in_range, text)
+    ledger.translate(text[in_range], canonical[in_range], "age", "whole_number")
     out["age"] = canonical
     return out
 

@@ -51,9 +51,12 @@ from toolkit.ingest.schema import (
     CODES,
     COLUMNS,
     DATETIME_COLUMNS,
+    MAX_AGE,
+    MIN_AGE,
     REQUIRED_COLUMNS,
     build_episode_schema,
     build_text_schema,
+    parse_whole_numbers,
 )
 
 __all__ = [
@@ -285,7 +288,8 @@ def validate_extract(raw: pd.DataFrame, extract_date: date | str) -> pd.DataFram
 def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
     """Type an all-text extract: dates, ages, codes as categories.
 
-    Values that do not parse become missing (validate first to see them).
+    Values that do not parse become missing, as do ages outside 0 to 17
+    (validate first to see them).
     Optional columns absent from the file are added, empty. Extra columns
     are dropped: only the contract's columns are analysed.
 
@@ -319,7 +323,10 @@ def to_episodes(raw: pd.DataFrame) -> pd.DataFrame:
         if name in DATETIME_COLUMNS:
             out[name] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype("datetime64[s]")
         elif name == "age":
-            out[name] = pd.to_numeric(values, errors="coerce").astype("Int8")
+            # An age outside the contract's range (128, 1e3) is missing like any other bad age,
+            # never a failed cast to Int8: validation reports it from the text.
+            number = parse_whole_numbers(values)
+            out[name] = number.where(number.between(MIN_AGE, MAX_AGE)).astype("Int8")
         elif name in CODES:
             allowed = list(CODES[name])
             out[name] = pd.Categorical(values.where(values.isin(allowed)), categories=allowed)

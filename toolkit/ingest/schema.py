@@ -43,6 +43,9 @@ __all__ = [
     "build_text_schema",
     "build_episode_schema",
     "format_iso_datetimes",
+    "MIN_AGE",
+    "MAX_AGE",
+    "parse_whole_numbers",
 ]
 
 RISK_GRADES = ("no_apparent_risk", "low", "medium", "high")
@@ -121,6 +124,8 @@ REQUIRED_COLUMNS = tuple(name for name, required in COLUMNS.items() if required)
 # ISO 8601 local date-time, minutes or seconds, 'T' or space between date and time.
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
 _MAX_ID_LENGTH = 64
+# The contract's ages: children, 0 to 17 at the report.
+MIN_AGE, MAX_AGE = 0, 17
 
 # For checks across columns, the column a problem is reported against.
 CHECK_COLUMNS: dict[str, str] = {
@@ -146,6 +151,22 @@ def format_iso_datetimes(stamps: pd.Series) -> pd.Series:
     values = pd.to_datetime(stamps).to_numpy(dtype="datetime64[s]")
     text = np.datetime_as_string(values, unit="s")
     return pd.Series(np.where(np.isnat(values), "", text), index=stamps.index).astype(str)
+
+
+def parse_whole_numbers(values: pd.Series) -> pd.Series:
+    """Read text as whole numbers (``15.0`` and ``1e1`` count); anything else is missing.
+
+    The result is float, so that a value of any size (``300``, ``1e30``) is kept
+    for the caller to judge against a range rather than overflowing a cast.
+
+    Examples
+    --------
+    >>> parse_whole_numbers(pd.Series(["15", "15.0", "15.5", "1e3", "inf", "fifteen", ""])).tolist()
+    [15.0, 15.0, nan, 1000.0, nan, nan, nan]
+    """
+    number = pd.to_numeric(values, errors="coerce").astype("float64")
+    # An infinity equals its own floor; it is no whole number.
+    return number.where(np.isfinite(number) & (number == np.floor(number)))
 
 
 def _is_iso_datetime(values: pd.Series) -> pd.Series:
@@ -189,8 +210,8 @@ def _text_column(name: str, required: bool) -> pa.Column:
     elif name == "age":
         checks.append(
             pa.Check(
-                lambda s: (s == "") | s.isin([str(a) for a in range(18)]),
-                error="age must be a whole number from 0 to 17",
+                lambda s: (s == "") | s.isin([str(a) for a in range(MIN_AGE, MAX_AGE + 1)]),
+                error=f"age must be a whole number from {MIN_AGE} to {MAX_AGE}",
             )
         )
     elif name == "risk_factors":
