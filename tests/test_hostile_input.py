@@ -1,9 +1,13 @@
 """Input built to break the toolkit: each is a listed problem or one clear refusal, never a crash."""
 
+import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from toolkit import cli
+from toolkit.errors import ExtractError
 from toolkit.ingest.clean import clean_export
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
@@ -86,3 +90,81 @@ def test_float_ages_in_parquet_are_problems_and_quarantined(tmp_path):
         "": "missing_required",
     }
     assert result.rows_in == len(result.clean) + len(result.quarantine)
+
+
+# -- 7. a header that names a column twice ------------------------------------------------------
+
+# A force's own export, as a small mapping describes it.
+EXPORT_MAPPING = """
+name: tiny_export
+description: A test export with its own column names.
+columns: {force_code: Force, episode_id: Ref, person_id: Child, reported_at: Reported, age: Age,
+          category: Category, risk_initial: Risk}
+dates: ["%d/%m/%Y %H:%M"]
+"""
+EXPORT_ROWS = [["E23000014", f"R{i}", f"C{i}", "05/03/2024 21:40", "15", "missing", "low"] for i in range(3)]
+
+
+def write_table(path, header, rows):
+    """Write rows under a header, as CSV, Parquet or Excel by the path's ending, repeated names kept."""
+    if path.suffix == ".csv":
+        path.write_text("\n".join(",".join(map(str, row)) for row in [header, *rows]) + "\n")
+    elif path.suffix == ".parquet":
+        pq.write_table(
+            pa.table([pa.array([str(row[i]) for row in rows]) for i in range(len(header))], names=header), path
+        )
+    else:
+        book = openpyxl.Workbook()
+        for row in [header, *rows]:
+            book.active.append(row)
+        book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_validate_refuses_a_canonical_extract_that_names_a_column_twice(tmp_path, capsys, suffix):
+    rows = canonical_rows(["15", "12"])
+    rows["age "] = ["16", "13"]  # a second age, told apart only by a space
+    rows["sex"] = ["female", "male"]
+    rows["sex "] = ["male", "female"]
+    header = [name.strip() if name == "age " else name for name in rows.columns]
+    path = write_table(tmp_path / f"twice{suffix}", header, rows.to_numpy().tolist())
+    status, said = run_cli(capsys, "validate", path, "--extract-date", EXTRACT_DATE)
+    assert status == cli.EXIT_PROBLEM, said
+    assert f"error: {path}: the header names column(s) 'age', 'sex' more than once" in said
+    assert "meet the extract contract" not in said
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_clean_refuses_a_force_export_that_names_a_column_twice(tmp_path, capsys, suffix):
+    mapping = tmp_path / "tiny.yaml"
+    mapping.write_text(EXPORT_MAPPING)
+    header = ["Force", "Ref", "Child", "Reported", "Age", "Category", "Risk", "Age"]
+    path = write_table(tmp_path / f"export{suffix}", header, [[*row, "9"] for row in EXPORT_ROWS])
+    status, said = run_cli(
+        capsys, "clean", path, "--mapping", mapping, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "out"
+    )
+    assert status == cli.EXIT_PROBLEM, said
+    assert f"error: {path}: the header names column(s) 'Age' more than once" in said
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_frame_cleaned_in_memory_that_names_a_column_twice_is_refused(tmp_path):
+    mapping = tmp_path / "tiny.yaml"
+    mapping.write_text(EXPORT_MAPPING)
+    export = pd.DataFrame(
+        [[*row, "9"] for row in EXPORT_ROWS],
+        columns=["Force", "Ref", "Child", "Reported", "Age", "Category", "Risk", " Age"],
+    )
+    with pytest.raises(ExtractError, match="the export: the header names column\\(s\\) 'Age' more than once"):
+        clean_export(export, read_mapping(mapping), EXTRACT_DATE)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_blank_header_cells_are_not_duplicates(tmp_path, suffix):
+    """Columns without a name (notes typed beside the table) name nothing, so nothing repeats."""
+    header = [*HEADER, "", ""]
+    rows = [[*row, "note", "more"] for row in canonical_rows(["15", "12"]).to_numpy().tolist()]
+    raw = read_extract_text(write_table(tmp_path / f"blanks{suffix}", header, rows))
+    assert list(raw.columns) == [*HEADER, "Unnamed: 7", "Unnamed: 8"]
+    assert validate_extract(raw, EXTRACT_DATE).empty

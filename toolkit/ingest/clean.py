@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from toolkit.dates import ExtractDate
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import read_forces_table
-from toolkit.ingest.extract import to_episodes
+from toolkit.ingest.extract import refuse_duplicate_headers, to_episodes
 from toolkit.ingest.mapping import Mapping
 from toolkit.ingest.schema import (
     CODES,
@@ -214,7 +214,10 @@ def map_columns(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     ------
     ConfigError
         When the mapping names a column that is not in the export.
+    ExtractError
+        When the export names a column twice (as a file is refused when read).
     """
+    refuse_duplicate_headers(list(raw.columns), "the export")  # else the last of the copies would be used
     headers = {str(c).strip(): c for c in raw.columns}
     missing = [
         source

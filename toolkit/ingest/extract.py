@@ -33,8 +33,11 @@ risk_initial    3       high
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import zipfile
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -44,6 +47,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from toolkit.errors import ExtractError, ValidationError
 from toolkit.ingest.schema import (
@@ -63,6 +67,7 @@ __all__ = [
     "PROBLEM_COLUMNS",
     "READERS",
     "read_extract_text",
+    "refuse_duplicate_headers",
     "validate_extract",
     "to_episodes",
     "load_extract",
@@ -122,6 +127,50 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def refuse_duplicate_headers(headers: list, label: str) -> None:
+    """Refuse a header that names a column more than once.
+
+    Readers keep one copy of a repeated name and rename or drop the others
+    (pandas reads a second ``age`` as ``age.1``), so the file would be judged
+    on half its values. Names are compared without surrounding spaces, as a
+    mapping matches them; blank names name nothing and are not compared.
+
+    Parameters
+    ----------
+    headers : list
+        The column names as the file gives them.
+    label : str
+        The file, to name in the message.
+
+    Raises
+    ------
+    ExtractError
+        Naming every repeated column.
+
+    Examples
+    --------
+    >>> refuse_duplicate_headers(["age", "sex", "", ""], "x.csv")
+    >>> refuse_duplicate_headers(["age", "sex", "age ", "sex"], "x.csv")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.ExtractError: x.csv: the header names column(s) 'age', 'sex' more than once; ...
+    """
+    counts = Counter(str(h).strip() for h in headers)  # counted once: a hostile header may have 100,000 names
+    repeated = sorted(name for name, count in counts.items() if name and count > 1)
+    if repeated:
+        raise ExtractError(
+            f"{label}: the header names column(s) {', '.join(map(repr, repeated))} more than once; "
+            "give every column its own name, or the values of all but one copy would be ignored"
+        )
+
+
+def _read_csv_header(text: str) -> list[str]:
+    """The header's fields as a CSV reader splits them: the first record that is not a blank line."""
+    # Lines one at a time, so the header of a large file is read without splitting all of it.
+    lines = (match.group() for match in re.finditer(r"[^\n]*\n?", text))
+    return next((row for row in csv.reader(lines) if row), [])
+
+
 def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
     """Read an extract file into a frame of strings, blanks as ``""``.
 
@@ -145,7 +194,8 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     ------
     ExtractError
         The file is missing, empty, of an unsupported kind, not what its name
-        says, not UTF-8 text, split by another delimiter, or has no rows.
+        says, not UTF-8 text, split by another delimiter, names a column twice,
+        or has no rows.
     """
     label = name or (str(source) if isinstance(source, (str, Path)) else "extract")
     suffix = Path(label).suffix.lower()
@@ -193,6 +243,7 @@ def _read_csv_text(data: bytes, label: str) -> pd.DataFrame:
             raise ExtractError(
                 f"{label}: the header is separated by {found[0]}, not commas; save the extract as comma-separated CSV"
             )
+    refuse_duplicate_headers(_read_csv_header(text), label)
     try:
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True)
     except pd.errors.ParserError as error:
@@ -201,7 +252,11 @@ def _read_csv_text(data: bytes, label: str) -> pd.DataFrame:
 
 def _read_parquet_text(data: bytes, label: str) -> pd.DataFrame:
     try:
+        # The schema (the file's footer) first: pandas cannot read a file that repeats a name.
+        refuse_duplicate_headers(pq.read_schema(io.BytesIO(data)).names, label)
         frame = pd.read_parquet(io.BytesIO(data))
+    except ExtractError:
+        raise
     except Exception as error:  # pyarrow raises many types for corrupt files
         raise ExtractError(f"{label}: not a readable Parquet file ({type(error).__name__})") from None
     return _as_text(frame)
@@ -209,10 +264,16 @@ def _read_parquet_text(data: bytes, label: str) -> pd.DataFrame:
 
 def _read_xlsx_text(data: bytes, label: str, sheet: str | int) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet, dtype=object, engine="openpyxl")
+        # The header is read as a row, not by pandas, which would rename a repeated name ("age.1").
+        cells = pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         reason = str(error) if isinstance(error, ValueError) else type(error).__name__
         raise ExtractError(f"{label}: not a readable Excel workbook ({reason})") from None
+    header = cells.iloc[0].tolist() if len(cells) else []
+    refuse_duplicate_headers(["" if pd.isna(name) else name for name in header], label)
+    frame = cells.iloc[1:]
+    # Blank header cells are named as pandas names them.
+    frame.columns = [f"Unnamed: {i}" if pd.isna(name) else str(name) for i, name in enumerate(header)]
     return _as_text(frame)
 
 
