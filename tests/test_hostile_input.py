@@ -11,6 +11,7 @@ from toolkit.errors import ExtractError
 from toolkit.ingest.clean import clean_export
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
+from toolkit.ingest.schema import ID_TOO_LONG
 
 EXTRACT_DATE = "2025-01-31"
 HEADER = ["force_code", "episode_id", "person_id", "reported_at", "age", "category", "risk_initial"]
@@ -99,10 +100,18 @@ EXPORT_MAPPING = """
 name: tiny_export
 description: A test export with its own column names.
 columns: {force_code: Force, episode_id: Ref, person_id: Child, reported_at: Reported, age: Age,
-          category: Category, risk_initial: Risk}
+          category: Category, risk_initial: Risk, officer_id: Officer}
 dates: ["%d/%m/%Y %H:%M"]
 """
-EXPORT_ROWS = [["E23000014", f"R{i}", f"C{i}", "05/03/2024 21:40", "15", "missing", "low"] for i in range(3)]
+EXPORT_HEADER = ["Force", "Ref", "Child", "Reported", "Age", "Category", "Risk", "Officer"]
+
+
+def export_rows(n):
+    """n valid rows of the export EXPORT_MAPPING describes."""
+    return [["E23000014", f"R{i}", f"C{i}", "05/03/2024 21:40", "15", "missing", "low", f"PC{i}"] for i in range(n)]
+
+
+EXPORT_ROWS = export_rows(3)
 
 
 def write_table(path, header, rows):
@@ -139,7 +148,7 @@ def test_validate_refuses_a_canonical_extract_that_names_a_column_twice(tmp_path
 def test_clean_refuses_a_force_export_that_names_a_column_twice(tmp_path, capsys, suffix):
     mapping = tmp_path / "tiny.yaml"
     mapping.write_text(EXPORT_MAPPING)
-    header = ["Force", "Ref", "Child", "Reported", "Age", "Category", "Risk", "Age"]
+    header = [*EXPORT_HEADER, "Age"]
     path = write_table(tmp_path / f"export{suffix}", header, [[*row, "9"] for row in EXPORT_ROWS])
     status, said = run_cli(
         capsys, "clean", path, "--mapping", mapping, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "out"
@@ -154,7 +163,7 @@ def test_a_frame_cleaned_in_memory_that_names_a_column_twice_is_refused(tmp_path
     mapping.write_text(EXPORT_MAPPING)
     export = pd.DataFrame(
         [[*row, "9"] for row in EXPORT_ROWS],
-        columns=["Force", "Ref", "Child", "Reported", "Age", "Category", "Risk", " Age"],
+        columns=[*EXPORT_HEADER, " Age"],
     )
     with pytest.raises(ExtractError, match="the export: the header names column\\(s\\) 'Age' more than once"):
         clean_export(export, read_mapping(mapping), EXTRACT_DATE)
@@ -168,3 +177,34 @@ def test_blank_header_cells_are_not_duplicates(tmp_path, suffix):
     raw = read_extract_text(write_table(tmp_path / f"blanks{suffix}", header, rows))
     assert list(raw.columns) == [*HEADER, "Unnamed: 7", "Unnamed: 8"]
     assert validate_extract(raw, EXTRACT_DATE).empty
+
+
+# -- 8. an id far longer than any reference -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("Officer", "x" * 1_000_000), ("Officer", "x" * 65), ("Ref", "R" * 65), ("Child", "C" * 1_000_000)],
+    ids=["officer_id of 1 MB", "officer_id of 65", "episode_id of 65", "person_id of 1 MB"],
+)
+def test_a_force_export_with_an_over_long_id_has_that_row_quarantined(tmp_path, column, value):
+    mapping = tmp_path / "tiny.yaml"
+    mapping.write_text(EXPORT_MAPPING)
+    rows = export_rows(300)
+    rows[5][EXPORT_HEADER.index(column)] = value
+    rows[6][EXPORT_HEADER.index(column)] = "y" * 64  # at the bound: allowed
+    path = write_table(tmp_path / "export.csv", EXPORT_HEADER, rows)
+    result = clean_export(read_extract_text(path), read_mapping(mapping), EXTRACT_DATE)
+
+    assert len(result.clean) == 299 and result.rows_in == 300
+    quarantined = result.quarantine.iloc[0]
+    assert (len(result.quarantine), quarantined["source_row"], quarantined["reason_code"]) == (1, 7, "id_too_long")
+    assert ID_TOO_LONG in quarantined["reason"]
+
+
+def test_the_canonical_path_gives_the_same_reason_for_an_over_long_id():
+    raw = canonical_rows(["15", "12"]).assign(officer_id=["x" * 1_000_000, "PC1"])
+    problems = validate_extract(raw, EXTRACT_DATE)
+    assert problems[["column", "row", "problem"]].values.tolist() == [["officer_id", 2, ID_TOO_LONG]]
+    quarantine = clean_export(raw, read_mapping(CANONICAL), EXTRACT_DATE).quarantine
+    assert quarantine["reason_code"].tolist() == ["id_too_long"]

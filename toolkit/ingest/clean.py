@@ -10,10 +10,11 @@ table and returns a new one, recording what it did in a ledger:
    mapping (``HIGH`` to ``high``, ``05/03/2024 21:40`` to ISO), counted per
    distinct spelling; a value the mapping does not know is blanked (optional
    columns, a logged correction) or sends the row to quarantine (required);
-4. :func:`check_rows` - row checks: unknown force, required value missing, age
-   outside 0-17, reported after the extract date, returned before reported,
-   an "absent" episode with a risk grade; dates after the extract date and
-   "last seen" after the report are blanked (logged corrections);
+4. :func:`check_rows` - row checks: unknown force, required value missing, an
+   id over 64 characters, age outside 0-17, reported after the extract date,
+   returned before reported, an "absent" episode with a risk grade; dates after
+   the extract date and "last seen" after the report are blanked (logged
+   corrections);
 5. :func:`merge_exact_duplicates` - identical rows merged into one, counted;
 6. :func:`resolve_duplicates` - the same episode id with different content, or
    the same child reported at the same time under two ids: the most complete
@@ -60,10 +61,13 @@ from toolkit.ingest.schema import (
     CODES,
     COLUMNS,
     DATETIME_COLUMNS,
+    ID_COLUMNS,
+    ID_TOO_LONG,
     MAX_AGE,
     MIN_AGE,
     RISK_FACTORS,
     format_iso_datetimes,
+    is_within_id_length,
     parse_whole_numbers,
 )
 from toolkit.store import WorkFolder
@@ -91,6 +95,7 @@ __all__ = [
 QUARANTINE_REASONS = {
     "unknown_force": "force code is not one of the 43 territorial forces",
     "missing_required": "a required value is blank",
+    "id_too_long": f"an id (episode_id, person_id or officer_id) is {ID_TOO_LONG}",
     "bad_date": "reported_at is not a date in any format the mapping allows",
     "bad_age": "age is not a whole number",
     "age_out_of_range": "age is outside 0 to 17: not a child",
@@ -435,6 +440,11 @@ def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -
     )
     blank_date = frame["reported_at"].isna() & ~unreadable
     ledger.quarantine("missing_required", (required == "").any(axis=1) | blank_date)
+    # The canonical contract's bound, so an export's id is held to what a canonical extract's is.
+    too_long = pd.Series(False, index=frame.index)
+    for column in ID_COLUMNS:
+        too_long |= ~is_within_id_length(frame[column])
+    ledger.quarantine("id_too_long", too_long)
 
     limit = ExtractDate.parse(extract_date).end
     ledger.quarantine("after_extract_date", frame["reported_at"] > limit)

@@ -46,6 +46,10 @@ __all__ = [
     "MIN_AGE",
     "MAX_AGE",
     "parse_whole_numbers",
+    "ID_COLUMNS",
+    "MAX_ID_LENGTH",
+    "ID_TOO_LONG",
+    "is_within_id_length",
 ]
 
 RISK_GRADES = ("no_apparent_risk", "low", "medium", "high")
@@ -123,7 +127,11 @@ REQUIRED_COLUMNS = tuple(name for name, required in COLUMNS.items() if required)
 
 # ISO 8601 local date-time, minutes or seconds, 'T' or space between date and time.
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
-_MAX_ID_LENGTH = 64
+# An id is a reference, not text: the bound keeps one pasted cell (10 MB) from costing gigabytes in
+# every table and comparison built from the episodes.
+ID_COLUMNS = ("episode_id", "person_id", "officer_id")
+MAX_ID_LENGTH = 64
+ID_TOO_LONG = f"longer than {MAX_ID_LENGTH} characters"
 # The contract's ages: children, 0 to 17 at the report.
 MIN_AGE, MAX_AGE = 0, 17
 
@@ -169,6 +177,17 @@ def parse_whole_numbers(values: pd.Series) -> pd.Series:
     return number.where(np.isfinite(number) & (number == np.floor(number)))
 
 
+def is_within_id_length(values: pd.Series) -> pd.Series:
+    """Whether each id (text) is at most :data:`MAX_ID_LENGTH` characters: the contract's one bound on ids.
+
+    Examples
+    --------
+    >>> is_within_id_length(pd.Series(["WM-1", "", "x" * 65])).tolist()
+    [True, True, False]
+    """
+    return values.str.len() <= MAX_ID_LENGTH
+
+
 def _is_iso_datetime(values: pd.Series) -> pd.Series:
     text = values.astype("string")
     shaped = text.str.match(_ISO_DATETIME).fillna(False).astype(bool)
@@ -193,13 +212,8 @@ def _text_column(name: str, required: bool) -> pa.Column:
                 error="not a territorial force code of England and Wales (E23000001..E23000039, W15000001..W15000004)",
             )
         )
-    elif name in ("episode_id", "person_id", "officer_id"):
-        checks.append(
-            pa.Check(
-                lambda s: s.str.len() <= _MAX_ID_LENGTH,
-                error=f"longer than {_MAX_ID_LENGTH} characters",
-            )
-        )
+    elif name in ID_COLUMNS:
+        checks.append(pa.Check(is_within_id_length, error=ID_TOO_LONG))
     elif name in DATETIME_COLUMNS:
         checks.append(
             pa.Check(
