@@ -1,5 +1,11 @@
 """Input built to break the toolkit: each is a listed problem or one clear refusal, never a crash."""
 
+import io
+import os
+import re
+import tracemalloc
+import zipfile
+
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -8,6 +14,7 @@ import pytest
 
 from toolkit import cli
 from toolkit.errors import ExtractError
+from toolkit.ingest import extract
 from toolkit.ingest.clean import clean_export
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.mapping import CANONICAL, read_mapping
@@ -208,3 +215,108 @@ def test_the_canonical_path_gives_the_same_reason_for_an_over_long_id():
     assert problems[["column", "row", "problem"]].values.tolist() == [["officer_id", 2, ID_TOO_LONG]]
     quarantine = clean_export(raw, read_mapping(CANONICAL), EXTRACT_DATE).quarantine
     assert quarantine["reason_code"].tolist() == ["id_too_long"]
+
+
+# -- 9. a zip bomb named .xlsx ------------------------------------------------------------------
+
+MIB = 1024**2
+
+
+def write_workbook(path, parts):
+    """A real one-sheet workbook, with ``parts`` (name: bytes or a count of MiB of zeros) added or replaced."""
+    book = openpyxl.Workbook()
+    book.active.append(HEADER)
+    made = io.BytesIO()
+    book.save(made)
+    with zipfile.ZipFile(made) as real, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in real.namelist():
+            if name not in parts:
+                out.writestr(name, real.read(name))
+        for name, content in parts.items():
+            with out.open(name, "w") as part:  # written a MiB at a time: the test holds no large buffer
+                for _ in range(content if isinstance(content, int) else 0):
+                    part.write(bytes(MIB))
+                part.write(b"" if isinstance(content, int) else content)
+    return path
+
+
+@pytest.fixture()
+def forbid_inflating(monkeypatch):
+    """Call to fail the test from then on if a workbook is read or any zip part inflated."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the workbook was read before it was refused")
+
+    def forbid():
+        monkeypatch.setattr(pd, "read_excel", refuse)
+        monkeypatch.setattr(zipfile.ZipFile, "open", refuse)
+        monkeypatch.setattr(zipfile.ZipFile, "read", refuse)
+
+    return forbid
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_before_it_is_inflated(tmp_path, capsys, forbid_inflating):
+    # 32 MiB of zeros compress to about 32 KiB, a ratio only filler reaches (a sheet compresses ~10 times).
+    path = write_workbook(tmp_path / "bomb.xlsx", {"xl/worksheets/sheet1.xml": 32})
+    assert path.stat().st_size < MIB
+    forbid_inflating()
+    tracemalloc.start()
+    status, said = run_cli(capsys, "validate", path, "--extract-date", EXTRACT_DATE)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert status == cli.EXIT_PROBLEM, said
+    assert f"error: {path}: refused before reading: its part 'xl/worksheets/sheet1.xml' would inflate to 32 MiB" in said
+    assert "times its compressed size, as a zip bomb does" in said
+    assert peak < 8 * MIB
+
+
+def test_a_workbook_part_over_the_size_bound_is_refused_unread(tmp_path, monkeypatch, forbid_inflating):
+    monkeypatch.setattr(extract, "_MAX_XLSX_PART_BYTES", 1 * MIB)
+    path = write_workbook(tmp_path / "large.xlsx", {"xl/media/image1.png": os.urandom(2 * MIB)})  # ratio ~1
+    forbid_inflating()
+    with pytest.raises(ExtractError, match=r"large.xlsx: refused before reading: its part 'xl/media/image1.png' "
+                       r"would inflate to 2 MiB, over the 1 MiB an extract can need"):  # fmt: skip
+        read_extract_text(path)
+
+
+def test_workbook_parts_over_the_total_bound_are_refused_unread(tmp_path, monkeypatch, forbid_inflating):
+    monkeypatch.setattr(extract, "_MAX_XLSX_TOTAL_BYTES", 1 * MIB)
+    parts = {f"xl/media/image{i}.png": os.urandom(MIB // 2) for i in range(4)}
+    path = write_workbook(tmp_path / "many.xlsx", parts)
+    forbid_inflating()
+    with pytest.raises(
+        ExtractError, match=r"many.xlsx: refused before reading: its parts would inflate to 2 MiB in all"
+    ):
+        read_extract_text(path)
+
+
+def test_a_real_workbook_is_well_within_the_bounds(tmp_path):
+    """Even a sheet of one row repeated compresses about 14 times: cell references differ on every row."""
+    rows = canonical_rows([str(age % 18) for age in range(2000)])
+    path = write_table(tmp_path / "real.xlsx", list(rows.columns), rows.to_numpy().tolist())
+    sheet = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml")
+    assert sheet.file_size / sheet.compress_size < extract._MAX_XLSX_RATIO / 5
+    assert read_extract_text(path).shape == (2000, len(HEADER))
+
+
+def zip_of(parts):
+    """A zip archive in memory holding ``parts`` (name: text)."""
+    made = io.BytesIO()
+    with zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return made.getvalue()
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        ({"extract.csv": "force_code\n"}, "x.xlsx: a zip archive, not an Excel workbook; unzip it"),
+        ({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w/>"}, "no valid workbook part"),
+        ({"[Content_Types].xml": "<Types"}, "x.xlsx: not a readable Excel workbook (unclosed token: line 1"),
+    ],
+    ids=["plain zip", "a document, not a workbook", "broken XML"],
+)
+def test_a_zip_that_is_not_a_workbook_is_called_so(parts, message):
+    with pytest.raises(ExtractError, match=re.escape(message)):
+        read_extract_text(io.BytesIO(zip_of(parts)), name="x.xlsx")

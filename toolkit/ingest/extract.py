@@ -41,6 +41,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import IO
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,14 @@ _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+# Bounds on a workbook, checked against the sizes its zip directory declares, before any part is
+# inflated (zipfile stops a part at its declared size, so no part can inflate past what is checked).
+# A national year of episodes (about 180,000) written by openpyxl is one sheet of about 230 MB,
+# compressed about 10 to 1; a zip bomb's filler (zeros) compresses 1,000 to 1.
+_MAX_XLSX_PART_BYTES = 512 * 1024**2  # two national years in one sheet
+_MAX_XLSX_TOTAL_BYTES = 1024**3  # all parts together, so that many parts cannot add up past one
+_MAX_XLSX_RATIO = 100  # ten times what a sheet of episodes compresses by
+_XLSX_RATIO_FROM_BYTES = 16 * 1024**2  # a smaller part cannot exhaust memory, whatever its ratio
 
 
 def _sniff_kind(head: bytes) -> str | None:
@@ -195,7 +204,8 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     ExtractError
         The file is missing, empty, of an unsupported kind, not what its name
         says, not UTF-8 text, split by another delimiter, names a column twice,
-        or has no rows.
+        or has no rows; or a workbook would inflate past sane bounds (a zip
+        bomb), refused before it is read.
     """
     label = name or (str(source) if isinstance(source, (str, Path)) else "extract")
     suffix = Path(label).suffix.lower()
@@ -262,12 +272,60 @@ def _read_parquet_text(data: bytes, label: str) -> pd.DataFrame:
     return _as_text(frame)
 
 
+def _check_workbook_archive(data: bytes, label: str) -> None:
+    """Refuse a file that is not an Excel workbook's zip package, or whose parts would inflate past the bounds.
+
+    Only the zip directory is read: nothing is inflated.
+
+    Raises
+    ------
+    ExtractError
+        The zip archive is damaged, is not an Excel workbook, or declares a
+        part or a total too large or too highly compressed.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        raise ExtractError(f"{label}: not a readable Excel workbook (the zip archive is damaged)") from None
+    if "[Content_Types].xml" not in {part.filename for part in parts}:  # every Office Open XML package has one
+        raise ExtractError(
+            f"{label}: a zip archive, not an Excel workbook; unzip it, or save the extract from Excel "
+            "as Excel Workbook (.xlsx) or CSV UTF-8"
+        )
+    mib = 1024**2
+    for part in parts:
+        name = part.filename[:100]  # a name from the file: shown short
+        inflated = (
+            f"{label}: refused before reading: its part {name!r} would inflate to {part.file_size / mib:,.0f} MiB"
+        )
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _MAX_XLSX_PART_BYTES:
+            raise ExtractError(
+                f"{inflated}, over the {_MAX_XLSX_PART_BYTES // mib} MiB an extract can need; "
+                "split the extract, or save it as CSV UTF-8"
+            )
+        if part.file_size > _XLSX_RATIO_FROM_BYTES and ratio > _MAX_XLSX_RATIO:
+            raise ExtractError(
+                f"{inflated}, {ratio:,.0f} times its compressed size, as a zip bomb does "
+                "(a sheet of episodes compresses about 10 times)"
+            )
+    total = sum(part.file_size for part in parts)
+    if total > _MAX_XLSX_TOTAL_BYTES:
+        raise ExtractError(
+            f"{label}: refused before reading: its parts would inflate to {total / mib:,.0f} MiB in all, over the "
+            f"{_MAX_XLSX_TOTAL_BYTES // mib} MiB an extract can need; split the extract, or save it as CSV UTF-8"
+        )
+
+
 def _read_xlsx_text(data: bytes, label: str, sheet: str | int) -> pd.DataFrame:
+    _check_workbook_archive(data, label)
     try:
         # The header is read as a row, not by pandas, which would rename a repeated name ("age.1").
         cells = pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        reason = str(error) if isinstance(error, ValueError) else type(error).__name__
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as error:
+        # What is missing or broken, on one short line: a part's name comes from the file and may be long.
+        reason = " ".join(str(error).strip("\"'").split())[:200] or type(error).__name__
         raise ExtractError(f"{label}: not a readable Excel workbook ({reason})") from None
     header = cells.iloc[0].tolist() if len(cells) else []
     refuse_duplicate_headers(["" if pd.isna(name) else name for name in header], label)
