@@ -320,3 +320,27 @@ def zip_of(parts):
 def test_a_zip_that_is_not_a_workbook_is_called_so(parts, message):
     with pytest.raises(ExtractError, match=re.escape(message)):
         read_extract_text(io.BytesIO(zip_of(parts)), name="x.xlsx")
+
+
+# -- 14. text that is not UTF-8 -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+def test_a_utf16_csv_is_called_utf16_and_told_to_save_as_utf8(tmp_path, capsys, encoding, suffix):
+    path = tmp_path / f"excel{suffix}"
+    path.write_bytes(canonical_rows(["15", "12"]).to_csv(index=False).encode(encoding))  # utf-16: with a BOM
+    status, said = run_cli(capsys, "validate", path, "--extract-date", EXTRACT_DATE)
+    assert status == cli.EXIT_PROBLEM, said
+    assert f"error: {path}: the file is UTF-16 text, not UTF-8; save it as CSV UTF-8" in said
+    assert "binary" not in said
+
+
+def test_a_utf16_file_named_parquet_is_called_utf16_text():
+    with pytest.raises(ExtractError, match="x.parquet: the name says parquet but the content is UTF-16 text"):
+        read_extract_text(io.BytesIO("force_code,age\n".encode("utf-16")), name="x.parquet")
+
+
+def test_binary_data_is_still_called_binary():
+    with pytest.raises(ExtractError, match="x.csv: the name says csv but the content is binary data"):
+        read_extract_text(io.BytesIO(bytes(range(256)) * 4), name="x.csv")

@@ -80,6 +80,7 @@ PROBLEM_COLUMNS = ["column", "row", "value", "problem"]
 # What each kind of file must start with (its "magic" bytes).
 _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
 # Bounds on a workbook, checked against the sizes its zip directory declares, before any part is
@@ -92,11 +93,36 @@ _MAX_XLSX_RATIO = 100  # ten times what a sheet of episodes compresses by
 _XLSX_RATIO_FROM_BYTES = 16 * 1024**2  # a smaller part cannot exhaust memory, whatever its ratio
 
 
+def _looks_like_utf16(head: bytes) -> bool:
+    """Whether the start of a file is UTF-16 text: a byte-order mark, or a NUL byte in every other position.
+
+    Without a mark, UTF-16 gives each Latin letter a NUL byte, always on the same
+    side of it (odd positions little-endian, even big-endian); other binary data
+    puts its NUL bytes anywhere.
+
+    Examples
+    --------
+    >>> _looks_like_utf16("force_code,age\\n".encode("utf-16")), _looks_like_utf16("force_code".encode("utf-16-be"))
+    (True, True)
+    >>> _looks_like_utf16(b"force_code,age\\n"), _looks_like_utf16(bytes(64))
+    (False, False)
+    """
+    if head.startswith(_UTF16_BOMS):
+        return True
+    pairs = len(head) // 2
+    if pairs < 4:
+        return False
+    shares = sorted(head[side : 2 * pairs : 2].count(0) / pairs for side in (0, 1))
+    return shares[0] < 0.1 and shares[1] > 0.5
+
+
 def _sniff_kind(head: bytes) -> str | None:
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
     if head.startswith(_ZIP_MAGIC):
         return "xlsx"
+    if _looks_like_utf16(head):
+        return "utf16"
     if b"\x00" in head:
         return "binary"
     return None
@@ -203,7 +229,7 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     ------
     ExtractError
         The file is missing, empty, of an unsupported kind, not what its name
-        says, not UTF-8 text, split by another delimiter, names a column twice,
+        says, not UTF-8 text (UTF-16 is named as such), split by another delimiter, names a column twice,
         or has no rows; or a workbook would inflate past sane bounds (a zip
         bomb), refused before it is read.
     """
@@ -225,8 +251,12 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     if not data.strip():
         raise ExtractError(f"{label}: the file is empty")
     sniffed = _sniff_kind(data[:8192])
+    if sniffed == "utf16" and kind == "csv":
+        raise ExtractError(f"{label}: the file is UTF-16 text, not UTF-8; save it as CSV UTF-8")
     if sniffed == "binary" or (sniffed and sniffed != kind):
-        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive"}.get(sniffed, "binary data")
+        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive", "utf16": "UTF-16 text"}.get(
+            sniffed, "binary data"
+        )
         raise ExtractError(f"{label}: the name says {kind} but the content is {what}")
     if kind == "csv":
         frame = _read_csv_text(data, label)
