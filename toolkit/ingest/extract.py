@@ -81,6 +81,8 @@ PROBLEM_COLUMNS = ["column", "row", "value", "problem"]
 _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+# What a sniffed kind of content is called when it is not what the file's name says.
+_CONTENT_NAMES = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive", "utf16": "UTF-16 text"}
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
 # Bounds on a workbook, checked against the sizes its zip directory declares, before any part is
@@ -229,9 +231,9 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     ------
     ExtractError
         The file is missing, empty, of an unsupported kind, not what its name
-        says, not UTF-8 text (UTF-16 is named as such), split by another delimiter, names a column twice,
-        or has no rows; or a workbook would inflate past sane bounds (a zip
-        bomb), refused before it is read.
+        says, not UTF-8 text (UTF-16 is named as such), split by another
+        delimiter, names a column twice, or has no rows; or a workbook would
+        inflate past sane bounds (a zip bomb), refused before it is read.
     """
     label = name or (str(source) if isinstance(source, (str, Path)) else "extract")
     suffix = Path(label).suffix.lower()
@@ -254,9 +256,7 @@ def read_extract_text(source: str | Path | IO[bytes], name: str | None = None, s
     if sniffed == "utf16" and kind == "csv":
         raise ExtractError(f"{label}: the file is UTF-16 text, not UTF-8; save it as CSV UTF-8")
     if sniffed == "binary" or (sniffed and sniffed != kind):
-        what = {"parquet": "a Parquet file", "xlsx": "an Excel workbook or zip archive", "utf16": "UTF-16 text"}.get(
-            sniffed, "binary data"
-        )
+        what = _CONTENT_NAMES.get(sniffed, "binary data")
         raise ExtractError(f"{label}: the name says {kind} but the content is {what}")
     if kind == "csv":
         frame = _read_csv_text(data, label)
