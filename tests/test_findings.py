@@ -94,6 +94,20 @@ def test_thresholds_are_configurable_and_checked(prepared, tmp_path):
         findings.read_thresholds(bad)
 
 
+@pytest.mark.parametrize(
+    "value", [".nan", ".inf", "-.inf", "yes", "'0.5'", "[1]", pytest.param("9" * 400, id="too_long_for_a_float")]
+)
+def test_thresholds_that_are_not_finite_positive_numbers_are_refused(tmp_path, value):
+    # .nan slipped past the check (every comparison with NaN is false): findings went from 8 to 91
+    # and run.json held a bare NaN. YAML's yes is True, an int to Python.
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(f"review_share_concern: {value}\n")
+    with pytest.raises(
+        ConfigError, match=r"thresholds\.yaml: threshold 'review_share_concern' must be a finite positive number"
+    ):
+        findings.read_thresholds(path)
+
+
 def test_published_findings_withhold_small_counts(found):
     published = publish_findings(found, 5)
     for f in published:

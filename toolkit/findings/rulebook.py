@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,13 +157,53 @@ def list_thresholds() -> list[dict]:
     ]
 
 
+def _positive_number(value) -> float | None:
+    """``value`` as a float if it is a finite positive number, else None.
+
+    A YAML file gives ``.nan`` and ``.inf`` as floats and ``yes`` as True (an
+    int to Python), and every comparison with NaN is false, so ``value <= 0``
+    alone lets them through; each is refused here.
+
+    Examples
+    --------
+    >>> _positive_number(2), _positive_number(0.5)
+    (2.0, 0.5)
+    >>> [_positive_number(v) for v in (0, -1, float("nan"), float("inf"), True, "3", 10**400)]
+    [None, None, None, None, None, None, None]
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too long for a float
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
 def read_thresholds(path: str | Path | None = None) -> dict:
     """The default thresholds, with any overrides from a YAML mapping of name to number.
 
     Raises
     ------
     ConfigError
-        An unknown name or a value that is not a positive number.
+        An unknown name, or a value that is not a finite positive number (NaN,
+        infinity, a boolean such as YAML's ``yes``, text); the message names the
+        file and the threshold.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import toolkit.findings
+    >>> path = Path(tempfile.mkdtemp()) / "thresholds.yaml"
+    >>> _ = path.write_text("review_share_concern: 0.6")
+    >>> read_thresholds(path)["review_share_concern"]
+    0.6
+    >>> _ = path.write_text("review_share_concern: .nan")
+    >>> try:
+    ...     read_thresholds(path)
+    ... except ConfigError as error:
+    ...     print(str(error).replace(str(path), "FILE"))
+    FILE: threshold 'review_share_concern' must be a finite positive number, not nan
     """
     thresholds = dict(THRESHOLDS)
     if path is None:
@@ -173,9 +214,10 @@ def read_thresholds(path: str | Path | None = None) -> dict:
     for name, value in overrides.items():
         if name not in THRESHOLDS:
             raise ConfigError(f"{path}: unknown threshold {name!r}; known: {', '.join(sorted(THRESHOLDS))}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{path}: threshold {name!r} must be a positive number, not {value!r}")
-        thresholds[name] = float(value)
+        number = _positive_number(value)
+        if number is None:
+            raise ConfigError(f"{path}: threshold {name!r} must be a finite positive number, not {value!r}")
+        thresholds[name] = number
     return thresholds
 
 
