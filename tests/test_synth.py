@@ -190,6 +190,9 @@ def test_written_parquet_and_excel_read_back_the_same(tmp_path, small_extract):
         ("effects:\n  - force: E23000099\n    effect: exemplary", "unknown force code"),
         ("effects:\n  - force: E23000001\n    effect: wizardry", "unknown effect 'wizardry'"),
         ("effects:\n  - force: E23000001\n    effect: absent_overuse\n    flagged_absent_share: 3", "from 0 to 1"),
+        ("effects:\n  - force: E23000001\n    effect: absent_overuse\n    flagged_absent_share: yes", "from 0 to 1"),
+        ("effects:\n  - force: E23000001\n    effect: absent_overuse\n    flagged_absent_share: .nan", "from 0 to 1"),
+        ("effects:\n  - force: E23000001\n    effect: officer_inconsistency\n    officer_sd: .inf", "from 0 to 5"),
         ("effects:\n  - force: E23000001\n    effect: exemplary\n    colour: red", "takes no parameter colour"),
         (
             "effects:\n  - {force: E23000001, effect: risk_undergrading}\n"

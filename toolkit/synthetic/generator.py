@@ -172,8 +172,9 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
     Raises
     ------
     ConfigError
-        For a file that is not YAML, an unknown force or effect, an unknown
-        or out-of-range parameter, or a force given two risk-grading effects.
+        For a file that is not YAML, an unknown force or effect, an unknown parameter,
+        a parameter that is not a number in range (NaN, infinity, a boolean such as
+        YAML's ``yes``), or a force given two risk-grading effects.
 
     Examples
     --------
@@ -209,7 +210,8 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
         parameters = {**defaults, **entry}
         for name, value in parameters.items():
             limit = 5.0 if name == "officer_sd" else 1.0
-            if not isinstance(value, (int, float)) or not 0 <= value <= limit:
+            # YAML's yes is True, an int to Python; NaN fails the range (every comparison with it is false).
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
                 problems.append(f"entry {i}: {name} must be a number from 0 to {limit:g}")
         grading = {"risk_undergrading", "risk_overgrading", "exemplary"}
         key = (force, "grading" if effect in grading else effect)
