@@ -26,6 +26,10 @@ A plan (YAML, see ``data/plans/demo.yaml``) plants force-level effects; the
 ground truth, including every force's practice parameters, is written beside
 the data (``<out>.truth.json``).
 
+Same seed, same bytes: for the same seed and arguments every form the
+extract is written in (CSV, Parquet, Excel) is byte-identical, and so are its
+ground truth and provenance (:func:`write_extract`).
+
 Examples
 --------
 >>> episodes, truth = generate_extract(year=2024, seed=1, scale=0.01)
@@ -39,9 +43,11 @@ True
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -762,6 +768,43 @@ def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("")
 
 
+def _write_steady_xlsx(text: pd.DataFrame, path: Path, when: datetime) -> None:
+    """Write ``text`` as an Excel workbook whose bytes depend only on ``text`` and ``when``.
+
+    openpyxl stamps the document's created and modified times, and zipfile
+    each member's time, with the clock at saving; here both are ``when``. The
+    members keep openpyxl's order, which is fixed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "x.xlsx"
+    >>> _write_steady_xlsx(pd.DataFrame({"age": ["14", "16"]}), path, datetime(2025, 1, 31))
+    >>> with zipfile.ZipFile(path) as workbook:
+    ...     times = {member.date_time for member in workbook.infolist()}
+    ...     core = workbook.read("docProps/core.xml").decode()
+    >>> times, core.count("2025-01-31T00:00:00Z")
+    ({(2025, 1, 31, 0, 0, 0)}, 2)
+    """
+    from openpyxl.packaging.core import DocumentProperties
+    from openpyxl.xml.constants import ARC_CORE
+    from openpyxl.xml.functions import fromstring, tostring
+
+    made = io.BytesIO()
+    text.to_excel(made, index=False, engine="openpyxl")
+    with zipfile.ZipFile(made) as unsteady, zipfile.ZipFile(path, "w") as steady:
+        for member in unsteady.infolist():
+            data = unsteady.read(member)
+            if member.filename == ARC_CORE:  # the document properties, written as openpyxl writes them
+                properties = DocumentProperties.from_tree(fromstring(data))
+                properties.created = properties.modified = when
+                data = tostring(properties.to_tree())
+            fixed = zipfile.ZipInfo(member.filename, date_time=when.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = member.external_attr
+            steady.writestr(fixed, data)
+
+
 def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple[Path, Path]:
     """Write an extract (CSV, Parquet or Excel by its ending), its ground truth and its provenance beside it.
 
@@ -770,6 +813,10 @@ def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple
     (:func:`toolkit.ingest.provenance.provenance_path`), says the data are
     synthetic and how they were made, so that a run on them marks every page
     as synthetic.
+
+    Every form is byte-identical for the same extract and truth, so for the same
+    seed and arguments: an Excel workbook is dated the extract date (its document
+    properties and zip members), not the time it was written.
 
     Returns
     -------
@@ -803,7 +850,7 @@ def write_extract(episodes: pd.DataFrame, truth: dict, out: str | Path) -> tuple
             typed["age"] = typed["age"].astype("int8")
         typed.to_parquet(temporary, index=False)
     else:
-        text.to_excel(temporary, index=False, engine="openpyxl")
+        _write_steady_xlsx(text, temporary, datetime.combine(ExtractDate.parse(truth["extract_date"]).day, time()))
     temporary.replace(out)
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
