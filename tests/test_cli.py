@@ -270,3 +270,43 @@ def test_dask_executor_options_must_come_together(tmp_path, small_extract):
         toolkit(*common, "--scheduler", "tcp://127.0.0.1:9"), "--scheduler is only for --executor dask"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_reader_that_closes_the_pipe_first_is_ordinary_shell_use():
+    """`toolkit forces | head -1` with head gone before the output is flushed: exit 0, nothing said (#13 item 15)."""
+    import os
+
+    for _ in range(3):
+        read, write = os.pipe()
+        os.close(read)  # the reader has gone before a byte is written: every write fails
+        completed = subprocess.run(
+            [sys.executable, "-m", "toolkit", "forces"], stdout=write, stderr=subprocess.PIPE, text=True
+        )
+        os.close(write)
+        assert completed.returncode == 0 and completed.stderr == "", completed.stderr
+
+
+FORMULAS = ("=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3")
+
+
+def test_csv_files_people_open_in_a_spreadsheet_run_no_formula(tmp_path, small_extract):
+    """Hostile values reach the problem list and the quarantine as text, never as formulas (#13 item 16)."""
+    import csv
+
+    path, _, _ = small_extract
+    source = list(csv.DictReader(path.open()))[:40]
+    for row, formula in zip(source, FORMULAS, strict=False):
+        row["risk_initial"] = formula
+    broken = tmp_path / "broken.csv"
+    with broken.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(source[0]))
+        writer.writeheader()
+        writer.writerows(source)
+    problems = tmp_path / "problems.csv"
+    toolkit("validate", broken, "--extract-date", EXTRACT_DATE, "--problems-out", problems)
+    cleaned = toolkit("clean", broken, "--extract-date", EXTRACT_DATE, "--out", tmp_path / "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    for written in (problems, tmp_path / "clean" / "quarantine.csv"):
+        cells = [cell for row in csv.reader(written.open()) for cell in row]
+        assert all(f"'{formula}" in cells for formula in FORMULAS), (written.name, cells[:40])
+        assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:].isdigit())]

@@ -32,14 +32,15 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``markup``               HTML helpers for every page
   ``plots``                every chart
   ``report``, ``overview`` what a force report and the national overview show
-  ``site``                 the index page
+  ``site``                 the index page and the publication set's README
   ``render``, ``kernels``  notebooks to HTML (papermill, nbconvert); warm kernels
 ``toolkit.synthetic``      synthetic data for tests, the demo and benchmarks
   ``generator``            realistic national extracts with planted effects and ground truth
   ``exports``              a synthetic extract written as a force system's export, with defects
 the run                    ``cli`` (``python -m toolkit``) and ``runner`` (one run, every force)
 the base                   ``config`` (paths), ``errors``, ``forces`` (the registry), ``dates``
-                           (the extract date), ``store`` (the work folder)
+                           (the extract date), ``store`` (the work folder), ``folders`` (a
+                           run's folders: held, written aside, swapped in)
 =========================  ==================================================================
 
 The national store of every force's exports (DuckDB) will extend ``store``;

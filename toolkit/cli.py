@@ -68,7 +68,9 @@ def _validate(args: argparse.Namespace) -> int:
     )
     _say(format_problems(problems, limit=args.limit))
     if args.problems_out:
-        problems.to_csv(args.problems_out, index=False)
+        from toolkit.store import write_csv_for_people
+
+        write_csv_for_people(Path(args.problems_out), problems)
         _say(f"every problem written to {args.problems_out}")
     return EXIT_PROBLEM
 
@@ -276,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # here, not at exit: a reader that has gone (`| head`) is handled below
+        return status
     except ValidationError as error:
         from toolkit.ingest.extract import format_problems
 
@@ -288,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"error: {error}", sys.stderr)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)  # renders still ending as the process exits have nothing to add
         _say("interrupted", sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say, and nothing wrong
-        sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush cannot fail again
+        # Standard output is pointed at nothing, so that the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # a fault in the toolkit: say so plainly, no traceback by default
         if os.environ.get("TOOLKIT_DEBUG"):

@@ -15,11 +15,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
 import logging
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,6 +36,7 @@ from toolkit.config import WORK_DIR
 from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.findings import find_issues, read_thresholds
+from toolkit.folders import StagedFolder, describe_os_error, staged_folders
 from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_comparator_groups
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
@@ -44,7 +49,7 @@ from toolkit.publish.disclosure import (
     publish_provenance,
     publish_tables,
 )
-from toolkit.publish.kernels import KernelPool
+from toolkit.publish.kernels import KernelPool, hold_runtime_folder
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.render import (
     OVERVIEW_FILE,
@@ -53,9 +58,9 @@ from toolkit.publish.render import (
     render_force_report,
     render_national_overview,
 )
-from toolkit.publish.site import write_index
+from toolkit.publish.site import write_index, write_readme
 from toolkit.stats.tables import Inputs, prepare_statistics
-from toolkit.store import WorkFolder, write_atomically
+from toolkit.store import WorkFolder, format_json, write_atomically
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -277,8 +282,12 @@ def _render_all(
         with kernel_pool.kernel() as km:
             return _render_one(task, *args, km=km)
 
-    executor = ProcessPoolExecutor(max_workers=workers) if kernel_pool is None else ThreadPoolExecutor(workers)
-    with executor:
+    if kernel_pool is None:
+        # Workers leave Ctrl-C to the run, which stops them: otherwise each prints its own traceback.
+        executor = ProcessPoolExecutor(max_workers=workers, initializer=signal.signal, initargs=_IGNORE_SIGINT)
+    else:
+        executor = ThreadPoolExecutor(workers)
+    try:
         if kernel_pool is None:
             futures = {executor.submit(_render_one, task, *args): task for task in tasks}
         else:
@@ -288,33 +297,104 @@ def _render_all(
                 yield futures[future], future.result()
             except Exception as error:  # one failure must not stop the others
                 yield futures[future], error
+    except BaseException:  # interrupted, or the run gave up: stop now rather than render every queued force
+        _stop(executor, kernel_pool)
+        raise
+    executor.shutdown(wait=True)
+
+
+_IGNORE_SIGINT = (signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(executor, kernel_pool: KernelPool | None) -> None:
+    """Cancel the queued renders and end the running ones, without waiting for them."""
+    _ignore_interrupts()  # a second Ctrl-C must not cut the clean-up short
+    # The renders being torn down would each log their kernel's death: noise once the run is stopping.
+    logging.disable(logging.CRITICAL)
+    # The process pool has no public way to stop a running task, and forgets its processes on shutdown:
+    # they are taken first, and ended; each one's kernel exits when its parent goes (the kernel polls).
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    if kernel_pool is not None:
+        kernel_pool.shutdown()
+        executor.shutdown(wait=True)  # a render on a kernel that is gone, and cannot start again, ends at once
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def _naming_folder_errors(work: StagedFolder, out: StagedFolder) -> Iterator[None]:
+    """An operating-system error on a run's folders (a full disk, no permission) as one message naming it."""
+    try:
+        yield
+    except OSError as error:
+        staged = [f for f in (work, out) if error.filename and str(f.staging) in str(error.filename)]
+        if not staged and error.errno not in _FOLDER_ERRORS:
+            raise  # not about the run's folders: a fault, reported as one
+        purpose = f"the {staged[0].purpose} {staged[0].target}" if staged else "the run's folders"
+        error.filename = None  # the staging path means nothing to the reader: the folder is named instead
+        raise ToolkitError(describe_os_error(error, purpose)) from None
+
+
+@contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) stops a run as Ctrl-C does; the handlers are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        logging.disable(logging.NOTSET)  # as it was before a stop silenced it
+
+
+# Errors of the folder a render writes, not of one force: the run stops, leaving the last good run in place.
+_FOLDER_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR})
 
 
 def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunResult:
-    """Record each render's outcome as it finishes, with a progress bar; failed forces lose old reports."""
+    """Record each render's outcome as it finishes, with a progress bar.
+
+    ``out_dir`` is where the reports will be once the run is swapped in. A
+    full disk or an unwritable folder is not one force's failure: it stops
+    the run (``OSError``), so that nothing is swapped in.
+    """
     result = RunResult(out_dir=out_dir)
     bar = tqdm(total=total, desc="reports", unit="report", disable=not progress)
-    for task, outcome in renders:
-        bar.update(1)
-        if task == OVERVIEW:
-            if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails
-                result.overview_failure = f"national overview: {type(outcome).__name__}: {outcome}"
-                (out_dir / OVERVIEW_FILE).unlink(missing_ok=True)
+    with closing(renders):  # stopping early (an error, Ctrl-C) stops the renders still queued
+        for task, outcome in renders:
+            bar.update(1)
+            if isinstance(outcome, OSError) and outcome.errno in _FOLDER_ERRORS:
+                raise outcome
+            if task == OVERVIEW:
+                if isinstance(outcome, Exception):  # reported like a force's failure, and the run fails
+                    result.overview_failure = f"national overview: {type(outcome).__name__}: {outcome}"
+                else:
+                    result.overview = out_dir / OVERVIEW_FILE
+                continue
+            force = get_force(task)
+            if isinstance(outcome, ReportFailed):
+                result.failures[task] = str(outcome)
+            elif isinstance(outcome, Exception):
+                result.failures[task] = f"{force.name} ({task}): {type(outcome).__name__}: {outcome}"
             else:
-                result.overview = out_dir / OVERVIEW_FILE
-            continue
-        force = get_force(task)
-        if isinstance(outcome, ReportFailed):
-            result.failures[task] = str(outcome)
-        elif isinstance(outcome, Exception):
-            result.failures[task] = f"{force.name} ({task}): {type(outcome).__name__}: {outcome}"
-        else:
-            result.reports[task] = out_dir / f"{force.slug}.html"
-            result.timings[task] = round(outcome, 3)
+                result.reports[task] = out_dir / f"{force.slug}.html"
+                result.timings[task] = round(outcome, 3)
     bar.close()
-    # A failed force must not keep an older report that would look current.
-    for code in result.failures:
-        (out_dir / f"{get_force(code).slug}.html").unlink(missing_ok=True)
     return result
 
 
@@ -418,87 +498,105 @@ def run_reports(
     if out_dir == work_dir or work_dir in out_dir.parents or out_dir in work_dir.parents:
         raise ToolkitError("the work folder holds record-level data: keep it apart from the report folder")
 
-    mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
-    recorded = read_provenance(input_path)
-    is_synthetic = decide_synthetic(input_path, recorded, synthetic)
-    result_clean = read_and_clean(input_path, extract, mapping)
-    episodes = result_clean.clean
-    covered = result_clean.covered_forces()
-    absent = [code for code in requested or [] if code not in covered]
-    if absent:  # a report on a force that sent nothing would be a page of zeros that looks complete
-        names = ", ".join(f"{get_force(code).official_name} ({code})" for code in absent)
-        raise ToolkitError(
-            f"{names}: no rows in the extract, so no report can be made (the extract covers {len(covered)} "
-            "of the 43 forces)"
+    # Both folders are held for the run's whole life and checked before any work; the run writes beside
+    # them and swaps both in only when it has finished (toolkit.folders).
+    folders = [(work_dir, "work folder"), (out_dir, "report folder")]
+    with (
+        _interrupt_on_sigterm(),
+        staged_folders(folders) as (work, out),
+        _naming_folder_errors(work, out),
+        hold_runtime_folder(),
+    ):
+        work_dir, out_dir = work.staging, out.staging
+        mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
+        recorded = read_provenance(input_path)
+        is_synthetic = decide_synthetic(input_path, recorded, synthetic)
+        result_clean = read_and_clean(input_path, extract, mapping)
+        episodes = result_clean.clean
+        covered = result_clean.covered_forces()
+        absent = [code for code in requested or [] if code not in covered]
+        if absent:  # a report on a force that sent nothing would be a page of zeros that looks complete
+            names = ", ".join(f"{get_force(code).official_name} ({code})" for code in absent)
+            raise ToolkitError(
+                f"{names}: no rows in the extract, so no report can be made (the extract covers {len(covered)} "
+                "of the 43 forces)"
+            )
+        codes = requested or sorted(episodes["force_code"].astype(str).unique())
+        reported = episodes["reported_at"]
+        parameters = {
+            "toolkit_version": toolkit.__version__,
+            "input": input_path.name,
+            "input_sha256": _sha256(input_path),
+            "input_provenance": recorded,
+            "synthetic": is_synthetic,
+            "status": status,
+            "extract_date": extract.isoformat(),
+            "period_start": reported.min().date().isoformat(),
+            "period_end": reported.max().date().isoformat(),
+            "mapping": mapping_used,
+            "rows_in": result_clean.rows_in,
+            "episodes": len(episodes),
+            "rows_quarantined": len(result_clean.quarantine),
+            "rows_merged": len(result_clean.merged),
+            "forces": codes,
+            "forces_covered": covered,
+            "workers": workers,
+            "kernels": kernels,
+            "executor": f"dask ({scheduler})" if scheduler else "local",
+            "suppression_threshold": suppression_threshold,
+            "comparator_source": "supplied file " + Path(comparators).name
+            if comparators
+            else f"toolkit default groups ({COMPARATOR_GROUPS_FILE.name}), not the Home Office most similar groups",
+            "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        parameters["findings_thresholds"] = rule_thresholds
+        parameters["comparator_groups"] = groups
+        kernel_pool = KernelPool(workers) if kernels == "warm" and scheduler is None else None
+        try:
+            if kernel_pool is not None:
+                executed = WorkFolder(work_dir).executed
+                executed.mkdir(parents=True, exist_ok=True)
+                kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
+            tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
+            summary = tables["summary"]
+            prepared = time.perf_counter()
+            result = _collect_renders(
+                _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernel_pool, scheduler),
+                out.target,
+                len(codes) + 1,
+                progress,
+            )
+        finally:
+            if kernel_pool is not None:
+                kernel_pool.shutdown()
+        # Failure messages name the executed notebook where it will be once the run is swapped in.
+        result.failures = {
+            code: text.replace(str(work.staging), str(work.target)) for code, text in result.failures.items()
+        }
+        write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
+        write_readme(out_dir)
+        published = publish_tables({"quality": tables["quality"], "cleaning": tables["cleaning"]}, parameters)[
+            "quality"
+        ]
+        write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
+        metrics = collect_metrics(tables, groups, suppression_threshold)
+        write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
+        write_atomically(
+            out_dir / "findings.json",
+            format_json(publish_findings(findings, suppression_threshold)),
         )
-    codes = requested or sorted(episodes["force_code"].astype(str).unique())
-    reported = episodes["reported_at"]
-    parameters = {
-        "toolkit_version": toolkit.__version__,
-        "input": input_path.name,
-        "input_sha256": _sha256(input_path),
-        "input_provenance": recorded,
-        "synthetic": is_synthetic,
-        "status": status,
-        "extract_date": extract.isoformat(),
-        "period_start": reported.min().date().isoformat(),
-        "period_end": reported.max().date().isoformat(),
-        "mapping": mapping_used,
-        "rows_in": result_clean.rows_in,
-        "episodes": len(episodes),
-        "rows_quarantined": len(result_clean.quarantine),
-        "rows_merged": len(result_clean.merged),
-        "forces": codes,
-        "forces_covered": covered,
-        "workers": workers,
-        "kernels": kernels,
-        "executor": f"dask ({scheduler})" if scheduler else "local",
-        "suppression_threshold": suppression_threshold,
-        "comparator_source": "supplied file " + Path(comparators).name
-        if comparators
-        else f"toolkit default groups ({COMPARATOR_GROUPS_FILE.name}), not the Home Office most similar groups",
-        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    parameters["findings_thresholds"] = rule_thresholds
-    parameters["comparator_groups"] = groups
-    kernel_pool = KernelPool(workers) if kernels == "warm" and scheduler is None else None
-    try:
-        if kernel_pool is not None:
-            executed = WorkFolder(work_dir).executed
-            executed.mkdir(parents=True, exist_ok=True)
-            kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
-        tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
-        summary = tables["summary"]
-        prepared = time.perf_counter()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = _collect_renders(
-            _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernel_pool, scheduler),
-            out_dir,
-            len(codes) + 1,
-            progress,
-        )
-    finally:
-        if kernel_pool is not None:
-            kernel_pool.shutdown()
-    write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
-    published = publish_tables({"quality": tables["quality"], "cleaning": tables["cleaning"]}, parameters)["quality"]
-    write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
-    metrics = collect_metrics(tables, groups, suppression_threshold)
-    write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
-    write_atomically(
-        out_dir / "findings.json", json.dumps(publish_findings(findings, suppression_threshold), indent=2) + "\n"
-    )
-    provenance = {
-        **parameters,
-        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seconds_preparing": round(prepared - started, 3),
-        "seconds_total": round(time.perf_counter() - started, 3),
-        "reports": {code: path.name for code, path in sorted(result.reports.items())},
-        "seconds_per_force": dict(sorted(result.timings.items())),
-        "failures": dict(sorted(result.failures.items())),
-        "overview": result.overview.name if result.overview else None,
-        "overview_failure": result.overview_failure,
-    }
-    WorkFolder(work_dir).write_json("provenance", provenance)  # the full record stays with the record-level data
-    write_atomically(out_dir / "run.json", json.dumps(publish_provenance(provenance, summary), indent=2) + "\n")
-    return result
+        provenance = {
+            **parameters,
+            "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds_preparing": round(prepared - started, 3),
+            "seconds_total": round(time.perf_counter() - started, 3),
+            "reports": {code: path.name for code, path in sorted(result.reports.items())},
+            "seconds_per_force": dict(sorted(result.timings.items())),
+            "failures": dict(sorted(result.failures.items())),
+            "overview": result.overview.name if result.overview else None,
+            "overview_failure": result.overview_failure,
+        }
+        # The full record stays with the record-level data.
+        WorkFolder(work_dir).write_json("provenance", provenance)
+        write_atomically(out_dir / "run.json", format_json(publish_provenance(provenance, summary)))
+        return result

@@ -41,7 +41,7 @@ import pandas as pd
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["FILES", "WorkFolder", "write_atomically"]
+__all__ = ["FILES", "WorkFolder", "format_json", "neutralise_formulas", "write_atomically", "write_csv_for_people"]
 
 # The files of the work folder that are not prepared statistics tables: name -> file.
 FILES = {
@@ -82,6 +82,63 @@ def write_atomically(path: Path, content: str | bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def format_json(value) -> str:
+    """Strict JSON, as every JSON file the toolkit writes: no bare ``NaN`` or ``Infinity``, which JSON lacks.
+
+    Dates and other values become text. A non-finite number is a fault upstream, refused here rather
+    than written as a file other programs cannot read.
+
+    Examples
+    --------
+    >>> print(format_json({"a": 1}), end="")
+    {
+      "a": 1
+    }
+    >>> try:
+    ...     format_json({"threshold": float("nan")})
+    ... except ValueError as error:
+    ...     print(str(error).split(":")[0])
+    Out of range float values are not JSON compliant
+    """
+    return json.dumps(value, indent=2, default=str, allow_nan=False) + "\n"
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'`` so that it shows them as text.
+
+    For the CSV files people open in a spreadsheet to inspect bad rows: their
+    values come from the input, and ``=HYPERLINK(...)`` or ``+cmd|' /C calc'!A0``
+    would otherwise run when the file is opened. A plain signed number
+    (``-1``) is left as it is.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"value": ["=HYPERLINK(1)", "@SUM(1)", "-1", "ok"], "row": [2, 3, 4, 5]})
+    >>> neutralise_formulas(t)["value"].tolist()
+    ["'=HYPERLINK(1)", "'@SUM(1)", '-1', 'ok']
+    """
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype != object and not pd.api.types.is_string_dtype(out[column]):
+            continue  # numbers and dates cannot start a formula
+        text = out[column].astype("string")
+        risky = text.str.startswith(_FORMULA_STARTS).fillna(False) & ~text.str.fullmatch(_PLAIN_NUMBER).fillna(False)
+        if risky.any():
+            out[column] = out[column].astype(object)
+            out.loc[risky, column] = "'" + text[risky].astype(object)
+    return out
+
+
+def write_csv_for_people(path: Path, table: pd.DataFrame) -> None:
+    """Write a CSV file meant to be opened in a spreadsheet, formulas neutralised, atomically."""
+    write_atomically(path, neutralise_formulas(table).to_csv(index=False))
 
 
 class WorkFolder:
@@ -138,12 +195,12 @@ class WorkFolder:
         return pd.read_parquet(self.file(name))
 
     def write_csv(self, name: str, table: pd.DataFrame) -> None:
-        """Write a declared CSV file (a cleaning log), atomically."""
-        write_atomically(self.file(name), table.to_csv(index=False))
+        """Write a declared CSV file (a cleaning log, which people open in a spreadsheet), atomically."""
+        write_csv_for_people(self.file(name), table)
 
     def write_json(self, name: str, value) -> None:
-        """Write a declared JSON file, atomically (dates and other values as text)."""
-        write_atomically(self.file(name), json.dumps(value, indent=2, default=str) + "\n")
+        """Write a declared JSON file, atomically: strict JSON (:func:`format_json`)."""
+        write_atomically(self.file(name), format_json(value))
 
     def read_json(self, name: str):
         """Read a declared JSON file."""

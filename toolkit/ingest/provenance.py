@@ -31,7 +31,7 @@ import math
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.store import write_atomically
+from toolkit.store import format_json, write_atomically
 
 __all__ = ["PROVENANCE_SUFFIX", "PROVENANCE_FIELDS", "provenance_path", "read_provenance", "write_provenance"]
 
@@ -149,5 +149,5 @@ def write_provenance(extract: str | Path, record: dict) -> Path:
     """
     _check_record(record)
     path = provenance_path(extract)
-    write_atomically(path, json.dumps(record, indent=2) + "\n")
+    write_atomically(path, format_json(record))
     return path

@@ -5,6 +5,11 @@ seconds; a report's own work, a fraction of that. :class:`KernelPool` lends
 each worker a kernel for report after report, with the namespace reset in
 between, so reports are byte-identical to those from fresh kernels. Kernels
 talk over local (Unix) sockets in a private folder, never TCP ports.
+
+A run keeps every kernel file (the connection file, which holds the kernel's
+key, and the sockets) in a folder of its own (:func:`hold_runtime_folder`),
+removed when the run ends; a run that was killed leaves its folder behind,
+and the next run removes it once its owner is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import os
 import queue
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -25,10 +31,70 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from traitlets import Type
 
-__all__ = ["KERNEL_NAME", "KernelPool", "LocalSocketKernelManager", "RESET_SOURCE"]
+__all__ = [
+    "KERNEL_NAME",
+    "KernelPool",
+    "LocalSocketKernelManager",
+    "RESET_SOURCE",
+    "RUNTIME_ENV",
+    "hold_runtime_folder",
+]
 
 KERNEL_NAME = "python3"  # pinned: stripping tools may remove a notebook's kernelspec
 LOGGER = logging.getLogger(__name__)
+# The run's folder for kernel files; an environment variable so that worker processes use it too.
+RUNTIME_ENV = "TOOLKIT_KERNEL_DIR"
+# Unix socket paths are limited to 107 bytes; a kernel's are its folder plus about 30.
+_LONGEST_SOCKET_FOLDER = 70
+
+
+def _runtime_root() -> Path:
+    return Path(tempfile.gettempdir()) / f"toolkit-kernels-{os.getuid()}"
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
+
+
+@contextmanager
+def hold_runtime_folder() -> Iterator[Path]:
+    """A private folder for this run's kernel files, removed at the end; clears those of runs that are gone.
+
+    Kernel connection files hold the key that lets a process command the
+    kernel; jupyter_client otherwise leaves them (``tmp*.json``) and the
+    socket folders in the temporary folder when a run is killed.
+
+    Examples
+    --------
+    >>> with hold_runtime_folder() as folder:
+    ...     os.environ[RUNTIME_ENV] == str(folder), folder.is_dir()
+    (True, True)
+    >>> folder.exists(), RUNTIME_ENV in os.environ
+    (False, False)
+    """
+    root = _runtime_root()
+    root.mkdir(mode=0o700, exist_ok=True)
+    for folder in root.glob("run-*"):
+        owner = folder.name.split("-")[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not _is_running(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)  # its run was killed: nothing will use these again
+    mine = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
+    before = os.environ.get(RUNTIME_ENV)
+    os.environ[RUNTIME_ENV] = str(mine)
+    try:
+        yield mine
+    finally:
+        if before is None:
+            os.environ.pop(RUNTIME_ENV, None)
+        else:
+            os.environ[RUNTIME_ENV] = before
+        shutil.rmtree(mine, ignore_errors=True)
 
 
 class ReadyKernelClient(AsyncKernelClient):
@@ -80,9 +146,21 @@ class LocalSocketKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kwargs):
         if self._socket_dir is None:
-            self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-")
+            # In the run's folder when there is one; the connection file (the kernel's key) goes with the
+            # sockets, so that removing the folder removes every file of the kernel.
+            folder = os.environ.get(RUNTIME_ENV)
+            if folder and len(folder) > _LONGEST_SOCKET_FOLDER:  # a socket's path has at most 107 bytes
+                folder = None
+            self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-", dir=folder)
             self.ip = os.path.join(self._socket_dir, "kernel")
-        return await super()._async_pre_start_kernel(**kwargs)
+            self.connection_file = os.path.join(self._socket_dir, "connection.json")
+        kernel_cmd, launch = await super()._async_pre_start_kernel(**kwargs)
+        if not os.environ.get("TOOLKIT_DEBUG"):
+            # What a cell prints comes back as messages; the kernel process's own output is only what it
+            # says when it cannot start, such as a kernel started as a stopped run removes its folder.
+            launch.setdefault("stdout", subprocess.DEVNULL)
+            launch.setdefault("stderr", subprocess.DEVNULL)
+        return kernel_cmd, launch
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         """Remove the kernel's sockets and their folder too."""
@@ -100,6 +178,12 @@ class WarmKernelManager(LocalSocketKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._clients: list = []
+        self.closed = False  # set when the pool shuts down: a render still running must not start it again
+
+    async def _async_pre_start_kernel(self, **kwargs):
+        if self.closed:
+            raise RuntimeError("the run is stopping: no kernel is started")
+        return await super()._async_pre_start_kernel(**kwargs)
 
     def client(self, **kwargs):
         """A new client for the kernel, remembered so that :meth:`close_clients` can close it."""
@@ -191,6 +275,7 @@ class KernelPool:
             run_sync(manager.shutdown_kernel)(now=True)
             with self._lock:
                 fresh = WarmKernelManager(kernel_name=KERNEL_NAME)
+                fresh.closed = manager.closed
                 self._managers[self._managers.index(manager)] = fresh
             manager = fresh
         try:
@@ -200,7 +285,10 @@ class KernelPool:
             self._idle.put(manager)
 
     def shutdown(self) -> None:
-        """Shut every started kernel down now (no grace period) and remove its sockets."""
+        """Shut every started kernel down now (no grace period) and remove its sockets; none starts again."""
+        with self._lock:
+            for manager in self._managers:
+                manager.closed = True
         for manager in list(self._warming):
             self._finish_warm_up(manager)
         with self._lock:

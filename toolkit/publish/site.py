@@ -1,4 +1,4 @@
-"""The index page that links every force's report.
+"""The index page that links every force's report, and the README that says what the folder holds.
 
 Rendered from a Jinja2 template with autoescaping on: every value is escaped,
 whatever file it came from. The banner at the top (the run's status, and any
@@ -19,7 +19,10 @@ from toolkit.publish.disclosure import SUPPRESSED, explain_withheld, format_figu
 from toolkit.publish.markup import describe_run_status
 from toolkit.store import write_atomically
 
-__all__ = ["write_index", "build_index_rows"]
+__all__ = ["write_index", "write_readme", "build_index_rows", "README_TEMPLATE"]
+
+# What each published file is; the repository's reports/README.md is a copy of it.
+README_TEMPLATE = TEMPLATES_DIR / "reports-README.md"
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -102,4 +105,18 @@ def write_index(
     )
     target = Path(out_dir) / "index.html"
     write_atomically(target, page)
+    return target
+
+
+def write_readme(out_dir: Path) -> Path:
+    """Write ``README.md`` into a publication set: what each of its files is.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_readme(Path(tempfile.mkdtemp())).read_text().startswith("# reports/")
+    True
+    """
+    target = Path(out_dir) / "README.md"
+    write_atomically(target, README_TEMPLATE.read_text(encoding="utf-8"))
     return target
