@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="write a realistic synthetic national extract")
     synth.add_argument("--year", type=int, required=True, help="first calendar year of reports")
-    synth.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes)")
+    synth.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes, in every form)")
     synth.add_argument("--years", type=int, default=1, help="consecutive years (default 1)")
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of national volume (default 1.0)")
     synth.add_argument("--plant", type=Path, help="YAML plan of force effects to plant (see data/plans/)")
