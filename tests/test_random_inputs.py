@@ -344,18 +344,59 @@ def test_random_effects_funnel_limits_follow_spiegelhalter():
         n = np.concatenate([[1, 100_000], np.round(np.exp(rng.uniform(0, 11.5, 2000)))])
         tau2 = float(rng.choice([0.0, rng.uniform(0, 0.05), rng.uniform(0, 1)]))
 
+        # A random effect only widens: where the transformed limits fall inside the exact ones (tested against
+        # their own formulas above), the exact ones are drawn, so a point's place and its band agree.
         baseline = float(rng.uniform(0.001, 0.999))
         lower, upper = funnel.funnel_limits("proportion", baseline * 100, n, confidence, 100, tau2)
+        exact_lower, exact_upper = funnel.funnel_limits("proportion", baseline * 100, n, confidence, 100)
         target, half = math.asin(math.sqrt(baseline)), z * np.sqrt(1 / (4 * n) + tau2)
         # Past either end of the transformed scale the limit is the end: 0% or 100%.
-        _assert_close(lower, 100 * np.sin(np.maximum(target - half, 0)) ** 2, atol=1e-10)
-        _assert_close(upper, 100 * np.sin(np.minimum(target + half, math.pi / 2)) ** 2, atol=1e-10)
+        _assert_close(lower, np.fmin(100 * np.sin(np.maximum(target - half, 0)) ** 2, exact_lower), atol=1e-10)
+        _assert_close(
+            upper, np.fmax(100 * np.sin(np.minimum(target + half, math.pi / 2)) ** 2, exact_upper), atol=1e-10
+        )
 
         rate, multiplier = float(rng.uniform(0.1, 500)), 1000.0
         lower, upper = funnel.funnel_limits("rate", rate, n, confidence, multiplier, tau2)
+        exact_lower, exact_upper = funnel.funnel_limits("rate", rate, n, confidence, multiplier)
         half = z * np.sqrt(1 / (rate * n / multiplier) + tau2)
-        _assert_close(lower, rate * np.exp(-half))
-        _assert_close(upper, rate * np.exp(half))
+        _assert_close(lower, np.fmin(rate * np.exp(-half), exact_lower))
+        _assert_close(upper, np.fmax(rate * np.exp(half), exact_upper))
+
+
+def test_a_point_is_classified_as_it_is_drawn_on_every_funnel():
+    """At random over-dispersed data with zero counts: every band agrees with the value against the drawn limits.
+
+    The widened limits for rates once lay above 0 at small populations, so a zero count was drawn below the
+    lower limit while the exact test called it within (the review of #12).
+    """
+    rng = np.random.default_rng(SEED + 11)
+    checked = 0
+    for _ in range(200):
+        units = int(rng.integers(6, 40))
+        population = np.round(np.exp(rng.uniform(5, 13, units)))
+        rate = rng.gamma(2.0, 1.0, units) * 5  # per 1,000, with a wide spread between units
+        counts = rng.poisson(rate * population / 1000)
+        counts[rng.random(units) < 0.2] = 0
+        table = pd.DataFrame({"unit": [f"u{i}" for i in range(units)], "numerator": counts, "denominator": population})
+        try:
+            comparison, _ = funnel.compare_with_funnel(table, "rate", multiplier=1000, comparator_groups={})
+        except ValueError:
+            continue
+        value = comparison["value"].to_numpy()
+        drawn = np.select(
+            [
+                value > comparison["upper_998"],
+                value > comparison["upper_95"],
+                value < comparison["lower_998"],
+                value < comparison["lower_95"],
+            ],
+            ["above_998", "above_95", "below_998", "below_95"],
+            "within",
+        )
+        assert (drawn == comparison["band"].to_numpy()).all()
+        checked += int((counts == 0).sum())
+    assert checked > 100  # zero counts were among them
 
 
 def _type7_quantile(values, q):

@@ -293,19 +293,25 @@ def funnel_limits(
     lower, upper : numpy.ndarray
     """
     n = np.asarray(denominator, dtype=float)
+    if statistic == "proportion":
+        lower, upper = proportion_funnel_limits(baseline / multiplier, n, confidence)
+        exact = lower * multiplier, upper * multiplier
+    else:
+        exact = rate_funnel_limits(baseline, n, multiplier, confidence)
     if tau2 is None:
-        if statistic == "proportion":
-            lower, upper = proportion_funnel_limits(baseline / multiplier, n, confidence)
-            return lower * multiplier, upper * multiplier
-        return rate_funnel_limits(baseline, n, multiplier, confidence)
+        return exact
     if statistic == "proportion":
         target = np.arcsin(np.sqrt(baseline / multiplier))
         half = _z(confidence) * np.sqrt(1 / (4 * n) + tau2)
-        lower = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2
-        upper = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2
-        return lower * multiplier, upper * multiplier
-    half = _z(confidence) * np.sqrt(multiplier / (baseline * n) + tau2)
-    return baseline * np.exp(-half), baseline * np.exp(half)
+        lower = np.sin(np.clip(target - half, 0, np.pi / 2)) ** 2 * multiplier
+        upper = np.sin(np.clip(target + half, 0, np.pi / 2)) ** 2 * multiplier
+    else:
+        half = _z(confidence) * np.sqrt(multiplier / (baseline * n) + tau2)
+        lower, upper = baseline * np.exp(-half), baseline * np.exp(half)
+    # A random effect only widens the limits. At small denominators the variance-stabilised limits can
+    # fall inside the exact ones (for rates a lower limit above 0 where a zero count is no surprise),
+    # and a point would be drawn beyond a limit it is not classified beyond: the wider of the two is drawn.
+    return np.fmin(lower, exact[0]), np.fmax(upper, exact[1])
 
 
 def _band(above_998, above_95, below_998, below_95) -> np.ndarray:
@@ -513,7 +519,7 @@ def compare_with_funnel(
         for level in LEVELS
     }
     value = x / n * multiplier
-    band = _classify(statistic, value, x, n, baseline, multiplier, limits, adjusted=adjust)
+    band = _classify(value, limits)
     method = (
         f"funnel limits with Spiegelhalter's additive random-effects adjustment for over-dispersion "
         f"(phi {dispersion['phi']:.2f}, tau-squared {tau2:.4g})"
@@ -562,19 +568,16 @@ def compare_with_funnel(
     }
 
 
-def _classify(statistic, value, count, denominator, baseline, multiplier, limits, adjusted) -> np.ndarray:
+def _classify(value, limits) -> np.ndarray:
     """Band of each value against the 95% and 99.8% limits (``limits[level] = (lower, upper)``).
 
-    The exact test's limits are the classification: a zero count is below their lower limit exactly
-    when P(no events | expected) is below the tail probability. The random-effects limits for rates
-    (``adjusted``) lie above 0 everywhere, so there a zero count is only called low by that test.
+    The drawn limits are the classification, so that a point's place on the chart and its band always
+    agree: the exact test's, or the random-effects limits widened to contain them
+    (:func:`funnel_limits`). A zero count is below a lower limit exactly when P(no events | expected)
+    is below the tail probability.
     """
     value = np.asarray(value, dtype=float)
     below = {level: value < limits[level][0] for level in LEVELS}
-    if statistic == "rate" and adjusted:
-        zero = np.asarray(count, dtype=float) == 0
-        p_zero = np.exp(-baseline * np.asarray(denominator, dtype=float) / multiplier)
-        below = {level: np.where(zero, p_zero < (1 - level) / 2, below[level]) for level in LEVELS}
     return np.select(
         [value > limits[0.998][1], value > limits[0.95][1], below[0.998], below[0.95]],
         ["above_998", "above_95", "below_998", "below_95"],
@@ -586,7 +589,7 @@ def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd
     """Each unit against limits around its comparator group's pooled figure, at its own denominator."""
     totals = comparison.set_index("unit")[["numerator", "denominator"]]
     baselines, bands = [], []
-    for unit, x, n, value in comparison[["unit", "numerator", "denominator", "value"]].itertuples(index=False):
+    for unit, n, value in comparison[["unit", "denominator", "value"]].itertuples(index=False):
         peers = [p for p in groups.get(unit, []) if p in totals.index and p != unit]
         pooled = totals.loc[peers].sum() if peers else None
         if pooled is None or pooled["denominator"] <= 0 or pooled["numerator"] <= 0:
@@ -596,9 +599,7 @@ def _add_comparator_bands(comparison, groups, statistic, multiplier, tau2) -> pd
         baseline = pooled["numerator"] / pooled["denominator"] * multiplier
         limits = {level: funnel_limits(statistic, baseline, [n], level, multiplier, tau2) for level in LEVELS}
         baselines.append(baseline)
-        bands.append(
-            _classify(statistic, [value], [x], [n], baseline, multiplier, limits, adjusted=tau2 is not None).item()
-        )
+        bands.append(_classify([value], limits).item())
     return comparison.assign(comparator_baseline=baselines, comparator_band=bands)
 
 
