@@ -21,6 +21,7 @@ from toolkit.errors import ToolkitError, ValidationError
 
 EXIT_PROBLEM = 1
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C
 
 logger = logging.getLogger("toolkit")
 
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         logging.disable(logging.CRITICAL)  # renders still ending as the process exits have nothing to add
         _say("interrupted", sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say, and nothing wrong
         # Standard output is pointed at nothing, so that the interpreter's last flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
