@@ -10,6 +10,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -150,14 +151,28 @@ def test_two_runs_on_one_work_folder_never_mix_the_second_refuses_at_once(tmp_pa
     assert published["forces"] == (FORCES if winner == "a" else FORCES[:1])  # its own input, not the other's
 
 
-def test_a_rerun_on_fewer_forces_replaces_the_whole_publication_set(last_good, tmp_path, tiny_extract):
-    """No report of the older run is left beside the new one's index (item 2)."""
+def test_a_rerun_on_new_input_and_fewer_forces_replaces_the_whole_publication_set(last_good, tmp_path, tiny_extract):
+    """No report of the older run is left beside the new one's index (item 2).
+
+    The new input covers three forces, too few to compare: every comparison says so and no page prints
+    ``nan`` (#12 item 7, an extract of 2 to 4 forces end to end).
+    """
     folder = _copy(last_good, tmp_path)
     assert {"lincolnshire.html", "derbyshire.html"} <= set(os.listdir(folder / "reports"))
+    three = tmp_path / "three.csv"
+    source = pd.read_csv(tiny_extract, dtype=str, keep_default_na=False)
+    source[source["force_code"].isin(FORCES)].to_csv(three, index=False)
     result = runner.run_reports(
-        tiny_extract, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], work_dir=folder / "work", progress=False
+        three, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], work_dir=folder / "work", progress=False
     )
     assert result.ok
+    for page in (folder / "reports").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", html, flags=re.S))
+        assert not re.search(r"\bnan\b", text, flags=re.I), page.name
+        assert "The extract covers 3 of the 43 police forces" in text, page.name
+    report = (folder / "reports" / "warwickshire.html").read_text(encoding="utf-8")
+    assert "no comparison is made" in report and "times the odds of the average force" not in report
     assert set(os.listdir(folder / "reports")) == {
         "README.md",
         "data_quality.csv",
