@@ -92,3 +92,52 @@ def test_the_28_day_cut_off_is_measured_from_the_end_of_the_extract_day():
     assert (timeliness["numerator"], timeliness["denominator"]) == (1, 1)
     expected = card.loc[("E23000014", "completeness", "return_interview")]
     assert expected["denominator"] == 1  # returned 28 days before: a return interview is expected
+
+
+def _episodes(force: str, n: int, category: str, grade: str, **columns) -> pd.DataFrame:
+    """``n`` returned episodes of one force in January 2024, as text, with any other columns given."""
+    return pd.DataFrame(
+        {
+            "force_code": force,
+            "episode_id": [f"{force}-{i}" for i in range(n)],
+            "person_id": [f"{force}-p{i}" for i in range(n)],
+            "reported_at": [f"2024-01-{1 + i % 28:02d}T10:00:00" for i in range(n)],
+            "returned_at": [f"2024-01-{1 + i % 28:02d}T12:00:00" for i in range(n)],
+            "age": "14",
+            "category": category,
+            "risk_initial": grade,
+            **columns,
+        }
+    )
+
+
+def test_a_force_with_none_of_the_episodes_a_field_is_expected_in_has_its_row_saying_so():
+    """A force whose episodes are all 'absent' has no supervisory reviews to record: 0 of 0, and why.
+
+    Its row was missing from the scorecard, and the completeness rule, which reads every key field of
+    a force it judges, stopped the run (KeyError: ['supervisor_review_at']).
+    """
+    review = {"supervisor_review_at": "2024-01-01T11:00:00"}
+    raw = pd.concat(
+        [
+            _episodes("E23000014", 25, "missing", "low", **review),
+            _episodes("E23000001", 25, "absent", "no_apparent_risk", **review),
+        ],
+        ignore_index=True,
+    )
+    result = clean_export(raw, read_mapping(CANONICAL), "2025-01-31")
+    card = quality.score_data_quality(result, "2025-01-31")
+    support = quality.assess_metric_support(result.clean, THRESHOLDS["support_sufficient"], "2025-01-31")
+    rows = card.set_index(["force_code", "dimension", "measure"])
+    row = rows.loc[("E23000001", "completeness", "supervisor_review_at")]
+    assert (row["numerator"], row["denominator"]) == (0, 0) and pd.isna(row["value"])
+    assert row["method"] == "not measured: no episodes categorised missing"
+    measured = card[card["denominator"] > 0]
+    assert measured["method"].str.endswith("Wilson 95%").all()  # only a share of nothing goes unmeasured
+    # Every force has every measure of the scorecard and of the support list.
+    assert card.groupby(["dimension", "measure"])["force_code"].nunique().eq(3).all()
+    assert support.groupby("metric")["force_code"].nunique().eq(3).all()
+    findings = find_issues({"quality": card, "support": support}, areas=("understanding",))
+    assert {f["force_code"] for f in findings} <= {"E23000014", "E23000001"}
+    supervision = support.query("force_code == 'E23000001' and metric == 'supervision'").iloc[0]
+    assert not supervision["sufficient"] and supervision["denominator"] == 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from toolkit.dates import ExtractDate
@@ -168,12 +169,37 @@ def _row_forces(result: CleanResult) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _share_rows(frame: pd.DataFrame, dimension: str, measure: str, good: pd.Series, method: str) -> pd.DataFrame:
+def _share_rows(
+    frame: pd.DataFrame,
+    dimension: str,
+    measure: str,
+    good: pd.Series,
+    method: str,
+    forces=(),
+    over: str = "episodes",
+) -> pd.DataFrame:
+    """One share per force of ``frame`` and of ``forces``, and nationally, with its Wilson interval.
+
+    A force of ``forces`` with no row in ``frame`` (none of its episodes is one the measure is taken
+    over) is listed with 0 of 0, its value missing and its method saying why: it has no ``over``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"force_code": ["E23000001", "E23000001"]})
+    >>> t = _share_rows(f, "d", "m", pd.Series([True, False]), "share", ["E23000014"], "returned episodes")
+    >>> t[["force_code", "numerator", "denominator", "method"]].to_numpy().tolist()
+    [['E23000001', 1, 2, 'share'], ['E23000014', 0, 0, 'not measured: no returned episodes'], \
+['england_and_wales', 1, 2, 'share']]
+    """
     grouped = pd.DataFrame({"force_code": frame["force_code"], "good": good.astype(bool)})
     by_force = grouped.groupby("force_code")["good"].agg(["sum", "size"])
+    listed = sorted(set(by_force.index) | set(forces))
+    by_force = by_force.reindex(listed, fill_value=0)
     by_force = by_force[by_force.index != ""]
     by_force.loc[NATIONAL] = [grouped["good"].sum(), len(grouped)]
     ci = proportion_interval(by_force["sum"], by_force["size"])
+    # A share of nothing is no figure: the row says why instead (a 0 of 0 the reader sees as "-").
+    methods = np.where(by_force["size"].to_numpy() > 0, method, f"not measured: no {over}")
     return pd.DataFrame(
         {
             "force_code": by_force.index,
@@ -185,7 +211,7 @@ def _share_rows(frame: pd.DataFrame, dimension: str, measure: str, good: pd.Seri
             "numerator": by_force["sum"].to_numpy(),
             "denominator": by_force["size"].to_numpy(),
             "unit": "share",
-            "method": method,
+            "method": methods,
         }
     )
 
@@ -241,12 +267,15 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
         ),
     ]
     clean = result.clean.assign(force_code=result.clean["force_code"].astype(str))
+    # Every force that sent a row has every measure, even one taken over episodes it has none of (a force
+    # with no 'missing' episode has no supervisory reviews to record): 0 of 0, saying so.
+    forces = sorted(set(rows["force_code"]) - {""})
     cutoff = ExtractDate.parse(extract_date).before(days=TIMELINESS_DAYS)  # as every cut-off: from its end
     for column in COLUMNS:
         if COLUMNS[column] or column == "risk_factors":  # a blank risk-factor list means none known
             continue
-        expected, where = _EXPECTED.get(column, (lambda e, c: pd.Series(True, index=e.index), "clean episodes"))
-        applicable = clean[expected(clean, cutoff)]
+        expected, where = _expected_for(column, cutoff)
+        applicable = clean[expected(clean, cutoff).fillna(False).astype(bool)]
         parts.append(
             _share_rows(
                 applicable,
@@ -254,6 +283,8 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
                 column,
                 _known(applicable[column]),
                 f"{where} with {column} recorded (not blank or unknown); Wilson 95%",
+                forces,
+                where,
             )
         )
     old = clean[clean["reported_at"] <= cutoff]
@@ -264,6 +295,8 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
             "returns recorded",
             old["returned_at"].notna(),
             f"episodes reported {TIMELINESS_DAYS}+ days before the extract with their return recorded; Wilson 95%",
+            forces,
+            f"episodes reported {TIMELINESS_DAYS}+ days before the extract",
         )
     )
     return pd.concat(parts, ignore_index=True)
@@ -308,6 +341,7 @@ def assess_metric_support(
     (2, 3, 'episodes categorised missing')
     """
     frame = clean.assign(force_code=clean["force_code"].astype(str))
+    forces = sorted(set(frame["force_code"]))
     cutoff = ExtractDate.parse(extract_date).before(days=TIMELINESS_DAYS)
     parts = []
     for metric, (description, needs, fields) in METRIC_REQUIREMENTS.items():
@@ -316,11 +350,8 @@ def assess_metric_support(
         known = pd.Series(True, index=applicable.index)
         for field in fields:
             known &= _known(applicable[field])
-        part = _share_rows(applicable, "support", metric, known, f"{label} recording {needs}")
         # A force with no episodes the measure applies to is listed with 0 of 0: not supported, not missing.
-        missing = sorted(set(frame["force_code"]) - set(part["force_code"]))
-        empty = pd.DataFrame({"force_code": missing, "numerator": 0, "denominator": 0})
-        part = pd.concat([part, empty.assign(dimension="support", measure=metric, unit="share")], ignore_index=True)
+        part = _share_rows(applicable, "support", metric, known, f"{label} recording {needs}", forces, label)
         part["description"] = description
         part["needs"] = needs
         part["denominator_label"] = label
