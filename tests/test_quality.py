@@ -141,3 +141,27 @@ def test_a_force_with_none_of_the_episodes_a_field_is_expected_in_has_its_row_sa
     assert {f["force_code"] for f in findings} <= {"E23000014", "E23000001"}
     supervision = support.query("force_code == 'E23000001' and metric == 'supervision'").iloc[0]
     assert not supervision["sufficient"] and supervision["denominator"] == 0
+
+
+def test_an_episode_reported_years_before_the_extracts_period_is_a_validity_problem():
+    """A 2014 for a 2024: valid as a date, but more than STRAY_YEARS before every other report."""
+    raw = pd.concat([_episodes("E23000014", 25, "missing", "low"), _episodes("E23000001", 25, "missing", "low")])
+    raw = raw.reset_index(drop=True)
+    raw.loc[0, ["reported_at", "returned_at"]] = ["2014-01-01T10:00:00", "2014-01-01T12:00:00"]
+    result = clean_export(raw, read_mapping(CANONICAL), "2025-01-31")
+    assert len(result.clean) == 50  # kept: the date is valid, and the volumes count it
+    card = quality.score_data_quality(result, "2025-01-31").set_index(["force_code", "dimension"])
+    dated = card[card["measure"] == "episodes dated within the extract's period"]
+    assert dated.loc[("E23000014", "validity"), ["numerator", "denominator"]].tolist() == [24, 25]
+    assert dated.loc[("E23000001", "validity"), ["numerator", "denominator"]].tolist() == [25, 25]
+    assert dated.loc[(NATIONAL, "validity"), ["numerator", "denominator"]].tolist() == [49, 50]
+    assert (
+        f"more than {quality.STRAY_YEARS} years before the extract's period (from 2024-01-01)"
+        in dated["method"].iloc[0]
+    )
+    # Years of reports with no long pause are one period, however long: nothing is early.
+    raw.loc[1:24, "reported_at"] = [f"{2014 + i % 11}-06-01T10:00:00" for i in range(24)]
+    raw.loc[1:24, "returned_at"] = [f"{2014 + i % 11}-06-01T12:00:00" for i in range(24)]
+    card = quality.score_data_quality(clean_export(raw, read_mapping(CANONICAL), "2025-01-31"), "2025-01-31")
+    dated = card[card["measure"] == "episodes dated within the extract's period"]
+    assert (dated["numerator"] == dated["denominator"]).all()

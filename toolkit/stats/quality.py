@@ -5,7 +5,9 @@ their own problem. :func:`score_data_quality` measures, per force and for
 England and Wales, from the cleaning result:
 
 - **completeness** of each optional column (recorded, not blank or ``unknown``);
-- **validity**: rows with no invalid value (not quarantined for one, no value corrected);
+- **validity**: rows with no invalid value (not quarantined for one, no value corrected), and
+  episodes dated within the extract's period (:func:`find_period_start`: one reported years before
+  every other is most likely a mistyped year);
 - **consistency**: rows whose dates and codes agree with each other;
 - **uniqueness**: rows that are not duplicates;
 - **timeliness**: episodes reported 28 days or more before the extract whose
@@ -37,11 +39,16 @@ __all__ = [
     "FIELD_LABELS",
     "EXPECTED_WHERE",
     "TIMELINESS_DAYS",
+    "STRAY_YEARS",
+    "find_period_start",
     "summarise_cleaning",
 ]
 
 # An episode this many days before the extract should have its return (and its interviews) recorded.
 TIMELINESS_DAYS = 28
+# Reports that pause for longer than this many years, nationally, are not one extract's period: what came
+# before the pause is implausibly early (a 2014 for a 2024), however valid each date is on its own.
+STRAY_YEARS = 2
 KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id")
 # Each optional field of the contract in plain words, for every sentence and table a reader sees.
 FIELD_LABELS = {
@@ -128,6 +135,39 @@ def _expected_for(field: str | None, cutoff: pd.Timestamp):
 def _known(values: pd.Series) -> pd.Series:
     text = values.astype("string")
     return text.notna() & (text != "") & (text != "unknown")
+
+
+def find_period_start(reported: pd.Series) -> pd.Timestamp:
+    """When the extract's period starts: the first report after the last pause of over :data:`STRAY_YEARS`.
+
+    An extract covers a run of months in which reports never stop for years. An episode before a
+    pause of more than :data:`STRAY_YEARS` (nationally) is therefore at least that long before the
+    period starts: implausibly early, and left out of the period the trends are fitted to. An
+    extract of several years with no such pause keeps them all.
+
+    Parameters
+    ----------
+    reported : pandas.Series of Timestamp
+        When each episode was reported (of every force).
+
+    Returns
+    -------
+    pandas.Timestamp
+        The first report of the period; ``NaT`` when there is none.
+
+    Examples
+    --------
+    >>> reported = pd.to_datetime(pd.Series(["2024-03-01", "2014-05-01", "2024-01-09", "2022-12-01"]))
+    >>> find_period_start(reported)
+    Timestamp('2022-12-01 00:00:00')
+    >>> find_period_start(reported.iloc[:3]), find_period_start(reported.iloc[:0])
+    (Timestamp('2024-01-09 00:00:00'), NaT)
+    """
+    times = np.sort(pd.to_datetime(reported).dropna().to_numpy())
+    if len(times) == 0:
+        return pd.NaT
+    after_pause = np.flatnonzero(np.diff(times) > pd.Timedelta(days=365.25 * STRAY_YEARS).to_timedelta64())
+    return pd.Timestamp(times[after_pause[-1] + 1] if len(after_pause) else times[0])
 
 
 def _row_forces(result: CleanResult) -> pd.DataFrame:
@@ -287,6 +327,19 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
                 where,
             )
         )
+    start = find_period_start(clean["reported_at"])
+    parts.append(
+        _share_rows(
+            clean,
+            "validity",
+            "episodes dated within the extract's period",
+            ~(clean["reported_at"] < start),
+            f"clean episodes, less those reported more than {STRAY_YEARS} years before the extract's period "
+            f"(from {start.date() if pd.notna(start) else 'its first report'}); Wilson 95%",
+            forces,
+            "clean episodes",
+        )
+    )
     old = clean[clean["reported_at"] <= cutoff]
     parts.append(
         _share_rows(
