@@ -97,3 +97,37 @@ def test_flat_but_strongly_seasonal_counts_are_called_trends_no_more_often_than_
     p_values = [trends.fit_trend(months, rng.poisson(60 * season), 50_000)["p_value"] for _ in range(300)]
     # At the 5% level, 300 flat series cross it about 15 times (binomial sd about 4): 8% allows for that.
     assert np.mean(np.array(p_values) < 0.05) <= 0.08
+
+
+def test_a_model_that_cannot_be_estimated_is_not_fitted_and_says_why():
+    """The national series of a 2024 extract with one episode of 2014: ten years of empty months, then
+    the year. The Poisson fit diverged (statsmodels: invalid weights) and stopped the run."""
+    months = pd.Series(pd.date_range("2014-01-01", "2024-12-01", freq="MS"))
+    counts = np.zeros(len(months))
+    counts[0] = 1
+    counts[-12:] = [285, 285, 319, 307, 310, 292, 349, 308, 266, 259, 237, 242]
+    fit = trends.fit_trend(months, counts, population=12_618_614)
+    assert fit["model"].startswith("not fitted: the count model could not be estimated")
+    assert np.isnan([fit["rate_ratio_per_year"], fit["lower"], fit["upper"], fit["p_value"]]).all()
+    assert np.isnan(fit["fitted"]).all() and len(fit["fitted"]) == len(months)
+
+
+def test_an_episode_years_before_the_others_is_left_out_of_the_trend():
+    """One valid episode dated 2014 in an extract of 2023 and 2024 changes no trend, and stops nothing."""
+    episodes, _ = generator.generate_extract(2023, seed=4, years=2, scale=0.05)
+    table, _ = trends.summarise_trends(episodes)
+    stray = episodes.copy()
+    moved = stray.index[stray["force_code"] == "E23000014"][0]
+    shift = stray.loc[moved, "reported_at"] - pd.Timestamp("2014-06-01")
+    for column in ("reported_at", "last_seen_at", "returned_at"):
+        stray.loc[moved, column] -= shift
+    with_stray, series = trends.summarise_trends(stray)
+    pd.testing.assert_series_equal(with_stray["force_code"], table["force_code"])
+    national = with_stray.set_index("force_code").loc[NATIONAL]
+    assert national["model"].startswith(("Poisson", "negative binomial"))
+    expected = table.set_index("force_code").loc[NATIONAL, "rate_ratio_per_year"]
+    assert national["rate_ratio_per_year"] == pytest.approx(expected, rel=1e-3)  # one episode fewer in 24 months
+    # The series keeps the early month, so that every episode is counted, but no fitted value there.
+    assert series.groupby("force_code")["episodes"].sum()[NATIONAL] == len(stray)
+    early = series["month"] < pd.Timestamp("2023-01-01")
+    assert series.loc[early, "fitted"].isna().all() and series.loc[~early, "fitted"].notna().any()

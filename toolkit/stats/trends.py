@@ -5,7 +5,12 @@ counts (statsmodels GLM) with the child population as exposure and
 month-of-year terms for the seasons, and a negative binomial model instead
 when the counts are over-dispersed. Every fit says which model it used. With
 fewer than :data:`MIN_MONTHS` months there is no yearly rate and no test: a
-change over a year cannot be told apart from the seasons.
+change over a year cannot be told apart from the seasons. The models are fitted
+to the months of the extract's period
+(:func:`toolkit.stats.quality.find_period_start`): an episode reported years
+before the others (a mistyped year) would add years of empty months. A model
+that cannot be estimated for one force says so in that force's row; it never
+stops the others.
 
 Examples
 --------
@@ -26,6 +31,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from toolkit.forces import NATIONAL, read_forces_table
+from toolkit.stats.quality import find_period_start
 
 __all__ = [
     "count_episodes_by_period",
@@ -93,52 +99,55 @@ def fit_trend(
         ``rate_ratio_per_year`` with ``lower`` and ``upper``, ``p_value``,
         ``model`` (Poisson or negative binomial, with or without seasonal terms),
         ``dispersion`` (Pearson chi-squared / df of the Poisson fit) and
-        ``fitted`` (expected episodes per month).
+        ``fitted`` (expected episodes per month). A series too short or too small to fit, or one
+        the model cannot be estimated from, has no figures and says why in ``model``.
+
+    Examples
+    --------
+    >>> months = pd.Series(pd.date_range("2023-01-01", periods=24, freq="MS"))
+    >>> fit = fit_trend(months, [40 + i for i in range(24)], population=100_000)
+    >>> fit["model"].split(" of ")[0], bool(fit["lower"] < fit["rate_ratio_per_year"] < fit["upper"])
+    ('Poisson GLM', True)
+    >>> fit_trend(months[:3], [1, 0, 2], population=1_000)["model"]
+    'not fitted: 3 months of data, and a yearly change needs at least 24 to be told apart from seasonal variation'
     """
     y = np.asarray(counts, dtype=float)
     months = pd.Series(pd.to_datetime(months)).reset_index(drop=True)
     # Missing episodes rise and fall with the seasons: under two years of months, a yearly change cannot be
     # told apart from the season the series starts and ends in (12 flat months of the demo gave every force
     # a "trend" of -4% to -26%), so no rate or test is given.
-    reason = None
     if len(y) < MIN_MONTHS:
-        reason = (
+        return _not_fitted(
+            len(y),
+            design_effect,
             f"not fitted: {len(y)} months of data, and a yearly change needs at least {MIN_MONTHS} "
-            "to be told apart from seasonal variation"
+            "to be told apart from seasonal variation",
         )
-    elif y.sum() < MIN_EPISODES:
-        reason = f"not fitted: fewer than {MIN_EPISODES} episodes"
-    if reason:
-        return {
-            "rate_ratio_per_year": np.nan,
-            "lower": np.nan,
-            "upper": np.nan,
-            "p_value": np.nan,
-            "model": reason,
-            "dispersion": np.nan,
-            "design_effect": float(design_effect),
-            "fitted": np.full(len(y), np.nan),
-        }
+    if y.sum() < MIN_EPISODES:
+        return _not_fitted(len(y), design_effect, f"not fitted: fewer than {MIN_EPISODES} episodes")
     years = ((months - months.iloc[0]).dt.days / 365.25).to_numpy()
     design = pd.DataFrame({"const": 1.0, "years": years})
     dummies = pd.get_dummies(months.dt.month, prefix="month", drop_first=True, dtype=float)
     design = pd.concat([design, dummies], axis=1)  # month-of-year terms: the seasons
     offset = np.log(population * months.dt.days_in_month.to_numpy() / 365.25)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        poisson = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset).fit()
-        dispersion = float(poisson.pearson_chi2 / max(poisson.df_resid, 1))
-        result, model = poisson, "Poisson GLM"
-        if dispersion > OVERDISPERSION_LIMIT:
-            nb = sm.NegativeBinomial(y, design, offset=offset).fit(disp=0, maxiter=200)
-            if np.all(np.isfinite(nb.bse)):
-                result, model = nb, "negative binomial"
+    try:
+        result, model, dispersion = _fit_counts(y, design, offset)
+    except (ValueError, np.linalg.LinAlgError) as error:  # statsmodels' word for a fit that diverged
+        return _not_fitted(
+            len(y),
+            design_effect,
+            f"not fitted: the count model could not be estimated from these months ({str(error).rstrip('.')})",
+        )
     params, bse = result.params, result.bse
-    z = stats.norm.ppf(1 - (1 - confidence) / 2)
     # Episodes cluster within children (a child missing 30 times in one year): the counts vary
     # more between years than any per-month model sees. Kish's design effect of episodes per child
     # widens the trend's standard error accordingly.
     beta, se = float(params["years"]), float(bse["years"]) * np.sqrt(design_effect)
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+        return _not_fitted(
+            len(y), design_effect, "not fitted: the count model gave no finite estimate of the yearly change"
+        )
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
     fitted = np.exp(np.asarray(design @ params[design.columns]) + offset)
     return {
         "rate_ratio_per_year": float(np.exp(beta)),
@@ -149,6 +158,46 @@ def fit_trend(
         "dispersion": dispersion,
         "design_effect": float(design_effect),
         "fitted": fitted,
+    }
+
+
+def _fit_counts(y: np.ndarray, design: pd.DataFrame, offset: np.ndarray):
+    """The Poisson fit, or the negative binomial one where the counts are over-dispersed and it converges.
+
+    Returns
+    -------
+    (result, model name, dispersion)
+
+    Raises
+    ------
+    ValueError or numpy.linalg.LinAlgError
+        The Poisson fit diverged (statsmodels: invalid weights, a singular design).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        poisson = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset).fit()
+        dispersion = float(poisson.pearson_chi2 / max(poisson.df_resid, 1))
+        if dispersion > OVERDISPERSION_LIMIT:
+            try:
+                nb = sm.NegativeBinomial(y, design, offset=offset).fit(disp=0, maxiter=200)
+            except (ValueError, np.linalg.LinAlgError):
+                nb = None  # as when it converges to no finite standard errors: the Poisson fit stands
+            if nb is not None and np.all(np.isfinite(nb.bse)):
+                return nb, "negative binomial", dispersion
+    return poisson, "Poisson GLM", dispersion
+
+
+def _not_fitted(months: int, design_effect: float, reason: str) -> dict:
+    """What :func:`fit_trend` gives when it fits nothing: no figures, and the reason as the model."""
+    return {
+        "rate_ratio_per_year": np.nan,
+        "lower": np.nan,
+        "upper": np.nan,
+        "p_value": np.nan,
+        "model": reason,
+        "dispersion": np.nan,
+        "design_effect": float(design_effect),
+        "fitted": np.full(months, np.nan),
     }
 
 
@@ -182,10 +231,14 @@ def summarise_trends(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     population = read_forces_table()["children"].to_dict()
     population[NATIONAL] = sum(population.values())
     effects = design_effect(episodes)
-    rows, fitted = [], []
-    for code, part in series.groupby("force_code", sort=False):
+    # The series keeps every month from the first report, so that a force's months add up to its episodes;
+    # the models see only the extract's period.
+    start = find_period_start(episodes["reported_at"])
+    in_period = series["month"] >= start.to_period("M").to_timestamp()
+    rows = []
+    series["fitted"] = np.nan
+    for code, part in series[in_period].groupby("force_code", sort=False):
         fit = fit_trend(part["month"], part["episodes"], population[code], design_effect=effects.get(code, 1.0))
-        fitted.append(pd.Series(fit.pop("fitted"), index=part.index))
+        series.loc[part.index, "fitted"] = fit.pop("fitted")
         rows.append({"force_code": code, **fit})
-    series["fitted"] = pd.concat(fitted)
     return pd.DataFrame(rows), series
