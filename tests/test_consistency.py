@@ -160,3 +160,28 @@ def test_fitting_cells_of_identical_episodes_is_the_episode_level_fit():
     assert fit.episodes == n
     assert fit.effects["officer"]["episodes"].sum() == n  # every episode counted once in its group
     assert fit.effects["force"]["episodes"].to_dict() == pd.Series(levels["force"]).value_counts().to_dict()
+
+
+def test_a_very_long_officer_id_costs_its_own_length_not_its_length_times_the_rows():
+    """One officer id of 1 MB in 300 episodes: the models' group labels were made a fixed-width string array
+    (every cell as wide as the longest: 1.4 GB here, and 12 GB for an id of 10 MB); now they are numbered."""
+    import time
+    import tracemalloc
+
+    episodes, _ = generator.generate_extract(2024, seed=7, scale=0.01)
+    episodes = episodes[episodes["force_code"].isin(episodes["force_code"].unique()[:4])].head(300).copy()
+    episodes["officer_id"] = episodes["officer_id"].astype(object)
+    first = episodes.index[episodes["category"] == "missing"][0]
+    episodes.loc[first, "officer_id"] = "O" * 1_000_000
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        tables = consistency.summarise_consistency(episodes, {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
+    assert time.perf_counter() - started < 60
+    # The long id was modelled, as an officer of its force, and the officer spread was estimated.
+    assert "officer" in set(tables["consistency_variance"]["level"])
+    assert tables["officer_spread"]["episodes"].sum() == tables["consistency_variance"]["episodes"].iloc[0]

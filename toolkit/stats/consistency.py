@@ -120,7 +120,7 @@ def _import_gpboost():
     return gpboost
 
 
-def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None):
+def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict, offset=None):
     """Fit ``logit P(y) = X b + offset + one random intercept per level`` on cells of identical rows.
 
     Episodes that share every covariate, group and offset value have the same
@@ -131,24 +131,38 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
     default for many groups, conjugate gradients with stochastic traces, is
     slower here and only approximates the likelihood.
 
+    Parameters
+    ----------
+    levels : dict
+        Each level's group of every row: an array, Series or MultiIndex of labels (anything
+        :func:`pandas.factorize` takes).
+
     Returns
     -------
     (model, cells) : the fitted ``gpboost.GPModel`` and the cells (``trials``
-    episodes each, group columns named as ``levels``).
+    episodes each; ``group_<level>`` the group's number, ``level_<level>`` its label).
     """
     gpboost = _import_gpboost()
     cells = pd.DataFrame(X.to_numpy(dtype=float), columns=[f"x{i}" for i in range(X.shape[1])])
+    labels = {}
     for name, groups in levels.items():
-        cells[f"level_{name}"] = np.asarray(groups, dtype=object)
+        # GPBoost turns its group data into a fixed-width string array (every cell as wide as the longest
+        # label: one officer id of 10 MB in 300 rows took 12 GB), so it is given each group's number
+        # instead, in the labels' sorted order, and the labels are put back on the cells afterwards.
+        codes, uniques = pd.factorize(groups, sort=True)
+        cells[f"group_{name}"] = codes
+        labels[name] = np.asarray(pd.Index(uniques).to_numpy(), dtype=object)
     if offset is not None:
         cells["offset"] = np.asarray(offset, dtype=float)
     cells["y"] = y
     keys = [c for c in cells.columns if c != "y"]
     grouped = cells.groupby(keys, sort=False)["y"]
     cells = pd.concat([grouped.sum().rename("successes"), grouped.size().rename("trials")], axis=1).reset_index()
+    for name in levels:
+        cells[f"level_{name}"] = labels[name][cells[f"group_{name}"].to_numpy()]
     trials = cells["trials"].to_numpy(dtype=float)
     model = gpboost.GPModel(
-        group_data=cells[[f"level_{name}" for name in levels]].to_numpy(dtype=object),
+        group_data=cells[[f"group_{name}" for name in levels]].to_numpy(),
         likelihood="binomial_logit",
         weights=trials,
         matrix_inversion_method="cholesky",
@@ -165,7 +179,7 @@ def _fit_binomial(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray],
     return model, cells
 
 
-def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict[str, np.ndarray], offset=None) -> Fit:
+def _fit_glmm(y: np.ndarray, X: pd.DataFrame, levels: dict, offset=None) -> Fit:
     """Fit ``logit P(y) = X b + offset + one random intercept per level`` (levels nested, outer first)."""
     X = X.loc[:, (X != 0).any()]  # a factor nobody has cannot be estimated
     model, cells = _fit_binomial(y, X, levels, offset)
@@ -339,12 +353,12 @@ def fit_grading_model(
         )
     if y.min() == y.max():
         raise ToolkitError("every modelled episode has the same risk grade, so grading cannot be modelled")
-    forces = data["force_code"].astype(str).to_numpy()
+    forces = data["force_code"].astype(str)
     levels = {}
-    if len(set(forces)) > 1:
+    if forces.nunique() > 1:
         levels["force"] = forces
-    if use_officers:
-        levels["officer"] = forces + "/" + data["officer_id"].astype(str).str.strip().to_numpy()
+    if use_officers:  # an officer is one of a force: the pair, never one string made of both
+        levels["officer"] = pd.MultiIndex.from_arrays([forces, data["officer_id"].astype("string").str.strip()])
     if not levels:
         raise ToolkitError("one force and no officer recorded: there is no variation between units to model")
     # Case mix of the whole extract, then the modelled rows: a child's earlier episodes count whatever
@@ -410,10 +424,11 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
     national = fit.variances.set_index("level").loc["officer"]
     nat_v, nat_se = float(national["variance"]), float(national["std_error"])
     rows = []
-    codes = data["force_code"].astype(str).to_numpy()
-    officers = data["officer_id"].astype(str).str.strip().to_numpy()
-    for code, idx in pd.Series(np.arange(len(codes))).groupby(codes).indices.items():
-        n_officers = len(set(officers[idx]))
+    # Officers by number: their ids are text of any length, and each force's model needs only which is which.
+    officers = pd.factorize(data["officer_id"].astype("string").str.strip())[0]
+    forces = data["force_code"].astype(str).reset_index(drop=True)
+    for code, idx in forces.groupby(forces).indices.items():
+        n_officers = len(np.unique(officers[idx]))
         v = se = np.nan
         if len(idx) >= MIN_EPISODES and n_officers >= 3 and 0 < y[idx].mean() < 1:
             ones = pd.DataFrame({"intercept": np.ones(len(idx))})
@@ -463,12 +478,12 @@ def fit_absent_model(
     keep = flagged & category.isin(["missing", "absent"]).fillna(False)
     data, X = episodes[keep], mix[keep]
     y = (category[keep] == "absent").to_numpy(dtype=float)
-    forces = data["force_code"].astype(str).to_numpy()
+    forces = data["force_code"].astype(str)
     if len(data) < MIN_EPISODES:
         raise ToolkitError(
             f"the categorisation model needs at least {MIN_EPISODES} flagged episodes; there are {len(data)}"
         )
-    if len(set(forces)) < 2:
+    if forces.nunique() < 2:
         raise ToolkitError("the categorisation model compares forces, so it needs at least two")
     if y.min() == y.max():
         raise ToolkitError("every flagged episode has the same category, so categorisation cannot be modelled")

@@ -183,7 +183,7 @@ def _row_forces(result: CleanResult) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "source_row": result.clean["source_row"].to_numpy(),
-                "force_code": result.clean["force_code"].astype(str).to_numpy(),
+                "force_code": result.clean["force_code"].astype(str).array,
                 "outcome": "clean",
             }
         ),
@@ -239,7 +239,7 @@ def _share_rows(
     by_force.loc[NATIONAL] = [grouped["good"].sum(), len(grouped)]
     ci = proportion_interval(by_force["sum"], by_force["size"])
     # A share of nothing is no figure: the row says why instead (a 0 of 0 the reader sees as "-").
-    methods = np.where(by_force["size"].to_numpy() > 0, method, f"not measured: no {over}")
+    methods = pd.Series(method, index=by_force.index).where(by_force["size"] > 0, f"not measured: no {over}")
     return pd.DataFrame(
         {
             "force_code": by_force.index,
@@ -251,7 +251,7 @@ def _share_rows(
             "numerator": by_force["sum"].to_numpy(),
             "denominator": by_force["size"].to_numpy(),
             "unit": "share",
-            "method": methods,
+            "method": methods.to_numpy(),
         }
     )
 

@@ -130,7 +130,7 @@ def summarise_time_to_return(episodes: pd.DataFrame, extract_date, by: str | Non
     """
     durations = episode_durations(episodes, extract_date)
     if by:
-        durations[by] = episodes[by].astype(str).to_numpy()
+        durations[by] = episodes[by].astype(str)  # the same index: episode_durations keeps it
     keys = [by] if by else []
     rows = []
     for level, part in durations.groupby(keys) if keys else [((), durations)]:
