@@ -430,28 +430,50 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
     for code, idx in forces.groupby(forces).indices.items():
         n_officers = len(np.unique(officers[idx]))
         v = se = np.nan
-        if len(idx) >= MIN_EPISODES and n_officers >= 3 and 0 < y[idx].mean() < 1:
+        reason = _officer_spread_unfitted(len(idx), n_officers, y[idx])
+        if reason is None:
             ones = pd.DataFrame({"intercept": np.ones(len(idx))})
             model, _ = _fit_binomial(y[idx], ones, {"officer": officers[idx]}, offset[idx])
             cov = model.get_cov_pars(std_err=True)
             v, se = float(cov.iloc[0, 0]), float(cov.iloc[1, 0])
+            reason = None if np.isfinite(v) else "not estimated: the model gave no finite variance"
         low, high = variance_interval(v, se, confidence)
         if np.isfinite(v) and v >= 1e-6 and nat_v >= 1e-6:
             z = (np.log(v) - np.log(nat_v)) / np.hypot(se / v, nat_se / nat_v)
         else:
             z = np.nan
-        rows.append((code, n_officers, len(idx), v, low, high, np.sqrt(v), nat_v, z))
-    table = pd.DataFrame(
-        rows,
-        columns=["force_code", "officers", "episodes", "variance", "lower", "upper", "sd", "national_variance", "z"],
-    )
+        rows.append((code, n_officers, len(idx), v, low, high, np.sqrt(v), nat_v, z, reason))
+    columns = ["force_code", "officers", "episodes", "variance", "lower", "upper", "sd", "national_variance", "z"]
+    table = pd.DataFrame(rows, columns=[*columns, "reason"])
     table["band"] = np.where(table["z"].isna(), "not_estimable", _band(table["z"].fillna(0).to_numpy()))
-    table["method"] = (
+    method = (
         "variance between officers in the force (random-intercept logistic model of the force's episodes "
         "with the national case-mix coefficients as an offset, GPBoost), Wald test of its log against the "
         "national within-force variance"
     )
+    table["method"] = table.pop("reason").fillna(method)
     return table
+
+
+def _officer_spread_unfitted(episodes: int, officers: int, y: np.ndarray) -> str | None:
+    """Why a force's variance between officers is not estimated, or None when it is.
+
+    The reason names no count: it is published beside the force's figures.
+
+    Examples
+    --------
+    >>> _officer_spread_unfitted(40, 2, np.array([0.0, 1.0]))
+    'not estimated: fewer than 3 officers grade its episodes'
+    >>> _officer_spread_unfitted(40, 5, np.array([0.0, 1.0])) is None
+    True
+    """
+    if episodes < MIN_EPISODES:
+        return f"not estimated: fewer than {MIN_EPISODES} graded 'missing' episodes with an officer recorded"
+    if officers < 3:
+        return "not estimated: fewer than 3 officers grade its episodes"
+    if not 0 < y.mean() < 1:
+        return "not estimated: every episode is graded alike"
+    return None
 
 
 def fit_absent_model(
@@ -515,14 +537,16 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
         Per force and for ``england_and_wales``: ``pairs`` (episodes with both
         grades), ``agreement`` (share identical), ``kappa`` and linearly
         ``weighted_kappa`` with asymptotic intervals (statsmodels
-        ``cohens_kappa``). Fewer than :data:`MIN_EPISODES` pairs: no kappa.
+        ``cohens_kappa``) and ``method``. Fewer than :data:`MIN_EPISODES` pairs, or
+        all in one grade: no kappa, and ``method`` says why.
 
     Examples
     --------
-    >>> e = pd.DataFrame({"force_code": ["F"] * 40,
-    ...     "risk_initial": ["low"] * 20 + ["high"] * 20, "risk_final": ["low"] * 18 + ["high"] * 22})
-    >>> round(float(measure_grade_agreement(e).iloc[0]["kappa"]), 4)
-    0.9
+    >>> e = pd.DataFrame({"force_code": ["F"] * 40 + ["G"],
+    ...     "risk_initial": ["low"] * 20 + ["high"] * 21, "risk_final": ["low"] * 18 + ["high"] * 22 + [None]})
+    >>> t = measure_grade_agreement(e).set_index("force_code")
+    >>> round(float(t.loc["F", "kappa"]), 4), int(t.loc["G", "pairs"]), t.loc["G", "method"]
+    (0.9, 0, 'not computed: no episode has both a first and a final risk grade')
     """
     from statsmodels.stats.inter_rater import cohens_kappa
 
@@ -538,8 +562,11 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
             "final": pd.Categorical(final[both], categories=GRADES),
         }
     )
-    counts = pairs.groupby(["force_code", "first", "final"], observed=False).size()
-    tables = {code: counts.loc[code].unstack().to_numpy() for code in counts.index.get_level_values(0).unique()}
+    # Every force of the extract, those with no episode graded twice too (a force that records no final
+    # grade): their row says why there is no kappa.
+    forces = pd.Categorical(pairs["force_code"], categories=sorted(set(episodes["force_code"].astype(str))))
+    counts = pairs.assign(force_code=forces).groupby(["force_code", "first", "final"], observed=False).size()
+    tables = {code: counts.loc[code].unstack().to_numpy() for code in forces.categories}
     tables[NATIONAL] = sum(tables.values()) if tables else np.zeros((4, 4))
     z = _z(confidence)
     rows = []
@@ -548,7 +575,14 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
         row = {"force_code": code, "pairs": n, "agreement": np.trace(table) / n if n else np.nan}
         used = (table.sum(axis=0) + table.sum(axis=1)) > 0
         table = table[np.ix_(used, used)]
-        if n >= MIN_EPISODES and len(table) > 1:
+        method = "Cohen's kappa and linearly weighted kappa of risk_initial against risk_final (statsmodels)"
+        if n == 0:
+            method = "not computed: no episode has both a first and a final risk grade"
+        elif n < MIN_EPISODES:
+            method = f"not computed: fewer than {MIN_EPISODES} episodes have both a first and a final risk grade"
+        elif len(table) < 2:
+            method = "not computed: all in one grade, first and final, so agreement beyond chance is undefined"
+        else:
             plain = cohens_kappa(table)
             weighted = cohens_kappa(table, wt="linear")
             row |= {
@@ -559,13 +593,11 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
                 "weighted_lower": weighted.kappa - z * weighted.std_kappa,
                 "weighted_upper": weighted.kappa + z * weighted.std_kappa,
             }
-        rows.append(row)
-    table = pd.DataFrame(rows).reindex(
+        rows.append(row | {"method": method})
+    return pd.DataFrame(rows).reindex(
         columns=["force_code", "pairs", "agreement", "kappa", "kappa_lower", "kappa_upper"]
-        + ["weighted_kappa", "weighted_lower", "weighted_upper"]
+        + ["weighted_kappa", "weighted_lower", "weighted_upper", "method"]
     )
-    table["method"] = "Cohen's kappa and linearly weighted kappa of risk_initial against risk_final (statsmodels)"
-    return table
 
 
 def describe_strata(episodes: pd.DataFrame, case_mix: pd.DataFrame | None = None) -> pd.Series:

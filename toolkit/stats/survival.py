@@ -126,7 +126,16 @@ def summarise_time_to_return(episodes: pd.DataFrame, extract_date, by: str | Non
     pandas.DataFrame
         One row per force (and ``england_and_wales``), per level of ``by``:
         the :func:`kaplan_meier` figures, and ``logrank_p``: the log-rank test
-        of the force's curve against the rest of England and Wales.
+        of the force's curve against the rest of England and Wales; ``method``
+        says when the median is not reached.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["E23000001"] * 3, "reported_at": pd.to_datetime(["2024-01-01"] * 3),
+    ...     "returned_at": pd.to_datetime(["2024-01-01 05:00", None, None])})
+    >>> t = summarise_time_to_return(e, "2024-02-01")
+    >>> t["median_hours"].isna().all(), t["method"].iloc[0].split("; ")[-1]
+    (np.True_, 'median not reached: under half of the episodes have a recorded return by the extract date')
     """
     durations = episode_durations(episodes, extract_date)
     if by:
@@ -152,7 +161,12 @@ def summarise_time_to_return(episodes: pd.DataFrame, extract_date, by: str | Non
                 {"force_code": code, **dict(zip(keys, level, strict=True)), **figures, "logrank_p": float(p_value)}
             )
     table = pd.DataFrame(rows)
-    table["method"] = "Kaplan-Meier (statsmodels), open episodes censored at the extract date; log-log 95% intervals"
+    method = "Kaplan-Meier (statsmodels), open episodes censored at the extract date; log-log 95% intervals"
+    # The median is the one figure a usable curve can lack: where under half have returned, it is not reached.
+    table["method"] = pd.Series(method, index=table.index).where(
+        table["median_hours"].notna(),
+        method + "; median not reached: under half of the episodes have a recorded return by the extract date",
+    )
     return table
 
 
