@@ -451,7 +451,7 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
         "with the national case-mix coefficients as an offset, GPBoost), Wald test of its log against the "
         "national within-force variance"
     )
-    table["method"] = table.pop("reason").fillna(method)
+    table["method"] = table.pop("reason").fillna(method).astype(str)
     return table
 
 
@@ -636,8 +636,19 @@ def compare_standardised_practice(
         Per force and ``measure`` (``absent_if_flagged``: episodes of children
         with exploitation flags recorded absent; ``higher_grade``: graded
         medium or high, of graded "missing" episodes): ``observed``, ``expected``, ``value`` (the ratio),
-        ``lower``, ``upper``, ``band``, ``comparator_band``, the funnel limits,
-        ``method`` and the dispersion sentence.
+        ``ratio_lower``, ``ratio_upper`` and ``interval_method`` (its exact or Byar limits), ``band``,
+        ``comparator_band``, the funnel limits, ``method`` and the dispersion sentence: the columns of
+        :data:`STANDARDISED_COLUMNS`, and no rows when too few forces are in the extract to compare.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["E23000001"] * 2, "person_id": ["a", "b"],
+    ...     "reported_at": pd.to_datetime(["2024-01-01", "2024-01-02"]), "age": [15, 9],
+    ...     "looked_after": ["no", "yes"], "risk_factors": ["cse", None], "category": ["absent", "missing"],
+    ...     "risk_initial": ["no_apparent_risk", "high"]})
+    >>> t = compare_standardised_practice(e, {})
+    >>> t.empty, list(t.columns) == STANDARDISED_COLUMNS
+    (True, True)
     """
     from toolkit.forces import read_comparator_groups
     from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, compare_with_funnel
@@ -688,12 +699,18 @@ def compare_standardised_practice(
         comparison["measure"] = measure
         comparison["dispersion_sentence"] = dispersion["sentence"]
         blocks.append(comparison.rename_axis("force_code").reset_index())
-    if not blocks:  # too few forces, or no events: an empty table with every column the filled one has
-        columns = ["force_code", "measure", "observed", "expected", "value", "baseline", "lower_95", "upper_95"]
-        columns += ["lower_998", "upper_998", "z", "band", "method", "comparator_baseline", "comparator_band"]
-        columns += ["ratio_lower", "ratio_upper", "interval_method", "dispersion_sentence"]
-        return pd.DataFrame(columns=columns)
-    return pd.concat(blocks, ignore_index=True)
+    # One list of columns, filled or empty (too few forces, or no events): what reads the table (metrics.csv
+    # takes interval_method) finds its columns either way.
+    if not blocks:
+        return pd.DataFrame(columns=STANDARDISED_COLUMNS)
+    return pd.concat(blocks, ignore_index=True).reindex(columns=STANDARDISED_COLUMNS)
+
+
+STANDARDISED_COLUMNS = (
+    ["force_code", "measure", "observed", "expected", "value", "baseline", "lower_95", "upper_95"]
+    + ["lower_998", "upper_998", "z", "band", "method", "comparator_baseline", "comparator_band"]
+    + ["ratio_lower", "ratio_upper", "interval_method", "dispersion_sentence"]
+)
 
 
 # The tables summarise_consistency makes, by name.
