@@ -14,6 +14,13 @@ Examples
 >>> row = table.query("area == 'force' and force_code == 'E23000014' and metric == 'episodes'")
 >>> int(row["value"].iloc[0])
 3
+
+A force the extract covers but whose every row was set aside has zeros, and no ratio, saying why:
+
+>>> table = summarise_volume(episodes, covered=["E23000014", "E23000002", "E23000034"])
+>>> row = table.query("area == 'force' and force_code == 'E23000034' and metric == 'episodes_per_child'")
+>>> row["method"].iloc[0]
+'not computed: no clean episodes, so no children to divide by'
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
     rate = rate_interval(counts["episodes"], counts["population"], multiplier=1000)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_child = np.where(counts["children"] > 0, counts["episodes"] / counts["children"], np.nan)
+    # A force whose every row was set aside has no children to divide by: its row says so.
+    per_child_method = pd.Series("episodes divided by distinct children", index=counts.index).where(
+        counts["children"] > 0, "not computed: no clean episodes, so no children to divide by"
+    )
     codes = counts.index.to_numpy()
     blocks = [
         pd.DataFrame(
@@ -94,7 +105,7 @@ def _volume_rows(counts: pd.DataFrame, area: str) -> pd.DataFrame:
                 "numerator": counts["episodes"].to_numpy(),
                 "denominator": counts["children"].to_numpy(),
                 "unit": "episodes per child",
-                "method": "episodes divided by distinct children",
+                "method": per_child_method.to_numpy(),
             }
         ),
         pd.DataFrame(
