@@ -286,7 +286,7 @@ def test_a_reader_that_closes_the_pipe_first_is_ordinary_shell_use():
         assert completed.returncode == 0 and completed.stderr == "", completed.stderr
 
 
-FORMULAS = ("=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3")
+FORMULAS = ('=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3")
 
 
 def test_csv_files_people_open_in_a_spreadsheet_run_no_formula(tmp_path, small_extract):

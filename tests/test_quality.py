@@ -165,3 +165,13 @@ def test_an_episode_reported_years_before_the_extracts_period_is_a_validity_prob
     card = quality.score_data_quality(clean_export(raw, read_mapping(CANONICAL), "2025-01-31"), "2025-01-31")
     dated = card[card["measure"] == "episodes dated within the extract's period"]
     assert (dated["numerator"] == dated["denominator"]).all()
+
+
+def test_every_reason_a_row_is_set_aside_counts_against_one_dimension_of_the_scorecard():
+    """A new quarantine reason (id_too_long, #13 item 8) must lower validity, consistency or uniqueness."""
+    from toolkit.ingest.clean import QUARANTINE_REASONS
+    from toolkit.stats import quality
+
+    dimensions = [quality._VALIDITY, quality._CONSISTENCY, quality._UNIQUENESS]
+    for reason in QUARANTINE_REASONS:
+        assert sum(reason in dimension for dimension in dimensions) == 1, reason

@@ -70,7 +70,7 @@ FIELD_LABELS = {
     "officer_id": "the grading officer",
 }
 
-_VALIDITY = {"bad_date", "bad_age", "age_out_of_range", "bad_code", "missing_required", "unknown_force"}
+_VALIDITY = {"bad_date", "bad_age", "age_out_of_range", "bad_code", "missing_required", "unknown_force", "id_too_long"}
 _CONSISTENCY = {"after_extract_date", "returned_before_reported", "absent_with_risk_grade", "overlaps_episode"}
 _UNIQUENESS = {"duplicate_episode_id", "near_duplicate"}
 _VALUE_FIXES = {"unrecognised_code", "unrecognised_risk_factor", "unparseable_date"}
