@@ -136,7 +136,7 @@ def test_every_prepared_table_reaches_the_rules_under_its_own_name(prepared):
         assert name in evidence
     night = evidence.row("night_reports", "E23000014")
     assert night is not None and 0 < night["value"] < 1
-    assert evidence.row("practice", "E23000014", "review_within_24h")["denominator"] > 0
+    assert evidence.row("practice", "E23000014", "review_in_time")["denominator"] > 0
     assert evidence.row("practice", "E23000014", "no_such_measure") is None
 
 
@@ -148,19 +148,22 @@ def test_a_measure_the_data_cannot_support_is_only_shown_as_not_judged(prepared,
 
     tables, truth = prepared
     poor = next(p["force_code"] for p in truth["planted"] if p["effect"] == "poor_data_quality")
-    supported = {"supervisory_review", "prevention_interviews", "return_interviews_72h", "officer_inconsistency"}
+    supported = {"prevention_interviews", "return_interviews_72h", "officer_inconsistency"}
     mine = [f for f in found if f["force_code"] == poor and f["rule"] in supported]
     assert sorted(f["rule"] for f in mine) == sorted(supported)  # one finding per rule, and it is ...
     for finding in mine:  # ... "not judged", with the reason, in the rule's own area
         assert finding["judgement"] == "observation" and finding["judged"] is False
         assert finding["statement"].startswith("Not judged: only") and "at least 70%" in finding["statement"]
         assert finding["area"] == findings.RULES[finding["rule"]].area
+    # Its supervisors' reviews are recorded, if not always: a review not recorded is one not done (#14 item 1).
+    review = next(f for f in found if f["force_code"] == poor and f["rule"] == "supervisory_review")
+    assert review.get("judged", True) and "counted as not done" in review["statement"]
     run = {"suppression_threshold": 5}
     report = ForceReport(get_force(poor), run, publish_findings(found, 5), publish_tables(tables, run))
-    practice = show_practice(report, ("review_within_24h",)).data
-    cell = re.search(r"data-practice='review_within_24h'[^>]*>([^<]*)<", practice).group(1)
+    practice = show_practice(report, ("prevention_completed",)).data
+    cell = re.search(r"data-practice='prevention_completed'[^>]*>([^<]*)<", practice).group(1)
     assert cell == "Not judged" and "<td>-</td><td>-</td>" in practice  # no share, no band beside it
-    investigation = show_findings(report, "investigation").data
+    investigation = show_findings(report, "return_and_prevention").data
     assert "Not judged" in investigation and "within the thresholds" not in investigation
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from toolkit.findings.rulebook import Threshold, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
-from toolkit.stats.practice import PRACTICE_MEASURES
+from toolkit.stats.practice import PRACTICE_MEASURES, REVIEW_DEADLINE_HOURS
 
 __all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
 
@@ -219,7 +219,7 @@ def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=
             return []
         national = float(row["national"])
         text = (
-            f"{row['value']:.0%} of {what} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
+            f"{row['value']:.0%} of {what.format(**t)} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {national:.0%})"
         )
         far_below = row["value"] < t["practice_concern_fraction"] * national
@@ -233,7 +233,7 @@ def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=
                     f"In {name}, only {text}.",
                     row,
                     national,
-                    recommendation.format(name=name),
+                    recommendation.format(name=name, **t),
                 )
             ]
         if row["band"] == "below_998":
@@ -254,24 +254,36 @@ _PRACTICE_CONCERN_FRACTION = Threshold(
 rule(
     "supervisory_review",
     "investigation",
-    "share of episodes with a supervisory review within 24 hours",
-    "proportion funnel against England and Wales (99.8%), review_share_concern",
+    "share of missing episodes still open at the deadline whose risk grade a supervisor reviewed in time "
+    "(a missing review time is a review not done)",
+    "proportion funnel against England and Wales (99.8%), review_share_concern, review_hours_high, review_hours_other",
     thresholds={
         "practice_concern_fraction": _PRACTICE_CONCERN_FRACTION,
         "review_share_concern": Threshold(
             0.5,
-            "cause of concern when below the 99.8% limit and supervisory review within 24 hours is under this share",
+            "cause of concern when below the 99.8% limit and supervisory review in time is under this share",
+        ),
+        "review_hours_high": Threshold(
+            REVIEW_DEADLINE_HOURS["review_hours_high"],
+            "hours after the report by which a supervisor should review a high-risk grade",
+        ),
+        "review_hours_other": Threshold(
+            REVIEW_DEADLINE_HOURS["review_hours_other"],
+            "hours after the report by which a supervisor should review any other grade of a missing child",
         ),
     },
-    support=PRACTICE_MEASURES["review_within_24h"].support,
+    support=PRACTICE_MEASURES["review_in_time"].support,
     compares=True,
 )(
     _judge_practice_share(
         "supervisory_review",
-        "review_within_24h",
-        "episodes categorised missing had a supervisory review of the risk grade within 24 hours",
-        "{name} should make sure a supervisor reviews the risk grade of every missing child within 24 hours, "
-        "and sooner for higher grades, and record the review.",
+        "review_in_time",
+        "missing episodes still open at the deadline had a supervisor's review of the risk grade in time "
+        "(within {review_hours_high:g} hours for high risk, {review_hours_other:g} for other grades; "
+        "a review not recorded is counted as not done)",
+        "{name} should make sure a supervisor reviews the risk grade of every missing child in time (within "
+        "{review_hours_high:g} hours for high risk, {review_hours_other:g} for other grades), and records "
+        "the review.",
         concern_share="review_share_concern",
     )
 )

@@ -37,6 +37,7 @@ from toolkit.config import read_yaml_config
 from toolkit.errors import ConfigError
 from toolkit.forces import NATIONAL, get_force
 from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
+from toolkit.stats.quality import RECORDED_WHEN_DONE
 
 __all__ = [
     "JUDGEMENT_ORDER",
@@ -281,11 +282,11 @@ class Evidence:
 
     Examples
     --------
-    >>> practice = pd.DataFrame({"force_code": ["E23000014"], "measure": ["review_within_24h"], "value": [0.8]})
+    >>> practice = pd.DataFrame({"force_code": ["E23000014"], "measure": ["review_in_time"], "value": [0.8]})
     >>> evidence = Evidence({"practice": practice})
-    >>> float(evidence.row("practice", "E23000014", "review_within_24h")["value"])
+    >>> float(evidence.row("practice", "E23000014", "review_in_time")["value"])
     0.8
-    >>> evidence.row("practice", "E23000001", "review_within_24h") is None
+    >>> evidence.row("practice", "E23000001", "review_in_time") is None
     True
     """
 
@@ -333,7 +334,10 @@ class Evidence:
 
 
 def find_issues(
-    tables: dict[str, pd.DataFrame], thresholds: dict | None = None, areas: tuple[str, ...] | None = None
+    tables: dict[str, pd.DataFrame],
+    thresholds: dict | None = None,
+    areas: tuple[str, ...] | None = None,
+    rules: tuple[str, ...] | None = None,
 ) -> list[dict]:
     """Every finding for every force that sent rows, from the prepared tables.
 
@@ -349,6 +353,8 @@ def find_issues(
     areas : tuple of str, optional
         Only the rules of these areas (then only the tables they read are needed:
         ``quality`` and ``support`` for ``understanding``).
+    rules : tuple of str, optional
+        Only these rules (by id), with the tables they read, ``quality`` and ``summary``.
 
     Returns
     -------
@@ -362,7 +368,9 @@ def find_issues(
     for code in covered:
         name = get_force(code).official_name  # as the index and every title name it
         for registered in RULES.values():
-            if areas is not None and registered.area not in areas:
+            if (areas is not None and registered.area not in areas) or (
+                rules is not None and registered.id not in rules
+            ):
                 continue
             if registered.area != "understanding" and not evidence.has_episodes(code):
                 continue  # a force whose every row was set aside has only its data to be judged on
@@ -395,13 +403,17 @@ def support_statement(support: pd.DataFrame, force_code: str, metric: str, who: 
 
     Examples
     --------
-    >>> support = pd.DataFrame({"force_code": ["E23000001"], "metric": ["supervision"], "value": [0.4],
-    ...     "numerator": [40], "denominator": [100], "sufficient": [False], "sufficient_share": [0.7],
-    ...     "description": ["supervisory review"], "needs": ["the time of the supervisor's review"],
-    ...     "denominator_label": ["episodes categorised missing"]})
+    >>> support = pd.DataFrame({"force_code": ["E23000001"] * 2, "metric": ["return_interviews", "supervision"],
+    ...     "value": [0.4, 0.0], "numerator": [40, 0], "denominator": [100, 100], "sufficient": [False, False],
+    ...     "sufficient_share": [0.7, 0.7], "description": ["return interviews", "supervisory review"],
+    ...     "needs": ["the return interview's outcome", "the time of the supervisor's review"],
+    ...     "denominator_label": ["returned episodes", "episodes categorised missing"]})
+    >>> print(support_statement(support, "E23000001", "return_interviews"))  # doctest: +NORMALIZE_WHITESPACE
+    Not judged: only 40% of this force's returned episodes record the return interview's outcome (the
+    measure of return interviews needs at least 70%).
     >>> print(support_statement(support, "E23000001", "supervision"))  # doctest: +NORMALIZE_WHITESPACE
-    Not judged: only 40% of this force's episodes categorised missing record the time of the supervisor's
-    review (the measure of supervisory review needs at least 70%).
+    Not judged: none of this force's episodes categorised missing record the time of the supervisor's
+    review, so one not done cannot be told from one not recorded.
     """
     row = support[(support["force_code"] == force_code) & (support["metric"] == metric)]
     if row.empty or bool(row["sufficient"].iloc[0]):
@@ -410,6 +422,10 @@ def support_statement(support: pd.DataFrame, force_code: str, metric: str, who: 
     what, needs, label = row["description"], row["needs"], row["denominator_label"]
     if row["denominator"] == 0:
         return f"Not judged: {who} has no {label}, which the measure of {what} is taken over."
+    if metric in RECORDED_WHEN_DONE:  # supported by any record: here there is none
+        return (
+            f"Not judged: none of {who}'s {label} record {needs}, so one not done cannot be told from one not recorded."
+        )
     needed = f"(the measure of {what} needs at least {row['sufficient_share']:.0%})"
     if pd.isna(row["value"]):  # withheld: the share would give a small count away
         return f"Not judged: too few of {who}'s {label} record {needs} {needed}."

@@ -33,6 +33,7 @@ from toolkit.stats.intervals import proportion_interval
 
 __all__ = [
     "METRIC_REQUIREMENTS",
+    "RECORDED_WHEN_DONE",
     "score_data_quality",
     "assess_metric_support",
     "KEY_FIELDS",
@@ -123,6 +124,11 @@ METRIC_REQUIREMENTS = {
     ),
     "harm": ("harm while missing", "whether the child came to harm", ("harm",)),
 }
+# Measures whose field a force records when the event happens, if it records it at all: once a force
+# records any, a blank is an event that did not happen (a review not recorded is a review not done), so
+# the measure is supported by any record rather than by a share of them. With none, a review not done
+# cannot be told from one not recorded.
+RECORDED_WHEN_DONE = frozenset({"supervision"})
 
 
 def _expected_for(field: str | None, cutoff: pd.Timestamp):
@@ -379,8 +385,8 @@ def assess_metric_support(
     pandas.DataFrame
         ``force_code``, ``metric``, ``description``, ``needs`` (what it needs, in words), ``value`` (share),
         ``lower``, ``upper``, ``numerator``, ``denominator``,
-        ``denominator_label`` (which episodes), ``sufficient`` (share at least ``sufficient_share``)
-        and ``sufficient_share``.
+        ``denominator_label`` (which episodes), ``sufficient`` (share at least ``sufficient_share``;
+        for :data:`RECORDED_WHEN_DONE`, any record) and ``sufficient_share``.
 
     Examples
     --------
@@ -410,7 +416,8 @@ def assess_metric_support(
         part["denominator_label"] = label
         parts.append(part)
     table = pd.concat(parts, ignore_index=True).rename(columns={"measure": "metric"})
-    table["sufficient"] = table["value"] >= sufficient_share
+    when_done = table["metric"].isin(RECORDED_WHEN_DONE)
+    table["sufficient"] = (table["value"] >= sufficient_share).where(~when_done, table["numerator"] > 0)
     table["sufficient_share"] = sufficient_share
     return table[
         [

@@ -117,7 +117,7 @@ PREPARED_TABLES = (
     PreparedTable(("quarterly",), lambda i, t: count_episodes_by_period(i.episodes, "Q")),
     PreparedTable(
         ("practice",),
-        lambda i, t: summarise_practice(i.episodes, i.extract_date, i.comparator_groups, i.case_mix),
+        lambda i, t: summarise_practice(i.episodes, i.extract_date, i.comparator_groups, i.case_mix, i.thresholds),
     ),
     PreparedTable(("grade_mix",), lambda i, t: tabulate_grade_mix(i.episodes, i.comparator_groups)),
     PreparedTable(("night_reports",), lambda i, t: summarise_night_reports(i.episodes, i.comparator_groups)),
