@@ -47,10 +47,14 @@ def tiny_extract(tmp_path_factory, small_extract):
 def last_good(tmp_path_factory, tiny_extract):
     """A finished run on two forces: the work folder and report folder a later run must not spoil."""
     folder = tmp_path_factory.mktemp("last-good")
+    started_in = Path.cwd()
     result = runner.run_reports(
         tiny_extract, EXTRACT_DATE, folder / "reports", forces=FORCES[:2], work_dir=folder / "work", progress=False
     )
     assert result.ok
+    # Renders side by side on warm kernels once left this process in the (staged) work folder: papermill
+    # changed the working folder of the whole process for each, and they restored it out of turn.
+    assert Path.cwd() == started_in
     return folder
 
 
@@ -225,12 +229,15 @@ def test_a_full_disk_while_rendering_is_one_message_and_leaves_the_last_good_run
         written(path, content)
 
     monkeypatch.setattr(render, "write_atomically", full)
+    started_in = Path.cwd()
     with pytest.raises(ToolkitError) as error:
         runner.run_reports(
             tiny_extract, EXTRACT_DATE, folder / "reports", forces=FORCES, work_dir=folder / "work", progress=False
         )
     assert str(error.value) == f"cannot write the report folder {folder / 'reports'}: No space left on device"
     assert _snapshot(folder) == before and not _leftovers(folder)
+    # Two renders side by side once left this process in one's working folder, which the failed run removed.
+    assert Path.cwd() == started_in
 
 
 @pytest.mark.parametrize("out", ["taken", "taken/reports"])
@@ -335,3 +342,22 @@ def test_a_killed_run_leaves_nothing_the_next_run_does_not_clear(
         with hold_folder(target, purpose):  # the killed run's locks went with it
             StagedFolder.open(target, purpose).abort()  # and its staging folders go when the next run starts
     assert not _leftovers(folder) and _snapshot(folder) == before
+
+
+def test_a_render_on_a_warm_kernel_never_changes_the_process_working_folder(tmp_path, monkeypatch):
+    """papermill changes the whole process's working folder for a render given one; renders side by side in
+    threads then restore it out of turn, leaving the run in a staging folder a failed run removes (every
+    later ``os.getcwd()`` fails, as a full test run showed). The notebooks need none: none is given."""
+    from toolkit.publish import render
+
+    given = {}
+
+    def execute(*args, **kwargs):
+        given.update(kwargs)
+        return "executed"
+
+    monkeypatch.setattr(render.pm, "execute_notebook", execute)
+    assert render._execute(render.REPORT_NOTEBOOK, tmp_path / "x.ipynb", {}, "a force", km=object()) == "executed"
+    assert given["cwd"] is None and given["km"] is not None
+    render._execute(render.REPORT_NOTEBOOK, tmp_path / "x.ipynb", {}, "a force")  # a fresh kernel
+    assert given["cwd"] is None

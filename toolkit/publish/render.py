@@ -217,12 +217,15 @@ def _execute(notebook, executed: Path, parameters: dict, label: str, km=None) ->
             str(executed),
             parameters=parameters,
             kernel_name=KERNEL_NAME,
-            cwd=str(executed.parent),
             progress_bar=False,
             log_output=False,
             # Saving after every cell re-serialises the whole notebook some 60 times a report (a third
             # of a warm render); the executed notebook is still written once at the end, or on failure.
             request_save_on_cell_execute=False,
+            # No working folder: papermill would change the whole process's to it for the render, and
+            # renders side by side in threads (warm kernels, Dask workers) restore it out of turn, leaving
+            # the process in a run's staging folder that a failed run removes. The notebooks need none.
+            cwd=None,
             **kernel,
         )
     except pm.PapermillExecutionError as error:
