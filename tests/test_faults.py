@@ -139,7 +139,7 @@ def test_two_runs_on_one_work_folder_never_mix_the_second_refuses_at_once(tmp_pa
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name, forces in (("a", FORCES), ("b", FORCES[:1]))
+        for name, forces in (("a", FORCES[:1]), ("b", FORCES[1:2]))
     }
     finished = {name: (run.wait(timeout=300), run.stderr.read(), run.pid) for name, run in runs.items()}
     codes = sorted(code for code, _, _ in finished.values())
@@ -152,7 +152,7 @@ def test_two_runs_on_one_work_folder_never_mix_the_second_refuses_at_once(tmp_pa
     assert "--out" in refusal and "Traceback" not in refusal
     assert not (tmp_path / loser).exists()  # refused before anything was written
     published = json.loads((tmp_path / winner / "run.json").read_text())
-    assert published["forces"] == (FORCES if winner == "a" else FORCES[:1])  # its own input, not the other's
+    assert published["forces"] == (FORCES[:1] if winner == "a" else FORCES[1:2])  # its own, not the other's
 
 
 def test_a_rerun_on_new_input_and_fewer_forces_replaces_the_whole_publication_set(last_good, tmp_path, tiny_extract):

@@ -150,10 +150,11 @@ def _dask_scheduler(args: argparse.Namespace) -> str | None:
 
 def _run(args: argparse.Namespace) -> int:
     from toolkit.publish.disclosure import check_threshold
-    from toolkit.runner import run_reports
 
     if not args.no_suppression:
         check_threshold(args.suppress_below, allow_off=False)  # 0 only by --no-suppression; warnings come later
+    scheduler = _dask_scheduler(args)  # before the run's libraries load: a wrong command line is told at once
+    from toolkit.runner import run_reports
 
     result = run_reports(
         args.input,
@@ -162,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         forces=args.forces,
         workers=args.workers,
         kernels=args.kernels,
-        scheduler=_dask_scheduler(args),
+        scheduler=scheduler,
         work_dir=args.work,
         comparators=args.comparators,
         thresholds=args.thresholds,

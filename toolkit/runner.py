@@ -27,6 +27,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm import tqdm
@@ -49,18 +50,14 @@ from toolkit.publish.disclosure import (
     publish_provenance,
     publish_tables,
 )
-from toolkit.publish.kernels import KernelPool, hold_runtime_folder
 from toolkit.publish.metrics import collect_metrics
-from toolkit.publish.render import (
-    OVERVIEW_FILE,
-    REPORT_NOTEBOOK,
-    ReportFailed,
-    render_force_report,
-    render_national_overview,
-)
-from toolkit.publish.site import write_index, write_readme
 from toolkit.stats.tables import Inputs, prepare_statistics
 from toolkit.store import WorkFolder, format_json, write_atomically
+
+# Rendering's libraries (nbformat, jupyter_client, jinja2: half the start-up) are imported where a run
+# renders, so that a run refused for its arguments or its folders says so at once.
+if TYPE_CHECKING:
+    from toolkit.publish.kernels import KernelPool
 
 __all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
 
@@ -217,6 +214,8 @@ def decide_synthetic(input_path: Path, recorded: dict | None, synthetic: bool | 
 
 def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) -> float:
     """Render one force's report (or, for :data:`OVERVIEW`, the national overview); seconds taken."""
+    from toolkit.publish.render import render_force_report, render_national_overview
+
     started = time.perf_counter()
     if code == OVERVIEW:
         render_national_overview(work_dir, out_dir, km=km)
@@ -317,6 +316,8 @@ def _stop(executor, kernel_pool: KernelPool | None) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    for process in processes:  # gone before the run's kernel folder is removed: none writes there after
+        process.join(timeout=5)
     if kernel_pool is not None:
         kernel_pool.shutdown()
         executor.shutdown(wait=True)  # a render on a kernel that is gone, and cannot start again, ends at once
@@ -373,6 +374,8 @@ def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunR
     full disk or an unwritable folder is not one force's failure: it stops
     the run (``OSError``), so that nothing is swapped in.
     """
+    from toolkit.publish.render import OVERVIEW_FILE, ReportFailed
+
     result = RunResult(out_dir=out_dir)
     bar = tqdm(total=total, desc="reports", unit="report", disable=not progress)
     with closing(renders):  # stopping early (an error, Ctrl-C) stops the renders still queued
@@ -409,7 +412,7 @@ def run_reports(
     thresholds: str | Path | None = None,
     mapping: str | Path | None = None,
     suppression_threshold: int = DEFAULT_THRESHOLD,
-    notebook: str | Path = REPORT_NOTEBOOK,
+    notebook: str | Path | None = None,
     progress: bool = True,
     kernels: str = "warm",
     scheduler: str | None = None,
@@ -443,8 +446,8 @@ def run_reports(
     suppression_threshold : int, default 5
         Smallest count published: at least 3 (below 5 with a warning), or 0 to switch suppression
         off (internal use only).
-    notebook : path-like
-        The report template.
+    notebook : path-like, optional
+        The report template; default :data:`toolkit.publish.render.REPORT_NOTEBOOK`.
     progress : bool, default True
         Show a progress bar on standard error.
     kernels : {"warm", "fresh"}, default "warm"
@@ -501,6 +504,11 @@ def run_reports(
     # Both folders are held for the run's whole life and checked before any work; the run writes beside
     # them and swaps both in only when it has finished (toolkit.folders).
     folders = [(work_dir, "work folder"), (out_dir, "report folder")]
+    from toolkit.publish.kernels import KernelPool, hold_runtime_folder
+    from toolkit.publish.render import REPORT_NOTEBOOK
+    from toolkit.publish.site import write_index, write_readme
+
+    notebook = notebook or REPORT_NOTEBOOK
     with (
         _interrupt_on_sigterm(),
         staged_folders(folders) as (work, out),
