@@ -6,6 +6,7 @@ from toolkit.config import PLANS_DIR
 from toolkit.synthetic import generator
 
 EXTRACT_DATE = "2025-01-31"
+RUN_FORCES = ["E23000014", "E23000020", "W15000004"]  # large, the smallest in the small extract, Welsh
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,19 @@ def small_extract(tmp_path_factory):
     path = tmp_path_factory.mktemp("extract") / "small.csv"
     generator.write_extract(episodes, truth, path)
     return path, episodes, truth
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory, small_extract):
+    """One run of the small extract for three forces, as `make reports` does: (RunResult, folder).
+
+    Shared by the report, browser and Dask tests, which only read it (a run takes a quarter of a minute).
+    """
+    from toolkit import runner
+
+    path, _, _ = small_extract
+    folder = tmp_path_factory.mktemp("run")
+    result = runner.run_reports(
+        path, EXTRACT_DATE, folder / "reports", forces=RUN_FORCES, workers=2, work_dir=folder / "work", progress=False
+    )
+    return result, folder

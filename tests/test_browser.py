@@ -10,14 +10,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import EXTRACT_DATE
+from conftest import RUN_FORCES
 
-from toolkit import runner
 from toolkit.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.notebook
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-FORCES = ["E23000014", "E23000020"]  # a large force and the smallest in the extract
+FORCES = RUN_FORCES  # the shared run (conftest)
 
 
 def _chromium() -> tuple[str, str] | None:
@@ -60,12 +59,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, small_extract):
-    path, _, _ = small_extract
-    folder = tmp_path_factory.mktemp("site")
-    result = runner.run_reports(
-        path, EXTRACT_DATE, folder / "reports", forces=FORCES, workers=2, work_dir=folder / "work", progress=False
-    )
+def site(run):
+    """The shared run's published folder (conftest)."""
+    result, folder = run
     assert result.ok
     return folder / "reports"
 

@@ -1,13 +1,12 @@
 """The dask executor: renders as tasks on a Dask cluster give the same outputs as the local run."""
 
 import pytest
-from conftest import EXTRACT_DATE
+from conftest import EXTRACT_DATE, RUN_FORCES
 
 from toolkit import runner
 from toolkit.errors import ToolkitError
 
 pytestmark = pytest.mark.notebook
-FORCES = ["E23000014", "W15000004"]
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +16,15 @@ def cluster():
         yield local
 
 
-def test_dask_run_matches_the_local_run_byte_for_byte(cluster, small_extract, tmp_path):
+def test_dask_run_matches_the_local_run_byte_for_byte(cluster, small_extract, run, tmp_path):
+    """The same extract and forces as the shared local run (conftest), rendered as tasks on a cluster."""
     path, _, _ = small_extract
-    local = runner.run_reports(
-        path, EXTRACT_DATE, tmp_path / "local", forces=FORCES, work_dir=tmp_path / "work-local", progress=False
-    )
+    local, folder = run
     dask = runner.run_reports(
         path,
         EXTRACT_DATE,
         tmp_path / "dask",
-        forces=FORCES,
+        forces=RUN_FORCES,
         work_dir=tmp_path / "work-dask",
         progress=False,
         scheduler=cluster.scheduler_address,
@@ -34,7 +32,7 @@ def test_dask_run_matches_the_local_run_byte_for_byte(cluster, small_extract, tm
     assert local.ok and dask.ok
     assert sorted(p.name for p in dask.reports.values()) == sorted(p.name for p in local.reports.values())
     for name in ("findings.json", "metrics.csv", "data_quality.csv", "national-overview.html"):
-        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+        assert (tmp_path / "dask" / name).read_bytes() == (folder / "reports" / name).read_bytes(), name
     for report in local.reports.values():
         assert (tmp_path / "dask" / report.name).read_bytes() == report.read_bytes(), report.name
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 import pytest
-from conftest import EXTRACT_DATE
+from conftest import EXTRACT_DATE, RUN_FORCES
 from statsmodels.stats.proportion import proportion_confint
 
 from toolkit import runner
@@ -20,7 +20,7 @@ from toolkit.publish import kernels, render
 from toolkit.store import WorkFolder
 
 pytestmark = pytest.mark.notebook
-FORCES = ["E23000014", "E23000020", "W15000004"]  # large, the smallest in the extract, Welsh
+FORCES = RUN_FORCES  # the shared run's (conftest): large, the smallest in the extract, Welsh
 FIXTURE_NOTEBOOK = PROJECT_ROOT / "tests" / "fixtures" / "notebooks" / "fails_for_one_force.ipynb"
 
 
@@ -47,16 +47,6 @@ def parse(path: Path) -> _Cells:
     parser = _Cells()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, small_extract):
-    path, _, _ = small_extract
-    folder = tmp_path_factory.mktemp("run")
-    result = runner.run_reports(
-        path, EXTRACT_DATE, folder / "reports", forces=FORCES, workers=2, work_dir=folder / "work", progress=False
-    )
-    return result, folder
 
 
 def test_every_requested_force_has_a_report_and_the_run_succeeded(run):

@@ -282,8 +282,7 @@ def _render_all(
             return _render_one(task, *args, km=km)
 
     if kernel_pool is None:
-        # Workers leave Ctrl-C to the run, which stops them: otherwise each prints its own traceback.
-        executor = ProcessPoolExecutor(max_workers=workers, initializer=signal.signal, initargs=_IGNORE_SIGINT)
+        executor = ProcessPoolExecutor(max_workers=workers, initializer=_leave_signals_to_the_run)
     else:
         executor = ThreadPoolExecutor(workers)
     try:
@@ -302,7 +301,11 @@ def _render_all(
     executor.shutdown(wait=True)
 
 
-_IGNORE_SIGINT = (signal.SIGINT, signal.SIG_IGN)
+def _leave_signals_to_the_run() -> None:
+    """In a worker process: Ctrl-C is the run's to handle (each worker would print its own traceback), and
+    SIGTERM, the run's way to stop a worker, ends it at once (a fork inherits the run's handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop(executor, kernel_pool: KernelPool | None) -> None:
