@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -217,10 +218,13 @@ def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) 
     from toolkit.publish.render import render_force_report, render_national_overview
 
     started = time.perf_counter()
-    if code == OVERVIEW:
-        render_national_overview(work_dir, out_dir, km=km)
-    else:
-        render_force_report(code, work_dir, out_dir, notebook=notebook, km=km)
+    try:
+        if code == OVERVIEW:
+            render_national_overview(work_dir, out_dir, km=km)
+        else:
+            render_force_report(code, work_dir, out_dir, notebook=notebook, km=km)
+    except SystemExit as stopped:  # a worker process the run stopped (_stop_worker), its render unwound
+        os._exit(stopped.code)  # the pool would otherwise keep the process waiting for work that never comes
     return time.perf_counter() - started
 
 
@@ -303,9 +307,13 @@ def _render_all(
 
 def _leave_signals_to_the_run() -> None:
     """In a worker process: Ctrl-C is the run's to handle (each worker would print its own traceback), and
-    SIGTERM, the run's way to stop a worker, ends it at once (a fork inherits the run's handler)."""
+    SIGTERM, the run's way to stop a worker, unwinds its render (a fork would inherit the run's handler)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # the render unwinds: its kernel is shut down, its files removed
 
 
 def _stop(executor, kernel_pool: KernelPool | None) -> None:
@@ -321,6 +329,9 @@ def _stop(executor, kernel_pool: KernelPool | None) -> None:
         process.terminate()
     for process in processes:  # gone before the run's kernel folder is removed: none writes there after
         process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
     if kernel_pool is not None:
         kernel_pool.shutdown()
         executor.shutdown(wait=True)  # a render on a kernel that is gone, and cannot start again, ends at once
