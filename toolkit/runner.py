@@ -223,8 +223,12 @@ def _render_one(code: str, work_dir: str, out_dir: str, notebook: str, km=None) 
             render_national_overview(work_dir, out_dir, km=km)
         else:
             render_force_report(code, work_dir, out_dir, notebook=notebook, km=km)
-    except SystemExit as stopped:  # a worker process the run stopped (_stop_worker), its render unwound
-        os._exit(stopped.code)  # the pool would otherwise keep the process waiting for work that never comes
+    except SystemExit as stopped:
+        if not _WORKER_STOPPED.is_set():
+            raise
+        # A worker process the run stopped (_stop_worker), its render unwound: the pool would otherwise
+        # keep it waiting for work that never comes.
+        os._exit(stopped.code)
     return time.perf_counter() - started
 
 
@@ -312,7 +316,11 @@ def _leave_signals_to_the_run() -> None:
     signal.signal(signal.SIGTERM, _stop_worker)
 
 
+_WORKER_STOPPED = threading.Event()  # set in a worker process the run stopped
+
+
 def _stop_worker(signum, frame) -> None:
+    _WORKER_STOPPED.set()
     raise SystemExit(128 + signum)  # the render unwinds: its kernel is shut down, its files removed
 
 
