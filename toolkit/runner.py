@@ -330,7 +330,7 @@ def _stop(executor, kernel_pool: KernelPool | None) -> None:
     # The renders being torn down would each log their kernel's death: noise once the run is stopping.
     logging.disable(logging.CRITICAL)
     # The process pool has no public way to stop a running task, and forgets its processes on shutdown:
-    # they are taken first, and ended; each one's kernel exits when its parent goes (the kernel polls).
+    # they are taken first and sent SIGTERM, which unwinds each one's render and its kernel (_stop_worker).
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
@@ -523,14 +523,14 @@ def run_reports(
     if out_dir == work_dir or work_dir in out_dir.parents or out_dir in work_dir.parents:
         raise ToolkitError("the work folder holds record-level data: keep it apart from the report folder")
 
-    # Both folders are held for the run's whole life and checked before any work; the run writes beside
-    # them and swaps both in only when it has finished (toolkit.folders).
-    folders = [(work_dir, "work folder"), (out_dir, "report folder")]
     from toolkit.publish.kernels import KernelPool, hold_runtime_folder
     from toolkit.publish.render import REPORT_NOTEBOOK
     from toolkit.publish.site import write_index, write_readme
 
     notebook = notebook or REPORT_NOTEBOOK
+    # Both folders are held for the run's whole life and checked before any work; the run writes beside
+    # them and swaps both in only when it has finished (toolkit.folders).
+    folders = [(work_dir, "work folder"), (out_dir, "report folder")]
     with (
         _interrupt_on_sigterm(),
         staged_folders(folders) as (work, out),
