@@ -25,6 +25,7 @@ import pandas as pd
 from toolkit.dates import ExtractDate
 from toolkit.ingest.clean import CleanResult
 from toolkit.stats.consistency import CONSISTENCY_TABLES, describe_case_mix, summarise_consistency
+from toolkit.stats.outcomes import OUTCOME_TABLES, summarise_outcomes
 from toolkit.stats.practice import summarise_practice, tabulate_grade_mix
 from toolkit.stats.profile import summarise_night_reports
 from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
@@ -121,6 +122,7 @@ PREPARED_TABLES = (
     ),
     PreparedTable(("grade_mix",), lambda i, t: tabulate_grade_mix(i.episodes, i.comparator_groups)),
     PreparedTable(("night_reports",), lambda i, t: summarise_night_reports(i.episodes, i.comparator_groups)),
+    PreparedTable(OUTCOME_TABLES, lambda i, t: summarise_outcomes(i.episodes, i.covered)),
     PreparedTable(
         CONSISTENCY_TABLES,
         lambda i, t: summarise_consistency(i.episodes, i.comparator_groups, case_mix=i.case_mix),
