@@ -48,8 +48,15 @@ def test_repeats_reproduce_the_published_repeat_share(national_year):
     episodes, _ = national_year
     table = repeats.summarise_repeats(episodes)
     national = table[table["force_code"] == NATIONAL].iloc[0]
-    assert national["repeat_share"] == pytest.approx(0.63, abs=0.03)  # NCA 2016/17
-    assert national["children"] == episodes.groupby(["force_code", "person_id"]).ngroups
+    children = episodes.groupby(["force_code", "person_id"]).ngroups
+    assert national["children"] == children
+    # Repeats are the episodes beyond each child's first: at the generator's 2.1 episodes per child
+    # (NCA 2014/15), 1 - 1/2.1 = 52% of episodes. (The generator's own "63% repeats" counts every
+    # episode of a child missing twice or more, the definition this table no longer uses.)
+    assert national["repeat_episodes"] == len(episodes) - children
+    assert national["repeat_share"] == pytest.approx(1 - children / len(episodes))
+    assert national["repeat_share"] == pytest.approx(1 - 1 / 2.1, abs=0.03)
+    assert (table["repeat_episodes"] == table["episodes"] - table["children"]).all()
     assert table.drop(table.index[-1])["episodes"].sum() == len(episodes)
     assert (table["children_3_plus"] <= table["children_2_plus"]).all()
     assert (table["frequently_missing"] <= table["children_3_plus"]).all()
@@ -68,3 +75,26 @@ def test_frequently_missing_rule_is_configurable():
     assert repeats.flag_frequently_missing(episodes, {"episodes": 2, "days": 50}).sum() == 1
     with pytest.raises(ValueError):
         repeats.flag_frequently_missing(episodes, {"episodes": 1, "days": 10})
+
+
+def test_repeat_episodes_are_the_episodes_beyond_each_childs_first():
+    """Hand-worked: one child missing three times and one once has 2 repeats of 4 episodes, not 3 of 4."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    episodes = pd.DataFrame(
+        {
+            "force_code": ["E23000001"] * 4 + ["E23000002"] * 3,
+            "person_id": ["a", "a", "a", "b", "c", "d", "e"],
+            "reported_at": pd.to_datetime(
+                ["2024-01-01", "2024-02-01", "2024-03-01", "2024-01-05"] + ["2024-01-01"] * 3
+            ),
+        }
+    )
+    table = repeats.summarise_repeats(episodes).set_index("force_code")
+    assert table.loc["E23000001", ["episodes", "children", "repeat_episodes"]].tolist() == [4, 2, 2]
+    assert table.loc["E23000001", "repeat_share"] == pytest.approx(0.5)
+    assert table.loc["E23000002", "repeat_episodes"] == 0 and table.loc["E23000002", "repeat_share"] == 0
+    assert table.loc[NATIONAL, "repeat_episodes"] == 2 and table.loc[NATIONAL, "repeat_share"] == pytest.approx(2 / 7)
+    lower, upper = proportion_confint(2, 7, method="wilson")
+    assert table.loc[NATIONAL, ["repeat_share_lower", "repeat_share_upper"]].tolist() == pytest.approx([lower, upper])
+    assert pd.api.types.is_integer_dtype(table["repeat_episodes"])

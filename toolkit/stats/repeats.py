@@ -15,8 +15,12 @@ Examples
 >>> row = table[table["force_code"] == "E23000014"].iloc[0]
 >>> int(row["children"]), int(row["children_2_plus"]), int(row["frequently_missing"])
 (3, 1, 1)
->>> round(float(row["repeat_share"]), 2)
-0.6
+
+Child ``a``'s second and third episodes are the repeats: 2 of the 5 episodes
+(episodes less children), not all 3 of ``a``'s.
+
+>>> int(row["repeat_episodes"]), round(float(row["repeat_share"]), 2)
+(2, 0.4)
 """
 
 from __future__ import annotations
@@ -60,9 +64,13 @@ def summarise_repeats(episodes: pd.DataFrame, rule: dict | None = None) -> pd.Da
     -------
     pandas.DataFrame
         Per force and England and Wales: ``children``, ``episodes``,
-        ``children_2_plus``, ``children_3_plus``, ``repeat_episodes`` (episodes
-        of children with two or more), ``repeat_share`` with a Wilson 95%
-        interval, ``frequently_missing`` (children meeting the rule) and ``rule``.
+        ``children_2_plus``, ``children_3_plus``, ``repeat_episodes`` (the
+        episodes beyond each child's first: ``episodes - children``, the
+        published national definition), ``repeat_share`` (``repeat_episodes``
+        over ``episodes``) with a Wilson 95% interval, ``frequently_missing``
+        (children meeting the rule) and ``rule``. ``children`` and the
+        ``children_*`` and ``frequently_missing`` columns count children; the
+        others count episodes.
     """
     rule = rule or FREQUENT_RULE
     codes = episodes["force_code"].astype(str)
@@ -77,7 +85,8 @@ def summarise_repeats(episodes: pd.DataFrame, rule: dict | None = None) -> pd.Da
                 "episodes": int(d["episodes"].sum()),
                 "children_2_plus": int((d["episodes"] >= 2).sum()),
                 "children_3_plus": int((d["episodes"] >= 3).sum()),
-                "repeat_episodes": int(d.loc[d["episodes"] >= 2, "episodes"].sum()),
+                # Every episode but each child's first: a child missing twice has one repeat, not two.
+                "repeat_episodes": int(d["episodes"].sum() - len(d)),
                 "frequently_missing": int(d["frequent"].sum()),
             }
         )
@@ -89,5 +98,8 @@ def summarise_repeats(episodes: pd.DataFrame, rule: dict | None = None) -> pd.Da
     table["repeat_share_lower"] = share["lower"].to_numpy()
     table["repeat_share_upper"] = share["upper"].to_numpy()
     table["rule"] = f"{rule['episodes']} or more episodes within {rule['days']} days"
-    table["method"] = "counts of pseudonymised children within each force; Wilson 95% interval for the share"
+    table["method"] = (
+        "counts of pseudonymised children within each force; repeat episodes are those beyond each child's "
+        "first (episodes less children); Wilson 95% interval for the share"
+    )
     return table.reset_index().rename(columns={"index": "force_code"})
