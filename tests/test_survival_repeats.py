@@ -1,8 +1,18 @@
-"""Time to return and repeat missing: textbook values, published shares, degenerate inputs."""
+"""Time to return, repeat missing and desensitisation: textbook values,
+independent implementations, published shares, planted effects, degenerate inputs."""
+
+import itertools
+import time
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
+from scipy import optimize, special, stats
+from scipy.special import logsumexp
+from statsmodels.stats.proportion import proportion_confint
+from statsmodels.tools.numdiff import approx_hess
 
 from toolkit.forces import NATIONAL
 from toolkit.stats import repeats, survival
@@ -79,8 +89,6 @@ def test_frequently_missing_rule_is_configurable():
 
 def test_repeat_episodes_are_the_episodes_beyond_each_childs_first():
     """Hand-worked: one child missing three times and one once has 2 repeats of 4 episodes, not 3 of 4."""
-    from statsmodels.stats.proportion import proportion_confint
-
     episodes = pd.DataFrame(
         {
             "force_code": ["E23000001"] * 4 + ["E23000002"] * 3,
@@ -98,3 +106,234 @@ def test_repeat_episodes_are_the_episodes_beyond_each_childs_first():
     lower, upper = proportion_confint(2, 7, method="wilson")
     assert table.loc[NATIONAL, ["repeat_share_lower", "repeat_share_upper"]].tolist() == pytest.approx([lower, upper])
     assert pd.api.types.is_integer_dtype(table["repeat_episodes"])
+
+
+# --- Desensitisation: the conditional logistic regression and its table -----------------------------------
+
+
+def _brute_force_loglike(beta, y, X, groups):
+    """The exact conditional log-likelihood by enumerating every subset of each group's size of events."""
+    total = 0.0
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        k = int(y[rows].sum())
+        if 0 < k < len(rows):
+            eta = X[rows] @ beta
+            subsets = [eta[list(s)].sum() for s in itertools.combinations(range(len(rows)), k)]
+            total += eta[y[rows] == 1].sum() - logsumexp(subsets)
+    return total
+
+
+def _random_groups(rng, groups=60, most=6, p=3):
+    sizes = rng.integers(1, most + 1, groups)
+    group = np.repeat(np.arange(groups), sizes)
+    X = np.c_[rng.normal(size=(len(group), p - 1)), rng.integers(0, 2, len(group))]
+    linear = rng.normal(0, 1.5, groups)[group] + X @ rng.normal(0, 0.7, p)
+    y = (rng.random(len(group)) < special.expit(linear)).astype(float)
+    return y, X, group
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_conditional_likelihood_and_derivatives_match_brute_force_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    y, X, group = _random_groups(rng, groups=40, most=9)
+    beta = rng.normal(0, 0.8, X.shape[1])
+    buckets = repeats._bucket_groups(y, X, group, np.zeros(len(y), dtype=int))
+    loglike, score, hessian = repeats._unit_derivatives(buckets, beta[None, :])
+    exact = _brute_force_loglike(beta, y, X, group)
+    assert loglike[0] == pytest.approx(exact, rel=1e-10)
+    numeric_score = optimize.approx_fprime(beta, _brute_force_loglike, 1e-6, y, X, group)
+    assert score[0] == pytest.approx(numeric_score, rel=1e-4, abs=1e-4)
+    numeric_hessian = approx_hess(beta, _brute_force_loglike, args=(y, X, group))
+    assert hessian[0] == pytest.approx(numeric_hessian, rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_conditional_logit_matches_statsmodels_and_scipy_on_the_exact_likelihood(seed):
+    from statsmodels.discrete.conditional_models import ConditionalLogit
+
+    rng = np.random.default_rng(seed)
+    y, X, group = _random_groups(rng, groups=80)
+    fit = repeats.fit_conditional_logit(y, X, group)
+    assert fit.converged.all() and fit.estimated.all()
+    # scipy's optimiser on the enumerated likelihood: an implementation that shares nothing with the fit.
+    best = optimize.minimize(lambda b: -_brute_force_loglike(b, y, X, group), np.zeros(X.shape[1]), method="BFGS")
+    assert fit.params[0] == pytest.approx(best.x, abs=1e-4)
+    assert fit.loglike[0] == pytest.approx(-best.fun, rel=1e-8)
+    variance = np.linalg.inv(-approx_hess(fit.params[0], _brute_force_loglike, args=(y, X, group)))
+    assert np.diag(fit.cov[0]) == pytest.approx(np.diag(variance), rel=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels says it dropped the groups without variation
+        reference = ConditionalLogit(y, X, groups=group).fit(method="newton", maxiter=50)
+    assert fit.params[0] == pytest.approx(reference.params, abs=1e-6)
+    assert np.sqrt(np.diag(fit.cov[0])) == pytest.approx(reference.bse, rel=1e-4)
+    informative = pd.Series(y).groupby(group).agg(lambda v: 0 < v.sum() < len(v))
+    assert fit.groups[0] == informative.sum() and fit.rows[0] == reference.nobs
+
+
+def test_pairs_give_the_logistic_regression_on_their_differences():
+    """Pairs with one event each: P(the event is the one it is) = expit((x_event - x_other) b), by hand."""
+    rng = np.random.default_rng(8)
+    pairs = 300
+    X = rng.normal(size=(2 * pairs, 2))
+    group = np.repeat(np.arange(pairs), 2)
+    first_is_event = rng.random(pairs) < special.expit((X[0::2] - X[1::2]) @ [0.8, -0.4])
+    y = np.empty(2 * pairs)
+    y[0::2], y[1::2] = first_is_event, ~first_is_event
+    diff = np.where(first_is_event[:, None], X[0::2] - X[1::2], X[1::2] - X[0::2])
+
+    def minus_loglike(b):
+        return -np.log(special.expit(diff @ b)).sum()
+
+    best = optimize.minimize(minus_loglike, np.zeros(2), method="BFGS", options={"gtol": 1e-10})
+    p = special.expit(diff @ best.x)
+    information = (diff * (p * (1 - p))[:, None]).T @ diff  # the pairs likelihood's information, by hand
+    fit = repeats.fit_conditional_logit(y, X, group)
+    assert fit.params[0] == pytest.approx(best.x, abs=1e-6)
+    assert fit.cov[0] == pytest.approx(np.linalg.inv(information), rel=1e-6)
+
+
+def test_units_are_fitted_as_separate_models_in_one_pass():
+    rng = np.random.default_rng(9)
+    y1, X1, g1 = _random_groups(rng, groups=50)
+    y2, X2, g2 = _random_groups(rng, groups=70)
+    both = repeats.fit_conditional_logit(
+        np.r_[y1, y2], np.r_[X1, X2], np.r_[g1, g2 + 1000], units=np.r_[["b"] * len(y1), ["a"] * len(y2)]
+    )
+    alone = [repeats.fit_conditional_logit(y, X, g) for y, X, g in ((y2, X2, g2), (y1, X1, g1))]  # "a" first
+    for unit, fit in enumerate(alone):
+        assert both.params[unit] == pytest.approx(fit.params[0], abs=1e-8)
+        assert both.cov[unit] == pytest.approx(fit.cov[0], rel=1e-8)
+        assert both.groups[unit] == fit.groups[0]
+
+
+def test_a_covariate_that_separates_the_outcomes_is_left_out_not_run_to_infinity():
+    rng = np.random.default_rng(10)
+    y, X, group = _random_groups(rng, groups=200)
+    events = pd.Series(y).groupby(group).transform("sum").to_numpy()
+    sizes = pd.Series(y).groupby(group).transform("size").to_numpy()
+    flag = np.zeros(len(y))
+    # Flagged at three episodes graded higher of children also graded lower: the likelihood grows without end.
+    flag[np.flatnonzero((y == 1) & (events > 0) & (events < sizes))[:3]] = 1
+    fit = repeats.fit_conditional_logit(y, np.c_[X, flag], group)
+    assert fit.converged.all() and fit.separated[0].tolist() == [False, False, False, True]
+    assert not fit.estimated[0, 3] and np.isnan(fit.cov[0, 3, 3])
+    alone = repeats.fit_conditional_logit(y, X, group)
+    assert fit.params[0, :3] == pytest.approx(alone.params[0], abs=1e-8)
+
+
+def _simulate_children(seed, slope, children=900, confounding=-0.3):
+    """Episodes of children whose grade falls (slope < 0) with each earlier episode, within child.
+
+    Children who go missing more often are graded lower at every episode (``confounding`` per episode
+    of the child): a pooled comparison would read that as desensitisation, a within-child one must not.
+    Two forces share the same pseudonyms, which are different children.
+    """
+    rng = np.random.default_rng(seed)
+    count = 1 + rng.poisson(2.5, children)
+    child = np.repeat(np.arange(children), count)
+    earlier = np.concatenate([np.arange(n) for n in count])
+    baseline = rng.normal(0, 1.2, children) + confounding * count
+    flagged = rng.random(len(child)) < 0.3  # recorded at some episodes of a child, not others
+    age = np.repeat(rng.integers(12, 17, children), count) + (earlier >= 3)
+    linear = baseline[child] + slope * np.minimum(earlier, 4) + 0.8 * flagged + 0.1 * (age - 15)
+    higher = rng.random(len(child)) < special.expit(linear)
+    return pd.DataFrame(
+        {
+            "force_code": np.where(child % 2 == 0, "E23000001", "W15000004"),
+            "person_id": (child // 2).astype(str),
+            "reported_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(earlier * 20 + child % 7, unit="D"),
+            "category": "missing",
+            "risk_initial": np.where(higher, "medium", "low"),
+            "age": age,
+            "looked_after": "no",
+            "risk_factors": np.where(flagged, "cse", None),
+        }
+    )
+
+
+def test_a_planted_slope_is_recovered_within_its_interval_and_a_null_one_is_not_found():
+    planted = np.log(0.75)
+    covered, found_null, pooled_found = 0, 0, 0
+    seeds = range(20)
+    for seed in seeds:
+        table = repeats.summarise_repeat_desensitisation(_simulate_children(seed, planted))
+        national = table.set_index(["force_code", "measure"]).loc[(NATIONAL, "medium_or_high")]
+        covered += national["lower"] <= np.exp(planted) <= national["upper"]
+        null_episodes = _simulate_children(100 + seed, 0.0)
+        null = repeats.summarise_repeat_desensitisation(null_episodes).set_index(["force_code", "measure"])
+        found_null += null.loc[(NATIONAL, "medium_or_high"), "band"] in ("below_998", "above_998")
+        # A pooled logistic regression, children not told apart, reads the confounding as a trend.
+        earlier = repeats.count_earlier_episodes(null_episodes).clip(upper=4)
+        higher = (null_episodes["risk_initial"] == "medium").astype(float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pooled = sm.Logit(higher, sm.add_constant(earlier.astype(float))).fit(disp=0)
+        pooled_found += pooled.pvalues.iloc[1] < 0.002
+    assert covered >= 17  # a 95% interval covers the truth 19 times in 20, give or take
+    assert found_null <= 1  # beyond 99.8%: 1 in 500 expected
+    assert pooled_found >= 15  # the confounding is strong enough to mislead a pooled model
+    # One planted fit, end to end: the table's figures.
+    table = repeats.summarise_repeat_desensitisation(_simulate_children(0, planted)).set_index(
+        ["force_code", "measure"]
+    )
+    national = table.loc[(NATIONAL, "medium_or_high")]
+    assert national["band"] == "below_998" and national["value"] == pytest.approx(0.75, abs=0.08)
+    assert national["adjusted_for"] == "age; cse"
+    assert national["z"] == pytest.approx(np.log(national["value"]) / national["std_error"])
+    z = stats.norm.ppf(0.975)
+    assert national["lower"] == pytest.approx(np.exp(national["log_odds"] - z * national["std_error"]))
+
+
+def test_the_desensitisation_table_has_every_force_and_groups_children_within_their_force():
+    episodes = _simulate_children(3, np.log(0.75))
+    table = repeats.summarise_repeat_desensitisation(episodes)
+    assert len(table) == 2 * 3 and set(table["measure"]) == set(repeats.DESENSITISATION_OUTCOMES)
+    assert all(pd.api.types.is_integer_dtype(table[c]) for c in ("children", "episodes", "events"))
+    graded = table[table["measure"] == "medium_or_high"].set_index("force_code")
+    # Child "0" of one force is not child "0" of the other: the national model has both forces' children.
+    assert graded.loc[NATIONAL, "children"] == graded.loc[["E23000001", "W15000004"], "children"].sum()
+    assert graded.loc[NATIONAL, "episodes"] == graded.loc[["E23000001", "W15000004"], "episodes"].sum()
+    per_child = episodes.groupby(["force_code", "person_id"])["risk_initial"].agg(
+        lambda g: len(g) >= 2 and g.nunique() == 2
+    )
+    assert graded.loc[NATIONAL, "children"] == per_child.sum()
+    assert (graded["events"] < graded["episodes"]).all()
+    # No absent episode and no "no apparent risk" grade: nothing to fit, and the reason says so.
+    inactive = table[table["measure"] == "no_active_response"]
+    assert (inactive["band"] == "not_estimable").all() and inactive["value"].isna().all()
+    assert (inactive["children"] == 0).all()
+    assert inactive["method"].str.startswith("not fitted: no child").all()
+
+
+def test_fewer_than_20_contributing_children_are_not_fitted_and_absent_counts_as_not_higher():
+    episodes = _simulate_children(4, np.log(0.75), children=400)
+    small = episodes[episodes["person_id"].astype(int) < 25].copy()
+    small.loc[small.index[::5], ["category", "risk_initial"]] = ["absent", "no_apparent_risk"]
+    table = repeats.summarise_repeat_desensitisation(small).set_index(["force_code", "measure"])
+    row = table.loc[("E23000001", "medium_or_high")]
+    assert 0 < row["children"] < repeats.MIN_CHILDREN and np.isnan(row["value"]) and row["band"] == "not_estimable"
+    assert row["method"] == "not fitted: fewer than 20 children have two or more modelled episodes with both outcomes"
+    # "absent" episodes are graded episodes that are not medium or high; in the other outcome they are events.
+    keep, event = repeats._select_outcome(small, "medium_or_high")
+    absent = small["category"] == "absent"
+    assert keep[absent].all() and (event[absent] == 0).all()
+    keep, event = repeats._select_outcome(small, "no_active_response")
+    assert keep[absent].all() and (event[absent] == 1).all() and (event[~absent] == 0).all()
+
+
+def test_desensitisation_on_a_national_year_finds_no_trend_the_generator_did_not_plant(national_year):
+    """The generator grades each episode without regard to the child's earlier ones: a null for every force."""
+    episodes, _ = national_year
+    started = time.perf_counter()
+    table = repeats.summarise_repeat_desensitisation(episodes)
+    elapsed = time.perf_counter() - started
+    assert len(table) == 2 * 44 and set(table["force_code"]) == set(episodes["force_code"].astype(str)) | {NATIONAL}
+    fitted = table[table["band"] != "not_estimable"]
+    assert len(fitted) >= 80
+    assert fitted["band"].isin(["below_998", "above_998"]).sum() <= 2  # 0.17 expected of 86
+    assert (~fitted["band"].eq("within")).sum() <= 10  # 4.3 expected beyond 95%
+    national = table[table["force_code"] == NATIONAL].set_index("measure")
+    assert (national["lower"] < 1).all() and (national["upper"] > 1).all()
+    assert (national["children"] > 10_000).all()
+    assert elapsed < 60  # a few seconds on an idle 2-core machine
