@@ -1,4 +1,4 @@
-"""Time to return, repeat missing and desensitisation: textbook values,
+"""Time to return, repeat missing, desensitisation and time to the next episode: textbook values,
 independent implementations, published shares, planted effects, degenerate inputs."""
 
 import itertools
@@ -337,3 +337,108 @@ def test_desensitisation_on_a_national_year_finds_no_trend_the_generator_did_not
     assert (national["lower"] < 1).all() and (national["upper"] > 1).all()
     assert (national["children"] > 10_000).all()
     assert elapsed < 60  # a few seconds on an idle 2-core machine
+
+
+# --- Time to the next episode ----------------------------------------------------------------------------
+
+
+def _km_by_hand(days, events, t):
+    """Product-limit estimate of S(t), written out: at each event time, (at risk - events) / at risk."""
+    survival = 1.0
+    for u in np.unique(days[events & (days <= t)]):
+        at_risk = (days >= u).sum()
+        survival *= 1 - (events & (days == u)).sum() / at_risk
+    return survival
+
+
+def test_time_to_next_matches_a_hand_worked_case():
+    """Child a: back 2 Jan, reported 11 Jan (9 days); back 12 Jan, reported 1 Mar (49 days); back 2 Mar, last.
+
+    Child b: back 3 Jan, last. Child c: its one episode has no return and is left out. Days to the end of
+    31 March: a's last 30, b's 89. KM: 9 (event, 4 at risk), 30 (censored), 49 (event, 2 at risk), 89:
+    S(28) = 3/4; S(49) = 3/4 * 1/2 = 3/8, so the median is 49 days.
+    """
+    episodes = pd.DataFrame(
+        {
+            "force_code": "E23000001",
+            "person_id": ["a", "a", "a", "b", "c"],
+            "reported_at": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-03-01", "2024-01-01", "2024-01-05"]),
+            "returned_at": pd.to_datetime(["2024-01-02", "2024-01-12", "2024-03-02", "2024-01-03", None]),
+        }
+    )
+    table = repeats.summarise_time_to_next(episodes, "2024-03-31").set_index("force_code")
+    row = table.loc["E23000001"]
+    counts = ["returns", "reported_again", "censored", "repeat_episodes", "repeats_within_28d"]
+    assert row[counts].tolist() == [4, 2, 2, 2, 1]
+    assert row["again_within_28d"] == pytest.approx(1 / 4)
+    assert row["median_days"] == pytest.approx(49)
+    assert row["repeats_within_28d_share"] == pytest.approx(1 / 2)
+    lower, upper = proportion_confint(1, 2, method="wilson")
+    assert [row["repeats_within_28d_share_lower"], row["repeats_within_28d_share_upper"]] == pytest.approx(
+        [lower, upper]
+    )
+    assert row["again_within_28d_lower"] < 1 / 4 < row["again_within_28d_upper"]
+    assert table.loc[NATIONAL, counts].tolist() == row[counts].tolist()
+    assert all(pd.api.types.is_integer_dtype(table[c]) for c in counts)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_time_to_next_matches_an_independent_kaplan_meier_at_random_inputs(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 300))
+    episodes = pd.DataFrame(
+        {
+            "force_code": rng.choice(["E23000001", "E23000002"], n),
+            "person_id": rng.integers(0, n // 3, n).astype(str),
+            # Whole days, so that gaps tie and the estimator's handling of ties is tested.
+            "reported_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 330, n), unit="D"),
+        }
+    )
+    episodes["returned_at"] = (episodes["reported_at"] + pd.Timedelta(hours=1)).where(rng.random(n) < 0.8)
+    table = repeats.summarise_time_to_next(episodes, "2024-12-31").set_index("force_code")
+    for code, mine in [*episodes.groupby("force_code"), (NATIONAL, episodes)]:
+        rows = []
+        for _, child in mine.groupby(["force_code", "person_id"]):
+            child = child.sort_values("reported_at", kind="stable")  # ties in the extract's order, as the table
+            following = child["reported_at"].shift(-1)
+            for back, after in zip(child["returned_at"], following, strict=True):
+                if pd.notna(back):
+                    end = after if pd.notna(after) else pd.Timestamp("2024-12-31 23:59:59.999999")
+                    rows.append((max((end - back).total_seconds() / 86400, 0), pd.notna(after)))
+        days, events = np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=bool)
+        row = table.loc[code]
+        assert row["returns"] == len(days) and row["reported_again"] == events.sum()
+        assert row["again_within_28d"] == pytest.approx(1 - _km_by_hand(days, events, 28))
+        # The median: the first event time at which the product-limit estimate is at or below a half.
+        halves = [u for u in np.unique(days[events]) if _km_by_hand(days, events, u) <= 0.5]
+        assert row["median_days"] == pytest.approx(halves[0]) if halves else np.isnan(row["median_days"])
+        assert row["repeats_within_28d"] == (events & (days <= 28)).sum()
+        repeat_episodes = len(mine) - mine.groupby(["force_code", "person_id"]).ngroups
+        assert row["repeat_episodes"] == repeat_episodes and row["reported_again"] <= repeat_episodes
+        assert row["reported_again"] + row["censored"] == row["returns"]
+
+
+def test_time_to_next_on_a_national_year_gives_every_force_a_row(national_year):
+    episodes, truth = national_year
+    episodes = episodes.copy()
+    silent = "W15000004"
+    episodes.loc[episodes["force_code"] == silent, "returned_at"] = pd.NaT  # a force that records no return
+    table = repeats.summarise_time_to_next(episodes, truth["extract_date"]).set_index("force_code")
+    assert len(table) == 44
+    assert table.loc[silent, ["returns", "reported_again", "repeats_within_28d"]].tolist() == [0, 0, 0]
+    assert table.loc[silent, "method"] == "not computed: no episode has a recorded return"
+    assert np.isnan(table.loc[silent, "again_within_28d"]) and np.isnan(table.loc[silent, "repeats_within_28d_share"])
+    others = table.drop(index=[silent, NATIONAL])
+    assert table.loc[NATIONAL, "returns"] == others["returns"].sum()
+    # A force of a handful of children, none reported twice, has a share of 0 without an interval, and says so.
+    never = others[others["reported_again"] == 0]
+    assert (never["again_within_28d"] == 0).all() and never["again_within_28d_lower"].isna().all()
+    assert never["method"].str.contains("no return was followed by another report").all()
+    others = others[others["reported_again"] > 0]
+    assert len(others) >= 40
+    assert (others["again_within_28d_lower"] < others["again_within_28d"]).all()
+    assert (others["again_within_28d"] < others["again_within_28d_upper"]).all()
+    summary = repeats.summarise_repeats(episodes).set_index("force_code")
+    assert (table["repeat_episodes"] == summary.loc[table.index, "repeat_episodes"]).all()
+    assert (table["reported_again"] <= table["repeat_episodes"]).all()
+    assert 0 < table.loc[NATIONAL, "again_within_28d"] < 1 and table.loc[NATIONAL, "median_days"] > 28

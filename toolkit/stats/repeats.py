@@ -4,7 +4,7 @@ Repeat episodes are the strongest warning sign the inspection describes: a
 child who keeps going missing is at risk of exploitation. Children are
 pseudonyms within a force, so repeats are counted within each force.
 
-Two tables:
+Three tables:
 
 - :func:`summarise_repeats` (``repeats``): children missing twice and three
   times or more, the share of episodes that are repeats, frequent missing.
@@ -13,6 +13,9 @@ Two tables:
   time. Whether a child's later episodes are graded lower, or given no active
   response, than the same child's earlier ones: conditional logistic
   regression grouped by child (:func:`fit_conditional_logit`).
+- :func:`summarise_time_to_next` (``time_to_next``): Kaplan-Meier of the
+  days from a child's return to the child's next report, and the share of
+  repeat episodes reported within 28 days of the previous return.
 
 Examples
 --------
@@ -35,12 +38,15 @@ Child ``a``'s second and third episodes are the repeats: 2 of the 5 episodes
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight
 
+from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL
 from toolkit.ingest.schema import RISK_FACTORS
 from toolkit.stats.consistency import GRADES, HIGHER_GRADES, describe_case_mix
@@ -51,12 +57,15 @@ __all__ = [
     "EARLIER_CAP",
     "FREQUENT_RULE",
     "MIN_CHILDREN",
+    "NEXT_WITHIN_DAYS",
     "ConditionalFit",
     "count_earlier_episodes",
     "fit_conditional_logit",
     "flag_frequently_missing",
+    "measure_time_to_next",
     "summarise_repeat_desensitisation",
     "summarise_repeats",
+    "summarise_time_to_next",
 ]
 
 # Configurable: a child is "frequently missing" with this many episodes within this many days.
@@ -718,3 +727,197 @@ def summarise_repeat_desensitisation(
         table[count] = table[count].astype("int64")
     table["band"] = np.where(table["z"].isna(), "not_estimable", _band(table["z"].fillna(0)))
     return table[[*columns, "log_odds", "std_error", "z", "band", "adjusted_for", "method"]]
+
+
+# --- Time to the next episode: how soon a child who has come back goes missing again --------------------
+
+NEXT_WITHIN_DAYS = 28  # the published mark: reported again within 28 days of coming back
+METHOD_NEXT = (
+    "Kaplan-Meier (statsmodels) of days from a child's recorded return to the child's next report in the "
+    "force, censored at the extract date after the child's last episode; episodes without a recorded return "
+    "left out; a next report before the recorded return counts as 0 days; log-log 95% intervals"
+)
+METHOD_REPEATS_WITHIN = (
+    "repeat episodes (beyond the child's first) whose previous episode has a recorded return, the share reported "
+    "within {days} days of that return; Wilson 95% interval"
+)
+
+
+def measure_time_to_next(episodes: pd.DataFrame, extract_date) -> pd.DataFrame:
+    """For every episode with a recorded return: the days until the child's next report in the force.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        ``force_code``, ``person_id``, ``reported_at``, ``returned_at``.
+    extract_date : date or str
+        The child's last episode is censored at its end (:attr:`toolkit.dates.ExtractDate.end`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``episodes``, its returned episodes only: ``force_code``,
+        ``days`` (to the next report, or to the extract date) and
+        ``reported_again`` (false: censored).
+
+    Examples
+    --------
+    Child ``a`` came back on 2 January and was reported again 9 days later;
+    that episode has no return, so its gap is not measured; ``a``'s last
+    return and ``b``'s are censored at the end of the extract date.
+
+    >>> e = pd.DataFrame({"force_code": "E23000001", "person_id": ["a", "a", "a", "b"],
+    ...     "reported_at": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-03-01", "2024-01-01"]),
+    ...     "returned_at": pd.to_datetime(["2024-01-02", None, "2024-03-02", "2024-01-03"])})
+    >>> gaps = measure_time_to_next(e, "2024-03-31")
+    >>> gaps["days"].round(2).tolist(), gaps["reported_again"].tolist()
+    ([9.0, 30.0, 89.0], [True, False, False])
+    """
+    limit = ExtractDate.parse(extract_date).end
+    codes = episodes["force_code"].astype("string")
+    order = episodes.assign(force_code=codes).sort_values(["force_code", "person_id", "reported_at"], kind="stable")
+    following = order.groupby(["force_code", "person_id"], sort=False, observed=True)["reported_at"].shift(-1)
+    returned = order["returned_at"].notna()
+    again = following.notna()
+    end = following.where(again, limit)
+    days = ((end - order["returned_at"]).dt.total_seconds() / 86400).clip(lower=0)
+    gaps = pd.DataFrame({"force_code": order["force_code"], "days": days, "reported_again": again})[returned]
+    return gaps.reindex(episodes.index[episodes.index.isin(gaps.index)])
+
+
+def _estimate_next_gap(days: np.ndarray, again: np.ndarray, within_days: float, confidence: float) -> dict:
+    """Kaplan-Meier share reported again by ``within_days`` and median days, with intervals and reasons."""
+    out = {
+        "again_within": np.nan,
+        "again_within_lower": np.nan,
+        "again_within_upper": np.nan,
+        "median_days": np.nan,
+        "median_days_lower": np.nan,
+        "median_days_upper": np.nan,
+    }
+    notes: list[str] = []
+    if len(days) == 0:
+        return out | {"notes": ["not computed: no episode has a recorded return"]}
+    if not again.any():
+        notes.append("no return was followed by another report: the share is 0 and its interval not computed")
+        notes.append("median not reached: no return was followed by another report")
+        return out | {"again_within": 0.0, "notes": notes}
+    with warnings.catch_warnings():  # statsmodels warns on log(0) at S = 0 or 1; those limits are not used
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = SurvfuncRight(days, again.astype(int))
+        median = fit.quantile(0.5)
+        try:
+            low, high = fit.quantile_ci(0.5, alpha=1 - confidence)
+        except (ValueError, IndexError):
+            low = high = None
+    position = np.searchsorted(fit.surv_times, within_days, side="right") - 1
+    survival, se = (1.0, 0.0) if position < 0 else (float(fit.surv_prob[position]), float(fit.surv_prob_se[position]))
+    out["again_within"] = 1 - survival
+    if 0 < survival < 1 and np.isfinite(se) and se > 0:
+        # Interval for S on the log(-log) scale, which keeps it inside (0, 1), as time to return does.
+        z = stats.norm.ppf(0.5 + confidence / 2)
+        spread = z * se / (survival * abs(np.log(survival)))
+        out["again_within_lower"] = 1 - survival ** np.exp(-spread)
+        out["again_within_upper"] = 1 - survival ** np.exp(spread)
+    elif survival == 1:
+        notes.append(f"no return was followed by another report within {within_days:g} days: interval not computed")
+    else:
+        notes.append(f"every return was followed by another report within {within_days:g} days: interval not computed")
+    if median is None or not np.isfinite(median):
+        notes.append("median not reached: under half of the returns were followed by another report")
+    else:
+        out["median_days"] = float(median)
+        if low is not None and np.isfinite(low):
+            out["median_days_lower"] = float(low)
+        if high is not None and np.isfinite(high):
+            out["median_days_upper"] = float(high)
+        else:
+            notes.append("the median's upper limit is not reached")
+    return out | {"notes": notes}
+
+
+def summarise_time_to_next(
+    episodes: pd.DataFrame, extract_date, within_days: float = NEXT_WITHIN_DAYS, confidence: float = 0.95
+) -> pd.DataFrame:
+    """How soon children who come back go missing again: per force and England and Wales.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes (``force_code``, ``person_id``, ``reported_at``, ``returned_at``).
+    extract_date : date or str
+    within_days : float, default 28
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per force of the extract and ``england_and_wales`` (pooled:
+        children are counted within each force). Counts, all of episodes:
+        ``returns`` (episodes with a recorded return: the Kaplan-Meier's
+        subjects), ``reported_again`` (those followed by another report of the
+        child in the force; the rest, ``censored``, are the child's last),
+        ``repeat_episodes`` (beyond each child's first, as
+        :func:`summarise_repeats`) and ``repeats_within_28d`` (repeat episodes
+        reported within 28 days of the return from the child's previous
+        episode). Figures: ``again_within_28d`` (1 - S(28 days)) with
+        ``_lower`` and ``_upper`` (log-log); ``median_days`` with
+        statsmodels' interval, when reached; ``repeats_within_28d_share``:
+        ``repeats_within_28d`` over ``reported_again`` (the repeat episodes
+        whose previous episode has a recorded return), with a Wilson interval.
+        ``method`` names the methods, and says why a figure is not computed.
+        (``28`` in the names is ``within_days``.)
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": "E23000001", "person_id": ["a", "a", "a", "b"],
+    ...     "reported_at": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-03-01", "2024-01-01"]),
+    ...     "returned_at": pd.to_datetime(["2024-01-02", None, "2024-03-02", "2024-01-03"])})
+    >>> t = summarise_time_to_next(e, "2024-03-31").set_index("force_code")
+    >>> t.loc["E23000001", ["returns", "reported_again", "censored", "repeat_episodes", "repeats_within_28d"]].tolist()
+    [3, 1, 2, 2, 1]
+    >>> round(float(t.loc["E23000001", "again_within_28d"]), 4), float(t.loc["E23000001", "repeats_within_28d_share"])
+    (0.3333, 1.0)
+    """
+    tag = f"{within_days:g}d"
+    gaps = measure_time_to_next(episodes, extract_date)
+    codes = episodes["force_code"].astype("string")
+    per_child = episodes.groupby([codes, episodes["person_id"]], observed=True, dropna=False).size()
+    repeat_episodes = (per_child - 1).groupby(level=0, observed=True).sum()
+    forces = sorted(str(code) for code in codes.unique())
+    by_force = dict(tuple(gaps.groupby("force_code", observed=True)))
+    rows = []
+    for code in [*forces, NATIONAL]:
+        mine = gaps if code == NATIONAL else by_force.get(code, gaps.iloc[:0])
+        days, again = mine["days"].to_numpy(dtype=float), mine["reported_again"].to_numpy(dtype=bool)
+        estimate = _estimate_next_gap(days, again, within_days, confidence)
+        notes = estimate.pop("notes")
+        within = int((again & (days <= within_days)).sum())
+        repeats = int(repeat_episodes.sum() if code == NATIONAL else repeat_episodes.get(code, 0))
+        if not again.any() and len(days):
+            notes.append("repeat share not computed: no repeat episode follows a recorded return")
+        rows.append(
+            {
+                "force_code": code,
+                "returns": len(days),
+                "reported_again": int(again.sum()),
+                "censored": int((~again).sum()),
+                **{key.replace("again_within", f"again_within_{tag}"): value for key, value in estimate.items()},
+                "repeat_episodes": repeats,
+                f"repeats_within_{tag}": within,
+                "notes": notes,
+            }
+        )
+    table = pd.DataFrame(rows)
+    share = proportion_interval(table[f"repeats_within_{tag}"], table["reported_again"], confidence=confidence)
+    table[f"repeats_within_{tag}_share"] = share["value"].to_numpy()
+    table[f"repeats_within_{tag}_share_lower"] = share["lower"].to_numpy()
+    table[f"repeats_within_{tag}_share_upper"] = share["upper"].to_numpy()
+    method = f"{METHOD_NEXT}; {METHOD_REPEATS_WITHIN.format(days=f'{within_days:g}')}"
+    table["method"] = [
+        notes[0] if notes and notes[0].startswith("not computed") else "; ".join([method, *notes])
+        for notes in table.pop("notes")
+    ]
+    for count in ("returns", "reported_again", "censored", "repeat_episodes", f"repeats_within_{tag}"):
+        table[count] = table[count].astype("int64")
+    return table

@@ -11,7 +11,7 @@ Examples
 --------
 >>> "practice" in TABLE_NAMES, len(TABLE_NAMES) == len(set(TABLE_NAMES))
 (True, True)
->>> "repeat_desensitisation" in TABLE_NAMES
+>>> "repeat_desensitisation" in TABLE_NAMES and "time_to_next" in TABLE_NAMES
 True
 """
 
@@ -31,7 +31,7 @@ from toolkit.stats.outcomes import OUTCOME_TABLES, summarise_outcomes
 from toolkit.stats.practice import summarise_practice, tabulate_grade_mix
 from toolkit.stats.profile import summarise_night_reports
 from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
-from toolkit.stats.repeats import summarise_repeat_desensitisation, summarise_repeats
+from toolkit.stats.repeats import summarise_repeat_desensitisation, summarise_repeats, summarise_time_to_next
 from toolkit.stats.survival import summarise_time_to_return, tabulate_return_curves
 from toolkit.stats.trends import count_episodes_by_period, summarise_trends
 from toolkit.stats.volume import compare_volume_rates, summarise_volume
@@ -111,6 +111,7 @@ PREPARED_TABLES = (
     PreparedTable(("time_to_return",), lambda i, t: summarise_time_to_return(i.episodes, i.extract_date)),
     PreparedTable(("return_curves",), lambda i, t: tabulate_return_curves(i.episodes, i.extract_date)),
     PreparedTable(("repeats",), lambda i, t: summarise_repeats(i.episodes)),
+    PreparedTable(("time_to_next",), lambda i, t: summarise_time_to_next(i.episodes, i.extract_date)),
     PreparedTable(
         ("repeat_desensitisation",), lambda i, t: summarise_repeat_desensitisation(i.episodes, case_mix=i.case_mix)
     ),
