@@ -29,7 +29,7 @@ from toolkit.ingest.clean import CleanResult
 from toolkit.stats.consistency import CONSISTENCY_TABLES, describe_case_mix, summarise_consistency
 from toolkit.stats.outcomes import OUTCOME_TABLES, summarise_outcomes
 from toolkit.stats.practice import summarise_practice, tabulate_grade_mix
-from toolkit.stats.profile import summarise_night_reports
+from toolkit.stats.profile import PROFILE_TABLES, summarise_night_reports, summarise_problem_profile
 from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
 from toolkit.stats.repeats import summarise_repeat_desensitisation, summarise_repeats, summarise_time_to_next
 from toolkit.stats.survival import summarise_time_to_return, tabulate_return_curves
@@ -129,6 +129,10 @@ PREPARED_TABLES = (
     PreparedTable(("grade_mix",), lambda i, t: tabulate_grade_mix(i.episodes, i.comparator_groups)),
     PreparedTable(("night_reports",), lambda i, t: summarise_night_reports(i.episodes, i.comparator_groups)),
     PreparedTable(OUTCOME_TABLES, lambda i, t: summarise_outcomes(i.episodes, i.covered)),
+    PreparedTable(
+        PROFILE_TABLES,
+        lambda i, t: summarise_problem_profile(i.episodes, i.comparator_groups, i.covered, i.case_mix),
+    ),
     PreparedTable(
         CONSISTENCY_TABLES,
         lambda i, t: summarise_consistency(i.episodes, i.comparator_groups, case_mix=i.case_mix),
