@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import matplotlib.figure
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -25,6 +26,8 @@ __all__ = [
     "plot_monthly_trend",
     "plot_grade_mix",
     "plot_return_curves",
+    "plot_hour_weekday_heatmap",
+    "plot_share_bars",
 ]
 
 
@@ -305,4 +308,156 @@ def plot_return_curves(curves: list[tuple[pd.DataFrame, str, str]]) -> matplotli
     ax.set_ylabel("Returned (% of episodes)")
     ax.set_xlim(0, 168)
     ax.set_ylim(0, 100)
+    return fig
+
+
+# Text sizes of the problem-profile charts, in points: drawn 6.4 inches wide, a chart is shown at about 60% on
+# a phone's 360-pixel screen, where these still read at 6 to 7 points.
+_PHONE_TEXT = {"title": 13, "label": 12, "tick": 11}
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def plot_hour_weekday_heatmap(
+    force: np.ndarray, national: np.ndarray, force_name: str, national_label: str
+) -> matplotlib.figure.Figure:
+    """Two heat maps of the share of episodes reported in each hour of each weekday: the force, then national.
+
+    Parameters
+    ----------
+    force, national : numpy.ndarray
+        7 x 24 shares in per cent (rows Monday to Sunday, columns the hours
+        0-23 of the recorded report time). A missing share is a cell not drawn
+        (withheld): it shows as hatched.
+    force_name, national_label : str
+        The panels' titles.
+
+    Examples
+    --------
+    >>> shares = np.full((7, 24), 100 / 168)
+    >>> shares[5, 23] = np.nan
+    >>> fig = plot_hour_weekday_heatmap(shares, np.full((7, 24), 100 / 168), "Kent Police", "England and Wales")
+    >>> [ax.get_xlabel() for ax in fig.axes[:2]]
+    ['', 'Hour of the report (local time, 00 = midnight to 01:00)']
+    >>> fig.axes[2].get_xlabel()
+    'Share of episodes (%)'
+    >>> plt.close(fig)
+    """
+    width, height, base, left, head, gap = 6.4, 7.0, 1.3, 0.95, 1.15, 0.6
+    fig, top = new_figure(width, height, left=left, bottom=base, top=head, right=0.15)
+    # Two panels of the same size, one above the other, and a colour bar under both, placed in inches.
+    panel = (height - base - head - gap) / 2
+    span = 1 - (left + 0.15) / width
+    top.set_position([left / width, (base + panel + gap) / height, span, panel / height])
+    bottom = fig.add_axes([left / width, base / height, span, panel / height])
+    bar = fig.add_axes([left / width, 0.5 / height, span, 0.16 / height])
+    both = np.concatenate([np.ravel(force), np.ravel(national)])
+    top_value = float(np.nanmax(both)) if np.isfinite(both).any() else 1.0
+    colours = plt.get_cmap("viridis").copy()
+    for ax, shares, name in ((top, force, force_name), (bottom, national, national_label)):
+        # Hatching behind the cells: a withheld (missing) cell lets it show through.
+        ax.add_patch(
+            matplotlib.patches.Rectangle((0, 0), 24, 7, facecolor="0.92", hatch="///", edgecolor="0.6", linewidth=0)
+        )
+        mesh = ax.pcolormesh(
+            np.ma.masked_invalid(np.asarray(shares, dtype=float)), cmap=colours, vmin=0, vmax=top_value
+        )
+        ax.set_xlim(0, 24)
+        ax.set_ylim(7, 0)  # Monday at the top
+        ax.set_yticks(
+            np.arange(7) + 0.5, ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], fontsize=_PHONE_TEXT["tick"]
+        )
+        ax.set_xticks(np.arange(0, 24, 3) + 0.5, [f"{h:02d}" for h in range(0, 24, 3)], fontsize=_PHONE_TEXT["tick"])
+        ax.set_title(_wrap(name, 60), fontsize=_PHONE_TEXT["label"])
+        ax.set_ylabel("Weekday", fontsize=_PHONE_TEXT["tick"])
+        ax.grid(False)
+    bottom.set_xlabel("Hour of the report (local time, 00 = midnight to 01:00)", fontsize=_PHONE_TEXT["tick"])
+    fig.suptitle(
+        "When children are reported: share of episodes\nby hour and weekday",
+        fontsize=_PHONE_TEXT["title"],
+        y=1 - 0.12 / height,
+    )
+    colourbar = fig.colorbar(mesh, cax=bar, orientation="horizontal")
+    colourbar.set_label("Share of episodes (%)", fontsize=_PHONE_TEXT["tick"])
+    colourbar.ax.tick_params(labelsize=_PHONE_TEXT["tick"])
+    fig.text(1 - 0.15 / width, 0.05 / height, "Hatched: withheld", ha="right", va="bottom", fontsize=10, color="0.3")
+    return fig
+
+
+def plot_share_bars(
+    rows: pd.DataFrame, title: str, xlabel: str, force_name: str, national_label: str
+) -> matplotlib.figure.Figure:
+    """Horizontal bars of the force's figures with 95% interval whiskers, and the national figure as a marker.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per bar, top to bottom: ``label``, ``value``, ``lower``,
+        ``upper`` (the force) and ``national``, in the units of ``xlabel``. A
+        missing ``value`` is a bar not drawn (withheld, or not computed): its
+        label says "withheld or not shown".
+    title, xlabel : str
+        The chart's title, and the axis label with its units.
+    force_name, national_label : str
+        The legend's names of the bars and the markers.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"label": ["Home", "Foster care"], "value": [60.0, np.nan], "lower": [55.0, np.nan],
+    ...                   "upper": [65.0, np.nan], "national": [55.0, 20.0]})
+    >>> fig = plot_share_bars(t, "Where from", "Share of episodes (%)", "Kent Police", "England and Wales")
+    >>> fig.axes[0].get_xlabel(), [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ('Share of episodes (%)', ['Home', 'Foster care\\n(withheld or not shown)'])
+    >>> plt.close(fig)
+    """
+    count = len(rows)
+    value = rows["value"].to_numpy(dtype=float)
+    drawn = np.isfinite(value)
+    labels = [
+        _wrap(str(label), 22) + ("" if shown else "\n(withheld or not shown)")
+        for label, shown in zip(rows["label"], drawn, strict=True)
+    ]
+    # Each row as tall as its label's lines need, so that no two labels overlap.
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    row = max(0.5, 0.21 * lines + 0.12)
+    height = row * count + 2.2
+    fig, ax = new_figure(6.4, height, left=2.2, bottom=1.3, top=0.8, right=0.3)
+    positions = np.arange(count)
+    ax.barh(positions[drawn], value[drawn], height=0.6, color="#d62728", alpha=0.85, label=force_name)
+    lower = rows["lower"].to_numpy(dtype=float)
+    upper = rows["upper"].to_numpy(dtype=float)
+    whiskers = drawn & np.isfinite(lower) & np.isfinite(upper)
+    ax.errorbar(
+        value[whiskers],
+        positions[whiskers],
+        xerr=[value[whiskers] - lower[whiskers], upper[whiskers] - value[whiskers]],
+        fmt="none",
+        ecolor="0.1",
+        elinewidth=1.3,
+        capsize=3,
+        label="95% interval",
+    )
+    national = rows["national"].to_numpy(dtype=float)
+    ax.scatter(national, positions, marker="D", color="#1f77b4", s=36, zorder=4, label=national_label)
+    ax.set_yticks(positions, labels, fontsize=_PHONE_TEXT["tick"])
+    ax.set_ylim(count - 0.5, -0.5)  # the first row at the top
+    ax.set_xlim(left=0)
+    ax.tick_params(axis="x", labelsize=_PHONE_TEXT["tick"])
+    ax.set_title(_wrap(title, 50), fontsize=_PHONE_TEXT["title"])
+    ax.set_xlabel(xlabel, fontsize=_PHONE_TEXT["label"])
+    ax.set_ylabel("")
+    # The legend under the axis label, at a fixed height in inches, in the order the eye meets them.
+    handles, names = ax.get_legend_handles_labels()
+    order = [names.index(name) for name in (force_name, "95% interval", national_label) if name in names]
+    fig.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.08 / height),
+        ncol=3,
+        frameon=False,
+        fontsize=10,
+    )
     return fig
