@@ -828,3 +828,178 @@ def test_no_sentence_on_any_page_states_a_small_count_of_episodes_children_or_ro
             text = allowed.sub("", text)
             found = [m.group(0) for pattern in (said, labelled) for m in pattern.finditer(text)]
             assert not found, (page.name, found)
+
+
+PROFILE_HEADINGS = [
+    "The problem profile: what the force should know about its area",
+    "When children are reported",
+    "Where children go missing from",
+    "Children in care",
+    "How concentrated repeat missing is",
+    "Exploitation and harm",
+    "Who finds the children",
+    "Time from last seen to report",
+    "Who the children are",
+]
+PROFILE_CAPTIONS = [
+    "When children are reported (episodes): Wilson score 95% interval",
+    "Where the child went missing from (episodes; share of those that record it): Wilson score 95% interval",
+    "Children in care (episodes): Wilson score 95% interval",
+    "How concentrated repeat missing is: share of episodes, percentile bootstrap 95% interval over children",
+    "Exploitation flags and harm (episodes): Wilson score 95% interval",
+    "Who found or returned the child (episodes; share of those that record it): Wilson score 95% interval",
+    "Time from last seen to report: median, distribution-free 95% interval (binomial order statistics)",
+    "Reported late (episodes): Wilson score 95% interval",
+    "Who the children are: distinct children per 1,000 resident children of the same age or sex (ONS mid-2023); "
+    "exact Poisson 95% interval",
+    "Ethnicity of the children (distinct children): Wilson score 95% interval",
+]
+
+
+class _ProfileSection(HTMLParser):
+    """The problem-profile section of a page: its headings, captions, charts' alt texts and table cells."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.tag, self.cell = False, None, None
+        self.headings, self.captions, self.alts, self.cells, self.text = [], [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section" and attrs.get("data-section") == "problem-profile":
+            self.inside = True
+        if not self.inside:
+            return
+        self.tag = tag
+        if tag in ("h3", "h4", "caption"):
+            (self.headings if tag != "caption" else self.captions).append("")
+        if tag == "img":
+            self.alts.append(attrs.get("alt", ""))
+        if tag == "td":
+            self.cell = {**attrs, "text": ""}
+            self.cells.append(self.cell)
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.inside = False
+        if tag == "td":
+            self.cell = None
+        self.tag = None
+
+    def handle_data(self, data):
+        if not self.inside:
+            return
+        self.text.append(data)
+        if self.tag in ("h3", "h4"):
+            self.headings[-1] += data
+        elif self.tag == "caption":
+            self.captions[-1] += data
+        elif self.cell is not None:
+            self.cell["text"] += data
+
+
+def _source_counts(episodes: pd.DataFrame, code: str) -> dict[str, int]:
+    """An independent count of each published profile cell of a force, from the run's clean episodes."""
+    mine = episodes[episodes["force_code"] == code]
+    counts = {}
+    codes = {
+        "missing_from": ["home", "foster_care", "residential_care", "other_care", "school", "hospital", "other"],
+        "looked_after": ["yes", "no"],
+        "found_by": ["returned_self", "police", "family_carer", "other_agency", "other"],
+    }
+    for column, categories in codes.items():
+        values = mine[column].astype("string")
+        for category in categories:
+            counts[f"{column}:{category}"] = int((values == category).sum())
+        counts[f"{column}:not_known"] = int((~values.isin(categories)).sum())
+    children = mine.sort_values("reported_at", kind="stable").assign(
+        sex=lambda d: d["sex"].astype("string").replace({"unknown": pd.NA}),
+        ethnicity=lambda d: d["ethnicity"].astype("string").replace({"unknown": pd.NA}),
+    )
+    first = children.groupby("person_id").agg(
+        age=("age", "first"), sex=("sex", "first"), ethnicity=("ethnicity", "first")
+    )
+    for band, (low, high) in {"0-9": (0, 9), "10-11": (10, 11), "12-17": (12, 17)}.items():
+        counts[f"age_band:{band}"] = int(first["age"].between(low, high).sum())
+    for sex in ("female", "male", "other"):
+        counts[f"sex:{sex}"] = int((first["sex"] == sex).sum())
+    counts["sex:not_known"] = int(first["sex"].isna().sum())
+    for group in ("asian", "black", "mixed", "white", "other"):
+        counts[f"ethnicity:{group}"] = int((first["ethnicity"] == group).sum())
+    counts["ethnicity:not_known"] = int(first["ethnicity"].isna().sum())
+    return counts
+
+
+def test_the_problem_profile_is_whole_and_no_published_cell_is_or_gives_back_a_small_count(run):
+    """Every heading, table and chart of the profile is on each page, and disclosure control holds cell by cell.
+
+    Each count shown equals an independent count from the run's clean episodes; no count from 1 to 4
+    is shown; each set of cells that adds up to a published total has none or at least two withheld,
+    and a withheld cell is in a set with a small count (it was small, or is the one withheld beside it).
+    """
+    _, folder = run
+    episodes = WorkFolder(folder / "work").read_table("episodes")
+    for code in FORCES:
+        force = get_force(code)
+        page = parse(folder / "reports" / f"{force.slug}.html")
+        section = _ProfileSection()
+        section.feed((folder / "reports" / f"{force.slug}.html").read_text(encoding="utf-8"))
+        assert [h.strip() for h in section.headings] == PROFILE_HEADINGS, code
+        assert len(section.captions) == len(PROFILE_CAPTIONS)
+        for caption, expected in zip(section.captions, PROFILE_CAPTIONS, strict=True):
+            assert caption.startswith(expected), (code, caption)
+        name = force.official_name
+        expected_alts = [
+            f"Heat map of the share of {name}'s episodes reported in each hour of each weekday",
+            f"Bar chart of where {name}'s children went missing from",
+            f"Bar chart of {name}'s shares of episodes for children in care, exploitation flags, harm",
+            f"Bar chart of the distinct children of {name} who went missing per 1,000 resident children",
+        ]
+        assert len(section.alts) == len(expected_alts)
+        for alt, expected in zip(section.alts, expected_alts, strict=True):
+            assert alt.startswith(expected), (code, alt)
+        assert all(img["alt"] for img in page.images)
+        # The heat map hatches at least every cell of 1 to 4 reports, and says how many it hatches.
+        reported = episodes.loc[episodes["force_code"] == code, "reported_at"]
+        cells = pd.crosstab(reported.dt.day_of_week, reported.dt.hour).to_numpy().ravel()
+        hatched = re.search(r"(\d+) of the force's 168 cells are withheld", section.alts[0])
+        small = int(((cells >= 1) & (cells <= 4)).sum())
+        assert (int(hatched.group(1)) if hatched else 0) >= small and (hatched is None) == (small == 0), code
+        text = " ".join(section.text)
+        assert "nan" not in text.lower().split() and "NaN" not in text, code
+
+        counts = [c for c in section.cells if "data-count" in c]
+        assert len(counts) > 40, code
+        for cell in counts:
+            shown = cell["text"].strip()
+            if shown == "[c]":
+                continue
+            for number in re.findall(r"[\d,]+", shown):
+                assert not 1 <= int(number.replace(",", "")) <= 4, (code, cell)
+        source = _source_counts(episodes, code)
+        codes_of_episodes = ("missing_from", "looked_after", "found_by")
+        sets: dict[str, list[dict]] = {}
+        for cell in counts:
+            if "data-partition" in cell:
+                sets.setdefault(cell["data-partition"], []).append(cell)
+        assert set(sets) == {"missing_from", "looked_after", "found_by", "age_band", "sex", "ethnicity"}
+        for partition, cells in sets.items():
+            withheld = [c for c in cells if c["text"] == "[c]"]
+            assert len(withheld) != 1, (code, partition)  # one alone would be the total less the others
+            truth = [source[c["data-cell"]] for c in cells]
+            whole = (
+                (episodes["force_code"] == code).sum()
+                if partition in codes_of_episodes
+                else len(set(episodes.loc[episodes["force_code"] == code, "person_id"]))
+            )
+            assert sum(truth) == whole, (code, partition)  # the set adds up to the force's published total
+            for cell in cells:
+                if cell["text"] != "[c]":
+                    assert int(cell["text"].replace(",", "")) == source[cell["data-cell"]], (code, cell)
+            if withheld:
+                assert any(1 <= n <= 4 for n in truth), (code, partition)  # withheld only because of a small count
+        # A share is never shown beside a withheld count of its own.
+        shares = {c["data-share"]: c["text"] for c in section.cells if "data-share" in c}
+        for cell in counts:
+            if cell.get("data-partition") and cell["text"] == "[c]":
+                assert shares[cell["data-cell"]] == "[c]", (code, cell)

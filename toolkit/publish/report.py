@@ -25,10 +25,12 @@ from toolkit.publish.disclosure import (
     explain_withheld,
     format_count,
     format_figure,
+    is_small_count,
     publish_findings,
     publish_tables,
     published_threshold,
     rests_on_small_count,
+    withhold_complements,
 )
 from toolkit.publish.markup import (
     Cell,
@@ -45,12 +47,15 @@ from toolkit.publish.plots import (
     plot_force_effects,
     plot_funnel,
     plot_grade_mix,
+    plot_hour_weekday_heatmap,
     plot_monthly_trend,
     plot_return_curves,
+    plot_share_bars,
 )
 from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
 from toolkit.stats.practice import GRADE_ORDER, PRACTICE_MEASURES
+from toolkit.stats.profile import AGE_BANDS, NOT_KNOWN, WEEKDAYS
 from toolkit.stats.quality import FIELD_LABELS, KEY_FIELDS
 from toolkit.stats.tables import TABLE_NAMES
 from toolkit.store import WorkFolder
@@ -379,23 +384,633 @@ def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
 
 
 def show_problem_profile(report: ForceReport) -> HTML:
-    """When the force's children are reported missing: the share reported late at night, 22:00 to 02:00."""
-    row = _share_row(
-        report,
-        report.night_reports,
-        "Episodes reported between 22:00 and 02:00",
-        {"data-profile": "night_reports"},
-    )
-    if row is None:
+    """What the force should know about its own area: when, where from, who, how often, exploited or harmed,
+    found by whom and reported how soon, each against its comparator group and England and Wales.
+
+    Every table and chart here passes disclosure control for this force
+    (:func:`_publish_profile`): counts from 1 to ``threshold - 1`` are
+    withheld; so is one more cell of any set of cells that adds up to a
+    published total and has only one withheld (complementary suppression);
+    so is every share resting on a withheld or small count, or whose
+    denominator would give one back; England and Wales is shown as shares
+    only, and its heat map is pooled from the forces' published cells.
+    """
+    code = report.force.code
+    shares = report.profile_shares
+    if report.figure("episodes")["value"] == 0 or shares[shares["force_code"] == code].empty:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    note = (
-        "The time each episode was reported, as the force recorded it, in local time. A force that knows when "
-        "its children go missing can plan who is on duty to look for them."
-    )
+    profile = _publish_profile(report)
+    parts = [
+        _show_profile_timing(report, profile),
+        _show_profile_places(report, profile),
+        _show_profile_care(report, profile),
+        _show_profile_concentration(report),
+        _show_profile_exploitation(report, profile),
+        _show_profile_breakdown(
+            report,
+            profile,
+            "found_by",
+            "Who finds the children",
+            "Who found or returned the child (episodes; share of those that record it)",
+            "Episodes still open at the extract date have no one recorded as finding the child: they count as "
+            "not known.",
+        ),
+        _show_profile_delay(report, profile),
+        _show_profile_children(report, profile),
+    ]
     return HTML(
-        _share_table(report, [row], "When children are reported (share of episodes, 95% Wilson interval)")
-        + notes([note])
+        "<section class='problem-profile' data-section='problem-profile'>"
+        "<h3>The problem profile: what the force should know about its area</h3>" + "".join(parts) + "</section>"
     )
+
+
+_PROFILE_LABELS = {
+    "missing_from": {
+        "home": "Home",
+        "foster_care": "Foster care",
+        "residential_care": "Residential care (children's home)",
+        "other_care": "Other care",
+        "school": "School",
+        "hospital": "Hospital",
+        "other": "Somewhere else",
+    },
+    "looked_after": {"yes": "Looked after (in local authority care)", "no": "Not looked after"},
+    "found_by": {
+        "returned_self": "Returned of their own accord",
+        "police": "Police",
+        "family_carer": "Family or carer",
+        "other_agency": "Another agency",
+        "other": "Someone else",
+    },
+    "ethnicity": {"asian": "Asian", "black": "Black", "mixed": "Mixed", "white": "White", "other": "Other"},
+    "out_of_area": {"out_of_area_placement": "Looked-after children's episodes: placed out of area"},
+    "exploitation": {
+        "cse": "Child sexual exploitation flag (cse)",
+        "cce": "Child criminal exploitation flag (cce, county lines)",
+        "trafficking": "Trafficking flag",
+    },
+    "harm": {"harmed": "Came to harm while missing (of those that record harm)"},
+    "weekend_night": {
+        "all": "Reported Friday or Saturday night, 22:00 to 02:00: all episodes",
+        "residential_care": "Reported Friday or Saturday night, 22:00 to 02:00: children missing from residential care",
+    },
+    "last_seen_delay": {"over_24h": "Reported more than 24 hours after last seen (of those that record it)"},
+    "age_band": {"0-9": "Aged 0-9", "10-11": "Aged 10-11", "12-17": "Aged 12-17"},
+    "sex": {"female": "Girls", "male": "Boys", "other": "Sex recorded as other", "not_known": "Sex not known"},
+}
+_NOT_KNOWN_LABEL = "Not known: blank or 'unknown' (share of all)"
+# Shorter names for the bars of a chart (two lines at most at phone width).
+_CHART_LABELS = {
+    "looked_after:yes": "Looked after",
+    "out_of_area:out_of_area_placement": "Placed out of area (of looked after)",
+    "exploitation:cse": "Sexual exploitation flag",
+    "exploitation:cce": "Criminal exploitation flag",
+    "exploitation:trafficking": "Trafficking flag",
+    "harm:harmed": "Came to harm",
+    "last_seen_delay:over_24h": "Reported over 24 hours after last seen",
+    "weekend_night:residential_care": "Residential care: weekend nights",
+    "missing_from:residential_care": "Residential care",
+}
+_BAND_SHORT = {
+    "above_998": "well above",
+    "above_95": "possibly above",
+    "within": "in line",
+    "below_95": "possibly below",
+    "below_998": "well below",
+    "not_compared": "not compared",
+    "no_comparators": "no comparator force",
+}
+# Shares that count part of another share's episodes: where their difference is small, the part is withheld.
+# ("night" is the night_reports table: episodes reported 22:00 to 02:00, of which the weekend nights are part.)
+_PROFILE_LINKS = (("weekend_night:residential_care", "weekend_night:all"), ("weekend_night:all", "night"))
+_SHARE_METHOD = "Wilson score 95% interval; bands from proportion funnels (99.8% and 95% limits)"
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """This force's rows of the profile tables after disclosure control, and England and Wales's.
+
+    ``shares`` and ``rates`` hold the force's rows with ``count_withheld`` and
+    ``figure_withheld``, indexed by ``measure:category``; ``national`` and
+    ``national_rates`` England and Wales's rows, by the same keys; ``hours``
+    and ``national_hours`` 7 x 24 shares in per cent (NaN where withheld).
+    """
+
+    shares: pd.DataFrame
+    national: pd.DataFrame
+    rates: pd.DataFrame
+    national_rates: pd.DataFrame
+    hours: np.ndarray
+    national_hours: np.ndarray
+    hours_withheld: int
+
+
+def _key(table: pd.DataFrame) -> pd.Series:
+    return table["measure"] + ":" + table["category"]
+
+
+def _withhold_cells(rows: pd.DataFrame, count: str, threshold: int) -> np.ndarray:
+    """Cells of a partition (their ``partition`` set adds up to a published total): complementary suppression.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"partition": ["sex", "sex", "sex", ""], "children": [40, 3, 12, 2]})
+    >>> _withhold_cells(rows, "children", 5).tolist()  # 3 and the next smallest; not a row of no partition
+    [False, True, True, False]
+    """
+    withheld = np.zeros(len(rows), dtype=bool)
+    cells = (rows["partition"] != "").to_numpy()
+    if cells.any():
+        withheld[cells] = withhold_complements(rows.loc[cells, count], rows.loc[cells, "partition"], threshold)
+    return withheld
+
+
+def _publish_profile(report: ForceReport) -> _Profile:
+    """Disclosure control of this force's profile, applied once for every table and chart of the section."""
+    code, threshold = report.force.code, report.threshold
+    shares = report.profile_shares
+    mine = shares[shares["force_code"] == code].reset_index(drop=True)
+    mine.index = _key(mine)
+    cells = _withhold_cells(mine, "numerator", threshold)
+    cell_withheld = pd.Series(cells, index=mine.index)[(mine["partition"] != "").to_numpy()]
+    depends = mine["rests_on"].map(cell_withheld).fillna(False).astype(bool).to_numpy()
+    figure = (
+        cells
+        | depends
+        | rests_on_small_count(mine["numerator"], mine["denominator"], threshold).to_numpy()
+        | rests_on_small_count(mine["denominator"], mine["whole"], threshold).to_numpy()
+    )
+    counts = np.where((mine["partition"] != "").to_numpy(), cells, figure)
+    mine = mine.assign(count_withheld=counts, figure_withheld=figure)
+    # A part of a published share whose difference from it is small would give that difference back.
+    night = report.night_reports.set_index("force_code")
+    totals = mine["numerator"].astype(float).where(~mine["figure_withheld"])
+    if code in night.index and not rests_on_small_count(
+        night.loc[code, "numerator"], night.loc[code, "denominator"], threshold
+    ):
+        totals["night"] = float(night.loc[code, "numerator"])
+    for part, whole in _PROFILE_LINKS:
+        if part in totals.index and pd.notna(totals.get(whole)) and pd.notna(totals[part]):
+            if is_small_count(totals[whole] - totals[part], threshold):
+                mine.loc[part, ["count_withheld", "figure_withheld"]] = True
+                totals[part] = np.nan
+    national = shares[shares["force_code"] == NATIONAL].set_index(_key(shares[shares["force_code"] == NATIONAL]))
+
+    rates = report.profile_rates
+    mine_rates = rates[rates["force_code"] == code].reset_index(drop=True)
+    mine_rates.index = _key(mine_rates)
+    withheld = _withhold_cells(mine_rates, "children", threshold)
+    mine_rates = mine_rates.assign(count_withheld=withheld, figure_withheld=withheld)
+    national_rates = rates[rates["force_code"] == NATIONAL]
+    national_rates = national_rates.set_index(_key(national_rates))
+
+    hours, national_hours = _publish_hours(report.profile_hours, code, threshold)
+    return _Profile(
+        mine,
+        national,
+        mine_rates,
+        national_rates,
+        hours,
+        national_hours,
+        int(np.isnan(hours).sum()),
+    )
+
+
+def _publish_hours(hours: pd.DataFrame, code: str, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """The force's and England and Wales's hour-by-weekday shares (per cent), withheld cells missing.
+
+    Each force's cells in each ``group`` (weekend nights, other nights, day) add
+    up to a total other figures give back (the weekend-night and night shares,
+    and the episodes), so complementary suppression runs within each group;
+    England and Wales is pooled from every force's published cells, so that no
+    withheld cell comes back as national less the other forces.
+    """
+    forces = hours[hours["force_code"] != NATIONAL]
+    withheld = withhold_complements(forces["episodes"], forces["force_code"] + ":" + forces["group"], threshold)
+    published = forces.assign(episodes=forces["episodes"].astype(float).where(~withheld))
+    mine = published[published["force_code"] == code].sort_values("slot")["episodes"].to_numpy()
+    # A share of the force's episodes (all of them, withheld cells included: the total is published).
+    episodes = float(hours.loc[hours["force_code"] == code, "episodes"].sum())
+    share = mine / episodes * 100 if episodes else np.full(168, np.nan)
+    pooled = published.groupby("slot")["episodes"].sum(min_count=1).reindex(range(168)).to_numpy(dtype=float)
+    total = np.nansum(pooled)
+    national = pooled / total * 100 if total else np.full(168, np.nan)
+    return share.reshape(7, 24), national.reshape(7, 24)
+
+
+def _percent(value: float, lower: float | None = None, upper: float | None = None) -> str:
+    """A share as a percentage, one decimal below 10%, with its interval.
+
+    Examples
+    --------
+    >>> _percent(0.4312, 0.41, 0.45), _percent(0.056, 0.041, 0.081), _percent(float("nan"))
+    ('43% (41% to 45%)', '5.6% (4.1% to 8.1%)', '-')
+    """
+
+    def one(v: float) -> str:
+        return f"{v:.1%}" if v < 0.1 else f"{v:.0%}"
+
+    if pd.isna(value):
+        return "-"
+    if lower is None or pd.isna(lower) or pd.isna(upper):
+        return one(value)
+    return f"{one(value)} ({one(lower)} to {one(upper)})"
+
+
+def _share_cells(row: pd.Series, national: pd.Series | None, unit: str, threshold: int, key: str) -> list:
+    """The count, share (with interval or the reason it is not computed), both bands and England and Wales."""
+    count = SUPPRESSED if row["count_withheld"] else format_count(row["numerator"], threshold)
+    if row["figure_withheld"]:
+        share, band, comparator = SUPPRESSED, "", ""
+    elif row["reason"]:
+        share, band, comparator = row["reason"], "-", "-"
+    else:
+        share = _percent(row["value"], row["lower"], row["upper"])
+        band, comparator = _BAND_SHORT[row["band"]], _BAND_SHORT[row["comparator_band"]]
+    attributes = {"data-cell": key, "data-count": unit}
+    if row["partition"]:
+        attributes["data-partition"] = row["partition"]
+    return [
+        Cell(count, attributes),
+        Cell(share, {"data-share": key}),
+        Cell(band, {"data-band": "" if row["figure_withheld"] else row["band"]}),
+        Cell(comparator, {"data-comparator-band": "" if row["figure_withheld"] else row["comparator_band"]}),
+        _percent(national["value"]) if national is not None else "-",
+    ]
+
+
+def _share_rows(report: ForceReport, profile: _Profile, keys: list[str]) -> list[tuple]:
+    rows = []
+    for key in keys:
+        if key not in profile.shares.index:
+            continue
+        row = profile.shares.loc[key]
+        measure, category = key.split(":")
+        label = _NOT_KNOWN_LABEL if category == NOT_KNOWN else _PROFILE_LABELS[measure][category]
+        national = profile.national.loc[key] if key in profile.national.index else None
+        rows.append((label, _share_cells(row, national, row["unit"], report.threshold, key), {"data-row": key}))
+    return rows
+
+
+def _profile_table(report: ForceReport, rows: list[tuple], caption: str, unit: str) -> str:
+    columns = [
+        "",
+        f"{unit.capitalize()} (count)",
+        "Share (95% interval)",
+        f"Against {report.national_label}",
+        "Against its comparator group",
+        report.national_label,
+    ]
+    return html_table(rows, f"{caption}: {_SHARE_METHOD}", columns, report.threshold)
+
+
+def _bars(profile: _Profile, keys: list[str], rates: bool = False) -> pd.DataFrame:
+    """Rows for :func:`~toolkit.publish.plots.plot_share_bars`: withheld or not computed figures are not drawn."""
+    table, national = (profile.rates, profile.national_rates) if rates else (profile.shares, profile.national)
+    scale = 1 if rates else 100
+    rows = []
+    for key in keys:
+        if key not in table.index:
+            continue
+        row = table.loc[key]
+        shown = not row["figure_withheld"] and not row["reason"]
+        measure, category = key.split(":")
+        rows.append(
+            {
+                "key": key,
+                "label": _CHART_LABELS.get(key, _PROFILE_LABELS[measure][category]),
+                "value": row["value"] * scale if shown else np.nan,
+                "lower": row["lower"] * scale if shown else np.nan,
+                "upper": row["upper"] * scale if shown else np.nan,
+                "national": national.loc[key, "value"] * scale if key in national.index else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _number(value: float) -> str:
+    """A figure in a sentence: whole from 10, one decimal from 1, two significant figures below (0.036).
+
+    Examples
+    --------
+    >>> _number(48.93), _number(3.14159), _number(0.0363), _number(float("nan"))
+    ('49', '3.1', '0.036', '-')
+    """
+    if pd.isna(value):
+        return "-"
+    return f"{value:.0f}" if value >= 10 else (f"{value:.1f}" if value >= 1 else f"{value:.2g}")
+
+
+def _describe_bars(bars: pd.DataFrame, unit: str, national_label: str) -> str:
+    """The figures a bar chart draws, in words, for its text alternative."""
+    parts = []
+    for row in bars.itertuples():
+        force = "withheld or not shown" if pd.isna(row.value) else f"{_number(row.value)}{unit}"
+        parts.append(f"{row.label}: {force} ({national_label} {_number(row.national)}{unit})")
+    return "; ".join(parts) + "."
+
+
+def _show_profile_timing(report: ForceReport, profile: _Profile) -> str:
+    """The night share, the weekend-night shares (all, and of children missing from residential care) and the
+    hour-by-weekday heat map against England and Wales."""
+    name, threshold = report.force.official_name, report.threshold
+    rows = []
+    nights = report.night_reports.set_index("force_code")
+    if report.force.code in nights.index:
+        night, national = nights.loc[report.force.code], nights.loc[NATIONAL]
+        withheld = bool(rests_on_small_count(night["numerator"], night["denominator"], threshold))
+        cells = [
+            Cell(SUPPRESSED if withheld else format_count(night["numerator"], threshold), {"data-count": "episodes"}),
+            Cell(
+                SUPPRESSED if withheld else _interval(night["value"], night["lower"], night["upper"], ".0%"),
+                {"data-profile": "night_reports"},
+            ),
+            Cell("" if withheld else _BAND_SHORT[night["band"]], {"data-band": "" if withheld else night["band"]}),
+            "" if withheld else _BAND_SHORT[night["comparator_band"]],
+            format(national["value"], ".0%"),
+        ]
+        rows.append(("Reported between 22:00 and 02:00", cells, {"data-row": "night_reports"}))
+    rows += _share_rows(report, profile, ["weekend_night:all", "weekend_night:residential_care"])
+    table = _profile_table(report, rows, "When children are reported (episodes)", "episodes")
+    fig = plot_hour_weekday_heatmap(profile.hours, profile.national_hours, name, report.national_label)
+    peak = np.unravel_index(np.nanargmax(profile.national_hours), profile.national_hours.shape)
+    alt = (
+        f"Heat map of the share of {name}'s episodes reported in each hour of each weekday (local time, as "
+        f"recorded), above the same for {report.national_label}. Nationally the busiest hour is "
+        f"{WEEKDAYS[peak[0]]} {peak[1]:02d}:00 to {peak[1] + 1:02d}:00."
+        + (
+            f" {profile.hours_withheld} of the force's 168 cells are withheld and hatched."
+            if profile.hours_withheld
+            else ""
+        )
+    )
+    texts = [
+        "The time each episode was reported, as the force recorded it, in local time. A force that knows when its "
+        "children go missing can plan who is on duty to look for them; children missing from residential care are "
+        "often reported late at night at weekends.",
+        "Friday and Saturday nights are 22:00 on Friday to 02:00 on Saturday, and 22:00 on Saturday to 02:00 on "
+        "Sunday: 8 of the week's 168 hours (4.8%).",
+    ]
+    if profile.hours_withheld:
+        texts.append(explain_withheld(threshold, drawn=True))
+    return "<h4>When children are reported</h4>" + table + embed_chart(fig, alt) + notes(texts)
+
+
+def _show_profile_places(report: ForceReport, profile: _Profile) -> str:
+    """Where the force's children went missing from: table and bars against England and Wales."""
+    keys = [f"missing_from:{c}" for c in _PROFILE_LABELS["missing_from"]]
+    html = _show_profile_breakdown(
+        report,
+        profile,
+        "missing_from",
+        "Where children go missing from",
+        "Where the child went missing from (episodes; share of those that record it)",
+        "",
+    )
+    bars = _bars(profile, keys)
+    name = report.force.official_name
+    fig = plot_share_bars(
+        bars,
+        "Where children went missing from (share of episodes that record it)",
+        "Share of episodes (%), with 95% interval",
+        name,
+        report.national_label,
+    )
+    alt = (
+        f"Bar chart of where {name}'s children went missing from, as shares of the episodes that record it, with "
+        f"95% intervals, against {report.national_label}. " + _describe_bars(bars, "%", report.national_label)
+    )
+    return html + embed_chart(fig, alt)
+
+
+def _show_profile_breakdown(
+    report: ForceReport, profile: _Profile, measure: str, heading: str, caption: str, note: str
+) -> str:
+    keys = [f"{measure}:{c}" for c in (*_PROFILE_LABELS[measure], NOT_KNOWN)]
+    rows = _share_rows(report, profile, keys)
+    texts = [note] if note else []
+    texts.append(
+        "A category's share is of the episodes that record this, not blank or 'unknown'; the not known share "
+        "is of all the force's episodes. The counts add up to the force's episodes."
+    )
+    return f"<h4>{escape(heading)}</h4>" + _profile_table(report, rows, caption, "episodes") + notes(texts)
+
+
+def _show_profile_care(report: ForceReport, profile: _Profile) -> str:
+    """Looked-after children's share of episodes, and how many of them are placed out of the area."""
+    keys = [f"looked_after:{c}" for c in ("yes", "no", NOT_KNOWN)] + ["out_of_area:out_of_area_placement"]
+    rows = _share_rows(report, profile, keys)
+    texts = [
+        "Looked after: in local authority care when the child went missing. Out of area: the risk factor of a "
+        "placement out of the child's home area, as a share of looked-after children's episodes. Risk factors are "
+        "one optional field where a blank means none known, so a force that lists none cannot be told from one "
+        "whose children have none: it is not computed then."
+    ]
+    caption = "Children in care (episodes)"
+    return "<h4>Children in care</h4>" + _profile_table(report, rows, caption, "episodes") + notes(texts)
+
+
+def _show_profile_concentration(report: ForceReport) -> str:
+    """How much of the force's demand comes from its most often missing children."""
+    table = report.profile_concentration.set_index("force_code")
+    mine, national = table.loc[report.force.code], table.loc[NATIONAL]
+    threshold = report.threshold
+
+    def figure(row: pd.Series) -> str:
+        withheld = is_small_count(row["top_children"], threshold) or rests_on_small_count(
+            row["top_episodes"], row["episodes"], threshold
+        )
+        if withheld:
+            return SUPPRESSED
+        if row["children"] == 0:
+            return row["reason"]
+        return _percent(row["value"], row["lower"], row["upper"])
+
+    shown = figure(mine)
+    label = "Share of episodes of the 10% of children most often missing (95% bootstrap interval)"
+    rows = [
+        (label, [Cell(shown, {"data-share": "concentration"}), figure(national)]),
+        (
+            "Children in that 10% (of the force's children)",
+            [
+                Cell(
+                    SUPPRESSED
+                    if shown == SUPPRESSED
+                    else f"{format_count(mine['top_children'], threshold)} of "
+                    f"{format_count(mine['children'], threshold)}",
+                    {"data-count": "children", "data-cell": "concentration:top_children"},
+                ),
+                "-",
+            ],
+        ),
+    ]
+    texts = [
+        "Children are counted by their pseudonym within the force. The 10% is rounded up to whole children (at "
+        "least one); children tied at the cut-off have the same number of episodes, so which of them is counted "
+        f"does not change the share. {report.national_label} ranks every force's children together.",
+        "Method: " + mine["method"] + ". With no funnel, no rule judges this share: read it beside the national "
+        "figure and the force's own earlier years.",
+    ]
+    if mine["reason"] and mine["children"] > 0 and shown != SUPPRESSED:
+        texts.append(mine["reason"].capitalize() + ".")
+    table_html = html_table(
+        rows,
+        "How concentrated repeat missing is: share of episodes, percentile bootstrap 95% interval over children",
+        ["", "This force", report.national_label],
+        threshold,
+    )
+    return "<h4>How concentrated repeat missing is</h4>" + table_html + notes(texts)
+
+
+def _show_profile_exploitation(report: ForceReport, profile: _Profile) -> str:
+    """Exploitation flags and harm, and a chart of the section's risk shares against England and Wales."""
+    keys = [f"exploitation:{flag}" for flag in ("cse", "cce", "trafficking")] + ["harm:harmed"]
+    rows = _share_rows(report, profile, keys)
+    texts = [
+        "Flags are risk factors known at the first assessment, as shares of all the force's episodes. Harm is harm "
+        "suffered while missing (injury, sexual offence, other crime, death), as a share of the episodes that "
+        "record whether there was harm."
+    ]
+    html = (
+        "<h4>Exploitation and harm</h4>"
+        + _profile_table(report, rows, "Exploitation flags and harm (episodes)", "episodes")
+        + notes(texts)
+    )
+    chart = [
+        "looked_after:yes",
+        "out_of_area:out_of_area_placement",
+        *keys,
+        "last_seen_delay:over_24h",
+        "weekend_night:residential_care",
+    ]
+    bars = _bars(profile, chart)
+    name = report.force.official_name
+    fig = plot_share_bars(
+        bars,
+        f"Risk in {name}'s episodes against {report.national_label}",
+        "Share of episodes (%), with 95% interval",
+        name,
+        report.national_label,
+    )
+    alt = (
+        f"Bar chart of {name}'s shares of episodes for children in care, exploitation flags, harm, late reports "
+        f"and weekend nights, with 95% intervals, against {report.national_label}. "
+        + _describe_bars(bars, "%", report.national_label)
+    )
+    return html + embed_chart(fig, alt)
+
+
+def _show_profile_delay(report: ForceReport, profile: _Profile) -> str:
+    """Hours from last seen to report: the median with its interval, and the share reported after 24 hours."""
+    table = report.profile_delay.set_index("force_code")
+    mine, national = table.loc[report.force.code], table.loc[NATIONAL]
+    threshold = report.threshold
+
+    def median(row: pd.Series) -> str:
+        if rests_on_small_count(row["recorded"], row["episodes"], threshold):
+            return SUPPRESSED
+        if row["recorded"] == 0:
+            return row["reason"]
+        return _interval(row["median_hours"], row["median_lower"], row["median_upper"], ".1f")
+
+    recorded = (
+        SUPPRESSED
+        if rests_on_small_count(mine["recorded"], mine["episodes"], threshold)
+        else format_count(mine["recorded"], threshold)
+    )
+    rows = [
+        (
+            "Median hours from last seen to report (95% interval)",
+            [Cell(median(mine), {"data-share": "delay"}), median(national)],
+        ),
+        (
+            "Episodes that record when the child was last seen",
+            [Cell(recorded, {"data-count": "episodes", "data-cell": "delay:recorded"}), "-"],
+        ),
+    ]
+    median_html = html_table(
+        rows,
+        "Time from last seen to report: median, distribution-free 95% interval (binomial order statistics)",
+        ["", "This force", report.national_label],
+        threshold,
+    )
+    share_html = _profile_table(
+        report, _share_rows(report, profile, ["last_seen_delay:over_24h"]), "Reported late (episodes)", "episodes"
+    )
+    texts = [
+        "The time from when the child was last seen to the report to police, over the episodes that record both. "
+        "A long delay can mean carers wait before they report, or the force records the report late."
+    ]
+    if mine["reason"] and mine["recorded"] > 0 and median(mine) != SUPPRESSED:
+        texts.append(mine["reason"].capitalize() + ".")
+    return "<h4>Time from last seen to report</h4>" + median_html + share_html + notes(texts)
+
+
+def _show_profile_children(report: ForceReport, profile: _Profile) -> str:
+    """Distinct children by age band and sex per 1,000 resident children, and their ethnicity as shares."""
+    threshold = report.threshold
+    rows = []
+    for key, row in profile.rates.iterrows():
+        measure, category = key.split(":")
+        count = SUPPRESSED if row["count_withheld"] else format_count(row["children"], threshold)
+        if row["figure_withheld"]:
+            rate, band, comparator = SUPPRESSED, "", ""
+        elif row["reason"]:
+            rate, band, comparator = "no population to compare with", "-", "-"
+        else:
+            rate = f"{_number(row['value'])} ({_number(row['lower'])} to {_number(row['upper'])})"
+            band, comparator = _BAND_SHORT[row["band"]], _BAND_SHORT[row["comparator_band"]]
+        national = profile.national_rates.loc[key, "value"]
+        cells = [
+            Cell(count, {"data-cell": key, "data-count": "children", "data-partition": measure}),
+            Cell(rate, {"data-share": key}),
+            Cell(band, {"data-band": "" if row["figure_withheld"] else row["band"]}),
+            Cell(comparator, {"data-comparator-band": "" if row["figure_withheld"] else row["comparator_band"]}),
+            _number(national),
+        ]
+        rows.append((_PROFILE_LABELS[measure][category], cells, {"data-row": key}))
+    columns = [
+        "",
+        "Children (count)",
+        "Per 1,000 resident children (95% interval)",
+        f"Against {report.national_label}",
+        "Against its comparator group",
+        report.national_label,
+    ]
+    rates_html = html_table(
+        rows,
+        "Who the children are: distinct children per 1,000 resident children of the same age or sex (ONS mid-2023); "
+        "exact Poisson 95% interval; bands from exact Poisson rate funnels",
+        columns,
+        threshold,
+    )
+    keys = [*(f"age_band:{band}" for band in AGE_BANDS), "sex:female", "sex:male"]
+    bars = _bars(profile, keys, rates=True)
+    name = report.force.official_name
+    fig = plot_share_bars(
+        bars,
+        "Children who went missing, per 1,000 resident children of each age and sex",
+        "Per 1,000 resident children, with 95% interval",
+        name,
+        report.national_label,
+    )
+    alt = (
+        f"Bar chart of the distinct children of {name} who went missing per 1,000 resident children of each age "
+        f"band and sex, with 95% intervals, against {report.national_label}. "
+        + _describe_bars(bars, " per 1,000", report.national_label)
+    )
+    ethnicity = _share_rows(report, profile, [f"ethnicity:{c}" for c in (*_PROFILE_LABELS["ethnicity"], NOT_KNOWN)])
+    ethnicity_html = _profile_table(report, ethnicity, "Ethnicity of the children (distinct children)", "children")
+    texts = [
+        "A child is counted once in the force (by pseudonym), in the age band of its first episode in the extract, "
+        "with the first sex and ethnicity recorded as known on any of its episodes. The age bands are those the "
+        "ONS populations support (0-9, 10-17 and 12-17 are published for police force areas, so 10-11 is their "
+        "difference; 16-17 cannot be separated).",
+        "The reference data carry no child population by ethnicity for police force areas, so ethnicity is given as "
+        "shares of the force's children (of those whose ethnicity is known) against other forces' children, not "
+        "against the resident population: a difference may reflect who lives in the area, not who goes missing.",
+    ]
+    return "<h4>Who the children are</h4>" + rates_html + embed_chart(fig, alt) + ethnicity_html + notes(texts)
 
 
 def _support_share(row: pd.Series, threshold: int) -> str:
