@@ -11,15 +11,28 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
+from statsmodels.stats.proportion import proportion_confint
 
+from toolkit.config import PLANS_DIR
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import read_forces_table
 from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.provenance import provenance_path
+from toolkit.ingest.schema import RISK_FACTORS
 from toolkit.synthetic import generator
 
 PP = 0.03  # calibration.md: each share within 3 percentage points
 EXPLOITATION = "cse|cce|trafficking"
+# The six failures planted after the natural year, with the parameter each plants.
+FAILURES = {
+    "skipped_reviews": "review_share",
+    "flag_ignored_grading": None,
+    "repeat_desensitisation": "per_episode",
+    "residential_absent": "absent_share",
+    "harm_after_low_grade": "harm_share",
+    "flags_underrecorded": "drop_share",
+}
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +223,43 @@ def test_written_parquet_and_excel_read_back_the_same(tmp_path, small_extract):
             "  - {force: E23000001, effect: risk_overgrading}",
             "already has a grading effect",
         ),
+        # Each new effect on the first grade is refused beside another (and beside exemplary).
+        (
+            "effects:\n  - {force: E23000001, effect: flag_ignored_grading}\n"
+            "  - {force: E23000001, effect: risk_overgrading}",
+            "already has a grading effect",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: exemplary}\n"
+            "  - {force: E23000001, effect: repeat_desensitisation}",
+            "already has a grading effect",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: flags_underrecorded}\n"
+            "  - {force: E23000001, effect: risk_undergrading}",
+            "already has a grading effect",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: exemplary}\n  - {force: E23000001, effect: skipped_reviews}",
+            "cannot take both exemplary and skipped_reviews: exemplary plants good practice throughout",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: harm_after_low_grade}\n  - {force: E23000001, effect: exemplary}",
+            "cannot take both harm_after_low_grade and exemplary",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: absent_overuse}\n"
+            "  - {force: E23000001, effect: residential_absent}",
+            "cannot take both absent_overuse and residential_absent",
+        ),
+        (
+            "effects:\n  - {force: E23000001, effect: skipped_reviews}\n"
+            "  - {force: E23000001, effect: skipped_reviews}",
+            "already has a skipped_reviews effect",
+        ),
+        ("effects:\n  - {force: E23000001, effect: repeat_desensitisation, per_episode: 3.5}", "from 0 to 3"),
+        ("effects:\n  - {force: E23000001, effect: residential_absent, absent_share: 1.2}", "from 0 to 1"),
+        ("effects:\n  - {force: E23000001, effect: flag_ignored_grading, weight: 0.5}", "takes no parameter weight"),
     ],
 )
 def test_bad_plans_are_refused_clearly(tmp_path, plan, message):
@@ -229,3 +279,263 @@ def test_truth_is_json(small_extract):
     path, _, _ = small_extract
     truth = json.loads(path.with_name(path.name + ".truth.json").read_text())
     assert truth["seed"] == 11 and {p["effect"] for p in truth["planted"]} == set(generator.EFFECTS)
+
+
+def test_the_new_failures_can_be_planted_together_where_they_do_not_clash(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "effects:\n  - {force: E23000001, effect: skipped_reviews}\n"
+        "  - {force: E23000001, effect: residential_absent}\n"
+        "  - {force: E23000001, effect: harm_after_low_grade}\n"
+        "  - {force: E23000001, effect: repeat_desensitisation}"
+    )
+    plan = generator.read_plan(path)
+    assert [(p.effect, p.parameters) for p in plan] == [
+        ("skipped_reviews", {"review_share": 0.35}),
+        ("residential_absent", {"absent_share": 0.9}),
+        ("harm_after_low_grade", {"harm_share": 0.15}),
+        ("repeat_desensitisation", {"per_episode": 0.7}),
+    ]
+
+
+# The six failures planted after the natural year: each measured in the demo year (seed 7), in its force
+# against the others, from the records alone. Margins were set on seeds 7 and 200-202, where the planted
+# force's figure and the nearest other force's stood at least twice the margin apart.
+
+
+@pytest.fixture(scope="module")
+def failures(national_year):
+    episodes, truth = national_year
+    planted = {p["effect"]: p["force_code"] for p in truth["planted"]}
+    counts = episodes["force_code"].value_counts()
+    sizeable = set(counts[counts >= 1000].index)  # 1,000 episodes or more: figures steady enough to compare
+    return episodes, truth, planted, sizeable, generator.measure_failures(episodes)
+
+
+def _share(mask: pd.Series, within: pd.Series, by: pd.Series) -> pd.Series:
+    """Share of ``within`` rows that are ``mask``, per value of ``by`` (a plain count, for the tests)."""
+    return mask[within].groupby(by[within]).mean()
+
+
+def test_failures_are_written_down_as_planted_and_as_realised(failures):
+    episodes, truth, planted, _, measured = failures
+    assert set(FAILURES) <= set(planted)
+    for effect, parameter in FAILURES.items():
+        entry = next(p for p in truth["planted"] if p["effect"] == effect)
+        assert entry["parameters"] == (
+            {parameter: generator.EFFECTS[effect]["defaults"][parameter]} if parameter else {}
+        )
+        assert entry["meaning"] == generator.EFFECTS[effect]["doc"]
+        realised = truth["realised"][planted[effect]]
+        for column in measured.columns:
+            expected = measured.loc[planted[effect], column]
+            # The ground truth rounds to 6 decimals; a share without a denominator is None there.
+            assert (
+                (realised[column] is None)
+                if np.isnan(expected)
+                else realised[column] == pytest.approx(expected, abs=1e-6)
+            )
+
+
+def test_skipped_reviews_leave_only_the_planted_share_of_missing_episodes_reviewed(failures):
+    episodes, truth, planted, sizeable, measured = failures
+    code = planted["skipped_reviews"]
+    reviewed = _share(
+        episodes["supervisor_review_at"].notna(), episodes["category"] == "missing", episodes["force_code"]
+    )
+    # 0.35 reviewed, less the ~1.5% of review times the force leaves blank like any other field.
+    assert reviewed[code] == pytest.approx(0.35, abs=0.03)
+    others = reviewed.drop(code)[lambda s: s.index.isin(sizeable)]
+    # Elsewhere ~94%; the lowest is the force planted with poor data (45% of fields blank): 53%.
+    assert others.min() > reviewed[code] + 0.15, others.idxmin()
+    assert measured.loc[code, "review_share"] == pytest.approx(reviewed[code])
+    # The force still records reviews, and reviews "absent" episodes as everyone does (70% elsewhere).
+    absent_reviewed = _share(
+        episodes["supervisor_review_at"].notna(), episodes["category"] == "absent", episodes["force_code"]
+    )
+    assert absent_reviewed[code] == pytest.approx(absent_reviewed.drop(code).median(), abs=0.05)
+
+
+def _flag_log_odds_ratios(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Log odds ratio of a medium or high grade, cse or cce flag against neither, among "missing" episodes.
+
+    Woolf's method: the log of the cross-product ratio, standard error the root of the reciprocal cells.
+    """
+    missing = episodes[episodes["category"] == "missing"]
+    cells = pd.crosstab(
+        [missing["force_code"], missing["risk_factors"].str.contains("cse|cce")],
+        missing["risk_initial"].isin(["medium", "high"]),
+    )
+    a, b = cells.xs(True, level=1)[True], cells.xs(True, level=1)[False]
+    c, d = cells.xs(False, level=1)[True], cells.xs(False, level=1)[False]
+    value = np.log(a * d / (b * c))
+    se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    return pd.DataFrame({"value": value, "lower": value - 1.96 * se, "upper": value + 1.96 * se})
+
+
+def test_flag_ignored_grading_grades_flagged_children_like_the_rest(failures):
+    episodes, _, planted, sizeable, measured = failures
+    code = planted["flag_ignored_grading"]
+    ratios = _flag_log_odds_ratios(episodes)
+    # Flags no longer move the grade: only what comes with them (more often looked after, more risk factors).
+    assert abs(ratios.loc[code, "value"]) < 0.3, ratios.loc[code]
+    others = ratios.drop(code)[lambda t: t.index.isin(sizeable)]
+    assert (others["value"] > ratios.loc[code, "upper"]).all(), others["value"].idxmin()
+    assert others["value"].median() > 0.8  # elsewhere flagged children are graded medium or high far more often
+    # The share gap the ground truth records, from the same episodes.
+    missing = episodes[(episodes["force_code"] == code) & (episodes["category"] == "missing")]
+    flagged = missing["risk_factors"].str.contains("cse|cce")
+    higher = missing["risk_initial"].isin(["medium", "high"])
+    assert measured.loc[code, "flagged_medium_high_gap"] == pytest.approx(
+        higher[flagged].mean() - higher[~flagged].mean()
+    )
+    assert (
+        measured.loc[code, "flagged_medium_high_gap"]
+        < 0.05
+        < measured.drop([code, "national"])["flagged_medium_high_gap"].median()
+    )
+
+
+def _earlier_episodes(force: pd.DataFrame) -> pd.Series:
+    """The child's earlier episodes in the force, at most 4 (the extract is in report order)."""
+    return force.groupby("person_id").cumcount().clip(upper=4).astype(float)
+
+
+def test_repeat_desensitisation_grades_later_episodes_lower_and_more_often_absent(failures):
+    episodes, truth, planted, sizeable, measured = failures
+    code = planted["repeat_desensitisation"]
+    force = episodes[episodes["force_code"] == code]
+    earlier = _earlier_episodes(force)
+    has = pd.DataFrame({f: force["risk_factors"].str.contains(f) for f in RISK_FACTORS}).astype(float)
+    case = has.assign(young=(force["age"] < 12).astype(float), looked_after=(force["looked_after"] == "yes") * 1.0)
+    # Logistic regression (statsmodels GLM, Wald 95% interval) of a medium or high grade among "missing" episodes
+    # on the case and the earlier episodes. The officers' spread (SD 0.6 on the log-odds scale), not modelled,
+    # draws the slope toward 0 by about 6% (1 / sqrt(1 + 0.346 * 0.36)): about -0.66 for the planted -0.7.
+    missing = (force["category"] == "missing").to_numpy()
+    x = sm.add_constant(case.drop(columns="out_of_area_placement").assign(earlier=earlier)[missing])
+    grade = sm.GLM(
+        force["risk_initial"].isin(["medium", "high"])[missing] * 1.0, x, family=sm.families.Binomial()
+    ).fit()
+    assert -0.8 < grade.params["earlier"] < -0.5, grade.conf_int().loc["earlier"]
+    # "Absent" the same degree more often: its log odds rise by 0.7 per earlier episode (the same covariates as
+    # the generator's model of "absent": any exploitation flag, looked after, under 12).
+    flagged = force["risk_factors"].str.contains(EXPLOITATION) * 1.0
+    x = sm.add_constant(
+        pd.DataFrame({"flagged": flagged, "looked_after": case["looked_after"], "young": case["young"]})
+    )
+    absent = sm.GLM(
+        (force["category"] == "absent") * 1.0, x.assign(earlier=earlier), family=sm.families.Binomial()
+    ).fit()
+    assert absent.params["earlier"] == pytest.approx(0.7, abs=0.1), absent.conf_int().loc["earlier"]
+
+    # Against the other forces, by the ground truth's plain slope of log odds on earlier episodes. The force planted
+    # with flags left out is left out here: its later episodes that leave a flag out are graded low by its own plan.
+    slopes = measured.drop(["national", code, planted["flags_underrecorded"]])[lambda t: t.index.isin(sizeable)]
+    assert measured.loc[code, "repeat_medium_high_slope"] < -0.3
+    assert (slopes["repeat_medium_high_slope"] > measured.loc[code, "repeat_medium_high_slope"] + 0.2).all()
+    assert measured.loc[code, "repeat_absent_slope"] > 0.3
+    assert (slopes["repeat_absent_slope"] < measured.loc[code, "repeat_absent_slope"] - 0.2).all()
+    # That slope, by an independent route: numpy's weighted polynomial fit (weights are on residuals, so roots).
+    cells = (
+        pd.DataFrame({"k": earlier[missing], "y": force["risk_initial"].isin(["medium", "high"])[missing]})
+        .groupby("k")["y"]
+        .agg(["sum", "size"])
+    )
+    log_odds = np.log((cells["sum"] + 0.5) / (cells["size"] - cells["sum"] + 0.5))
+    weight = 1 / (1 / (cells["sum"] + 0.5) + 1 / (cells["size"] - cells["sum"] + 0.5))
+    slope = np.polyfit(cells.index.to_numpy(), log_odds.to_numpy(), 1, w=np.sqrt(weight.to_numpy()))[0]
+    assert measured.loc[code, "repeat_medium_high_slope"] == pytest.approx(slope, rel=1e-9)
+
+
+def test_residential_absent_records_children_from_residential_care_absent(failures):
+    episodes, _, planted, sizeable, measured = failures
+    code = planted["residential_absent"]
+    absent = episodes["category"] == "absent"
+    residential = episodes["missing_from"] == "residential_care"
+    share = _share(absent, residential, episodes["force_code"])
+    mine = episodes[(episodes["force_code"] == code) & residential]
+    low, high = proportion_confint(int((mine["category"] == "absent").sum()), len(mine), method="wilson")
+    assert low < 0.9 < high and high - low < 0.06  # about 800 such episodes
+    others = share.drop(code)[lambda s: s.index.isin(sizeable)]
+    assert others.max() < share[code] - 0.2, others.idxmax()  # natural variation reaches ~60%
+    assert measured.loc[code, "residential_absent_share"] == pytest.approx(share[code])
+    # Only children from residential care: the force's other episodes are "absent" as often as elsewhere.
+    elsewhere = _share(absent, ~residential, episodes["force_code"])[lambda s: s.index.isin(sizeable)]
+    assert elsewhere.drop(code).min() < elsewhere[code] < elsewhere.drop(code).max()
+
+
+def test_harm_after_low_grade_makes_the_first_grade_blind_to_harm(failures):
+    episodes, _, planted, sizeable, measured = failures
+    code = planted["harm_after_low_grade"]
+    known = ~episodes["harm"].isin(["", "unknown"])
+    harmed = episodes["harm"] != "none"
+    low = (episodes["category"] == "absent") | episodes["risk_initial"].isin(["low", "no_apparent_risk"])
+    higher = episodes["risk_initial"].isin(["medium", "high"])
+    harm_low = _share(harmed, known & low, episodes["force_code"])
+    harm_higher = _share(harmed, known & higher, episodes["force_code"])
+    mine = episodes[(episodes["force_code"] == code) & known & low]
+    low_ci = proportion_confint(int((mine["harm"] != "none").sum()), len(mine), method="wilson")
+    assert low_ci[0] < 0.15 < low_ci[1]
+    others = harm_low.drop(code)[lambda s: s.index.isin(sizeable)]
+    assert others.max() < 0.08, others.idxmax()
+    # In the planted force the lower grades come to harm more often than the higher: the grade does not tell.
+    assert harm_low[code] > harm_higher[code]
+    rest = episodes["force_code"] != code
+    assert harmed[rest & known & higher].mean() > harmed[rest & known & low].mean()  # elsewhere harm rises with grade
+    assert harmed[rest & known].mean() == pytest.approx(0.04, abs=0.01)  # ~4% overall
+    assert measured.loc[code, ["low_grade_harm_share", "higher_grade_harm_share"]].tolist() == pytest.approx(
+        [harm_low[code], harm_higher[code]]
+    )
+
+
+def _count_flags_left_out(force: pd.DataFrame) -> tuple[int, int, int, int]:
+    """Brute force, child by child: (flags recorded earlier, of them left out, episodes leaving one out, graded low)."""
+    pairs = left_out = leaving = low = 0
+    ordered = force.sort_values(["person_id", "reported_at"], kind="stable")
+    columns = ("person_id", "risk_factors", "category", "risk_initial")
+    child, seen = None, set()
+    for person, text, category, grade in zip(*(ordered[c].tolist() for c in columns), strict=True):
+        if person != child:
+            child, seen = person, set()
+        flags = set(filter(None, text.split(";")))
+        pairs += len(seen)
+        dropped = len(seen - flags)
+        left_out += dropped
+        leaving += dropped > 0
+        low += dropped > 0 and (category == "absent" or grade in ("low", "no_apparent_risk"))
+        seen |= flags
+    return pairs, left_out, leaving, low
+
+
+def test_flags_underrecorded_leaves_out_earlier_flags_and_grades_low(failures):
+    episodes, _, planted, sizeable, measured = failures
+    code = planted["flags_underrecorded"]
+    pairs, left_out, leaving, low = _count_flags_left_out(episodes[episodes["force_code"] == code])
+    assert pairs > 1000 and leaving > 300
+    lower, upper = proportion_confint(left_out, pairs, method="wilson")
+    assert lower < 0.7 < upper
+    assert low == leaving  # every episode that leaves out a flag is graded low or no apparent risk
+    assert measured.loc[code, "flags_left_out_share"] == pytest.approx(left_out / pairs)
+    assert measured.loc[code, "left_out_low_share"] == 1.0
+    # No other force leaves a flag out (a child's flags are its own and every episode records them) ...
+    assert (measured.drop([code, "national"])["flags_left_out_share"].dropna() == 0).all()
+    # ... as the brute force says for another large force too.
+    other = next(c for c in ("E23000001", "E23000014") if c in sizeable)
+    assert _count_flags_left_out(episodes[episodes["force_code"] == other])[1] == 0
+
+
+def test_new_failures_change_nothing_in_the_other_forces():
+    """The six failures are planted after the natural year, from its own draws: every force without one of them,
+    and so the national calibration, is record for record what the same seed gives without them."""
+    plan = generator.read_plan(PLANS_DIR / "demo.yaml")
+    old = [p for p in plan if p.effect not in FAILURES]
+    with_failures, _ = generator.generate_extract(2024, seed=5, scale=0.1, plan=plan)
+    without, _ = generator.generate_extract(2024, seed=5, scale=0.1, plan=old)
+    failing = {p.force_code for p in plan if p.effect in FAILURES}
+    assert len(with_failures) == len(without)
+    for code, mine in with_failures.groupby("force_code"):
+        theirs = without[without["force_code"] == code]
+        if code in failing:
+            assert not mine.reset_index(drop=True).equals(theirs.reset_index(drop=True)), code
+        else:
+            pd.testing.assert_frame_equal(mine, theirs)

@@ -23,8 +23,14 @@ targets in expectation (:func:`solve_shift`); the test suite checks the
 realised shares against the published figures, which it holds on its own.
 
 A plan (YAML, see ``data/plans/demo.yaml``) plants force-level effects; the
-ground truth, including every force's practice parameters, is written beside
-the data (``<out>.truth.json``).
+ground truth, including every force's practice parameters and the realised
+figures of each planted force (:func:`measure_practice`), is written beside
+the data (``<out>.truth.json``). Six failures of practice (skipped reviews,
+flags ignored in grading, desensitisation to repeats, residential children
+recorded absent, harm after a low grade, flags left out of later episodes) are
+planted after the natural year, in the planted forces' records only and from
+the natural year's own draws (:func:`_plant_failures`): every other force is
+record for record what the same seed gives without them.
 
 Same seed, same bytes: for the same seed and arguments every form the
 extract is written in (CSV, Parquet, Excel) is byte-identical, and so are its
@@ -71,6 +77,7 @@ __all__ = [
     "write_extract",
     "solve_shift",
     "measure_practice",
+    "measure_failures",
 ]
 
 # Published national figures the generator aims at (docs/calibration.md).
@@ -111,6 +118,9 @@ OFFICER_SD = 0.6  # within-force SD of officers' grading tendency (log-odds)
 FORCE_RISK_SD = 0.35  # between-force SD of grading tendency (log-odds)
 FORCE_ABSENT_SD = 0.5  # between-force SD of the tendency to record "absent" (log-odds)
 EXPLOITATION = ("cse", "cce", "trafficking")
+EXPLOITATION_GRADE_WEIGHTS = {"cse": 1.3, "cce": 1.1}  # log odds a flag adds to the first grade
+REVIEWED_SHARE = {"missing": 0.96, "absent": 0.7}  # episodes a supervisor reviews, by category
+REPEAT_CAP = 4  # earlier episodes of a child that repeat_desensitisation counts, at most
 RISK_FACTOR_BASE = {  # person-level prevalence before calibration (cse is calibrated)
     "cse": 0.06,
     "cce": 0.06,
@@ -158,6 +168,60 @@ EFFECTS: dict[str, dict] = {
         "doc": "good practice throughout: flagged children never 'absent', prompt reviews, "
         "most return interviews within 72 hours, complete records",
     },
+    "skipped_reviews": {
+        "defaults": {"review_share": 0.35},
+        "doc": "supervisors review only this share of 'missing' episodes (elsewhere about 96%); the rest have "
+        "no supervisor_review_at, though the force records reviews",
+    },
+    "flag_ignored_grading": {
+        "defaults": {},
+        "doc": "children with cse or cce flags graded like everyone else: the flags' weight on the first grade "
+        "removed (elsewhere flagged children are graded medium or high about 20 points more often)",
+    },
+    "repeat_desensitisation": {
+        "defaults": {"per_episode": 0.7},
+        "doc": "each later episode of a child graded lower: the log odds of medium or high fall by this much per "
+        "earlier episode of the child (at most 4 counted), and the log odds of 'absent' rise as much",
+    },
+    "residential_absent": {
+        "defaults": {"absent_share": 0.9},
+        "doc": "episodes of children missing from residential care recorded 'absent' at this share "
+        "(nationally about 28%)",
+    },
+    "harm_after_low_grade": {
+        "defaults": {"harm_share": 0.15},
+        "doc": "children graded low or no apparent risk, or recorded 'absent', come to harm at this share, so the "
+        "first grade does not tell who comes to harm (elsewhere about 3% of them, 7% of those graded high)",
+    },
+    "flags_underrecorded": {
+        "defaults": {"drop_share": 0.7},
+        "doc": "a child's later episodes leave out this share of the risk flags its earlier episodes in the force "
+        "recorded, and those episodes are graded low (no apparent risk if recorded 'absent')",
+    },
+}
+# Parameters whose range is not 0 to 1 (every other parameter is a share).
+PARAMETER_LIMITS = {"officer_sd": 5.0, "per_episode": 3.0}
+# Effects that plant the force's first grade: a force takes at most one (their changes to the grade would
+# compound, and a planted high share is solved for the force's grading as it stands).
+GRADING_EFFECTS = frozenset(
+    {
+        "risk_undergrading",
+        "risk_overgrading",
+        "exemplary",
+        "flag_ignored_grading",
+        "repeat_desensitisation",
+        "flags_underrecorded",
+    }
+)
+# Other pairs one force cannot take, and why: each would undo or overwrite part of the other.
+CONFLICTS = {
+    **{
+        frozenset({"exemplary", failure}): "exemplary plants good practice throughout"
+        for failure in EFFECTS
+        if failure not in GRADING_EFFECTS
+    },
+    frozenset({"absent_overuse", "residential_absent"}): "both set the share of flagged children in residential "
+    "care recorded 'absent'",
 }
 
 
@@ -180,7 +244,9 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
     ConfigError
         For a file that is not YAML, an unknown force or effect, an unknown parameter,
         a parameter that is not a number in range (NaN, infinity, a boolean such as
-        YAML's ``yes``), or a force given two risk-grading effects.
+        YAML's ``yes``), a force given two effects on its first grade
+        (:data:`GRADING_EFFECTS`) or the same effect twice, or a pair of effects one
+        force cannot take (:data:`CONFLICTS`).
 
     Examples
     --------
@@ -188,12 +254,21 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
     >>> plan = read_plan(PLANS_DIR / "demo.yaml")
     >>> sorted({p.effect for p in plan}) == sorted(EFFECTS)
     True
+    >>> import tempfile
+    >>> clash = Path(tempfile.mkdtemp()) / "clash.yaml"
+    >>> _ = clash.write_text("effects: [{force: E23000001, effect: exemplary}, "
+    ...                      "{force: E23000001, effect: skipped_reviews, review_share: 0.2}]")
+    >>> try:
+    ...     read_plan(clash)
+    ... except ConfigError as error:
+    ...     print(str(error).split("clash.yaml: ")[1])
+    entry 2: E23000001 cannot take both exemplary and skipped_reviews: exemplary plants good practice throughout
     """
     path = Path(path)
     document = read_yaml_config(path, "plan")
     if not isinstance(document, dict) or not isinstance(document.get("effects"), list):
         raise ConfigError(f"plan {path} needs 'effects:', a list of {{force, effect}} entries")
-    plan, problems, seen = [], [], set()
+    plan, problems, seen, taken = [], [], set(), {}
     for i, entry in enumerate(document["effects"], start=1):
         if not isinstance(entry, dict):
             problems.append(f"entry {i} is not a mapping")
@@ -215,15 +290,19 @@ def read_plan(path: str | Path) -> list[PlantedEffect]:
             continue
         parameters = {**defaults, **entry}
         for name, value in parameters.items():
-            limit = 5.0 if name == "officer_sd" else 1.0
+            limit = PARAMETER_LIMITS.get(name, 1.0)
             # YAML's yes is True, an int to Python; NaN fails the range (every comparison with it is false).
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
                 problems.append(f"entry {i}: {name} must be a number from 0 to {limit:g}")
-        grading = {"risk_undergrading", "risk_overgrading", "exemplary"}
-        key = (force, "grading" if effect in grading else effect)
+        key = (force, "grading" if effect in GRADING_EFFECTS else effect)
         if key in seen:
             problems.append(f"entry {i}: {force} already has a {key[1]} effect")
         seen.add(key)
+        for other in taken.get(force, []):
+            reason = CONFLICTS.get(frozenset({other, effect}))
+            if reason:
+                problems.append(f"entry {i}: {force} cannot take both {other} and {effect}: {reason}")
+        taken.setdefault(force, []).append(effect)
         plan.append(PlantedEffect(force, effect, parameters))
     if problems:
         raise ConfigError(f"plan {path}: " + "; ".join(problems))
@@ -271,6 +350,14 @@ def _force_parameters(rng: np.random.Generator, codes: list[str]) -> pd.DataFram
             "flagged_absent_share": np.full(n, np.nan),
             "high_share": np.full(n, np.nan),
             "within_72h_share": np.full(n, np.nan),
+            # The six failures planted after the natural year (_plant_failures): NaN or the natural value
+            # (cse and cce weigh fully on the grade, no log-odds drop, no flag left out) where not planted.
+            "review_share": np.full(n, np.nan),
+            "flag_grading_weight": np.ones(n),
+            "repeat_log_odds_drop": np.zeros(n),
+            "residential_absent_share": np.full(n, np.nan),
+            "low_grade_harm_share": np.full(n, np.nan),
+            "flag_drop_share": np.zeros(n),
         },
         index=pd.Index(codes, name="force_code"),
     )
@@ -292,6 +379,18 @@ def _apply_plan(params: pd.DataFrame, plan: list[PlantedEffect]) -> pd.DataFrame
             params.loc[f, "blank"] = p["blank_share"]
         elif planted.effect == "few_return_interviews":
             params.loc[f, "within_72h_share"] = p["within_72h_share"]
+        elif planted.effect == "skipped_reviews":
+            params.loc[f, "review_share"] = p["review_share"]
+        elif planted.effect == "flag_ignored_grading":
+            params.loc[f, "flag_grading_weight"] = 0.0
+        elif planted.effect == "repeat_desensitisation":
+            params.loc[f, "repeat_log_odds_drop"] = p["per_episode"]
+        elif planted.effect == "residential_absent":
+            params.loc[f, "residential_absent_share"] = p["absent_share"]
+        elif planted.effect == "harm_after_low_grade":
+            params.loc[f, "low_grade_harm_share"] = p["harm_share"]
+        elif planted.effect == "flags_underrecorded":
+            params.loc[f, "flag_drop_share"] = p["drop_share"]
         elif planted.effect == "exemplary":
             params.loc[f, ["absent", "risk", "prevention", "rhi_completed", "rhi_72h"]] = [
                 0.0,
@@ -376,10 +475,23 @@ def _report_times(rng, n: int, year: int) -> np.ndarray:
     return start.to_datetime64().astype("datetime64[s]") + offset.astype("timedelta64[s]")
 
 
-def _ordinal_grades(rng, latent, thresholds) -> np.ndarray:
-    """Grade 0 (low), 1 (medium) or 2 (high) from a logistic latent variable."""
-    u = latent + rng.logistic(size=len(latent))
-    return np.searchsorted(np.asarray(thresholds), u)
+def _ordinal_grades(latent, noise, thresholds) -> np.ndarray:
+    """Grade 0 (low), 1 (medium) or 2 (high) from a latent variable and its logistic noise.
+
+    The noise is drawn once per episode and kept, so that a planted change to the latent
+    variable regrades an episode with the same draw (:func:`_plant_failures`).
+
+    Examples
+    --------
+    >>> _ordinal_grades(np.array([0.0, 0.0, 0.0]), np.array([-2.0, 0.5, 3.0]), [-1.0, 1.0])
+    array([0, 1, 2])
+    """
+    return np.searchsorted(np.asarray(thresholds), latent + noise)
+
+
+def _review_median_hours(absent: np.ndarray, risk_initial: np.ndarray) -> np.ndarray:
+    """Median hours to a supervisor's first review: sooner for higher grades, latest for "absent"."""
+    return np.select([absent, risk_initial == "low", risk_initial == "medium"], [12, 6, 2], 0.5)
 
 
 def _pseudonyms(rng, prefix: str, n: int) -> np.ndarray:
@@ -387,7 +499,7 @@ def _pseudonyms(rng, prefix: str, n: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.char.mod("%x", numbers).astype(str), 10))
 
 
-def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, scale: float):
+def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, scale: float):
     forces = read_forces_table().loc[params.index]
     children = _children(rng, params, forces["children"], scale)
     children["person_id"] = _pseudonyms(rng, "C", len(children))
@@ -411,12 +523,13 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     p_absent = special.expit(linear)
     planted = fp["flagged_absent_share"].notna().to_numpy() & flagged
     p_absent = np.where(planted, fp["flagged_absent_share"].to_numpy(), p_absent)
-    absent = rng.random(n) < p_absent
+    category_u = rng.random(n)
+    absent = category_u < p_absent
 
     # Risk grade of "missing" episodes: proportional odds on the case, force and officer.
     case = (
-        1.3 * e["cse"]
-        + 1.1 * e["cce"]
+        EXPLOITATION_GRADE_WEIGHTS["cse"] * e["cse"]
+        + EXPLOITATION_GRADE_WEIGHTS["cce"] * e["cce"]
         + 1.6 * e["trafficking"]
         + 0.9 * e["self_harm"]
         + 0.5 * e["mental_health"]
@@ -434,17 +547,15 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     low_cut = solve_shift(-base, RISK_SHARES[0])
     mid_cut = solve_shift(-base, RISK_SHARES[0] + RISK_SHARES[1])
     latent = latent + _grading_shift(e["force_code"], latent, missing_idx, params, mid_cut)
-    grade = _ordinal_grades(rng, latent, [low_cut, mid_cut])
+    grade_noise = rng.logistic(size=n)
+    grade = _ordinal_grades(latent, grade_noise, [low_cut, mid_cut])
     risk_names = np.array(["low", "medium", "high"])
     risk_initial = np.where(absent, "no_apparent_risk", risk_names[grade])
     # Reviews move a grade up for some cases (escalation), down for a few.
     move = rng.choice([-1, 0, 1], n, p=[0.04, 0.84, 0.12])
     final_grade = np.clip(grade + move, 0, 2)
-    risk_final = np.where(
-        absent,
-        np.where(rng.random(n) < 0.1, "low", "no_apparent_risk"),
-        risk_names[final_grade],
-    )
+    final_low = rng.random(n) < 0.1
+    risk_final = np.where(absent, np.where(final_low, "low", "no_apparent_risk"), risk_names[final_grade])
     is_high = risk_initial == "high"
 
     # Durations: lognormal hours, calibrated so 47% return within 8 hours.
@@ -472,7 +583,8 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     e.loc[open_episode, "found_by"] = ""
     harm_risk = 1 + 2.0 * flagged + 0.8 * is_high + 0.5 * la
     harm_risk = harm_risk * (1 - TARGETS["no_harm"]) * n / harm_risk.sum()
-    harmed = rng.random(n) < harm_risk
+    harm_u = rng.random(n)
+    harmed = harm_u < harm_risk
     kind = rng.choice(["injury", "sexual_offence", "other_crime_victim", "died"], n, p=[0.45, 0.2, 0.3495, 0.0005])
     # Children at risk of sexual exploitation who come to harm more often suffer sexual offences.
     cse_harm = e["cse"].to_numpy() & (kind == "injury") & (rng.random(n) < 0.5)
@@ -480,9 +592,10 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     e["harm"] = np.where(open_episode, "unknown", np.where(harmed, kind, "none"))
 
     # Supervisory review: sooner for higher grades, scaled by the force's promptness.
-    median_hours = np.select([absent, risk_initial == "low", risk_initial == "medium"], [12, 6, 2], 0.5)
+    median_hours = _review_median_hours(absent, risk_initial)
     delay = np.exp(rng.normal(np.log(median_hours * fp["review_delay"].to_numpy()), 0.7))
-    reviewed = rng.random(n) < np.where(absent, 0.7, 0.96)
+    review_u = rng.random(n)
+    reviewed = review_u < np.where(absent, REVIEWED_SHARE["absent"], REVIEWED_SHARE["missing"])
     review_at = e["reported_at"] + pd.to_timedelta(np.round(delay * 60), unit="min")
     e["supervisor_review_at"] = review_at.where(reviewed & (review_at <= extract_end))
 
@@ -533,9 +646,136 @@ def _one_year(rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, s
     e["category"] = np.where(absent, "absent", "missing")
     e["risk_initial"] = risk_initial
     e["risk_final"] = risk_final
+    drawn = {
+        "category_u": category_u,
+        "p_absent": p_absent,
+        "latent": latent,
+        "grade_noise": grade_noise,
+        "move": move,
+        "final_low": final_low,
+        "harm_u": harm_u,
+        "harmed": harmed,
+        "harm_kind": kind,
+        "open": open_episode,
+        "review_u": review_u,
+        "review_delay": delay,
+        "review_median_hours": median_hours,
+    }
+    _plant_failures(plant_rng, e, fp, drawn, (low_cut, mid_cut), extract_end)
     e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
     e["episode_id"] = _episode_ids(e, year)
     return e[list(COLUMNS)]
+
+
+def _planted_failure_rows(fp: pd.DataFrame) -> np.ndarray:
+    """Rows (episodes) of forces planted with any of the six failures :func:`_plant_failures` plants."""
+    return np.flatnonzero(
+        (
+            fp["review_share"].notna()
+            | (fp["flag_grading_weight"] != 1)
+            | (fp["repeat_log_odds_drop"] > 0)
+            | fp["residential_absent_share"].notna()
+            | fp["low_grade_harm_share"].notna()
+            | (fp["flag_drop_share"] > 0)
+        ).to_numpy()
+    )
+
+
+def _plant_failures(rng, e: pd.DataFrame, fp: pd.DataFrame, drawn: dict, cuts, extract_end) -> None:
+    """Plant six failures of practice in the records of the forces planned to have them, in place.
+
+    The natural year is drawn first; then, in the planted forces' rows only, what the force records
+    is drawn again from the same draws: the same uniform decides the category, the same logistic
+    noise the grade (against the national cut points), the same uniform and log-normal delay the
+    review, the same uniform the harm. A row the plan does not change comes out exactly as drawn,
+    and so does every force without a failure: the national calibration (solved on the natural
+    year) and every unplanted force's records are those of the same seed without the plan. What
+    happens to the child (how long missing, who found them) is not changed, only how the force
+    records and responds, but for ``harm_after_low_grade``, which plants harm.
+
+    - ``skipped_reviews``: a "missing" episode is reviewed with probability ``review_share``
+      (elsewhere 0.96), its review time otherwise blank.
+    - ``flag_ignored_grading``: the cse and cce weights on the first grade are taken off.
+    - ``repeat_desensitisation``: with ``k`` earlier episodes of the child (at most
+      :data:`REPEAT_CAP`), the latent grade falls and the log odds of "absent" rise by
+      ``per_episode * k``.
+    - ``residential_absent``: an episode missing from residential care is "absent" with
+      probability ``absent_share``.
+    - ``harm_after_low_grade``: an episode graded low or no apparent risk, or "absent", comes to
+      harm with probability ``harm_share``.
+    - ``flags_underrecorded``: on a later episode of a child each of the child's risk flags (all
+      recorded on its first episode) is left out with probability ``drop_share`` (draws from
+      ``rng``, a stream of their own); an episode that leaves one out is graded low (an "absent"
+      one keeps no apparent risk).
+
+    Examples
+    --------
+    Nothing planted: nothing changes.
+
+    >>> e = pd.DataFrame({"force_code": ["E23000001"], "category": ["missing"]})
+    >>> fp = _force_parameters(np.random.default_rng(0), ["E23000001"]).reset_index(drop=True)
+    >>> _plant_failures(np.random.default_rng(0), e, fp, {}, (0.0, 1.0), None)
+    >>> e["category"].tolist()
+    ['missing']
+    """
+    rows = _planted_failure_rows(fp)
+    if len(rows) == 0:
+        return
+    p = fp.iloc[rows]
+    d = {name: values[rows] for name, values in drawn.items()}
+    sub = e.iloc[rows]  # sorted by child and report time, as the year is drawn
+    earlier = np.minimum(sub.groupby("person_id", sort=False).cumcount().to_numpy(), REPEAT_CAP)
+    drop = p["repeat_log_odds_drop"].to_numpy() * earlier
+
+    # Category, from the natural draw: rows without a change keep their probability, so their category.
+    p_absent = d["p_absent"]
+    shifted = special.expit(special.logit(np.clip(p_absent, 1e-12, 1 - 1e-12)) + drop)
+    p_absent = np.where(drop > 0, shifted, p_absent)
+    share = p["residential_absent_share"].to_numpy()
+    residential = ~np.isnan(share) & (sub["missing_from"].to_numpy() == "residential_care")
+    p_absent = np.where(residential, share, p_absent)
+    absent = d["category_u"] < p_absent
+
+    # First grade: the same noise against the national cut points.
+    ignored = 1 - p["flag_grading_weight"].to_numpy()
+    weight_of_flags = sum(w * sub[flag].to_numpy() for flag, w in EXPLOITATION_GRADE_WEIGHTS.items())
+    grade = _ordinal_grades(d["latent"] - drop - ignored * weight_of_flags, d["grade_noise"], cuts)
+
+    # Flags left out on later episodes; such an episode is graded low.
+    recorded = sub[list(RISK_FACTORS)].to_numpy(dtype=bool)
+    drop_share = p["flag_drop_share"].to_numpy()
+    later = np.flatnonzero((earlier > 0) & (drop_share > 0))
+    if len(later):
+        left_out = recorded[later] & (rng.random((len(later), len(RISK_FACTORS))) < drop_share[later, None])
+        recorded[later] &= ~left_out
+        grade[later] = np.where(left_out.any(axis=1), 0, grade[later])
+        listed = np.full(len(sub), "", dtype=object)
+        for j, factor in enumerate(RISK_FACTORS):
+            listed = listed + np.where(recorded[:, j], factor + ";", "")
+        e.loc[sub.index, "risk_factors"] = pd.Series(listed, index=sub.index).str.rstrip(";")
+
+    names = np.array(["low", "medium", "high"])
+    risk_initial = np.where(absent, "no_apparent_risk", names[grade])
+    risk_final = np.where(
+        absent, np.where(d["final_low"], "low", "no_apparent_risk"), names[np.clip(grade + d["move"], 0, 2)]
+    )
+
+    # Review: the same log-normal draw, scaled to the new grade's median; a planted share reviewed.
+    delay = d["review_delay"] * (_review_median_hours(absent, risk_initial) / d["review_median_hours"])
+    reviewed_share = p["review_share"].fillna(REVIEWED_SHARE["missing"]).to_numpy()
+    reviewed = d["review_u"] < np.where(absent, REVIEWED_SHARE["absent"], reviewed_share)
+    review_at = sub["reported_at"] + pd.to_timedelta(np.round(delay * 60), unit="min")
+
+    # Harm: a planted share of the children graded low, no apparent risk or "absent".
+    harm_share = p["low_grade_harm_share"].to_numpy()
+    low = ~np.isnan(harm_share) & (absent | np.isin(risk_initial, ["low", "no_apparent_risk"]))
+    harmed = np.where(low, d["harm_u"] < harm_share, d["harmed"])
+
+    e.loc[sub.index, "category"] = np.where(absent, "absent", "missing")
+    e.loc[sub.index, "risk_initial"] = risk_initial
+    e.loc[sub.index, "risk_final"] = risk_final
+    e.loc[sub.index, "supervisor_review_at"] = review_at.where(reviewed & (review_at <= extract_end))
+    e.loc[sub.index, "harm"] = np.where(d["open"], "unknown", np.where(harmed, d["harm_kind"], "none"))
 
 
 def _grading_shift(force_codes, latent, missing_idx, params, mid_cut) -> np.ndarray:
@@ -662,13 +902,18 @@ def generate_extract(
     if extract.day < date(last_year, 12, 31):
         raise ToolkitError(f"the extract date {extract} is before the end of {last_year}")
     extract_end = extract.end.floor("s")  # the last whole second of the extract day: times are whole seconds
-    seeds = np.random.SeedSequence(seed).spawn(years + 1)
+    sequence = np.random.SeedSequence(seed)
+    seeds = sequence.spawn(years + 1)
+    # Spawned after the first: the draws of the six failures planted after the natural year come from
+    # streams of their own, so every natural draw (and every unplanted force) is as without them.
+    plant_seeds = sequence.spawn(years)
     codes = list(read_forces_table().index)
     params = _apply_plan(_force_parameters(np.random.default_rng(seeds[0]), codes), plan)
     frames = []
     for i in range(years):
         rng = np.random.default_rng(seeds[i + 1])
-        frames.append(_one_year(rng, year + i, extract_end, params, scale * (1 + growth) ** i))
+        plant_rng = np.random.default_rng(plant_seeds[i])
+        frames.append(_one_year(rng, plant_rng, year + i, extract_end, params, scale * (1 + growth) ** i))
     episodes = pd.concat(frames, ignore_index=True)
     episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
     episodes = episodes.reset_index(drop=True)
@@ -716,8 +961,10 @@ def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
         (exploitation-flagged episodes recorded absent), ``high_share``
         (reports graded high), ``officer_high_or_medium_sd`` (spread between
         officers with 30+ missing episodes in their share graded medium or
-        high), ``blank_share`` (optional values blank or unknown) and
-        ``rhi_72h_share`` (returns with a return interview within 72 hours).
+        high), ``blank_share`` (optional values blank or unknown),
+        ``rhi_72h_share`` (returns with a return interview within 72 hours),
+        and the measures of the six failures planted after the natural year
+        (:func:`measure_failures`).
     """
     e = episodes
     flagged = e["risk_factors"].astype(str).str.contains("|".join(EXPLOITATION))
@@ -756,7 +1003,159 @@ def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
     )
     by_officer = by_officer[by_officer["size"] >= 30]
     table["officer_high_or_medium_sd"] = by_officer.groupby(level="force_code", observed=True)["mean"].std()
-    return table.round(6)
+    return table.join(measure_failures(e)).round(6)
+
+
+def _weighted_log_odds_slope(events: pd.DataFrame, trials: pd.DataFrame) -> pd.Series:
+    """Weighted least-squares slope of empirical log odds on the column number, per row.
+
+    Each cell's log odds has 0.5 added to its events and non-events (Haldane), and its weight is
+    the inverse of its approximate variance, ``1 / (1 / (y + 0.5) + 1 / (n - y + 0.5))``; cells
+    with no trials are left out, and a row with fewer than two cells has no slope (NaN).
+
+    Examples
+    --------
+    10, 50 and 90 events in 100 trials give log odds ``-log(90.5 / 10.5)``, 0 and ``log(90.5 / 10.5)``,
+    the outer two equally weighted, so the slope is ``log(90.5 / 10.5)``; a row with one cell has none:
+
+    >>> y = pd.DataFrame([[10, 50, 90], [5, 0, 0]])
+    >>> n = pd.DataFrame([[100, 100, 100], [10, 0, 0]])
+    >>> slope = _weighted_log_odds_slope(y, n)
+    >>> round(float(slope[0]), 6), round(float(np.log(90.5 / 10.5)), 6), bool(np.isnan(slope[1]))
+    (2.153975, 2.153975, True)
+    """
+    y, n = events.to_numpy(dtype=float), trials.to_numpy(dtype=float)
+    x = np.broadcast_to(np.arange(y.shape[1], dtype=float), y.shape)
+    used = n > 0
+    log_odds = np.log((y + 0.5) / (n - y + 0.5))
+    w = np.where(used, 1 / (1 / (y + 0.5) + 1 / (n - y + 0.5)), 0.0)
+    sw = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x_bar = (w * x).sum(axis=1, keepdims=True) / sw
+        l_bar = (w * np.where(used, log_odds, 0)).sum(axis=1, keepdims=True) / sw
+        sxy = (w * (x - x_bar) * np.where(used, log_odds - l_bar, 0)).sum(axis=1)
+        sxx = (w * (x - x_bar) ** 2).sum(axis=1)
+        slope = np.where(used.sum(axis=1) >= 2, sxy / sxx, np.nan)
+    return pd.Series(slope, index=events.index)
+
+
+def measure_failures(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Measure, per force, the six failures planted after the natural year.
+
+    Plain counts and shares, with no modelling but one weighted slope, from the records as
+    published (blank and unknown values as recorded); a share without a denominator is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by force code (plus ``national``):
+
+        - ``review_share``: "missing" episodes with a supervisor's review recorded;
+        - ``flagged_medium_high_gap``: share of "missing" episodes graded medium or high among
+          children with a cse or cce flag, less that among children with neither;
+        - ``repeat_medium_high_slope`` and ``repeat_absent_slope``: the weighted slope
+          (:func:`_weighted_log_odds_slope`) of the log odds of a medium or high grade (among
+          "missing" episodes) and of "absent" (among all) on the child's earlier episodes in
+          the force, 0 to 4 or more;
+        - ``residential_absent_share``: episodes missing from residential care recorded "absent";
+        - ``low_grade_harm_share`` and ``higher_grade_harm_share``: harm (not ``none``) among
+          episodes with harm known, graded low or no apparent risk or recorded "absent", and
+          graded medium or high;
+        - ``flags_left_out_share``: of each later episode's risk flags recorded on an earlier
+          episode of the child in the force, the share it does not record;
+        - ``left_out_low_share``: episodes that leave out such a flag graded low or no apparent
+          risk.
+
+    Examples
+    --------
+    A child recorded with cse, then without it and graded low:
+
+    >>> e = pd.DataFrame({
+    ...     "force_code": ["E23000001"] * 2, "person_id": ["C1", "C1"], "category": ["missing"] * 2,
+    ...     "reported_at": pd.to_datetime(["2024-01-01 09:00", "2024-02-01 09:00"]),
+    ...     "risk_initial": ["high", "low"], "risk_factors": ["cse;self_harm", "self_harm"],
+    ...     "supervisor_review_at": pd.to_datetime(["2024-01-01 10:00", None]),
+    ...     "missing_from": ["home", "home"], "harm": ["none", "injury"]})
+    >>> m = measure_failures(e).loc["E23000001"]
+    >>> m[["review_share", "flags_left_out_share", "left_out_low_share", "low_grade_harm_share"]].tolist()
+    [0.5, 0.5, 1.0, 1.0]
+    """
+    e = episodes
+    force, forces = pd.factorize(e["force_code"].astype(str), sort=True)
+    # Risk-flag lists take a few hundred distinct values: read each once.
+    lists, distinct = pd.factorize(e["risk_factors"].fillna("").astype(str))
+    flags = np.column_stack([distinct.str.contains(factor, regex=False) for factor in RISK_FACTORS])
+    flags = flags[lists] if len(distinct) else np.zeros((len(e), len(RISK_FACTORS)), dtype=bool)
+    # Each child's episodes in report order; a flag is recorded before an episode when the child's
+    # running count of it, less this episode's own, is positive.
+    person, _ = pd.factorize(e["person_id"].astype(str))
+    child = force.astype(np.int64) * (person.max(initial=0) + 1) + person
+    order = np.lexsort((e["reported_at"].to_numpy(), child))
+    first = np.r_[True, child[order][1:] != child[order][:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    earlier, before = np.empty(len(e), dtype=np.int64), np.empty_like(flags)
+    earlier[order] = np.arange(len(e)) - starts[group]
+    running = np.cumsum(flags[order], axis=0, dtype=np.int32)
+    running_before = np.vstack([np.zeros((1, len(RISK_FACTORS)), dtype=np.int32), running])[starts][group]
+    before[order] = running - running_before - flags[order] > 0
+
+    missing = (e["category"] == "missing").to_numpy()
+    absent = (e["category"] == "absent").to_numpy()
+    medium_high = e["risk_initial"].isin(["medium", "high"]).to_numpy()
+    low = absent | e["risk_initial"].isin(["low", "no_apparent_risk"]).to_numpy()
+    known = ~e["harm"].fillna("").isin(["", "unknown"]).to_numpy()
+    harmed = known & (e["harm"] != "none").to_numpy()
+    exploited = flags[:, list(RISK_FACTORS).index("cse")] | flags[:, list(RISK_FACTORS).index("cce")]
+    residential = (e["missing_from"] == "residential_care").fillna(False).to_numpy(dtype=bool)
+    left_out = (before & ~flags).sum(axis=1)
+    columns = {
+        "missing": missing,
+        "missing_reviewed": missing & e["supervisor_review_at"].notna().to_numpy(),
+        "exploited_missing": missing & exploited,
+        "exploited_medium_high": missing & exploited & medium_high,
+        "other_missing": missing & ~exploited,
+        "other_medium_high": missing & ~exploited & medium_high,
+        "residential": residential,
+        "residential_absent": residential & absent,
+        "low_known": low & known,
+        "low_harmed": low & harmed,
+        "higher_known": medium_high & known,
+        "higher_harmed": medium_high & harmed,
+        "flag_pairs": before.sum(axis=1),
+        "flags_left_out": left_out,
+        "leaving_out": left_out > 0,
+        "leaving_out_low": (left_out > 0) & low,
+    }
+    counts = pd.DataFrame(
+        {name: np.bincount(force, weights=values, minlength=len(forces)) for name, values in columns.items()},
+        index=forces,
+    )
+    counts.loc["national"] = counts.sum()
+    step = force * (REPEAT_CAP + 1) + np.minimum(earlier, REPEAT_CAP)
+
+    def by_step(values: np.ndarray) -> pd.DataFrame:
+        cells = np.bincount(step, weights=values, minlength=len(forces) * (REPEAT_CAP + 1))
+        table = pd.DataFrame(cells.reshape(len(forces), REPEAT_CAP + 1), index=forces)
+        table.loc["national"] = table.sum()
+        return table
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = pd.DataFrame(
+            {
+                "review_share": counts["missing_reviewed"] / counts["missing"],
+                "flagged_medium_high_gap": counts["exploited_medium_high"] / counts["exploited_missing"]
+                - counts["other_medium_high"] / counts["other_missing"],
+                "repeat_medium_high_slope": _weighted_log_odds_slope(by_step(missing & medium_high), by_step(missing)),
+                "repeat_absent_slope": _weighted_log_odds_slope(by_step(absent), by_step(np.ones(len(e)))),
+                "residential_absent_share": counts["residential_absent"] / counts["residential"],
+                "low_grade_harm_share": counts["low_harmed"] / counts["low_known"],
+                "higher_grade_harm_share": counts["higher_harmed"] / counts["higher_known"],
+                "flags_left_out_share": counts["flags_left_out"] / counts["flag_pairs"],
+                "left_out_low_share": counts["leaving_out_low"] / counts["leaving_out"],
+            }
+        )
+    return table.astype(float)
 
 
 def _to_text(episodes: pd.DataFrame) -> pd.DataFrame:
