@@ -139,7 +139,7 @@ def _stage(name: str, years: int, work: str) -> float:
                 show(r)
             for area in ("volume", "understanding", "investigation", "return_and_prevention"):
                 report.show_findings(r, area)
-            report.show_practice(r, ("review_in_time", "prevention_completed", "return_interview_72h"))
+            report.show_practice(r, ("review_in_time", "prevention_completed", "return_offered_72h"))
             plt.close("all")
     else:
         raise ValueError(name)

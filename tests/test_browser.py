@@ -95,7 +95,9 @@ def test_index_and_reports_load_cleanly_with_every_image_and_link(browser, site)
         assert browser.title  # the report has a title
         shown = _check_images(browser)
         if page.name == "west-midlands.html":
-            assert shown == 5  # rate funnel, grade mix, grading caterpillar, time to return, trend
+            # rate funnel, grade mix, grading caterpillar, known risks, harm by first response,
+            # supervisory review, interviews, time to return, trend, and the problem profile's four
+            assert shown == 13
             browser.save_screenshot(str(ARTIFACTS / "west-midlands.png"))
         if page.name == "national-overview.html":
             assert shown == 2  # grading and categorisation caterpillars

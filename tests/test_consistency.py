@@ -41,7 +41,7 @@ def test_grading_model_recovers_the_planted_variances(flat_year, flat_consistenc
     assert force["lower"] < truth["risk"].var() < force["upper"]
     assert officer["lower"] < generator.OFFICER_SD**2 < officer["upper"]
     assert officer["upper"] - officer["lower"] < 0.1  # ~3,000 officers pin it down
-    absent = _row(variance, "absent_if_flagged", "variance", "force")
+    absent = _row(variance, "no_response_if_flagged", "variance", "force")
     assert absent["lower"] < truth["absent"].var() < absent["upper"]
 
 
@@ -65,14 +65,14 @@ def test_planted_graders_and_absent_overuse_are_found(demo_consistency):
     assert forces.loc[("risk_grading", SOUTH_YORKSHIRE), "upper"] < 0.5
     assert forces.loc[("risk_grading", HUMBERSIDE), "band"] == "above_998"
     assert forces.loc[("risk_grading", HUMBERSIDE), "lower"] > 2
-    west_midlands = forces.loc[("absent_if_flagged", WEST_MIDLANDS)]
+    west_midlands = forces.loc[("no_response_if_flagged", WEST_MIDLANDS)]
     assert west_midlands["band"] == "above_998" and west_midlands["lower"] > 5
     # The two largest adjusted odds of "absent" and the extremes of grading are the planted forces.
-    absent = forces.loc["absent_if_flagged"]["value"]
+    absent = forces.loc["no_response_if_flagged"]["value"]
     assert absent.idxmax() == WEST_MIDLANDS
     grading = forces.loc["risk_grading"]["value"]
     assert (grading.idxmin(), grading.idxmax()) == (SOUTH_YORKSHIRE, HUMBERSIDE)
-    assert forces.loc[("absent_if_flagged", AVON_AND_SOMERSET), "band"].startswith("below")
+    assert forces.loc[("no_response_if_flagged", AVON_AND_SOMERSET), "band"].startswith("below")
 
 
 def test_officer_inconsistency_is_found_in_the_planted_force_only(demo_consistency):
@@ -112,7 +112,7 @@ def test_degenerate_inputs_give_clear_errors_or_defined_answers(national_year):
     assert list(result["variance"]["level"].unique()) == ["officer"]
     assert result["forces"].empty
     with pytest.raises(ToolkitError, match="at least two"):
-        consistency.fit_absent_model(one_force)
+        consistency.fit_response_model(one_force)
     with pytest.raises(ToolkitError, match="at least 20"):
         consistency.fit_grading_model(one_force.head(10))
     same_grade = one_force.assign(risk_initial="high", category="missing")
@@ -123,7 +123,7 @@ def test_degenerate_inputs_give_clear_errors_or_defined_answers(national_year):
     assert list(result["variance"]["level"].unique()) == ["force"]
     assert len(result["forces"]) == 2 and result["officers"].empty
     tiny = consistency.summarise_consistency(one_force.head(5))
-    assert set(tiny["consistency_notes"]["model"]) == {"risk_grading", "absent_if_flagged"}
+    assert set(tiny["consistency_notes"]["model"]) == {"risk_grading", "no_response_if_flagged"}
     assert tiny["consistency_forces"].empty
     assert tiny["grade_agreement"]["kappa"].isna().all()
 

@@ -21,6 +21,12 @@ PLANTED_AREAS = {
     "officer_inconsistency": "risk_assessment",
     "poor_data_quality": "understanding",
     "few_return_interviews": "return_and_prevention",
+    "skipped_reviews": "investigation",
+    "flag_ignored_grading": "risk_assessment",
+    "repeat_desensitisation": "repeat_and_exploitation",
+    "residential_absent": "categorisation",
+    "harm_after_low_grade": "risk_assessment",
+    "flags_underrecorded": "risk_assessment",
 }
 SERIOUS = {"cause_of_concern", "area_for_improvement"}
 
@@ -81,15 +87,16 @@ def test_findings_follow_the_output_contract(found):
 def test_thresholds_are_configurable_and_checked(prepared, tmp_path):
     tables, _ = prepared
     strict = tmp_path / "strict.yaml"
-    strict.write_text("absent_odds_concern: 50\nabsent_odds_improve: 40\n")
+    strict.write_text("no_response_share_concern: 0.9\nno_response_share_improve: 0.8\n")
     relaxed = findings.find_issues(tables, findings.read_thresholds(strict))
-    west_midlands = [f for f in relaxed if f["force_code"] == "E23000014" and f["area"] == "categorisation"]
-    assert west_midlands == []  # odds of about 17 no longer cross either threshold
+    rule = "categorisation_flagged_absent"
+    west_midlands = [f for f in relaxed if f["force_code"] == "E23000014" and f["rule"] == rule]
+    assert west_midlands == []  # a share of about 45% no longer crosses either threshold
     bad = tmp_path / "bad.yaml"
     bad.write_text("absent_odds: 3\n")
     with pytest.raises(ConfigError, match="unknown threshold 'absent_odds'"):
         findings.read_thresholds(bad)
-    bad.write_text("absent_odds_concern: -1\n")
+    bad.write_text("no_response_share_concern: -1\n")
     with pytest.raises(ConfigError, match="positive number"):
         findings.read_thresholds(bad)
 

@@ -25,9 +25,9 @@ def test_practice_counts_add_up_to_the_national_row(practice):
 
 def test_planted_practice_is_found_on_the_funnel(practice, national_year):
     bands = practice.set_index(["measure", "force_code"])["band"]
-    assert bands[("return_interview_72h", "E23000028")] == "below_998"  # Essex: few return interviews
-    assert bands[("flagged_recorded_absent", "E23000014")] == "above_998"  # West Midlands
-    assert bands[("return_interview_72h", "E23000036")] == "above_998"  # the exemplary force
+    assert bands[("return_offered_72h", "E23000028")] == "below_998"  # Essex: few return interviews
+    assert bands[("flagged_no_active_response", "E23000014")] == "above_998"  # West Midlands
+    assert bands[("return_offered_72h", "E23000036")] == "above_998"  # the exemplary force
 
 
 def test_grade_mix_shares_sum_to_one_and_pool_the_members(national_year):

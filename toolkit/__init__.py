@@ -19,13 +19,16 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``repeats``              repeat and frequently missing children
   ``trends``               monthly series and count regression
   ``consistency``          multilevel models of categorisation and risk grading; kappa
-  ``practice``             practice shares (supervision, interviews, categorisation), each declared once
+  ``practice``             practice shares (supervision, interviews, categorisation, known risks), each declared once
   ``profile``              the problem profile: when children are reported
+  ``outcomes``             harm by first response; grade changes; c-statistic of the first grade for harm
   ``quality``              data-quality scorecard and what the data can support
 ``toolkit.findings``       the rulebook: every rule with its thresholds
   ``rulebook``             registering rules and thresholds; running them
   ``understanding``        rules on the force's data
   ``response``             rules on categorisation, risk, investigation, return, repeats, volume
+  ``protection``           rules on whether known risks get a response; grades against harm
+  ``history``              since the last inspection: findings new or enduring against a previous run
 ``toolkit.publish``        what readers see, after disclosure control
   ``disclosure``           the one publication gate and small-count predicate
   ``metrics``              ``metrics.csv``: one declaration per published table

@@ -172,6 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         status=args.status,
         synthetic=True if args.synthetic else None,  # without the flag, the input's provenance file decides
+        previous=args.previous,
     )
     _say(f"{len(result.reports)} force report(s) written to {result.out_dir}; index: {result.out_dir / 'index.html'}")
     if result.overview_failure:
@@ -269,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic",
         action="store_true",
         help="mark every page as synthetic data, for an input without a provenance file saying so",
+    )
+    run.add_argument(
+        "--previous",
+        type=Path,
+        help="a previous run's findings.json: mark findings new or enduring, and say what became of the old ones",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)

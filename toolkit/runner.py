@@ -38,6 +38,7 @@ from toolkit.config import WORK_DIR
 from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.findings import find_issues, read_thresholds
+from toolkit.findings.history import compare_with_previous, read_previous_findings
 from toolkit.folders import StagedFolder, describe_os_error, staged_folders
 from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_comparator_groups
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
@@ -97,13 +98,16 @@ def prepare_tables(
     run_parameters: dict,
     comparator_groups: dict[str, list[str]] | None = None,
     thresholds: dict | None = None,
+    previous: list[dict] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Compute every force's figures and findings once and store them where the notebooks read them.
 
     Writes into ``work_dir`` (a :class:`toolkit.store.WorkFolder`): the clean
     episodes and cleaning logs, every table of
-    :data:`toolkit.stats.tables.PREPARED_TABLES`, ``findings.json`` and
-    ``run_parameters.json``. These hold pseudonymised record-level data: the
+    :data:`toolkit.stats.tables.PREPARED_TABLES`, ``findings.json``,
+    ``history.json`` (what became of a ``previous`` run's findings,
+    :func:`toolkit.findings.history.compare_with_previous`; empty without one)
+    and ``run_parameters.json``. These hold pseudonymised record-level data: the
     work folder is never published.
 
     Returns
@@ -130,7 +134,11 @@ def prepare_tables(
     for name, table in tables.items():
         work.write_table(name, table)
     findings = find_issues(tables, rule_thresholds)
+    earlier = []
+    if previous is not None:
+        findings, earlier = compare_with_previous(findings, previous)
     work.write_json("findings", findings)
+    work.write_json("history", earlier)
     work.write_json("run", run_parameters)
     return tables, findings
 
@@ -440,6 +448,7 @@ def run_reports(
     scheduler: str | None = None,
     status: str = "draft",
     synthetic: bool | None = None,
+    previous: str | Path | None = None,
 ) -> RunResult:
     """Validate an extract, compute every figure once, and render a report per force.
 
@@ -489,6 +498,10 @@ def run_reports(
         otherwise decides); a synthetic run marks every page as saying nothing
         about the real forces. Default: as the provenance file says, or not
         synthetic when there is none.
+    previous : path-like, optional
+        A previous run's published ``findings.json``: each finding is marked
+        new or enduring, and each report says what became of the previous
+        causes of concern and areas for improvement.
 
     Returns
     -------
@@ -517,6 +530,7 @@ def run_reports(
     requested = [find_force(force).code for force in forces] if forces else None
     groups = read_comparator_groups(comparators)
     rule_thresholds = read_thresholds(thresholds)
+    earlier = read_previous_findings(previous) if previous is not None else None
     input_path = Path(input_path)
     out_dir = Path(out_dir).resolve()
     work_dir = Path(work_dir).resolve() if work_dir else DEFAULT_WORK_DIR.resolve()
@@ -581,13 +595,14 @@ def run_reports(
         }
         parameters["findings_thresholds"] = rule_thresholds
         parameters["comparator_groups"] = groups
+        parameters["previous_findings"] = None if previous is None else Path(previous).name
         kernel_pool = KernelPool(workers) if kernels == "warm" and scheduler is None else None
         try:
             if kernel_pool is not None:
                 executed = WorkFolder(work_dir).executed
                 executed.mkdir(parents=True, exist_ok=True)
                 kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
-            tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds)
+            tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds, earlier)
             summary = tables["summary"]
             prepared = time.perf_counter()
             result = _collect_renders(

@@ -52,6 +52,7 @@ FILES = {
     "merged": "merged.csv",  # exact duplicate rows and the row each was merged into
     "cleaning_counts": "cleaning.json",  # rows in, clean, quarantined (by reason) and merged
     "findings": "findings.json",  # every force's findings, before disclosure control
+    "history": "history.json",  # what became of a previous run's findings (empty without --previous)
     "run": "run_parameters.json",  # the parameters of the run that prepared the folder
     "provenance": "run.json",  # the run's full provenance, counts included (the published run.json has none)
 }

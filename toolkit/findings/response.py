@@ -10,97 +10,115 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.findings.rulebook import Threshold, make_finding, rule
+from toolkit.findings.rulebook import Threshold, group_share, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
+from toolkit.stats.intervals import proportion_interval
 from toolkit.stats.practice import PRACTICE_MEASURES, REVIEW_DEADLINE_HOURS
 
 __all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
 
 
+def _interval_text(row, fmt: str = ".0%") -> str:
+    return f"95% interval {row['lower']:{fmt}} to {row['upper']:{fmt}}"
+
+
+def _national_text(row) -> str:
+    """England and Wales's share beside a force's, when the extract covers enough forces to compare."""
+    return "" if row["band"] == "not_compared" else f"; England and Wales {row['national']:.0%}"
+
+
 @rule(
     "categorisation_flagged_absent",
     "categorisation",
-    "odds that a child with exploitation flags is recorded 'absent', against the average force",
-    "multilevel logistic model, shrunken force estimate with 95% interval; absent_odds_* thresholds",
+    "share of episodes of children with exploitation flags given no active response ('absent', or graded no "
+    "apparent risk)",
+    "Wilson 95% interval against absolute standards (no_response_share_*) and the national 99.8% funnel limit; "
+    "then the multilevel model's odds against the average force (flags and age only)",
     thresholds={
-        "absent_odds_concern": Threshold(
-            4.0,
-            "cause of concern when even the 95% interval's lower end of the adjusted odds is this many "
-            "times the average force's",
+        "no_response_share_improve": Threshold(
+            0.10,
+            "area for improvement when even the 95% interval's lower end of the share of flagged children's "
+            "episodes given no active response is above this",
         ),
-        "absent_odds_improve": Threshold(
-            2.0, "area for improvement when beyond the 99.8% limit and the interval's lower end is at least this"
+        "no_response_share_concern": Threshold(
+            0.25,
+            "cause of concern when the interval's lower end is above this, or when above the improvement "
+            "share and beyond England and Wales's 99.8% funnel limit",
         ),
-        "absent_odds_good": Threshold(0.5, "good practice when the interval's upper end is below this"),
+        "absent_odds_good": Threshold(
+            0.5, "good practice when the share is within the standard and the model's odds' upper end is below this"
+        ),
     },
-    compares=True,
 )
 def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
-    row = evidence.row("consistency_forces", code, "absent_if_flagged")
-    if row is None or row["episodes"] < MIN_EPISODES:
+    row = evidence.row("practice", code, "flagged_no_active_response")
+    if row is None or row["denominator"] < MIN_EPISODES:
         return []
-    share = evidence.row("practice", code, "flagged_recorded_absent")
-    national = share["national"] if share is not None else None
-    raw = (
-        f" {share['value']:.0%} of its flagged children's episodes were recorded 'absent' "
-        f"(England and Wales {national:.0%})."
-        if share is not None
-        else ""
+    text = (
+        f"{name} gave no active response (recorded 'absent', or graded no apparent risk) in {row['value']:.0%} of "
+        f"the {int(row['denominator']):,} episodes of children with exploitation flags ({_interval_text(row)}"
+        f"{_national_text(row)})."
     )
-    odds = f"{row['value']:.2f} times the average force (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
-    comparator = "average force in England and Wales, after case mix"
-    if row["lower"] >= t["absent_odds_concern"]:
+    model = (
+        evidence.row("consistency_forces", code, "no_response_if_flagged") if "consistency_forces" in evidence else None
+    )
+    if model is not None and model["episodes"] >= MIN_EPISODES and row["band"] != "not_compared":
+        text += (
+            f" After their flags and age, its odds of no active response are {model['value']:.2f} times the average "
+            f"force's ({_interval_text(model, '.2f')}); care status and earlier episodes are not adjusted for."
+        )
+    figures = {"comparator": None if row["band"] == "not_compared" else float(row["national"]), **group_share(row)}
+    above_improve = row["lower"] > t["no_response_share_improve"]
+    if row["lower"] > t["no_response_share_concern"] or (above_improve and row["band"] == "above_998"):
         return [
             make_finding(
                 code,
                 "categorisation_flagged_absent",
                 "cause_of_concern",
-                f"{name} records children with exploitation flags as 'absent', so not looked for, at odds "
-                f"{odds} after adjustment for case mix.{raw}",
+                text,
                 row,
-                comparator,
-                f"{name} should stop using the 'absent' category for children with exploitation or other risk "
-                "flags, review every such episode recorded 'absent' in the last year, and audit categorisation "
-                "monthly.",
+                recommendation=f"{name} should give every child with exploitation flags an active response, "
+                "review every such episode recorded 'absent' or graded no apparent risk in the last year, and "
+                "audit categorisation monthly.",
+                **figures,
             )
         ]
-    if row["band"] == "above_998" and row["lower"] >= t["absent_odds_improve"]:
-        return [
-            make_finding(
-                code,
-                "categorisation_flagged_absent",
-                "area_for_improvement",
-                f"{name} records children with exploitation flags as 'absent' at odds {odds} after case mix.{raw}",
-                row,
-                comparator,
-            )
-        ]
-    if row["upper"] <= t["absent_odds_good"]:
-        return [
-            make_finding(
-                code,
-                "categorisation_flagged_absent",
-                "good_practice",
-                f"{name} rarely records children with exploitation flags as 'absent': odds {odds}.{raw}",
-                row,
-                comparator,
-            )
-        ]
+    if above_improve:
+        return [make_finding(code, "categorisation_flagged_absent", "area_for_improvement", text, row, **figures)]
+    if (
+        model is not None
+        and row["upper"] <= t["no_response_share_improve"]
+        and model["upper"] <= t["absent_odds_good"]
+        and row["band"] != "not_compared"
+    ):
+        return [make_finding(code, "categorisation_flagged_absent", "good_practice", text, row, **figures)]
     return []
+
+
+def _discriminates(evidence, code) -> bool | None:
+    """Whether the force's first grades tell apart the children who came to harm (``harm_discrimination``)."""
+    if "harm_discrimination" not in evidence:
+        return None
+    row = evidence.row("harm_discrimination", code)
+    if row is None or pd.isna(row["discriminates"]):
+        return None
+    return bool(row["discriminates"])
 
 
 @rule(
     "risk_grading_out_of_line",
     "risk_assessment",
-    "odds of a medium or high risk grade for similar cases, against the average force",
-    "multilevel logistic model, shrunken force estimate with 95% interval; grading_odds_* thresholds",
+    "odds of a medium or high first grade for similar cases (every episode graded or recorded 'absent'), against "
+    "the average force",
+    "multilevel logistic model, shrunken force estimate with 95% interval; grading_odds_* thresholds; "
+    "over-grading judged only where the grades do not discriminate harm (c-statistic)",
     thresholds={
         "grading_odds_under_concern": Threshold(
             0.5, "cause of concern when the interval's upper end is below this: children at risk graded too low"
         ),
         "grading_odds_over_improve": Threshold(
-            2.0, "area for improvement when the interval's lower end is above this: grading inflated"
+            2.0, "grading higher than other forces when the interval's lower end is above this"
         ),
     },
     compares=True,
@@ -109,7 +127,7 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
     row = evidence.row("consistency_forces", code, "risk_grading")
     if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    odds = f"{row['value']:.2f} times the average force's (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
+    odds = f"{row['value']:.2f} times the average force's ({_interval_text(row, '.2f')})"
     comparator = "average force in England and Wales, after case mix"
     if row["upper"] <= t["grading_odds_under_concern"]:
         return [
@@ -117,8 +135,9 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
                 code,
                 "risk_grading_out_of_line",
                 "cause_of_concern",
-                f"{name} grades similar cases lower than other forces: its odds of a medium or high risk grade are "
-                f"{odds} after adjustment for the children's risk factors, age, care status and history.",
+                f"{name} grades similar cases lower than other forces: its odds of a medium or high first grade "
+                f"(counting 'absent' as no active response) are {odds} after adjustment for the children's risk "
+                "factors, age, care status and history.",
                 row,
                 comparator,
                 f"{name} should review how officers assess risk for missing children against national guidance, "
@@ -127,17 +146,20 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
             )
         ]
     if row["lower"] >= t["grading_odds_over_improve"]:
-        return [
-            make_finding(
-                code,
-                "risk_grading_out_of_line",
-                "area_for_improvement",
-                f"{name} grades similar cases higher than other forces: odds of a medium or high grade {odds}; "
-                "over-grading spreads investigative resources thinly.",
-                row,
-                comparator,
-            )
-        ]
+        statement = f"{name} grades similar cases higher than other forces: odds of a medium or high first grade {odds}"
+        if _discriminates(evidence, code) is False:
+            return [
+                make_finding(
+                    code,
+                    "risk_grading_out_of_line",
+                    "area_for_improvement",
+                    statement + "; and its first grades do not tell apart the children who came to harm "
+                    "(c-statistic's interval reaches 0.5).",
+                    row,
+                    comparator,
+                )
+            ]
+        return [make_finding(code, "risk_grading_out_of_line", "observation", statement + ".", row, comparator)]
     return []
 
 
@@ -208,8 +230,12 @@ def judge_officer_inconsistency(evidence, t, code, name) -> list[dict]:
     return []
 
 
-def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=None):
-    """A judge of one practice share: below the 99.8% funnel limit, and far below, and above."""
+def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=None, subject="In {name}", exempt=None):
+    """A judge of one practice share: below the 99.8% funnel limit, and far below, and above.
+
+    ``subject`` opens the sentence (a partnership finding names the force with its partners);
+    ``exempt(code)`` gives why a force is not judged on the measure (an observation with its figure), or None.
+    """
 
     def judge(evidence, t, code, name) -> list[dict]:
         row = evidence.row("practice", code, measure)
@@ -222,6 +248,11 @@ def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=
             f"{row['value']:.0%} of {what.format(**t)} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {national:.0%})"
         )
+        opening = subject.format(name=name)
+        reason = exempt(code) if exempt is not None else None
+        if reason:
+            statement = f"Not judged: {reason}. {opening}, {text}."
+            return [make_finding(code, rule_id, "observation", statement, row, national, judged=False)]
         far_below = row["value"] < t["practice_concern_fraction"] * national
         too_low = concern_share is not None and row["value"] < t[concern_share]
         if row["band"] == "below_998" and (far_below or too_low):
@@ -230,19 +261,36 @@ def _judge_practice_share(rule_id, measure, what, recommendation, concern_share=
                     code,
                     rule_id,
                     "cause_of_concern",
-                    f"In {name}, only {text}.",
+                    f"{opening}, only {text}.",
                     row,
                     national,
                     recommendation.format(name=name, **t),
+                    **group_share(row),
                 )
             ]
         if row["band"] == "below_998":
-            return [make_finding(code, rule_id, "area_for_improvement", f"In {name}, {text}.", row, national)]
+            return [
+                make_finding(
+                    code, rule_id, "area_for_improvement", f"{opening}, {text}.", row, national, **group_share(row)
+                )
+            ]
         if row["band"] == "above_998":
-            return [make_finding(code, rule_id, "good_practice", f"In {name}, {text}.", row, national)]
+            return [
+                make_finding(code, rule_id, "good_practice", f"{opening}, {text}.", row, national, **group_share(row))
+            ]
         return []
 
     return judge
+
+
+def _welsh(code: str) -> str | None:
+    """Why a Welsh force is not judged on return interviews, or None for a force in England."""
+    if code.startswith("W"):
+        return (
+            "an independent return interview is a local authority's duty in England and is not statutory in Wales, "
+            "so a Welsh force is not judged against it"
+        )
+    return None
 
 
 _PRACTICE_CONCERN_FRACTION = Threshold(
@@ -290,34 +338,40 @@ rule(
 rule(
     "prevention_interviews",
     "return_and_prevention",
-    "share of returned children given a prevention interview",
-    "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
+    "share of returned children offered a prevention interview (completed, or declined by the child)",
+    "proportion funnel against England and Wales (99.8%), practice_concern_fraction; returns in the 72 hours "
+    "before the extract date are not yet due",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
-    support=PRACTICE_MEASURES["prevention_completed"].support,
+    support=PRACTICE_MEASURES["prevention_offered"].support,
     compares=True,
 )(
     _judge_practice_share(
         "prevention_interviews",
-        "prevention_completed",
-        "returned children were given a prevention interview",
-        "{name} should give every returned child a prevention interview and record its outcome.",
+        "prevention_offered",
+        "returned children were offered a prevention interview (completed, or declined by the child: a refusal is "
+        "not counted as a failure)",
+        "{name} should offer every returned child a prevention interview and record its outcome.",
     )
 )
 rule(
     "return_interviews_72h",
     "return_and_prevention",
-    "share of returned children given a return interview within 72 hours",
-    "proportion funnel against England and Wales (99.8%), practice_concern_fraction",
+    "share of returned children offered an independent return interview within 72 hours (completed in time, or "
+    "declined by the child), a partnership finding with the local authorities",
+    "proportion funnel against England and Wales (99.8%), practice_concern_fraction; English forces only "
+    "(not statutory in Wales); returns in the 72 hours before the extract date are not yet due",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
-    support=PRACTICE_MEASURES["return_interview_72h"].support,
+    support=PRACTICE_MEASURES["return_offered_72h"].support,
     compares=True,
 )(
     _judge_practice_share(
         "return_interviews_72h",
-        "return_interview_72h",
-        "returned children had an independent return interview within 72 hours",
-        "{name} should agree with its local authorities how every returned child is offered a return interview "
+        "return_offered_72h",
+        "returned children had an independent return interview within 72 hours, or declined one",
+        "{name} and its local authorities should agree how every returned child is offered a return interview "
         "within 72 hours, and share what children say with investigating officers.",
+        subject="For {name} and its local authorities",
+        exempt=_welsh,
     )
 )
 
@@ -363,13 +417,12 @@ def judge_long_durations(evidence, t, code, name) -> list[dict]:
 @rule(
     "repeat_missing",
     "repeat_and_exploitation",
-    "share of episodes that were repeats; children meeting the frequently-missing rule",
-    "95% interval above England and Wales by repeat_share_gap",
+    "share of episodes that were repeats (episodes beyond each child's first, over all episodes)",
+    "Wilson 95% interval above England and Wales by repeat_share_gap (an observation: the data do not say why)",
     thresholds={
         "repeat_share_gap": Threshold(
             0.10,
-            "area for improvement when the share of episodes that were repeats is this far above England "
-            "and Wales (interval)",
+            "observation when the share of episodes that were repeats is this far above England and Wales (interval)",
         ),
     },
     compares=True,
@@ -387,16 +440,18 @@ def judge_repeat_missing(evidence, t, code, name) -> list[dict]:
         make_finding(
             code,
             "repeat_missing",
-            "area_for_improvement",
-            f"Repeat episodes make up {row['repeat_share']:.0%} of {name}'s episodes (95% interval "
-            f"{row['repeat_share_lower']:.0%} to {row['repeat_share_upper']:.0%}; England and Wales "
-            f"{national['repeat_share']:.0%}): prevention after each return is not stopping children going missing "
-            "again.",
+            "observation",
+            f"Repeat episodes (each child's episodes after the first) make up {row['repeat_share']:.0%} of {name}'s "
+            f"episodes (95% interval {row['repeat_share_lower']:.0%} to {row['repeat_share_upper']:.0%}; England and "
+            f"Wales {national['repeat_share']:.0%}): more of its children go missing again than across England and "
+            "Wales. The data do not say why.",
             None,
             float(national["repeat_share"]),
             value=float(row["repeat_share"]),
             lower=float(row["repeat_share_lower"]),
             upper=float(row["repeat_share_upper"]),
+            numerator=int(row["repeat_episodes"]),
+            denominator=int(row["episodes"]),
         )
     ]
 
@@ -423,5 +478,110 @@ def judge_volume_rate(evidence, t, code, name) -> list[dict]:
             "a difference in recording can explain this as well as a difference in children going missing.",
             row,
             float(row["baseline"]),
+        )
+    ]
+
+
+@rule(
+    "repeat_desensitisation",
+    "repeat_and_exploitation",
+    "odds, per earlier episode of the same child in the extract, of a medium or high first grade and of no "
+    "active response, within child",
+    "conditional logistic regression within child (95% Wald interval, 99.8% band); desensitisation_odds_concern",
+    thresholds={
+        "desensitisation_odds_concern": Threshold(
+            0.75,
+            "cause of concern when the interval of the odds ratio per earlier episode of a medium or high grade "
+            "lies below this (or, of no active response, above its reciprocal)",
+        ),
+    },
+)
+def judge_repeat_desensitisation(evidence, t, code, name) -> list[dict]:
+    if "repeat_desensitisation" not in evidence:
+        return []
+    grade = evidence.row("repeat_desensitisation", code, "medium_or_high")
+    response = evidence.row("repeat_desensitisation", code, "no_active_response")
+    lower_graded = grade is not None and grade["band"] == "below_998"
+    less_response = response is not None and response["band"] == "above_998"
+    if not (lower_graded or less_response):
+        return []
+    concern = t["desensitisation_odds_concern"]
+    row = grade if lower_graded else response
+    parts = []
+    if lower_graded:
+        parts.append(
+            f"each earlier episode multiplies a child's odds of a medium or high first grade by {grade['value']:.2f} "
+            f"(95% interval {grade['lower']:.2f} to {grade['upper']:.2f})"
+        )
+    if less_response:
+        parts.append(
+            f"each earlier episode multiplies the odds of no active response by {response['value']:.2f} (95% interval "
+            f"{response['lower']:.2f} to {response['upper']:.2f})"
+        )
+    text = (
+        f"In {name}, children who go missing again are treated with less urgency each time: within the same child, "
+        f"after the flags recorded and age, {' and '.join(parts)}. Earlier episodes are those in this extract; "
+        "a change in the force's practice over the period would show the same way."
+    )
+    figures = {"value": float(row["value"]), "lower": float(row["lower"]), "upper": float(row["upper"])}
+    figures |= {"numerator": None, "denominator": int(row["children"])}
+    serious = (lower_graded and grade["upper"] < concern) or (less_response and response["lower"] > 1 / concern)
+    if serious:
+        return [
+            make_finding(
+                code,
+                "repeat_desensitisation",
+                "cause_of_concern",
+                text,
+                None,
+                None,
+                f"{name} should assess every episode of a repeatedly missing child afresh, with the child's history "
+                "in front of the officer, and have supervisors check the grade of every repeat episode.",
+                **figures,
+            )
+        ]
+    return [make_finding(code, "repeat_desensitisation", "area_for_improvement", text, None, None, **figures)]
+
+
+@rule(
+    "frequently_missing",
+    "repeat_and_exploitation",
+    "share of the force's missing children who met the frequently-missing rule, and of repeat episodes reported "
+    "within 28 days of the child's previous return",
+    "Wilson 95% intervals against England and Wales (an observation: the data do not say why)",
+    compares=True,
+)
+def judge_frequently_missing(evidence, t, code, name) -> list[dict]:
+    row, national = evidence.row("repeats", code), evidence.row("repeats", NATIONAL)
+    if row is None or national is None or row["children"] < MIN_EPISODES:
+        return []
+    share = proportion_interval([row["frequently_missing"]], [row["children"]]).iloc[0]
+    national_share = national["frequently_missing"] / national["children"] if national["children"] else float("nan")
+    if not share["lower"] > national_share:
+        return []
+    text = (
+        f"{share['value']:.0%} of {name}'s {int(row['children']):,} missing children met the frequently-missing rule "
+        f"({row['rule']}; 95% interval {share['lower']:.0%} to {share['upper']:.0%}; England and Wales "
+        f"{national_share:.0%}): more of its children go missing again and again than across England and Wales."
+    )
+    soon = evidence.row("time_to_next", code) if "time_to_next" in evidence else None
+    if soon is not None and pd.notna(soon["repeats_within_28d_share"]):
+        text += (
+            f" {soon['repeats_within_28d_share']:.0%} of its repeat episodes began within 28 days of the child's "
+            "previous return."
+        )
+    return [
+        make_finding(
+            code,
+            "frequently_missing",
+            "observation",
+            text,
+            None,
+            national_share,
+            value=float(share["value"]),
+            lower=float(share["lower"]),
+            upper=float(share["upper"]),
+            numerator=int(row["frequently_missing"]),
+            denominator=int(row["children"]),
         )
     ]

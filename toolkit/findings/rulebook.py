@@ -52,6 +52,7 @@ __all__ = [
     "find_issues",
     "Evidence",
     "support_statement",
+    "group_share",
 ]
 
 JUDGEMENT_ORDER = ("cause_of_concern", "area_for_improvement", "good_practice", "observation")
@@ -271,6 +272,20 @@ def make_finding(
     if recommendation:
         finding["recommendation"] = recommendation
     return finding
+
+
+def group_share(row) -> dict:
+    """The comparator group's pooled share from a row of shares, as a finding's ``comparator_group`` figure.
+
+    Examples
+    --------
+    >>> group_share({"comparator_baseline": 0.812, "band": "within"}), group_share({"band": "not_compared"})
+    ({'comparator_group': 0.812}, {})
+    """
+    value = row.get("comparator_baseline") if hasattr(row, "get") else None
+    if value is None or pd.isna(value) or row.get("band") == "not_compared":
+        return {}
+    return {"comparator_group": float(value)}
 
 
 class Evidence:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from toolkit.findings.rulebook import Threshold, make_finding, rule
 from toolkit.forces import NATIONAL
-from toolkit.stats.quality import EXPECTED_WHERE, FIELD_LABELS, KEY_FIELDS, TIMELINESS_DAYS
+from toolkit.stats.quality import EXPECTED_WHERE, FIELD_LABELS, KEY_FIELDS, RECORDED_WHEN_DONE, TIMELINESS_DAYS
 
 __all__: list[str] = []  # rules only: registered with the rulebook when imported
 
@@ -195,13 +195,21 @@ rule(
 )
 def judge_insufficient_data(evidence, t, code, name) -> list[dict]:
     support = evidence.table("support")
-    # Judged against the threshold given, which is the one the run's support table was marked with.
-    rows = support[(support["force_code"] == code) & ~(support["value"] >= t["support_sufficient"])]
+    # Judged against the threshold given, which is the one the run's support table was marked with; a measure
+    # recorded when done is supported by any record (a blank is an event that did not happen).
+    when_done = support["metric"].isin(RECORDED_WHEN_DONE)
+    short = (~(support["value"] >= t["support_sufficient"])).where(~when_done, ~support["sufficient"].astype(bool))
+    rows = support[(support["force_code"] == code) & short]
     findings = []
     for _, row in rows.iterrows():
         what, needs, label = row["description"], row["needs"], row["denominator_label"]
         if row["denominator"] == 0:
             statement = f"{name} has no {label}, so the measure of {what} is not judged."
+        elif row["metric"] in RECORDED_WHEN_DONE:
+            statement = (
+                f"None of {name}'s {label} record {needs}, so one not done cannot be told from one not recorded, "
+                f"and the measure of {what} is not judged."
+            )
         else:
             statement = (
                 f"Only {row['value']:.0%} of {name}'s {label} record {needs} (at least "

@@ -58,6 +58,8 @@ __all__ = [
     "LinkedCount",
     "CountCell",
     "withhold_complements",
+    "withhold_parts",
+    "publish_parts",
     "pool_published_cells",
     "publish_cleaning",
     "publish_counts_by_part",
@@ -438,8 +440,8 @@ LINKED_COUNTS = (
         CountCell("consistency_forces", "episodes", (("measure", "risk_grading"),)),
     ),
     LinkedCount(
-        CountCell("standardised_practice", "observed", (("measure", "absent_if_flagged"),), _RATIO_FIGURES),
-        CountCell("consistency_forces", "episodes", (("measure", "absent_if_flagged"),)),
+        CountCell("standardised_practice", "observed", (("measure", "no_response_if_flagged"),), _RATIO_FIGURES),
+        CountCell("consistency_forces", "episodes", (("measure", "no_response_if_flagged"),)),
     ),
     *(LinkedCount(part, whole) for part, whole in ((_TWICE, _CHILDREN), (_THRICE, _TWICE), (_THRICE, _CHILDREN))),
     # Frequently missing (3 episodes in 90 days by default) is part of missing three times or more; with a
@@ -551,6 +553,59 @@ def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np
     withheld = small.copy()
     withheld[smallest] = True
     return withheld
+
+
+def withhold_parts(numerators, denominators, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Which parts of one whole to withhold, each published as its denominator and a share of it.
+
+    The parts (a force's episodes at each first response, with the share of them that came to harm) add
+    up to totals published elsewhere, in their denominators and in their numerators alike. A part is
+    withheld where its share rests on a small count (:func:`rests_on_small_count`) or its denominator is
+    small; where only one part would be, the smallest other is withheld too (:func:`withhold_complements`).
+
+    Examples
+    --------
+    >>> withhold_parts([3, 10, 20], [100, 200, 300]).tolist()  # 3 harmed: its share, and one other, withheld
+    [True, True, False]
+    >>> withhold_parts([10, 20, 30], [100, 200, 300]).tolist()
+    [False, False, False]
+    """
+    numerators = pd.to_numeric(pd.Series(numerators), errors="coerce").reset_index(drop=True)
+    denominators = pd.to_numeric(pd.Series(denominators), errors="coerce").reset_index(drop=True)
+    if threshold <= 1:
+        return np.zeros(len(numerators), dtype=bool)
+    primary = np.array(rests_on_small_count(numerators, denominators, threshold), dtype=bool)
+    primary |= is_small_count(denominators, threshold).to_numpy()
+    # A withheld part counts as small, so that a lone one gets its complement.
+    marked = denominators.where(~primary, 1)
+    return withhold_complements(marked, ["whole"] * len(marked), threshold)
+
+
+def publish_parts(
+    table: pd.DataFrame, numerator: str, denominator: str, figures: tuple[str, ...], threshold: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """A long table of each force's parts of one whole with the parts :func:`withhold_parts` withholds blanked.
+
+    ``figures`` are the columns blanked with a withheld part (its counts, share and interval); the column
+    ``withheld`` marks its rows. The national rows are left as they are: they publish no count
+    (:func:`suppress_tidy_figures`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["a"] * 3, "harmed": [3, 10, 20], "episodes": [100, 200, 300]})
+    >>> publish_parts(t, "harmed", "episodes", ("harmed", "episodes"))["harmed"].tolist()
+    [nan, nan, 20.0]
+    """
+    out = table.copy()
+    hidden = np.zeros(len(out), dtype=bool)
+    forces = out["force_code"] != NATIONAL
+    for _, rows in out[forces].groupby("force_code", sort=False):
+        positions = out.index.get_indexer(rows.index)
+        hidden[positions] = withhold_parts(rows[numerator], rows[denominator], threshold)
+    for column in figures:
+        out[column] = out[column].astype(float).mask(hidden)
+    out["withheld"] = hidden
+    return out
 
 
 def pool_published_cells(cells: pd.DataFrame, members: dict[str, list[str]], by: list[str], columns: list[str]):
@@ -731,7 +786,9 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
       and the mix of risk grades (:func:`publish_counts_by_part`);
     - cells that add up to a published force total (a force's months, grades
       and cleaning outcomes) get complementary suppression
-      (:func:`withhold_complements`);
+      (:func:`withhold_complements`); so do a force's harm at each first
+      response, which adds up to the episodes and harm the c-statistic is
+      published over (:func:`publish_parts`);
     - a count that is part of another published count of the force (of
       :data:`LINKED_COUNTS`) is withheld when their difference is small
       (:func:`withhold_linked_counts`);
@@ -762,12 +819,20 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["monthly"] = publish_counts_by_part(published["monthly"], "month", threshold)
     if "grade_mix" in published:
         published["grade_mix"] = publish_counts_by_part(published["grade_mix"], "grade", threshold, groups)
+    if "harm_by_grade" in published:
+        published["harm_by_grade"] = publish_parts(
+            published["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold
+        )
     published, _ = withhold_linked_counts(published, threshold)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
         if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)
     return published
 
+
+# The figures of a first response's harm that are withheld together: its episodes add up, with the others', to
+# the episodes the c-statistic is published over, and its harmed to the harmed.
+HARM_FIGURES = ("episodes", "harmed", "share", "share_lower", "share_upper")
 
 # Counts in a run's provenance: of every row and force in the extract, before disclosure control.
 PROVENANCE_COUNTS = ("rows_in", "episodes", "rows_quarantined", "rows_merged")

@@ -247,6 +247,8 @@ def notes(texts: Iterable[str]) -> str:
 def describe_finding(finding: Mapping[str, object], lead: str = "") -> str:
     """A finding's statement and any recommendation, escaped, after ``lead`` (HTML the caller made)."""
     text = lead + escape(finding["statement"])
+    if finding.get("comparator_group") is not None:  # the forces most like this one, pooled
+        text += escape(f" Its comparator group: {finding['comparator_group']:.0%}.")
     if finding.get("recommendation"):
         text += f" <em>Recommendation: {escape(finding['recommendation'])}</em>"
     return text

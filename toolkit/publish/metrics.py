@@ -25,6 +25,8 @@ import pandas as pd
 
 from toolkit.forces import NATIONAL
 from toolkit.publish.disclosure import (
+    HARM_FIGURES,
+    publish_parts,
     round_published_figures,
     suppress_tidy_figures,
     suppress_volume_summary,
@@ -90,6 +92,8 @@ class PublishedFigures:
         sources = set(self.columns.values())
         hit = {code for name, code, column in withheld if name == self.table and column in sources}
         out["linked"] = out["force_code"].isin(hit)
+        if "withheld" in table:  # rows a table's own disclosure control withheld (:func:`publish_parts`)
+            out["linked"] |= table["withheld"].to_numpy(dtype=bool)
         return out
 
 
@@ -190,6 +194,36 @@ PUBLISHED = (
     ),
     PublishedFigures(
         "consistency",
+        "flag_grading",
+        "exploitation_flag_grade_odds_ratio",
+        "odds ratio, flagged against other children",
+        "{method}",
+        {**_INTERVAL, "numerator": "flagged_higher", "denominator": "flagged_episodes", "band": "band"},
+    ),
+    PublishedFigures(
+        "outcomes",
+        "harm_discrimination",
+        "harm_c_statistic",
+        "c-statistic",
+        "{method}",
+        {"value": "c_statistic", "lower": "lower", "upper": "upper", "numerator": "harmed", "denominator": "episodes"},
+    ),
+    PublishedFigures(
+        "outcomes",
+        "harm_by_grade",
+        "harm_share_after_{response}",
+        "share",
+        "{method}",
+        {
+            "value": "share",
+            "lower": "share_lower",
+            "upper": "share_upper",
+            "numerator": "harmed",
+            "denominator": "episodes",
+        },
+    ),
+    PublishedFigures(
+        "consistency",
         "consistency_variance",
         "{model}_{measure}_{level}",
         "{measure}",
@@ -218,6 +252,9 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
         :data:`METRIC_COLUMNS`.
     """
     volume = suppress_volume_summary(tables["summary"], comparator_groups, threshold).assign(section="volume")
+    tables = dict(tables)
+    if "harm_by_grade" in tables:  # its parts add up to the c-statistic's counts: withheld together
+        tables["harm_by_grade"] = publish_parts(tables["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold)
     linked, withheld = withhold_linked_counts(tables, threshold)
     blocks = pd.concat([declared.rows(linked, withheld) for declared in PUBLISHED], ignore_index=True)
     other = suppress_tidy_figures(blocks.drop(columns="linked"), threshold, withheld=blocks["linked"])

@@ -156,7 +156,7 @@ def show_variation(overview: NationalOverview) -> HTML:
     sentences = []
     for model, what in (
         ("risk_grading", "a medium or high risk grade"),
-        ("absent_if_flagged", "'absent' for a flagged child"),
+        ("no_response_if_flagged", "no active response to a flagged child"),
     ):
         for level, where in (("force", "two random forces"), ("officer", "two officers of the same force")):
             key = (model, "median_odds_ratio", level)
@@ -177,7 +177,10 @@ def show_variation(overview: NationalOverview) -> HTML:
     names = {code: get_force(code).official_name for code in effects["force_code"]}
     for measure, title in (
         ("risk_grading", "Risk grading after case mix: odds of a medium or high grade against the average force"),
-        ("absent_if_flagged", "Flagged children recorded 'absent': odds against the average force, after case mix"),
+        (
+            "no_response_if_flagged",
+            "Flagged children given no active response: odds against the average force, after flags and age",
+        ),
     ):
         chosen = effects[effects["measure"] == measure]
         if chosen.empty:

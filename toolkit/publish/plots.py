@@ -25,6 +25,7 @@ __all__ = [
     "plot_force_effects",
     "plot_monthly_trend",
     "plot_grade_mix",
+    "plot_shares_against",
     "plot_return_curves",
     "plot_hour_weekday_heatmap",
     "plot_share_bars",
@@ -273,6 +274,61 @@ def plot_grade_mix(shares: pd.DataFrame, grades: list[str], areas: list[str], ti
     ax.set_xlabel("First risk grade")
     ax.set_ylabel("Share of graded episodes (%)")
     ax.legend(title=None)
+    return fig
+
+
+def plot_shares_against(rows: pd.DataFrame, title: str, xlabel: str) -> matplotlib.figure.Figure:
+    """Each measure's share for the force (a dot with its 95% interval), its comparator group and England and Wales.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per measure, drawn top to bottom: ``label``, and as shares from 0 to 1 the force's
+        ``value``, ``lower`` and ``upper`` (missing: withheld, not drawn), ``comparators`` and ``national``
+        (missing: not drawn).
+    title, xlabel : str
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"label": ["Reviewed in time"], "value": [0.6], "lower": [0.55], "upper": [0.65],
+    ...                      "comparators": [0.8], "national": [0.9]})
+    >>> fig = plot_shares_against(rows, "Supervision", "Share of episodes (%)")
+    >>> [float(x) for x in fig.axes[0].get_xlim()], [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ([0.0, 100.0], ['Reviewed in time'])
+    >>> plt.close(fig)
+    """
+    fig, ax = new_figure(8, 1.4 + 0.6 * len(rows), left=3.0, bottom=0.9)
+    y = np.arange(len(rows))[::-1].astype(float)
+    value = rows["value"].to_numpy(dtype=float) * 100
+    spread = np.vstack(
+        [value - rows["lower"].to_numpy(dtype=float) * 100, rows["upper"].to_numpy(dtype=float) * 100 - value]
+    )
+    ax.errorbar(value, y, xerr=spread, fmt="o", color="#d62728", capsize=4, label="This force (95% interval)")
+    ax.scatter(
+        rows["comparators"].to_numpy(dtype=float) * 100,
+        y + 0.18,
+        marker="s",
+        color="#505050",
+        label="Comparator group",
+        zorder=3,
+    )
+    ax.scatter(
+        rows["national"].to_numpy(dtype=float) * 100,
+        y - 0.18,
+        marker="D",
+        color="#1f77b4",
+        label="England and Wales",
+        zorder=3,
+    )
+    ax.set_yticks(y, [textwrap.fill(label, 34) for label in rows["label"]])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    # The whole scale where shares are large; where all are small, room to tell them apart.
+    drawn = rows[["upper", "comparators", "national"]].to_numpy(dtype=float) * 100
+    highest = np.nanmax(drawn, initial=0.0)
+    ax.set_xlim(0, 100 if highest > 40 else 10 * np.ceil(highest * 1.2 / 10 + 1e-9))
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12 - 0.25 / len(rows)), ncol=3, frameon=False)
     return fig
 
 

@@ -8,6 +8,7 @@ disclosure control is applied before anything is shown.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from toolkit.publish.disclosure import (
     published_threshold,
     rests_on_small_count,
     withhold_complements,
+    withhold_parts,
 )
 from toolkit.publish.markup import (
     Cell,
@@ -51,6 +53,7 @@ from toolkit.publish.plots import (
     plot_monthly_trend,
     plot_return_curves,
     plot_share_bars,
+    plot_shares_against,
 )
 from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
@@ -106,12 +109,16 @@ class ForceReport:
     findings : list of dict
         Findings for every force, after disclosure control.
     tables : dict of str to pandas.DataFrame
+    history : list of dict
+        What became of the previous run's serious findings of this force
+        (:func:`toolkit.findings.history.compare_with_previous`); empty without one.
     """
 
     force: Force
     run: dict
     findings: list
     tables: dict
+    history: list = dataclasses.field(default_factory=list)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -213,7 +220,10 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     run, findings, tables = load_prepared(data_dir, TABLE_NAMES)
     if force.code not in run.get("forces_covered", [force.code]):
         raise ToolkitError(f"{force.name} ({force.code}) has no rows in the extract this folder was prepared from")
-    return ForceReport(force=force, run=run, findings=findings, tables=tables)
+    work = WorkFolder(data_dir or WORK_DIR)
+    work.require(["history"])
+    history = [entry for entry in work.read_json("history") if entry["force_code"] == force.code]
+    return ForceReport(force=force, run=run, findings=findings, tables=tables, history=history)
 
 
 def show_title(report: ForceReport) -> HTML:
@@ -320,11 +330,25 @@ _PLURALS = {
 }
 
 
+def _describe_comparators(report: ForceReport) -> str:
+    """The forces of this force's comparator group, whose pooled figure each verdict gives beside its own."""
+    peers = report.run.get("comparator_groups", {}).get(report.force.code, [])
+    covered = set(report.run.get("forces_covered", peers))
+    names = [get_force(code).official_name for code in peers if code in covered]
+    if not names:
+        return "<p class='comparators'>This force has no comparator group in the extract.</p>"
+    return (
+        f"<p class='comparators' data-comparators='{escape(' '.join(peers))}'>Its comparator group, whose pooled "
+        f"figure is given beside each verdict: {escape(', '.join(names))}.</p>"
+    )
+
+
 def show_judgements(report: ForceReport) -> HTML:
     """The summary of judgements: causes of concern with recommendations, areas for improvement, good practice."""
     mine = [f for f in report.findings if f["force_code"] == report.force.code]
     counts = {j: sum(f["judgement"] == j for f in mine) for j in JUDGEMENT_ORDER}
-    parts = [
+    parts = [_describe_comparators(report)] if report.comparable else []
+    parts += [
         "<p class='judgement-counts'>"
         + "; ".join(
             f"<span data-judgement-count='{escape(j)}'>{counts[j]} "
@@ -337,11 +361,48 @@ def show_judgements(report: ForceReport) -> HTML:
         chosen = [f for f in mine if f["judgement"] == judgement]
         if not chosen:
             continue
-        items = [(describe_finding(f), {"data-rule": f["rule"], "data-judgement": judgement}) for f in chosen]
+        items = [
+            (
+                describe_finding(f, _SINCE.get(f.get("since_previous"), "")),
+                {"data-rule": f["rule"], "data-judgement": judgement, "data-since": f.get("since_previous", "")},
+            )
+            for f in chosen
+        ]
         parts.append(f"<h3>{escape(_JUDGEMENTS[judgement])}</h3>{findings_list(items)}")
     if not any(counts[j] for j in JUDGEMENT_ORDER[:3]):
         parts.append("<p>No causes of concern, areas for improvement or good practice were found by the rules.</p>")
     return HTML("".join(parts))
+
+
+_SINCE = {"new": "<strong>New.</strong> ", "enduring": "<strong>Found in the previous run too.</strong> "}
+_STATUS = {
+    "enduring": "still found",
+    "resolved": "no longer found: the measure is now within the limits the rule judges it by",
+    "not_judged_now": "not judged now: this run's data cannot support the measure",
+}
+
+
+def show_since_previous(report: ForceReport) -> HTML:
+    """Since the last inspection: each cause of concern and area for improvement of the previous run, and now.
+
+    Shown only for a run given ``--previous``: each earlier serious finding with its judgement then and what
+    this run's data show (the finding of the same rule now, if any).
+    """
+    if report.run.get("previous_findings") is None:
+        return HTML("<p>No previous run was given (<code>--previous</code>), so no finding is compared with one.</p>")
+    if not report.history:
+        return HTML("<p>The previous run made no cause of concern or area for improvement of this force.</p>")
+    now = {f["rule"]: f for f in report.findings if f["force_code"] == report.force.code}
+    items = []
+    for entry in sorted(report.history, key=lambda e: (JUDGEMENT_ORDER.index(e["previous_judgement"]), e["rule"])):
+        then = _JUDGEMENTS[entry["previous_judgement"]]
+        text = f"<strong>Then: {escape(then)}.</strong> {escape(entry['previous_statement'])} "
+        text += f"<strong>Now: {escape(_STATUS[entry['status']])}.</strong>"
+        current = now.get(entry["rule"])
+        if current is not None:
+            text += " " + describe_finding(current, f"<em>{escape(_JUDGEMENTS[current['judgement']])}:</em> ")
+        items.append((text, {"data-rule": entry["rule"], "data-status": entry["status"]}))
+    return HTML(findings_list(items))
 
 
 def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes: dict) -> tuple | None:
@@ -355,6 +416,9 @@ def _share_row(report: ForceReport, table: pd.DataFrame, label: str, attributes:
     else:
         figure = _interval(mine["value"], mine["lower"], mine["upper"], ".0%")
         band = describe_band(mine["comparator_band"], "its comparator group", detail=False)
+        group = mine.get("comparator_baseline", np.nan)
+        if report.comparable and pd.notna(group):
+            band += f" (group {group:.0%})"
     return label, [Cell(figure, attributes), band, format(national["value"], ".0%")]
 
 
@@ -363,10 +427,14 @@ def _share_table(report: ForceReport, rows: list, caption: str) -> str:
     return html_table(rows, caption, columns, report.threshold)
 
 
-def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
-    """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals."""
+def show_practice(report: ForceReport, measures: tuple[str, ...], title: str | None = None) -> HTML:
+    """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals.
+
+    With a ``title``, a chart of the same shares follows the table: the force's share with its interval
+    beside its comparator group's and England and Wales's (a withheld share is not drawn).
+    """
     practice = report.practice
-    rows, texts = [], []
+    rows, texts, drawn = [], [], []
     for key in measures:
         measure = PRACTICE_MEASURES[key]
         # A measure the force's records cannot support is shown only as not judged, with the reason.
@@ -375,12 +443,176 @@ def show_practice(report: ForceReport, measures: tuple[str, ...]) -> HTML:
             rows.append((measure.label, [Cell("Not judged", {"data-practice": key, "data-judged": "no"}), "-", "-"]))
             texts.append(statement)
             continue
-        row = _share_row(report, practice[practice["measure"] == key], measure.label, {"data-practice": key})
+        table = practice[practice["measure"] == key]
+        row = _share_row(report, table, measure.label, {"data-practice": key})
         if row is not None:
             rows.append(row)
+            drawn.append(_drawn_share(report, table, measure.label))
     if not rows:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    return HTML(_share_table(report, rows, "Share of episodes (95% Wilson interval)") + notes(texts))
+    html = _share_table(report, rows, "Share of the episodes or children each row names (95% Wilson interval)")
+    if title and drawn:
+        chart = pd.DataFrame(drawn)
+        withheld = chart["value"].isna().any()
+        fig = plot_shares_against(chart, title, "Share (%)")
+        alt = f"{report.force.official_name}, {title.lower()}: " + "; ".join(
+            f"{r.label}: {'withheld' if pd.isna(r.value) else format(r.value, '.0%')} in this force, "
+            + (f"{r.comparators:.0%} in its comparator group, " if pd.notna(r.comparators) else "")
+            + f"{r.national:.0%} in England and Wales"
+            for r in chart.itertuples()
+        )
+        html += embed_chart(fig, alt + ".")
+        if withheld:
+            texts.append(explain_withheld(report.threshold, drawn=True))
+    return HTML(html + notes(texts))
+
+
+def _drawn_share(report: ForceReport, table: pd.DataFrame, label: str) -> dict:
+    """One measure as the share chart draws it: the force's share (withheld when small), its group's, the nation's."""
+    mine = table[table["force_code"] == report.force.code].iloc[0]
+    national = table[table["force_code"] == NATIONAL].iloc[0]
+    small = rests_on_small_count(mine["numerator"], mine["denominator"], report.threshold)
+    figures = {key: np.nan if small else mine[key] for key in ("value", "lower", "upper")}
+    group = mine.get("comparator_baseline", np.nan)
+    return {
+        "label": label,
+        **figures,
+        "comparators": group if report.comparable else np.nan,
+        "national": national["value"],
+    }
+
+
+_PROTECTION_MEASURES = (
+    "flagged_no_active_response",
+    "children_flagged_no_active_response",
+    "absent_regraded_24h",
+    "residential_no_active_response",
+    "looked_after_no_active_response",
+    "known_risk_not_recorded",
+    "known_risk_graded_low",
+)
+
+
+def show_protection(report: ForceReport) -> HTML:
+    """Whether what the force knows gets a response: flagged children, absent children left open, groups, known risks.
+
+    The shares behind the categorisation and known-risk findings, as a table and a chart, and how much an
+    exploitation flag moves the first grade here and across England and Wales.
+    """
+    html = show_practice(report, _PROTECTION_MEASURES, "Known risks and the response they got").data
+    flag = report.flag_grading.set_index("force_code")
+    code = report.force.code
+    if report.comparable and code in flag.index and pd.notna(flag.loc[code, "value"]):
+        row = flag.loc[code]
+        if rests_on_small_count(row["flagged_higher"], row["flagged_episodes"], report.threshold):
+            text = "How much an exploitation flag moves the grade here rests on a small count, so it is withheld."
+        else:
+            text = (
+                f"An exploitation flag multiplies the odds of a medium or high first grade by {row['value']:.2f} here "
+                f"(95% interval {row['lower']:.2f} to {row['upper']:.2f}), after age and care status; by "
+                f"{flag.loc[NATIONAL, 'value']:.2f} across {report.national_label} (Mantel-Haenszel)."
+            )
+        html += f"<p data-measure='flag_grading'>{escape(text)}</p>"
+    return HTML(html)
+
+
+_RESPONSE_LABELS = {
+    "absent": "Recorded 'absent'",
+    **{
+        g: f"Missing, graded {lab.lower()}"
+        for g, lab in {"no_apparent_risk": "No apparent risk", "low": "Low", "medium": "Medium", "high": "High"}.items()
+    },
+}
+
+
+def show_outcomes(report: ForceReport) -> HTML:
+    """Do the first grades protect children? Harm while missing by first response, grade changes, the c-statistic.
+
+    Every cell is disclosure-controlled: a share resting on a small count is withheld, and so is one other
+    where it would be the only one withheld (the episodes add up to the c-statistic's published total).
+    """
+    code, threshold = report.force.code, report.threshold
+    harm = report.harm_by_grade
+    mine = harm[harm["force_code"] == code].reset_index(drop=True)
+    national = harm[harm["force_code"] == NATIONAL].set_index("response")
+    if mine.empty or mine["episodes"].fillna(1).sum() == 0:
+        return HTML("<p>Not shown: this force's extract records no episode whose harm is known.</p>")
+    hidden = mine["share"].isna() & mine["episodes"].isna()  # withheld together by disclosure control
+    rows, drawn = [], []
+    for i, row in mine.iterrows():
+        label = _RESPONSE_LABELS[row["response"]]
+        share = SUPPRESSED if hidden[i] else _interval(row["share"], row["share_lower"], row["share_upper"], ".1%")
+        count = SUPPRESSED if hidden[i] else format_count(row["episodes"], threshold)
+        nat = national.loc[row["response"]]
+        rows.append((label, [count, Cell(share, {"data-response": row["response"]}), _percent(nat["share"])]))
+        drawn.append(
+            {
+                "label": label,
+                **{
+                    k: np.nan if hidden[i] else row[s]
+                    for k, s in (("value", "share"), ("lower", "share_lower"), ("upper", "share_upper"))
+                },
+                "comparators": np.nan,
+                "national": nat["share"],
+            }
+        )
+    columns = ["First response", "Episodes with harm known", "Came to harm (95% interval)", report.national_label]
+    html = html_table(
+        rows, "Harm while missing, by the first response (share of episodes, Wilson interval)", columns, threshold
+    )
+    chart = pd.DataFrame(drawn)
+    alt = f"{report.force.official_name}, harm while missing by first response: " + "; ".join(
+        f"{r.label}: {'withheld' if pd.isna(r.value) else format(r.value, '.1%')} here, {_percent(r.national)} in "
+        f"{report.national_label}"
+        for r in chart.itertuples()
+    )
+    html += embed_chart(
+        plot_shares_against(chart, "Harm while missing, by first response", "Came to harm (% of episodes)"), alt + "."
+    )
+    texts = []
+    children = int(mine["children_harmed_after_low"].iloc[0])
+    texts.append(
+        f"Children who came to harm in an episode graded low or no apparent risk, or recorded 'absent': "
+        f"{format_count(children, threshold)}."
+    )
+    auc = report.harm_discrimination.set_index("force_code")
+    if code in auc.index:
+        row = auc.loc[code]
+        if pd.isna(row["c_statistic"]):
+            texts.append(f"How well the first grade tells apart the children who came to harm: {row['method']}.")
+        elif rests_on_small_count(row["harmed"], row["episodes"], threshold):
+            texts.append(
+                "How well the first grade tells apart the children who came to harm rests on a small count: withheld."
+            )
+        else:
+            interval = "" if pd.isna(row["lower"]) else f" (95% interval {row['lower']:.2f} to {row['upper']:.2f})"
+            nat = auc.loc[NATIONAL, "c_statistic"] if NATIONAL in auc.index else np.nan
+            beside = "" if pd.isna(nat) else f"; {report.national_label} {nat:.2f}"
+            texts.append(
+                f"The c-statistic of the first grade for harm is {row['c_statistic']:.2f}{interval}{beside}: 0.5 is a "
+                "grade no better than chance at telling apart the episodes that end in harm, 1 a grade that always "
+                "puts them higher (DeLong's interval)."
+            )
+    changes = report.grade_changes.set_index("force_code")
+    if code in changes.index and changes.loc[code, "episodes"] > 0:
+        row = changes.loc[code]
+        parts = ["upgraded", "downgraded", "unchanged"]
+        gone = withhold_parts(row[parts].to_numpy(dtype=float), [row["episodes"]] * 3, threshold)
+        said = [
+            f"{word} {SUPPRESSED if gone[i] else format(row[f'{word}_share'], '.0%')}" for i, word in enumerate(parts)
+        ]
+        texts.append(
+            f"From first to final grade, of {format_count(row['episodes'], threshold)} episodes graded twice: "
+            + ", ".join(said)
+            + "."
+        )
+    if hidden.any():
+        texts.append(explain_withheld(threshold, drawn=True))
+    return HTML(html + notes(texts))
+
+
+def _percent(value: float) -> str:
+    return "-" if pd.isna(value) else f"{value:.1%}"
 
 
 def show_problem_profile(report: ForceReport) -> HTML:
@@ -1200,8 +1432,53 @@ def show_repeats(report: ForceReport) -> HTML:
             count(national["frequently_missing"]),
         ),
     ]
+    soon = report.tables.get("time_to_next", pd.DataFrame(columns=["force_code"])).set_index("force_code")
+    if report.force.code in soon.index:
+        here, there = soon.loc[report.force.code], soon.loc[NATIONAL]
+
+        def again(row: pd.Series) -> str:
+            if rests_on_small_count(row["reported_again"], row["returns"], report.threshold):
+                return SUPPRESSED
+            if pd.isna(row["again_within_28d"]):
+                return "-"
+            return _interval(
+                row["again_within_28d"], row["again_within_28d_lower"], row["again_within_28d_upper"], ".0%"
+            )
+
+        rows.append(
+            (
+                "Children back who went missing again within 28 days (Kaplan-Meier, 95% interval)",
+                again(here),
+                again(there),
+            )
+        )
+    changes = report.tables.get("repeat_desensitisation", pd.DataFrame(columns=["force_code", "measure"]))
+    changes = changes[changes["force_code"].isin([report.force.code, NATIONAL])].set_index(["measure", "force_code"])
+    for measure, label in (
+        ("medium_or_high", "Odds of a medium or high grade, per earlier episode of the same child (95% interval)"),
+        ("no_active_response", "Odds of no active response, per earlier episode of the same child (95% interval)"),
+    ):
+        figures = []
+        for code in (report.force.code, NATIONAL):
+            key = (measure, code)
+            row = changes.loc[key] if key in changes.index else None
+            if row is None or pd.isna(row["value"]):
+                figures.append("not fitted")
+            elif is_small_count(row["children"], report.threshold):
+                figures.append(SUPPRESSED)
+            else:
+                figures.append(_interval(row["value"], row["lower"], row["upper"], ".2f"))
+        rows.append((label, *figures))
     cells = [(label, [force, england_and_wales]) for label, force, england_and_wales in rows]
-    return HTML(html_table(cells, "Repeat missing", ["", "This force", report.national_label], report.threshold))
+    note = (
+        "The odds per earlier episode compare each child's episodes with the same child's others (conditional "
+        "logistic regression, after the flags recorded and age): below 1 for a grade, or above 1 for no active "
+        "response, means later episodes are treated with less urgency. 'Not fitted': fewer than 20 children with "
+        "two or more episodes that differ."
+    )
+    return HTML(
+        html_table(cells, "Repeat missing", ["", "This force", report.national_label], report.threshold) + notes([note])
+    )
 
 
 def show_trend(report: ForceReport) -> HTML:
@@ -1319,18 +1596,18 @@ def show_consistency(report: ForceReport) -> HTML:
     parts, figures, withheld = [], "", False
     for key, ratio_key, what, ratio_what in (
         (
-            "absent_if_flagged",
-            "absent_if_flagged",
-            "Children with exploitation flags recorded 'absent' (adjusted for age, care status, other risk "
-            "factors and earlier episodes)",
-            "Flagged children's episodes recorded 'absent'",
+            "no_response_if_flagged",
+            "no_response_if_flagged",
+            "Children with exploitation flags given no active response, 'absent' or graded no apparent risk "
+            "(adjusted for their risk flags and age, not for care status or earlier episodes)",
+            "Flagged children's episodes given no active response",
         ),
         (
             "risk_grading",
             "higher_grade",
-            "Risk graded medium or high for 'missing' episodes (adjusted for the child's risk factors, age, "
-            "care status and earlier episodes)",
-            "'Missing' episodes graded medium or high",
+            "First response graded medium or high, of every episode graded or recorded 'absent' (adjusted for "
+            "the child's risk factors, age, care status and earlier episodes)",
+            "Episodes graded medium or high",
         ),
     ):
         if not report.comparable:  # the models place a force against the others: not with this few
@@ -1360,7 +1637,8 @@ def show_consistency(report: ForceReport) -> HTML:
             names,
         )
         alt = (
-            f"Forces ranked by their adjusted odds of grading a 'missing' episode medium or high; "
+            f"Forces ranked by their adjusted odds of grading an episode medium or high rather than lower or "
+            f"'absent'; "
             f"{report.force.official_name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
         )
         figures = embed_chart(fig, alt)
@@ -1416,7 +1694,7 @@ def show_consistency(report: ForceReport) -> HTML:
                 f"({within['lower']:.2f} to {within['upper']:.2f})"
             )
         parts.append(f"<p class='context'>{escape(context + '.')}</p>")
-    models = {"risk_grading": "the risk-grading model", "absent_if_flagged": "the categorisation model"}
+    models = {"risk_grading": "the risk-grading model", "no_response_if_flagged": "the categorisation model"}
     for note in report.consistency_notes.itertuples():
         text = f"Not modelled ({models.get(note.model, 'a consistency model')}): {note.note}."
         parts.append(f"<p class='insufficient'>{escape(text)}</p>")

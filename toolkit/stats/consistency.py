@@ -10,19 +10,29 @@ statsmodels' variational Bayes takes minutes.
 Models
 ------
 Risk grading
-    Among "missing" episodes with a grade: ``logit P(graded medium or high) =
-    case mix + force + officer-within-force``, with normal random intercepts for
-    force and officer. Reports the variance of each, the intraclass
-    correlations, the median odds ratios, and each force's shrunken grading
-    tendency (odds ratio against the average force) with its interval.
+    Every first response a child received: "missing" episodes with any of the
+    four grades, and "absent" episodes (no active response).
+    ``logit P(graded medium or high) = case mix + force``, with a normal random
+    intercept for force, gives each force's shrunken grading tendency (odds
+    ratio against the average force) with its interval; a force that moves
+    children to "absent" or "no apparent risk" is counted as grading them low,
+    not left out. Among the graded "missing" episodes with an officer
+    recorded, the same model with an officer-within-force intercept gives the
+    variance of each level, the intraclass correlations and the median odds
+    ratios. A force that sends
+    no officer ids keeps its force-level estimate.
 Officer spread
     Per force, the variance of officers' grading tendencies, fitted on the
     force's own episodes with the national case-mix coefficients held as an
     offset, compared with the national within-force variance.
 Categorisation
     Among episodes of children with exploitation flags (``cse``, ``cce``,
-    ``trafficking``): ``logit P(recorded absent) = case mix + force``; each
-    force's shrunken odds ratio against the average force.
+    ``trafficking``): ``logit P(no active response) = flags and age + force``,
+    where no active response is category "absent" or grade "no apparent
+    risk"; each force's shrunken odds ratio against the average force. Being
+    looked after (or placed out of area) and earlier episodes are not adjusted
+    for: treating those children as absent is the practice the inspection
+    criticised, so adjusting for them would hide it.
 Agreement
     Cohen's kappa (and linearly weighted kappa) between ``risk_initial`` and
     ``risk_final`` of the same episode (statsmodels).
@@ -44,12 +54,16 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.errors import ToolkitError
+from toolkit.forces import NATIONAL as NATIONAL_CODE
 from toolkit.ingest.schema import RISK_FACTORS
 
 LOGGER = logging.getLogger(__name__)
 EXPLOITATION_FLAGS = ("cse", "cce", "trafficking")
 HIGHER_GRADES = ("medium", "high")
 GRADES = ("no_apparent_risk", "low", "medium", "high")
+# Case-mix columns the categorisation model leaves out: care status and a child's history are what a
+# force that classes whole groups absent, or stops looking for a child who keeps going, acts on.
+NOT_ADJUSTED_FOR_RESPONSE = ("looked_after", "out_of_area_placement", "previous_1", "previous_2plus")
 LATENT_VARIANCE = np.pi**2 / 3  # variance of the standard logistic: the level-1 variance on the logit scale
 # The optimiser's default stopping rule ends on a flat likelihood before the between-force
 # variance (43 groups) has converged; a tighter rule costs a few seconds and finds the maximum.
@@ -305,20 +319,61 @@ def _force_rows(effects: pd.DataFrame, measure: str, confidence: float, method: 
 
 
 def _modelled_grades(episodes: pd.DataFrame) -> pd.DataFrame:
-    grade = episodes["risk_initial"].astype("string")
-    keep = (episodes["category"].astype("string") == "missing") & grade.isin(["low", "medium", "high"]).fillna(False)
-    return episodes[keep]
+    """Every episode whose first response is known: "missing" with one of the four grades, or "absent"."""
+    category = episodes["category"].astype("string")
+    graded = category.eq("missing").fillna(False) & episodes["risk_initial"].astype("string").isin(GRADES).fillna(False)
+    return episodes[graded | category.eq("absent").fillna(False)]
+
+
+def is_graded_higher(episodes: pd.DataFrame) -> pd.Series:
+    """Whether each episode's first response was an active one graded medium or high.
+
+    An "absent" episode is no active response, whatever grade it carries.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"category": ["missing", "missing", "absent", None],
+    ...     "risk_initial": ["high", "low", "high", "high"]})
+    >>> is_graded_higher(e).tolist()
+    [True, False, False, False]
+    """
+    missing = episodes["category"].astype("string").eq("missing").fillna(False)
+    return missing & episodes["risk_initial"].astype("string").isin(HIGHER_GRADES).fillna(False)
+
+
+def has_no_active_response(episodes: pd.DataFrame) -> pd.Series:
+    """Whether each episode got no active response: category "absent", or grade "no apparent risk".
+
+    Since 2017 "absent" survives as the grade "no apparent risk (absent)", so a force may record the same
+    practice either way.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"category": ["absent", "missing", "missing", None],
+    ...     "risk_initial": [None, "no_apparent_risk", "low", "no_apparent_risk"]})
+    >>> has_no_active_response(e).tolist()
+    [True, True, False, True]
+    """
+    absent = episodes["category"].astype("string").eq("absent").fillna(False)
+    return absent | episodes["risk_initial"].astype("string").eq("no_apparent_risk").fillna(False)
 
 
 def _has_officers(episodes: pd.DataFrame) -> pd.Series:
     officer = episodes["officer_id"].astype("string").str.strip()
-    return officer.notna() & (officer != "")
+    return (officer.notna() & (officer != "")).fillna(False)
 
 
 def fit_grading_model(
     episodes: pd.DataFrame, confidence: float = 0.95, case_mix: pd.DataFrame | None = None
 ) -> dict[str, pd.DataFrame]:
     """Between-force and within-force variation in risk grading, after case mix.
+
+    Every first response counts (:func:`_modelled_grades`): a "missing" episode graded no apparent
+    risk or low, and an "absent" one, are responses below medium, so a force that moves children out of
+    "missing" cannot look like a high grader. Each force's tendency comes from a model of force alone
+    over all those episodes, so a force that records no officer keeps it; the variance between
+    officers, and the intraclass correlations, from the model with officers within forces, over the
+    graded "missing" episodes with an officer recorded (the grades the officers gave).
 
     Parameters
     ----------
@@ -333,51 +388,64 @@ def fit_grading_model(
         ``lower``, ``upper``) of each level's variance, median odds ratio and
         intraclass correlation. ``forces``: each force's shrunken grading
         tendency as an odds ratio against the average force, with interval and
-        ``band``. ``coefficients``: case-mix log odds ratios.
+        ``band``. ``coefficients``: case-mix log odds ratios. ``officers``:
+        :func:`estimate_officer_spread`.
 
     Raises
     ------
     ToolkitError
-        Too few graded "missing" episodes, or every one graded alike.
+        Too few episodes with a known first response, every one graded alike, or one force and no
+        officers to compare.
     """
     data = _modelled_grades(episodes)
-    with_officer = _has_officers(data)
-    use_officers = bool(with_officer.any())
-    if use_officers:
-        data = data[with_officer]
-    y = data["risk_initial"].astype("string").isin(HIGHER_GRADES).to_numpy(dtype=float)
     if len(data) < MIN_EPISODES:
         raise ToolkitError(
-            f"the risk-grading model needs at least {MIN_EPISODES} graded 'missing' episodes"
-            f"{' with an officer recorded' if use_officers else ''}; there are {len(data)}"
+            f"the risk-grading model needs at least {MIN_EPISODES} episodes with a first response recorded "
+            f"(a risk grade, or 'absent'); there are {len(data)}"
         )
+    y = is_graded_higher(data).to_numpy(dtype=float)
     if y.min() == y.max():
         raise ToolkitError("every modelled episode has the same risk grade, so grading cannot be modelled")
-    forces = data["force_code"].astype(str)
-    levels = {}
-    if forces.nunique() > 1:
-        levels["force"] = forces
-    if use_officers:  # an officer is one of a force: the pair, never one string made of both
-        levels["officer"] = pd.MultiIndex.from_arrays([forces, data["officer_id"].astype("string").str.strip()])
-    if not levels:
-        raise ToolkitError("one force and no officer recorded: there is no variation between units to model")
     # Case mix of the whole extract, then the modelled rows: a child's earlier episodes count whatever
     # their category or grade.
     X = (case_mix if case_mix is not None else describe_case_mix(episodes)).loc[data.index].copy()
     X.insert(0, "intercept", 1.0)
-    fit = _fit_glmm(y, X, levels)
-    out = {
-        "variance": _summarise_variances(fit, "risk_grading", confidence),
-        "coefficients": fit.coefficients.assign(model="risk_grading"),
-    }
-    method = "risk graded medium or high among 'missing' episodes, odds against the average force; " + METHOD_GLMM
-    out["forces"] = (
-        _force_rows(fit.effects["force"], "risk_grading", confidence, method)
-        if "force" in fit.effects
-        else _empty_force_rows()
+    forces = data["force_code"].astype(str)
+    # Officers are compared on the grades they gave: "missing" episodes with a grade and an officer recorded.
+    graded = data["category"].astype("string").eq("missing").fillna(False)
+    with_officer = (_has_officers(data) & graded).to_numpy()
+    use_officers = with_officer.sum() >= MIN_EPISODES and 0 < y[with_officer].mean() < 1
+    if forces.nunique() < 2 and not use_officers:
+        raise ToolkitError("one force and no officer recorded: there is no variation between units to model")
+    force_fit = _fit_glmm(y, X, {"force": forces}) if forces.nunique() > 1 else None
+    officer_fit = None
+    if use_officers:
+        levels = {}
+        if forces[with_officer].nunique() > 1:
+            levels["force"] = forces[with_officer]
+        # An officer is one of a force: the pair, never one string made of both.
+        officer_ids = data.loc[with_officer, "officer_id"].astype("string").str.strip()
+        levels["officer"] = pd.MultiIndex.from_arrays([forces[with_officer], officer_ids])
+        officer_fit = _fit_glmm(y[with_officer], X[with_officer], levels)
+    summary_fit = officer_fit if officer_fit is not None else force_fit
+    method = (
+        "first response graded medium or high (of every episode graded, or recorded 'absent', which counts "
+        "as no active response), odds against the average force; " + METHOD_GLMM
     )
-    out["officers"] = estimate_officer_spread(data, y, X, fit, confidence) if use_officers else _empty_officer_rows()
-    return out
+    return {
+        "variance": _summarise_variances(summary_fit, "risk_grading", confidence),
+        "coefficients": (force_fit or officer_fit).coefficients.assign(model="risk_grading"),
+        "forces": (
+            _force_rows(force_fit.effects["force"], "risk_grading", confidence, method)
+            if force_fit is not None
+            else _empty_force_rows()
+        ),
+        "officers": (
+            estimate_officer_spread(data[with_officer], y[with_officer], X[with_officer], officer_fit, confidence)
+            if officer_fit is not None
+            else _empty_officer_rows()
+        ),
+    }
 
 
 def _empty_force_rows() -> pd.DataFrame:
@@ -468,7 +536,7 @@ def _officer_spread_unfitted(episodes: int, officers: int, y: np.ndarray) -> str
     True
     """
     if episodes < MIN_EPISODES:
-        return f"not estimated: fewer than {MIN_EPISODES} graded 'missing' episodes with an officer recorded"
+        return f"not estimated: fewer than {MIN_EPISODES} graded episodes with an officer recorded"
     if officers < 3:
         return "not estimated: fewer than 3 officers grade its episodes"
     if not 0 < y.mean() < 1:
@@ -476,10 +544,18 @@ def _officer_spread_unfitted(episodes: int, officers: int, y: np.ndarray) -> str
     return None
 
 
-def fit_absent_model(
+def flag_exploitation(case_mix: pd.DataFrame) -> pd.Series:
+    """Whether each episode's child carries an exploitation flag (:data:`EXPLOITATION_FLAGS`)."""
+    return case_mix[list(EXPLOITATION_FLAGS)].any(axis=1)
+
+
+def fit_response_model(
     episodes: pd.DataFrame, confidence: float = 0.95, case_mix: pd.DataFrame | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Each force's adjusted odds of recording a child with exploitation flags as "absent".
+    """Each force's adjusted odds of giving a child with exploitation flags no active response.
+
+    No active response is category "absent" or grade "no apparent risk" (:func:`has_no_active_response`).
+    The model adjusts for the child's recorded flags and age only (see :data:`NOT_ADJUSTED_FOR_RESPONSE`).
 
     Returns
     -------
@@ -487,7 +563,7 @@ def fit_absent_model(
         ``variance`` (between-force variance, ICC, median odds ratio) and
         ``forces``: shrunken odds ratio against the average force with interval
         and ``band``, among episodes of children flagged ``cse``, ``cce`` or
-        ``trafficking``.
+        ``trafficking``; measure ``no_response_if_flagged``.
 
     Raises
     ------
@@ -495,11 +571,10 @@ def fit_absent_model(
         Too few flagged episodes, fewer than two forces, or no variation.
     """
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
-    flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
-    category = episodes["category"].astype("string")
-    keep = flagged & category.isin(["missing", "absent"]).fillna(False)
-    data, X = episodes[keep], mix[keep]
-    y = (category[keep] == "absent").to_numpy(dtype=float)
+    keep = flag_exploitation(mix) & episodes["category"].astype("string").isin(["missing", "absent"]).fillna(False)
+    data = episodes[keep]
+    X = mix.loc[keep, [c for c in mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]]
+    y = has_no_active_response(data).to_numpy(dtype=float)
     forces = data["force_code"].astype(str)
     if len(data) < MIN_EPISODES:
         raise ToolkitError(
@@ -508,18 +583,18 @@ def fit_absent_model(
     if forces.nunique() < 2:
         raise ToolkitError("the categorisation model compares forces, so it needs at least two")
     if y.min() == y.max():
-        raise ToolkitError("every flagged episode has the same category, so categorisation cannot be modelled")
+        raise ToolkitError("every flagged episode got the same response, so categorisation cannot be modelled")
     X = X.copy()
     X.insert(0, "intercept", 1.0)
     fit = _fit_glmm(y, X, {"force": forces})
     method = (
-        "recorded 'absent' among episodes of children with exploitation flags, odds against the average force; "
-        + METHOD_GLMM
+        "no active response ('absent', or graded no apparent risk) among episodes of children with exploitation "
+        "flags, odds against the average force after the flags and age (not care status or history); " + METHOD_GLMM
     )
     return {
-        "variance": _summarise_variances(fit, "absent_if_flagged", confidence),
-        "coefficients": fit.coefficients.assign(model="absent_if_flagged"),
-        "forces": _force_rows(fit.effects["force"], "absent_if_flagged", confidence, method),
+        "variance": _summarise_variances(fit, "no_response_if_flagged", confidence),
+        "coefficients": fit.coefficients.assign(model="no_response_if_flagged"),
+        "forces": _force_rows(fit.effects["force"], "no_response_if_flagged", confidence, method),
     }
 
 
@@ -622,7 +697,7 @@ def compare_standardised_practice(
     comparator_groups: dict[str, list[str]] | None = None,
     case_mix: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Indirectly standardised ratios of "absent" for flagged children and of higher risk grades, on funnels.
+    """Indirectly standardised ratios of no active response for flagged children and of higher grades, on funnels.
 
     A transparent companion to the multilevel models: each force's observed
     count against the count expected if the national rates of each stratum
@@ -633,9 +708,10 @@ def compare_standardised_practice(
     Returns
     -------
     pandas.DataFrame
-        Per force and ``measure`` (``absent_if_flagged``: episodes of children
-        with exploitation flags recorded absent; ``higher_grade``: graded
-        medium or high, of graded "missing" episodes): ``observed``, ``expected``, ``value`` (the ratio),
+        Per force and ``measure`` (``no_response_if_flagged``: episodes of children
+        with exploitation flags given no active response, standardised by age band alone, as the
+        categorisation model does not adjust for care status; ``higher_grade``: graded
+        medium or high, of every first response): ``observed``, ``expected``, ``value`` (the ratio),
         ``ratio_lower``, ``ratio_upper`` and ``interval_method`` (its exact or Byar limits), ``band``,
         ``comparator_band``, the funnel limits, ``method`` and the dispersion sentence: the columns of
         :data:`STANDARDISED_COLUMNS`, and no rows when too few forces are in the extract to compare.
@@ -660,18 +736,22 @@ def compare_standardised_practice(
     graded = _modelled_grades(episodes)
     flagged = strata.str.contains("|flagged|", regex=False) & category.isin(["missing", "absent"]).fillna(False)
     measures = {
-        "absent_if_flagged": (episodes.index[flagged], category == "absent"),
-        "higher_grade": (graded.index, episodes["risk_initial"].astype("string").isin(HIGHER_GRADES)),
+        "no_response_if_flagged": (
+            episodes.index[flagged],
+            has_no_active_response(episodes),
+            strata.str.rsplit("|", n=1).str[0],  # age band (and the flag): not care status
+        ),
+        "higher_grade": (graded.index, is_graded_higher(episodes), strata),
     }
     blocks = []
-    for measure, (index, event) in measures.items():
+    for measure, (index, event, stratum) in measures.items():
         if len(index) == 0:
             continue
         cells = (
             pd.DataFrame(
                 {
                     "unit": episodes.loc[index, "force_code"].astype(str),
-                    "stratum": strata.loc[index],
+                    "stratum": stratum.loc[index],
                     "count": event.loc[index].fillna(False).astype(int),
                 }
             )
@@ -706,6 +786,131 @@ def compare_standardised_practice(
     return pd.concat(blocks, ignore_index=True).reindex(columns=STANDARDISED_COLUMNS)
 
 
+FLAG_GRADING_COLUMNS = [
+    "force_code",
+    "flagged_episodes",
+    "flagged_higher",
+    "flagged_share",
+    "unflagged_episodes",
+    "value",
+    "lower",
+    "upper",
+    "log_odds",
+    "std_error",
+    "national",
+    "z",
+    "band",
+    "method",
+]
+
+
+def _pooled_odds(cells: pd.DataFrame) -> tuple[float, float]:
+    """Mantel-Haenszel log odds ratio and its standard error (Robins, Breslow and Greenland) over 2x2 strata."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    tables = cells[["a", "b", "c", "d"]].to_numpy(dtype=float).reshape(-1, 2, 2).transpose(1, 2, 0)
+    table = StratifiedTable(tables)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(table.logodds_pooled), float(table.logodds_pooled_se)
+
+
+def compare_flag_grading(
+    episodes: pd.DataFrame, case_mix: pd.DataFrame | None = None, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Does an exploitation flag move a force's first grade? Its odds ratio for flagged against other children.
+
+    Among graded "missing" episodes (no apparent risk to high), the odds of a medium or high grade for
+    episodes of children with exploitation flags against those without, pooled over strata of age band
+    and care status (Mantel-Haenszel, statsmodels ``StratifiedTable``, with the Robins-Breslow-Greenland
+    variance), per force and for England and Wales. ``z`` compares a force's log odds ratio with England
+    and Wales's; ``band`` places it (``below_998``: the flag moves the grade less than nationally).
+    Strata with no flagged or no other episode carry no information and drop out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FLAG_GRADING_COLUMNS`: counts of flagged episodes and of those graded medium or high, their
+        share, the other episodes, the odds ratio (``value``) with its 95% interval, and ``method`` (or
+        why it is not estimated: fewer than :data:`MIN_EPISODES` flagged or other episodes).
+
+    Examples
+    --------
+    A force whose flagged children are graded like everyone else, beside one where the flag counts:
+
+    >>> rng = np.random.default_rng(1)
+    >>> n = 4000
+    >>> force = np.where(np.arange(n) < n // 2, "E23000001", "E23000014")
+    >>> flagged = rng.random(n) < 0.3
+    >>> p = np.where((force == "E23000014") & flagged, 0.8, 0.4)
+    >>> e = pd.DataFrame({"force_code": force, "person_id": np.arange(n).astype(str),
+    ...     "reported_at": pd.Timestamp("2024-01-01"), "age": 15, "looked_after": "no",
+    ...     "risk_factors": np.where(flagged, "cse", None), "category": "missing",
+    ...     "risk_initial": np.where(rng.random(n) < p, "medium", "low")})
+    >>> t = compare_flag_grading(e).set_index("force_code")
+    >>> bool(t.loc["E23000001", "upper"] < 1.5 < t.loc["E23000014", "lower"])
+    True
+    """
+    data = _modelled_grades(episodes)
+    # The grade given a response: "absent" is judged by the categorisation rules, and counted here it would
+    # make a force that records flagged children absent look as if it ignored the flag when it grades.
+    data = data[data["category"].astype("string").eq("missing").fillna(False)]
+    mix = (case_mix if case_mix is not None else describe_case_mix(episodes)).loc[data.index]
+    flagged = flag_exploitation(mix).to_numpy()
+    higher = is_graded_higher(data).to_numpy()
+    stratum = describe_strata(data, mix).str.replace(r"\|(not_)?flagged\|", "|", regex=True)
+    cells = pd.DataFrame(
+        {
+            "force_code": data["force_code"].astype(str).to_numpy(),
+            "stratum": stratum.to_numpy(),
+            "a": flagged & higher,
+            "b": flagged & ~higher,
+            "c": ~flagged & higher,
+            "d": ~flagged & ~higher,
+        }
+    )
+    per_force = cells.groupby(["force_code", "stratum"], sort=True)[["a", "b", "c", "d"]].sum()
+    national = per_force.groupby(level="stratum").sum()
+    units = {code: table.droplevel("force_code") for code, table in per_force.groupby(level="force_code")}
+    units[NATIONAL_CODE] = national
+    z_int = _z(confidence)
+    rows = []
+    for code, table in units.items():
+        flagged_n, others = int(table[["a", "b"]].to_numpy().sum()), int(table[["c", "d"]].to_numpy().sum())
+        row = {
+            "force_code": code,
+            "flagged_episodes": flagged_n,
+            "flagged_higher": int(table["a"].sum()),
+            "flagged_share": table["a"].sum() / flagged_n if flagged_n else np.nan,
+            "unflagged_episodes": others,
+        }
+        informative = table[(table[["a", "b"]].sum(axis=1) > 0) & (table[["c", "d"]].sum(axis=1) > 0)]
+        if min(flagged_n, others) < MIN_EPISODES or informative.empty:
+            row["method"] = (
+                f"not estimated: fewer than {MIN_EPISODES} episodes of children with exploitation flags, or of "
+                "other children, with a first response recorded"
+            )
+        else:
+            log_odds, se = _pooled_odds(informative.reset_index())
+            if np.isfinite(log_odds) and np.isfinite(se) and se > 0:
+                row |= {"log_odds": log_odds, "std_error": se}
+                row |= {"value": np.exp(log_odds), "lower": np.exp(log_odds - z_int * se)}
+                row |= {"upper": np.exp(log_odds + z_int * se)}
+                row["method"] = (
+                    "odds of a medium or high first grade for children with exploitation flags against other "
+                    "children, Mantel-Haenszel over age band and care status, Robins-Breslow-Greenland 95% interval"
+                )
+            else:  # every flagged, or every other, episode graded alike in each stratum
+                row["method"] = "not estimated: the flagged or the other episodes are all graded alike"
+        rows.append(row)
+    table = pd.DataFrame(rows).reindex(columns=FLAG_GRADING_COLUMNS)
+    nat = table.set_index("force_code").loc[NATIONAL_CODE]
+    table["national"] = nat["value"]
+    z = (table["log_odds"] - nat["log_odds"]) / np.hypot(table["std_error"], nat["std_error"])
+    table["z"] = z.where(table["force_code"] != NATIONAL_CODE)
+    table["band"] = np.where(table["z"].isna(), "not_compared", _band(table["z"].fillna(0).to_numpy()))
+    return table
+
+
 STANDARDISED_COLUMNS = (
     ["force_code", "measure", "observed", "expected", "value", "baseline", "lower_95", "upper_95"]
     + ["lower_998", "upper_998", "z", "band", "method", "comparator_baseline", "comparator_band"]
@@ -720,6 +925,7 @@ CONSISTENCY_TABLES = (
     "officer_spread",
     "grade_agreement",
     "standardised_practice",
+    "flag_grading",
     "consistency_notes",
 )
 
@@ -746,7 +952,7 @@ def summarise_consistency(
     variance, forces, notes = [], [], []
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)  # once: every model uses it
     officers = _empty_officer_rows()
-    for name, fit in (("risk_grading", fit_grading_model), ("absent_if_flagged", fit_absent_model)):
+    for name, fit in (("risk_grading", fit_grading_model), ("no_response_if_flagged", fit_response_model)):
         try:
             result = fit(episodes, confidence, mix)
         except ToolkitError as error:
@@ -762,6 +968,7 @@ def summarise_consistency(
         "officer_spread": officers,
         "grade_agreement": measure_grade_agreement(episodes, confidence),
         "standardised_practice": compare_standardised_practice(episodes, comparator_groups, mix),
+        "flag_grading": compare_flag_grading(episodes, mix, confidence),
         "consistency_notes": pd.DataFrame(notes, columns=["model", "note"]),
     }
 

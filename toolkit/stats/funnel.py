@@ -462,9 +462,6 @@ def compare_with_funnel(
     min_units : int, default 1
         Fewest units with a positive denominator to compare at all; fewer raise
         ``ValueError`` with the sentence :func:`describe_too_few_forces` gives.
-    min_units : int, default 1
-        Fewest units with a positive denominator to compare at all; fewer raise
-        ``ValueError`` with the sentence :func:`describe_too_few_forces` gives.
     comparator_groups : dict, optional
         Unit to the units it is compared with. Adds ``comparator_baseline``
         (the group's pooled figure, or the group's pooled ratio) and
@@ -627,7 +624,7 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
     pandas.DataFrame
         The forces and a :data:`~toolkit.forces.NATIONAL` row (the sums):
         ``numerator``, ``denominator``, ``value``, ``lower``, ``upper`` (Wilson
-        95%), ``method``, ``band`` and ``comparator_band`` (see
+        95%), ``method``, ``band``, ``comparator_band`` and ``comparator_baseline`` (the group's pooled share; see
         :func:`compare_with_funnel`; ``not_compared`` when there is nothing to
         compare: fewer than :data:`MIN_FORCES_TO_COMPARE` forces, or no force
         with an event), ``dispersion_sentence`` (or why nothing is compared) and
@@ -657,14 +654,15 @@ def compare_shares(counts: pd.DataFrame, comparator_groups: dict[str, list[str]]
             comparator_groups=comparator_groups,
             min_units=MIN_FORCES_TO_COMPARE,
         )
-        bands = comparison.set_index("unit")[["band", "comparator_band", "method"]]
+        bands = comparison.set_index("unit")[["band", "comparator_band", "comparator_baseline", "method"]]
         bands["method"] = "Wilson score interval; " + bands["method"]
         rows = rows.set_index("force_code")
-        rows.loc[bands.index, ["band", "comparator_band", "method"]] = bands
+        rows.loc[bands.index, ["band", "comparator_band", "comparator_baseline", "method"]] = bands
         rows = rows.reset_index()
         rows["dispersion_sentence"] = dispersion["sentence"]
     except ValueError as reason:  # too few forces, or no events anywhere: nothing to compare
         rows["band"] = rows["comparator_band"] = "not_compared"
+        rows["comparator_baseline"] = float("nan")
         rows["dispersion_sentence"] = str(reason)
     rows["national"] = rows.loc[rows["force_code"] == NATIONAL, "value"].iloc[0]
     return rows

@@ -17,8 +17,10 @@ import pandas as pd
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL, read_comparator_groups
-from toolkit.stats.consistency import EXPLOITATION_FLAGS, describe_case_mix
+from toolkit.ingest.schema import RISK_FACTORS
+from toolkit.stats.consistency import describe_case_mix, flag_exploitation, has_no_active_response, is_graded_higher
 from toolkit.stats.funnel import compare_shares
+from toolkit.stats.outcomes import HARMS
 
 __all__ = [
     "PracticeMeasure",
@@ -41,20 +43,24 @@ class PracticeMeasure:
     label : str
         How a report's table names it.
     select : callable
-        ``select(episodes, extract, flagged, deadlines)`` gives two boolean
+        ``select(episodes, extract, case_mix, deadlines)`` gives two boolean
         Series: the episodes the measure applies to (its denominator) and
-        those that met it. ``flagged`` marks children with exploitation flags;
+        those that met it. ``case_mix`` is :func:`~toolkit.stats.consistency.describe_case_mix`;
         ``deadlines`` are the run's :data:`REVIEW_DEADLINE_HOURS`.
     support : str or None
         The measure of :data:`toolkit.stats.quality.METRIC_REQUIREMENTS` whose
         fields it needs: where a force's records do not support it, the measure
         is not judged, in its finding and in its table alike.
+    per_child : bool
+        Count children, not episodes: a child is in the denominator when any of
+        its episodes is, and meets the measure when any of those episodes does.
     """
 
     key: str
     label: str
-    select: Callable[[pd.DataFrame, ExtractDate, pd.Series, dict], tuple[pd.Series, pd.Series]]
+    select: Callable[[pd.DataFrame, ExtractDate, pd.DataFrame, dict], tuple[pd.Series, pd.Series]]
     support: str | None = None
+    per_child: bool = False
 
 
 # How soon after the report a supervisor should review a missing child's risk grade, in hours, by the
@@ -63,7 +69,7 @@ class PracticeMeasure:
 REVIEW_DEADLINE_HOURS = {"review_hours_high": 2.0, "review_hours_other": 24.0}
 
 
-def _review_in_time(e: pd.DataFrame, extract: ExtractDate, flagged: pd.Series, deadlines: dict):
+def _review_in_time(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
     """Missing episodes still open at their grade's review deadline, and those reviewed by it.
 
     A force that records reviews at all records them when they happen, so an episode without a review
@@ -80,12 +86,107 @@ def _review_in_time(e: pd.DataFrame, extract: ExtractDate, flagged: pd.Series, d
     return applies, e["supervisor_review_at"].notna() & (e["supervisor_review_at"] <= due)
 
 
+def _reported(e: pd.DataFrame) -> pd.Series:
+    return e["category"].astype("string").isin(["missing", "absent"]).fillna(False)
+
+
+def _no_response_if_flagged(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
+    """Missing or absent episodes of children with exploitation flags, and those given no active response."""
+    return flag_exploitation(mix) & _reported(e), has_no_active_response(e)
+
+
+def _not_regraded(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
+    """Episodes given no active response and still open 24 hours after the report, and those re-graded.
+
+    A child recorded absent, or graded no apparent risk, who has not come back within a day is one whose
+    circumstances call for a fresh look: a final grade of low, medium or high is that look. Episodes
+    reported in the last day before the extract date cannot be judged yet.
+    """
+    due = e["reported_at"] + pd.Timedelta(hours=24)
+    still_open = e["returned_at"].isna() | (e["returned_at"] > due)
+    applies = has_no_active_response(e) & still_open & (due <= extract.end)
+    regraded = _text(e, "risk_final").isin(["low", "medium", "high"]).fillna(False)
+    return applies, regraded
+
+
+def _no_response_in_group(group: Callable[[pd.DataFrame, pd.DataFrame], pd.Series]):
+    """Select a group's missing or absent episodes, and those given no active response (unadjusted)."""
+
+    def select(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
+        return group(e, mix) & _reported(e), has_no_active_response(e)
+
+    return select
+
+
+def find_earlier_risks(episodes: pd.DataFrame, case_mix: pd.DataFrame) -> pd.DataFrame:
+    """The risk flags recorded on each child's earlier episodes in the force (harm counts as ``previous_harm``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index, one 0/1 column per risk factor: 1 where an earlier episode of the same child (by
+        ``reported_at``) recorded it.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["F"] * 3, "person_id": ["a"] * 3, "age": 15, "looked_after": "no",
+    ...     "reported_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+    ...     "risk_factors": ["cse", None, None], "harm": ["none", "injury", "none"]})
+    >>> earlier = find_earlier_risks(e, describe_case_mix(e))
+    >>> earlier[["cse", "previous_harm"]].to_numpy().tolist()
+    [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    """
+    known = case_mix[list(RISK_FACTORS)].copy()
+    harmed = _text(episodes, "harm").isin(HARMS).fillna(False)
+    known["previous_harm"] = known["previous_harm"].where(~harmed, 1.0)
+    order = episodes.sort_values("reported_at", kind="stable").index
+    keys = [episodes.loc[order, "force_code"].astype(str), episodes.loc[order, "person_id"].astype(str)]
+    seen = known.loc[order].groupby(keys, sort=False).cummax()
+    earlier = seen.groupby(keys, sort=False).shift(1, fill_value=0.0)
+    return earlier.reindex(episodes.index)
+
+
+_EARLIER = [f"earlier_{factor}" for factor in RISK_FACTORS]  # columns _measure_frame adds to the case mix
+
+
+def _known_risk_not_recorded(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
+    """Episodes of children whose earlier episodes recorded a risk, and those that leave one of them out."""
+    known = mix[_EARLIER].to_numpy() > 0
+    left_out = known & (mix[list(RISK_FACTORS)].to_numpy() == 0)
+    return pd.Series(known.any(axis=1), index=e.index) & _reported(e), pd.Series(left_out.any(axis=1), index=e.index)
+
+
+def _known_risk_graded_low(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
+    """Episodes of children whose earlier episodes recorded a risk, and those graded low or below, or absent."""
+    known = pd.Series((mix[_EARLIER].to_numpy() > 0).any(axis=1), index=e.index)
+    return known & _reported(e), ~is_graded_higher(e)
+
+
+def _text(e: pd.DataFrame, column: str) -> pd.Series:
+    """An optional column as text; all missing where the table lacks it."""
+    return e[column].astype("string") if column in e else pd.Series(pd.NA, index=e.index, dtype="string")
+
+
 def _hours_between(start: pd.Series, end: pd.Series) -> pd.Series:
     return (end - start).dt.total_seconds() / 3600
 
 
 def _completed(values: pd.Series) -> pd.Series:
     return values.astype("string").eq("completed").fillna(False)
+
+
+def _declined(values: pd.Series) -> pd.Series:
+    return values.astype("string").eq("declined").fillna(False)
+
+
+def _offered(values: pd.Series) -> pd.Series:
+    """Completed, or declined by the child: offered either way."""
+    return _completed(values) | _declined(values)
+
+
+def _due_72h(e: pd.DataFrame, extract: ExtractDate) -> pd.Series:
+    """Returned episodes whose 72 hours for an interview had passed by the extract date."""
+    return e["returned_at"].notna() & (e["returned_at"] <= extract.before(hours=72))
 
 
 PRACTICE_MEASURES = {
@@ -100,31 +201,82 @@ PRACTICE_MEASURES = {
             _review_in_time,
             "supervision",
         ),
-        # returned children given a police prevention interview (safe and well check)
+        # returned children offered a police prevention interview (safe and well check): completed or declined,
+        # since a child's refusal is not the force's failure; and those who had one. Returns in the last 72
+        # hours before the extract date are not yet due.
         PracticeMeasure(
-            "prevention_completed",
-            "Prevention interview given after return",
-            lambda e, extract, flagged, deadlines: (e["returned_at"].notna(), _completed(e["prevention_interview"])),
+            "prevention_offered",
+            "Prevention interview offered after return (completed or declined by the child)",
+            lambda e, extract, mix, deadlines: (_due_72h(e, extract), _offered(e["prevention_interview"])),
             "prevention_interviews",
         ),
-        # returned children given an independent return interview within 72 hours
         PracticeMeasure(
-            "return_interview_72h",
-            "Independent return interview within 72 hours of return",
-            lambda e, extract, flagged, deadlines: (
-                e["returned_at"].notna() & (e["returned_at"] <= extract.before(hours=72)),
-                _completed(e["return_interview"]) & _hours_between(e["returned_at"], e["return_interview_at"]).le(72),
+            "prevention_completed",
+            "Prevention interview completed after return",
+            lambda e, extract, mix, deadlines: (_due_72h(e, extract), _completed(e["prevention_interview"])),
+            "prevention_interviews",
+        ),
+        # returned children offered an independent return interview (a local authority's duty in England) within
+        # 72 hours: completed within 72 hours, or declined by the child; and those who had one at all
+        PracticeMeasure(
+            "return_offered_72h",
+            "Independent return interview within 72 hours of return (completed, or declined by the child)",
+            lambda e, extract, mix, deadlines: (
+                _due_72h(e, extract),
+                (_completed(e["return_interview"]) & _hours_between(e["returned_at"], e["return_interview_at"]).le(72))
+                | _declined(e["return_interview"]),
             ),
             "return_interviews",
         ),
-        # episodes of children with exploitation flags recorded 'absent'
         PracticeMeasure(
-            "flagged_recorded_absent",
-            "Children with exploitation flags recorded 'absent'",
-            lambda e, extract, flagged, deadlines: (
-                flagged & e["category"].astype("string").isin(["missing", "absent"]).fillna(False),
-                e["category"].astype("string") == "absent",
-            ),
+            "return_completed",
+            "Independent return interview completed (at any time)",
+            lambda e, extract, mix, deadlines: (_due_72h(e, extract), _completed(e["return_interview"])),
+            "return_interviews",
+        ),
+        # episodes of children with exploitation flags given no active response ('absent', or graded no
+        # apparent risk), and the children given none on any such episode: the risks for which guidance
+        # expects an active response every time
+        PracticeMeasure(
+            "flagged_no_active_response",
+            "Episodes of children with exploitation flags given no active response ('absent' or no apparent risk)",
+            _no_response_if_flagged,
+        ),
+        PracticeMeasure(
+            "children_flagged_no_active_response",
+            "Children with exploitation flags given no active response on any of their episodes",
+            _no_response_if_flagged,
+            per_child=True,
+        ),
+        # children given no active response whose earlier episodes in the force recorded a risk: that risk
+        # left out of this episode's record, or the child graded low or below (the force held the information)
+        PracticeMeasure(
+            "known_risk_not_recorded",
+            "Episodes leaving out a risk the child's earlier episodes recorded",
+            _known_risk_not_recorded,
+        ),
+        PracticeMeasure(
+            "known_risk_graded_low",
+            "Episodes of children with a risk recorded before, graded low or below, or 'absent'",
+            _known_risk_graded_low,
+        ),
+        # episodes given no active response still open after a day, re-graded by their final grade
+        PracticeMeasure(
+            "absent_regraded_24h",
+            "Absent or no-apparent-risk episodes still open after 24 hours that were re-graded",
+            _not_regraded,
+        ),
+        # whole groups given no active response, unadjusted: looked-after children, and children missing from
+        # residential care
+        PracticeMeasure(
+            "looked_after_no_active_response",
+            "Episodes of looked-after children given no active response",
+            _no_response_in_group(lambda e, mix: mix["looked_after"] == 1),
+        ),
+        PracticeMeasure(
+            "residential_no_active_response",
+            "Episodes of children missing from residential care given no active response",
+            _no_response_in_group(lambda e, mix: _text(e, "missing_from").eq("residential_care").fillna(False)),
         ),
     )
 }
@@ -137,14 +289,17 @@ def _measure_frame(
     extract = ExtractDate.parse(extract_date)
     deadlines = {**REVIEW_DEADLINE_HOURS, **{k: v for k, v in (deadlines or {}).items() if k in REVIEW_DEADLINE_HOURS}}
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
-    flagged = mix[list(EXPLOITATION_FLAGS)].any(axis=1)
+    mix = mix.join(find_earlier_risks(episodes, mix).add_prefix("earlier_"))
     codes = episodes["force_code"].astype(str)
     frames = []
     for measure in PRACTICE_MEASURES.values():
-        applies, met = measure.select(episodes, extract, flagged, deadlines)
-        frames.append(
-            pd.DataFrame({"force_code": codes[applies], "measure": measure.key, "met": met[applies].fillna(False)})
-        )
+        applies, met = measure.select(episodes, extract, mix, deadlines)
+        frame = pd.DataFrame({"force_code": codes[applies], "measure": measure.key, "met": met[applies].fillna(False)})
+        if measure.per_child:  # one row per child of the force: met on any of its episodes
+            children = episodes.loc[applies, "person_id"].astype(str)
+            frame = frame.groupby(["force_code", children], sort=False)["met"].any().reset_index(level=0)
+            frame = frame.assign(measure=measure.key)[["force_code", "measure", "met"]]
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -176,7 +331,8 @@ def summarise_practice(
         ``force_code`` (and :data:`~toolkit.stats.volume.NATIONAL`), ``measure``,
         ``numerator``, ``denominator``, ``value``, ``lower``, ``upper``
         (Wilson), ``band`` and ``comparator_band`` (funnel, see
-        :func:`toolkit.stats.funnel.compare_with_funnel`), ``national``, ``method``.
+        :func:`toolkit.stats.funnel.compare_with_funnel`), ``comparator_baseline`` (the comparator
+        group's pooled share), ``national``, ``method``.
 
     Examples
     --------
@@ -204,7 +360,7 @@ def summarise_practice(
         for measure, table in counts.groupby(level="measure", sort=False)
     ]
     columns = ["force_code", "measure", "numerator", "denominator", "value", "lower", "upper"]
-    columns += ["band", "comparator_band", "national", "method", "dispersion_sentence"]
+    columns += ["band", "comparator_band", "comparator_baseline", "national", "method", "dispersion_sentence"]
     return pd.concat(blocks, ignore_index=True).reindex(columns=columns)
 
 

@@ -50,7 +50,9 @@ TIMELINESS_DAYS = 28
 # Reports that pause for longer than this many years, nationally, are not one extract's period: what came
 # before the pause is implausibly early (a 2014 for a 2024), however valid each date is on its own.
 STRAY_YEARS = 2
-KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "supervisor_review_at", "return_interview", "officer_id")
+# The review time is not among them: a force that records reviews at all records them when they happen, so a
+# blank is a review not done (the supervision measure), not a gap in the record.
+KEY_FIELDS = ("returned_at", "looked_after", "risk_final", "return_interview", "officer_id")
 # Each optional field of the contract in plain words, for every sentence and table a reader sees.
 FIELD_LABELS = {
     "last_seen_at": "the time last seen",

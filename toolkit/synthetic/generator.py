@@ -662,6 +662,11 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
         "review_median_hours": median_hours,
     }
     _plant_failures(plant_rng, e, fp, drawn, (low_cut, mid_cut), extract_end)
+    # An absent child still gone a day after the report is looked at afresh, as guidance on escalating absent
+    # cases expects: most are re-graded; the rest keep no apparent risk.
+    day_on = (e["reported_at"] + pd.Timedelta(hours=24) <= extract_end).to_numpy()
+    looked_again = (e["category"] == "absent").to_numpy() & (hours > 24) & day_on & (rng.random(n) < 0.75)
+    e["risk_final"] = np.where(looked_again, rng.choice(["low", "medium"], n, p=[0.6, 0.4]), e["risk_final"])
     e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
     e["episode_id"] = _episode_ids(e, year)
     return e[list(COLUMNS)]
