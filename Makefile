@@ -22,7 +22,9 @@ WORKERS ?= 2
 FORCES ?=
 # draft (every page says "not for publication") unless a run is released with STATUS=published.
 STATUS ?= draft
-PYTEST_ARGS ?=
+# Two workers (pytest-xdist): most tests wait on kernels and subprocesses, so two share 2 cores well; the
+# tests that read the shared run stay on one worker (tests/conftest.py). PYTEST_ARGS="-n 0" runs them in turn.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

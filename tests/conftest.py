@@ -40,3 +40,15 @@ def run(tmp_path_factory, small_extract):
         path, EXTRACT_DATE, folder / "reports", forces=RUN_FORCES, workers=2, work_dir=folder / "work", progress=False
     )
     return result, folder
+
+
+# Modules whose tests read the shared run go to one worker when the suite runs in parallel (pytest-xdist,
+# `make test`, with --dist loadgroup), so that the run is made once; every other module keeps its tests, and
+# its module fixtures, on one worker too.
+SHARED_RUN_MODULES = frozenset({"test_reports.py", "test_browser.py", "test_dask.py"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = "shared-run" if item.path.name in SHARED_RUN_MODULES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
