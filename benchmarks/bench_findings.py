@@ -46,7 +46,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 JUDGED_BY = {
     "absent_overuse": ("area", "categorisation"),
     "risk_undergrading": ("area", "risk_assessment"),
-    "risk_overgrading": ("area", "risk_assessment"),
+    # Over-grading is an observation, not an area for improvement, while the grades still discriminate harm.
+    "risk_overgrading": ("rule", "risk_grading_out_of_line", frozenset({"observation"})),
     "officer_inconsistency": ("area", "risk_assessment"),
     "poor_data_quality": ("area", "understanding"),
     "few_return_interviews": ("area", "return_and_prevention"),
@@ -60,7 +61,7 @@ JUDGED_BY = {
 SERIOUS = {"cause_of_concern", "area_for_improvement"}
 
 
-def is_registered(judge: tuple[str, str], rules=RULES) -> bool:
+def is_registered(judge: tuple, rules=RULES) -> bool:
     """Whether a rule (or any rule of an area) is registered to judge an effect.
 
     Examples
@@ -70,12 +71,12 @@ def is_registered(judge: tuple[str, str], rules=RULES) -> bool:
     >>> is_registered(("area", "categorisation")), is_registered(("area", "no_such_area"))
     (True, False)
     """
-    kind, name = judge
+    kind, name = judge[:2]
     return name in rules if kind == "rule" else any(r.area == name for r in rules.values())
 
 
-def count_serious(findings: list[dict], judge: tuple[str, str]) -> set[str]:
-    """Forces the judge gives a cause of concern or area for improvement.
+def count_serious(findings: list[dict], judge: tuple) -> set[str]:
+    """Forces the judge gives a cause of concern or area for improvement (or the judgements it names third).
 
     Examples
     --------
@@ -89,8 +90,9 @@ def count_serious(findings: list[dict], judge: tuple[str, str]) -> set[str]:
     >>> sorted(count_serious(found, ("area", "investigation")))
     ['A', 'B']
     """
-    kind, name = judge
-    return {f["force_code"] for f in findings if f["judgement"] in SERIOUS and f[kind] == name}
+    kind, name = judge[:2]
+    judgements = judge[2] if len(judge) > 2 else SERIOUS
+    return {f["force_code"] for f in findings if f["judgement"] in judgements and f[kind] == name}
 
 
 def judge_seed(findings: list[dict], planted: dict[str, str], forces: list[str]) -> dict:
@@ -207,7 +209,7 @@ def tabulate_effects(runs: list[dict], planted: dict[str, str], rules=RULES) -> 
             ]
             lines.append(f"| {effect} | " + " | ".join(cells) + " |")
             continue
-        kind, name = JUDGED_BY[effect]
+        kind, name = JUDGED_BY[effect][:2]
         known = is_registered((kind, name), rules)
         flagged = sum(len(r["flagged"][effect]) for r in runs)
         unplanted = sum(len(r["unplanted"]) for r in runs)
@@ -215,6 +217,8 @@ def tabulate_effects(runs: list[dict], planted: dict[str, str], rules=RULES) -> 
             {**row, "judged_by": f"{kind} {name}", "registered": known, "flagged": flagged, "unplanted": unplanted}
         )
         judge = f"rule `{name}`" if kind == "rule" else f"any rule of area `{name}`"
+        if len(JUDGED_BY[effect]) > 2:  # found with another judgement than a serious one
+            judge += " (" + ", ".join(sorted(j.replace("_", " ") for j in JUDGED_BY[effect][2])) + ")"
         if known:
             cells = [
                 f"{found}/{len(runs)} ({found / len(runs):.0%})",
@@ -241,6 +245,19 @@ def tabulate_rules(runs: list[dict]) -> tuple[list[dict], str]:
             f"{_interval(flagged, unplanted)} |"
         )
     return rows, "\n".join(lines)
+
+
+def describe_results(record: dict, effects_table: str, rules_table: str) -> str:
+    """The findings benchmark as the section of ``benchmarks/results.md`` that ``bench_pipeline.py`` includes."""
+    return (
+        f"## Findings on planted effects ({record['seeds']} seeds)\n\n"
+        f"Written by `benchmarks/bench_findings.py`: {record['method']}. Planted effects found "
+        f"{record['planted_found']}; the exemplary force without a cause of concern "
+        f"{record['exemplary_without_concern']}; "
+        f"unplanted forces given any cause of concern or area for improvement {record['unplanted_flagged']} "
+        f"({record['unplanted_false_positive_rate']:.1%}); {record['seconds']:.0f} s.\n\n"
+        f"{effects_table}\n\nEvery registered rule over the unplanted forces:\n\n{rules_table}\n"
+    )
 
 
 def main() -> None:
@@ -282,6 +299,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
+    if args.out == RESULTS / "findings.json":  # the committed results: benchmarks/results.md shows this section
+        (RESULTS / "findings.md").write_text(describe_results(record, effects_table, rules_table))
     print(f"\nPlanted effects over {args.seeds} seed(s) (200 on):\n\n{effects_table}\n")
     print(f"Every registered rule over the unplanted forces:\n\n{rules_table}\n")
     print(

@@ -267,7 +267,8 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (HERE / "results.md").write_text(_table(rows, summary))
+    findings = RESULTS / "findings.md"  # written by bench_findings.py: its section follows the pipeline's
+    (HERE / "results.md").write_text(_table(rows, summary) + ("\n" + findings.read_text() if findings.exists() else ""))
     print("\n".join(targets))
 
 

@@ -96,8 +96,8 @@ def test_index_and_reports_load_cleanly_with_every_image_and_link(browser, site)
         shown = _check_images(browser)
         if page.name == "west-midlands.html":
             # rate funnel, grade mix, grading caterpillar, known risks, harm by first response,
-            # supervisory review, interviews, time to return, trend, and the problem profile's four
-            assert shown == 13
+            # officer spread, supervisory review, interviews, time to return, trend, and the problem profile's four
+            assert shown == 14
             browser.save_screenshot(str(ARTIFACTS / "west-midlands.png"))
         if page.name == "national-overview.html":
             assert shown == 2  # grading and categorisation caterpillars

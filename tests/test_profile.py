@@ -431,3 +431,20 @@ def test_care_home_weekend_nights_are_found_for_the_planted_force_only(care_home
     hours = care_homes["profile_hours"].query("force_code == @CARE_HOME")
     busiest = hours.loc[hours["episodes"].idxmax()]
     assert (busiest["weekday"], busiest["hour"], busiest["group"]) == (5, 23, "weekend_night")
+
+
+def test_a_profile_beyond_england_and_waless_limit_is_an_observation_for_the_force(care_homes, national_year):
+    """#14 item 13: findings where the profile shows a force out of line (facts to plan by, not judgements)."""
+    from toolkit.findings import find_issues
+    from toolkit.stats.volume import summarise_volume
+
+    episodes, _ = national_year
+    tables = {
+        "profile_shares": care_homes["profile_shares"],
+        "quality": pd.DataFrame({"force_code": sorted(set(episodes["force_code"].astype(str)))}),
+        "summary": summarise_volume(episodes),
+    }
+    found = find_issues(tables, rules=("profile_out_of_line",))
+    weekend = {f["force_code"] for f in found if "late on Friday and Saturday nights" in f["statement"]}
+    assert CARE_HOME in weekend and len(weekend - {CARE_HOME}) <= 1
+    assert all(f["judgement"] == "observation" and f["numerator"] is not None for f in found)

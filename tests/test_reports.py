@@ -87,8 +87,8 @@ def test_reports_are_self_contained_without_code_or_identifiers(run, small_extra
         assert not tokens & identifiers, report.name
     west_midlands = parse(folder / "reports" / "west-midlands.html")
     # rate funnel, grade mix, grading caterpillar, known risks, harm by first response,
-    # supervisory review, interviews, time to return, trend, and the problem profile's four
-    assert len(west_midlands.images) == 13
+    # officer spread, supervisory review, interviews, time to return, trend, and the problem profile's four
+    assert len(west_midlands.images) == 14
     for image in west_midlands.images:
         assert image["src"].startswith("data:image/svg+xml;base64,") and "West Midlands" in image["alt"]
 

@@ -220,3 +220,75 @@ def judge_insufficient_data(evidence, t, code, name) -> list[dict]:
             make_finding(code, "dq_insufficient_data", "observation", statement, row, metric=metric, judged=False)
         )
     return findings
+
+
+# What a profile beyond England and Wales's 99.8% limit tells a force about its own area, by measure, category
+# and direction: facts to plan by, not judgements of practice (the data do not say why).
+PROFILE_SIGNALS = (
+    (
+        "weekend_night",
+        "residential_care",
+        "above_998",
+        "episodes of children missing from residential care are reported late on Friday and Saturday nights more "
+        "often than across England and Wales: a pattern to plan who is on duty by",
+    ),
+    (
+        "exploitation",
+        "cse",
+        "below_998",
+        "fewer of its episodes record a child sexual exploitation flag than across England and Wales: the risk may "
+        "be under-identified, or less common",
+    ),
+    (
+        "exploitation",
+        "cce",
+        "below_998",
+        "fewer of its episodes record a child criminal exploitation flag than across England and Wales: the risk "
+        "may be under-identified, or less common",
+    ),
+    (
+        "last_seen_delay",
+        "over_24h",
+        "above_998",
+        "more of its children are reported over 24 hours after they were last seen than across England and Wales",
+    ),
+    ("harm", "harmed", "above_998", "more of its children come to harm while missing than across England and Wales"),
+)
+
+
+@rule(
+    "profile_out_of_line",
+    "understanding",
+    "shares of the problem profile (late weekend nights from residential care, exploitation flags, reports over a "
+    "day after last seen, harm) against England and Wales",
+    "Wilson 95% interval beyond England and Wales's 99.8% funnel limit (an observation: the data do not say why)",
+    compares=True,
+)
+def judge_profile(evidence, t, code, name) -> list[dict]:
+    if "profile_shares" not in evidence:
+        return []
+    shares = evidence.table("profile_shares")
+    findings = []
+    for measure, category, band, meaning in PROFILE_SIGNALS:
+        rows = shares[
+            (shares["force_code"] == code) & (shares["measure"] == measure) & (shares["category"] == category)
+        ]
+        if rows.empty or rows["band"].iloc[0] != band:
+            continue
+        row = rows.iloc[0]
+        statement = (
+            f"In {name}, {meaning}: {row['value']:.0%} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
+            f"England and Wales {row['national']:.0%}; {row['definition']})."
+        )
+        findings.append(
+            make_finding(
+                code,
+                "profile_out_of_line",
+                "observation",
+                statement,
+                row,
+                float(row["national"]),
+                metric=f"profile: {row['definition']}",
+            )
+        )
+    return findings

@@ -144,19 +144,27 @@ def plot_funnel(
 
 
 def plot_force_effects(
-    effects: pd.DataFrame, highlight: str, title: str, xlabel: str, labels: dict | None = None
+    effects: pd.DataFrame,
+    highlight: str,
+    title: str,
+    xlabel: str,
+    labels: dict | None = None,
+    reference: tuple[float, str] = (1.0, "Average force"),
 ) -> matplotlib.figure.Figure:
     """A caterpillar plot: every force's estimate with its interval, sorted, the highlighted force in red.
 
     Parameters
     ----------
     effects : pandas.DataFrame
-        ``force_code``, ``value``, ``lower``, ``upper`` (odds ratios against the average force).
+        ``force_code``, ``value``, ``lower``, ``upper`` (odds ratios against the average force, or any
+        positive figure: the axis is logarithmic).
     highlight : str
         Force code drawn in red.
     title, xlabel : str
     labels : dict, optional
         Force code to the name shown on the axis.
+    reference : (float, str)
+        Where the dashed reference line is drawn, and its legend label.
 
     Examples
     --------
@@ -191,7 +199,7 @@ def plot_force_effects(
         ax=ax,
         zorder=3,
     )
-    ax.axvline(1, color="0.2", linestyle="--", linewidth=1, label="Average force")
+    ax.axvline(reference[0], color="0.2", linestyle="--", linewidth=1, label=reference[1])
     ax.set_xscale("log")
     label_log_axis(ax.xaxis, (1, 2, 5))
     ax.set_yticks(positions, names, fontsize=7)

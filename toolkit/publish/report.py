@@ -1585,6 +1585,40 @@ def show_grade_mix(report: ForceReport) -> HTML:
     return HTML(embed_chart(fig, alt) + notes(texts))
 
 
+def _officer_spread_chart(report: ForceReport, spread: pd.DataFrame) -> str:
+    """Every force's variance between its officers' grading, with its interval, against the national within-force
+    variance: the measure behind the officer-inconsistency finding."""
+    shown = spread[spread["band"] != "not_estimable"].reset_index()
+    # A variance's interval can reach 0, which a logarithmic axis cannot draw: its lower end is drawn at the
+    # axis's floor, and the text alternative gives the figures.
+    floor = 0.01
+    table = pd.DataFrame(
+        {
+            "force_code": shown["force_code"],
+            "value": shown["variance"].clip(lower=floor),
+            "lower": shown["lower"].clip(lower=floor),
+            "upper": shown["upper"].clip(lower=floor),
+        }
+    )
+    national = float(shown["national_variance"].iloc[0])
+    names = {c: get_force(c).official_name for c in table["force_code"]}
+    fig = plot_force_effects(
+        table,
+        report.force.code,
+        "Variance between officers' grading of similar cases, by force",
+        "Variance between officers (log-odds scale; log axis), with 95% interval",
+        names,
+        reference=(national, "Within forces nationally"),
+    )
+    mine = spread.loc[report.force.code]
+    alt = (
+        f"Forces ranked by the variance between their officers' grading of similar cases; "
+        f"{report.force.official_name} is highlighted at {mine['variance']:.2f} (95% interval {mine['lower']:.2f} to "
+        f"{mine['upper']:.2f}), against {national:.2f} within forces nationally."
+    )
+    return embed_chart(fig, alt)
+
+
 def show_consistency(report: ForceReport) -> HTML:
     """Categorisation and risk assessment after case mix: this force against the others, and between its officers."""
     code = report.force.code
@@ -1661,6 +1695,8 @@ def show_consistency(report: ForceReport) -> HTML:
         else:
             text = f"Between officers: {variance}. {describe_too_few_forces(len(report.run['forces_covered']))}"
         parts.append(f"<p data-measure='officer_spread' data-band='{escape(o['band'])}'>{escape(text)}</p>")
+        if report.comparable:
+            figures += _officer_spread_chart(report, spread)
     else:
         parts.append(
             "<p class='insufficient' data-measure='officer_spread'>Between officers: "

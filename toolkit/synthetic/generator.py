@@ -627,6 +627,8 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     within = rng.random(n) < p_72
     rhi_hours = np.where(within, rng.uniform(2, 72, n), rng.uniform(72, 480, n))
     rhi_at = returned + pd.to_timedelta(np.round(rhi_hours * 60), unit="min")
+    # Where a planted force's returns go without interviews, they were not offered: a decline is an offer.
+    rhi_status = np.where(planted_72 & (rhi_status == "declined"), "not_offered", rhi_status)
     rhi_late = (rhi_at > extract_end).to_numpy()
     rhi_status = np.where(rhi_late & (rhi_status == "completed"), "", rhi_status)
     e["return_interview"] = np.where(open_episode, "", rhi_status)
