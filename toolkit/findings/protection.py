@@ -15,7 +15,15 @@ from toolkit.findings.rulebook import Threshold, group_share, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
 
-__all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
+__all__ = ["HARM_C_STATISTIC"]  # the rules register themselves in the rulebook
+
+# Shared with the risk-grading rule, whose over-grading is an area for improvement only where the grades do not
+# discriminate harm by this test.
+HARM_C_STATISTIC = Threshold(
+    0.55,
+    "the first grade barely tells apart the children who come to harm when even the 95% interval's upper end of "
+    "its c-statistic is below this (0.5 is chance): an area for improvement, and over-grading one too",
+)
 
 
 def _interval_note(row) -> str:
@@ -69,9 +77,8 @@ def judge_known_risk(evidence, t, code, name) -> list[dict]:
         f"the force recorded a risk (an exploitation or other flag, or harm) leave one of those risks out of the "
         f"record ({_interval_note(row)}): the force held the information."
     )
-    graded = _practice_row(evidence, code, "known_risk_graded_low")
-    if graded is not None:
-        text += f" {graded['value']:.0%} of those episodes were graded low or below, or recorded 'absent'."
+    # How many of them were graded low is in the report's table, where disclosure control sees its count: a
+    # share in this sentence, over the count already given, would give a small count back.
     if row["lower"] > t["known_risk_share_concern"]:
         return [
             _judged(
@@ -230,13 +237,7 @@ def judge_groups_classed_absent(evidence, t, code, name) -> list[dict]:
     "risk_assessment",
     "c-statistic of the first response (absent or no apparent risk, low, medium, high) for harm while missing",
     "DeLong 95% interval against harm_c_statistic_improve",
-    thresholds={
-        "harm_c_statistic_improve": Threshold(
-            0.55,
-            "area for improvement when even the 95% interval's upper end of the c-statistic is below this: the "
-            "first grade barely tells apart the children who come to harm (0.5 is chance)",
-        ),
-    },
+    thresholds={"harm_c_statistic_improve": HARM_C_STATISTIC},
 )
 def judge_grades_discriminate_harm(evidence, t, code, name) -> list[dict]:
     if "harm_discrimination" not in evidence:

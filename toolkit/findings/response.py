@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.findings.protection import HARM_C_STATISTIC
 from toolkit.findings.rulebook import Threshold, group_share, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
@@ -96,14 +97,13 @@ def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
     return []
 
 
-def _discriminates(evidence, code) -> bool | None:
-    """Whether the force's first grades tell apart the children who came to harm (``harm_discrimination``)."""
+def _does_not_discriminate(evidence, code, limit: float) -> bool:
+    """Whether the force's first grades are shown not to tell apart the children who came to harm: the c-statistic's
+    interval lies wholly below ``limit`` (``harm_discrimination``). A wide interval is no evidence either way."""
     if "harm_discrimination" not in evidence:
-        return None
+        return False
     row = evidence.row("harm_discrimination", code)
-    if row is None or pd.isna(row["discriminates"]):
-        return None
-    return bool(row["discriminates"])
+    return row is not None and pd.notna(row["upper"]) and row["upper"] < limit
 
 
 @rule(
@@ -117,9 +117,13 @@ def _discriminates(evidence, code) -> bool | None:
         "grading_odds_under_concern": Threshold(
             0.5, "cause of concern when the interval's upper end is below this: children at risk graded too low"
         ),
+        # 1.5, not 2: every first response is modelled, and the 'absent' episodes every force has are responses
+        # below medium wherever they are, so a force's odds of a higher grade are nearer the average's than among
+        # its graded episodes alone.
         "grading_odds_over_improve": Threshold(
-            2.0, "grading higher than other forces when the interval's lower end is above this"
+            1.5, "grading higher than other forces when the interval's lower end is above this"
         ),
+        "harm_c_statistic_improve": HARM_C_STATISTIC,
     },
     compares=True,
 )
@@ -147,14 +151,14 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
         ]
     if row["lower"] >= t["grading_odds_over_improve"]:
         statement = f"{name} grades similar cases higher than other forces: odds of a medium or high first grade {odds}"
-        if _discriminates(evidence, code) is False:
+        if _does_not_discriminate(evidence, code, t["harm_c_statistic_improve"]):
             return [
                 make_finding(
                     code,
                     "risk_grading_out_of_line",
                     "area_for_improvement",
-                    statement + "; and its first grades do not tell apart the children who came to harm "
-                    "(c-statistic's interval reaches 0.5).",
+                    statement + "; and its first grades do not tell apart the children who came to harm (the "
+                    f"c-statistic's interval lies below {t['harm_c_statistic_improve']:.2f}).",
                     row,
                     comparator,
                 )
@@ -546,8 +550,7 @@ def judge_repeat_desensitisation(evidence, t, code, name) -> list[dict]:
 @rule(
     "frequently_missing",
     "repeat_and_exploitation",
-    "share of the force's missing children who met the frequently-missing rule, and of repeat episodes reported "
-    "within 28 days of the child's previous return",
+    "share of the force's missing children who met the frequently-missing rule",
     "Wilson 95% intervals against England and Wales (an observation: the data do not say why)",
     compares=True,
 )
@@ -564,12 +567,8 @@ def judge_frequently_missing(evidence, t, code, name) -> list[dict]:
         f"({row['rule']}; 95% interval {share['lower']:.0%} to {share['upper']:.0%}; England and Wales "
         f"{national_share:.0%}): more of its children go missing again and again than across England and Wales."
     )
-    soon = evidence.row("time_to_next", code) if "time_to_next" in evidence else None
-    if soon is not None and pd.notna(soon["repeats_within_28d_share"]):
-        text += (
-            f" {soon['repeats_within_28d_share']:.0%} of its repeat episodes began within 28 days of the child's "
-            "previous return."
-        )
+    # How soon its children go missing again is in the report's repeats table, under disclosure control: a
+    # share here, beside counts it does not rest on, could give a small count back.
     return [
         make_finding(
             code,

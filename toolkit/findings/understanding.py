@@ -16,6 +16,7 @@ import pandas as pd
 
 from toolkit.findings.rulebook import Threshold, make_finding, rule
 from toolkit.forces import NATIONAL
+from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.quality import EXPECTED_WHERE, FIELD_LABELS, KEY_FIELDS, RECORDED_WHEN_DONE, TIMELINESS_DAYS
 
 __all__: list[str] = []  # rules only: registered with the rulebook when imported
@@ -276,6 +277,11 @@ def judge_profile(evidence, t, code, name) -> list[dict]:
         if rows.empty or rows["band"].iloc[0] != band:
             continue
         row = rows.iloc[0]
+        # Its counts sit inside other published profile counts (weekend nights from residential care within all
+        # weekend nights), whose differences the report's own disclosure control watches: the finding gives the
+        # share alone, and only where neither it nor its complement rests on fewer than MIN_EPISODES episodes.
+        if min(row["numerator"], row["denominator"] - row["numerator"]) < MIN_EPISODES:
+            continue
         statement = (
             f"In {name}, {meaning}: {row['value']:.0%} (95% interval {row['lower']:.0%} to {row['upper']:.0%}; "
             f"England and Wales {row['national']:.0%}; {row['definition']})."
@@ -286,9 +292,12 @@ def judge_profile(evidence, t, code, name) -> list[dict]:
                 "profile_out_of_line",
                 "observation",
                 statement,
-                row,
+                None,
                 float(row["national"]),
                 metric=f"profile: {row['definition']}",
+                value=float(row["value"]),
+                lower=float(row["lower"]),
+                upper=float(row["upper"]),
             )
         )
     return findings
