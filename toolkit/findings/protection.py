@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.findings.rulebook import Threshold, group_share, make_finding, rule
+from toolkit.findings.rulebook import Threshold, describe_interval, group_share, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
 
@@ -26,14 +26,8 @@ HARM_C_STATISTIC = Threshold(
 )
 
 
-def _interval_note(row) -> str:
-    """A share's interval and England and Wales's share (when forces are compared)."""
-    national = "" if row["band"] == "not_compared" else f"; England and Wales {row['national']:.0%}"
-    return f"95% interval {row['lower']:.0%} to {row['upper']:.0%}{national}"
-
-
 def _share_text(row) -> str:
-    return f"{row['value']:.0%} ({_interval_note(row)})"
+    return f"{row['value']:.0%} ({describe_interval(row)})"
 
 
 def _comparator(row) -> float | None:
@@ -75,7 +69,7 @@ def judge_known_risk(evidence, t, code, name) -> list[dict]:
     text = (
         f"{row['value']:.0%} of {name}'s {int(row['denominator']):,} episodes of children whose earlier episodes in "
         f"the force recorded a risk (an exploitation or other flag, or harm) leave one of those risks out of the "
-        f"record ({_interval_note(row)}): the force held the information."
+        f"record ({describe_interval(row)}): the force held the information."
     )
     # How many of them were graded low is in the report's table, where disclosure control sees its count: a
     # share in this sentence, over the count already given, would give a small count back.

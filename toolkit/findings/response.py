@@ -11,22 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.findings.protection import HARM_C_STATISTIC
-from toolkit.findings.rulebook import Threshold, group_share, make_finding, rule
+from toolkit.findings.rulebook import Threshold, describe_interval, group_share, make_finding, rule
 from toolkit.forces import NATIONAL
 from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.intervals import proportion_interval
 from toolkit.stats.practice import PRACTICE_MEASURES, REVIEW_DEADLINE_HOURS
 
 __all__: list[str] = []  # nothing to call: the rules register themselves in the rulebook
-
-
-def _interval_text(row, fmt: str = ".0%") -> str:
-    return f"95% interval {row['lower']:{fmt}} to {row['upper']:{fmt}}"
-
-
-def _national_text(row) -> str:
-    """England and Wales's share beside a force's, when the extract covers enough forces to compare."""
-    return "" if row["band"] == "not_compared" else f"; England and Wales {row['national']:.0%}"
 
 
 @rule(
@@ -58,8 +49,7 @@ def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
         return []
     text = (
         f"{name} gave no active response (recorded 'absent', or graded no apparent risk) in {row['value']:.0%} of "
-        f"the {int(row['denominator']):,} episodes of children with exploitation flags ({_interval_text(row)}"
-        f"{_national_text(row)})."
+        f"the {int(row['denominator']):,} episodes of children with exploitation flags ({describe_interval(row)})."
     )
     model = (
         evidence.row("consistency_forces", code, "no_response_if_flagged") if "consistency_forces" in evidence else None
@@ -67,7 +57,8 @@ def judge_flagged_absent(evidence, t, code, name) -> list[dict]:
     if model is not None and model["episodes"] >= MIN_EPISODES and row["band"] != "not_compared":
         text += (
             f" After their flags and age, its odds of no active response are {model['value']:.2f} times the average "
-            f"force's ({_interval_text(model, '.2f')}); care status and earlier episodes are not adjusted for."
+            f"force's ({describe_interval(model, '.2f', national=False)}); care status and earlier episodes are not "
+            "adjusted for."
         )
     figures = {"comparator": None if row["band"] == "not_compared" else float(row["national"]), **group_share(row)}
     above_improve = row["lower"] > t["no_response_share_improve"]
@@ -131,7 +122,7 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
     row = evidence.row("consistency_forces", code, "risk_grading")
     if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    odds = f"{row['value']:.2f} times the average force's ({_interval_text(row, '.2f')})"
+    odds = f"{row['value']:.2f} times the average force's ({describe_interval(row, '.2f', national=False)})"
     comparator = "average force in England and Wales, after case mix"
     if row["upper"] <= t["grading_odds_under_concern"]:
         return [

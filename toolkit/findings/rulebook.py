@@ -53,6 +53,7 @@ __all__ = [
     "Evidence",
     "support_statement",
     "group_share",
+    "describe_interval",
 ]
 
 JUDGEMENT_ORDER = ("cause_of_concern", "area_for_improvement", "good_practice", "observation")
@@ -272,6 +273,23 @@ def make_finding(
     if recommendation:
         finding["recommendation"] = recommendation
     return finding
+
+
+def describe_interval(row, fmt: str = ".0%", national: bool = True) -> str:
+    """A figure's 95% interval, and England and Wales's figure beside it when forces are compared.
+
+    Examples
+    --------
+    >>> row = {"lower": 0.41, "upper": 0.45, "band": "above_998", "national": 0.08}
+    >>> describe_interval(row), describe_interval(row | {"band": "not_compared"})
+    ('95% interval 41% to 45%; England and Wales 8%', '95% interval 41% to 45%')
+    >>> describe_interval({"lower": 1.2, "upper": 2.5}, ".2f", national=False)
+    '95% interval 1.20 to 2.50'
+    """
+    text = f"95% interval {row['lower']:{fmt}} to {row['upper']:{fmt}}"
+    if national and row.get("band") != "not_compared":
+        text += f"; England and Wales {row['national']:{fmt}}"
+    return text
 
 
 def group_share(row) -> dict:

@@ -50,6 +50,7 @@ from toolkit.ingest.schema import CODES
 from toolkit.stats.consistency import describe_case_mix
 from toolkit.stats.funnel import LEVELS, MIN_FORCES_TO_COMPARE, compare_shares, compare_with_funnel, ratio_funnel_limits
 from toolkit.stats.intervals import exact_poisson_limits, proportion_interval
+from toolkit.stats.outcomes import HARMS
 
 __all__ = [
     "NIGHT_HOURS",
@@ -96,7 +97,6 @@ BOOTSTRAP_SEED = 20240101  # fixed: the same extract gives the same intervals, a
 BOOTSTRAP_MIN_CHILDREN = 20
 _SINGULAR = {"episodes": "episode", "children": "child"}
 _NO_EPISODES = "not computed: no clean episodes of this force in the extract"
-HARMED = ("injury", "sexual_offence", "other_crime_victim", "died")
 PROFILE_TABLES = ("profile_shares", "profile_rates", "profile_hours", "profile_concentration", "profile_delay")
 
 # Breakdowns whose categories, with NOT_KNOWN, add up to the force's episodes (or children): the column, the
@@ -660,14 +660,14 @@ def summarise_profile_shares(
         )
 
     harm = episodes["harm"].astype("string")
-    harm_known = harm.isin(["none", *HARMED]).fillna(False).to_numpy()
+    harm_known = harm.isin(["none", *HARMS]).fillna(False).to_numpy()
     blocks.append(
         _share_block(
             forces,
             groups,
             "harm",
             "harmed",
-            _count(index, harm.isin(HARMED).fillna(False).to_numpy(), size),
+            _count(index, harm.isin(HARMS).fillna(False).to_numpy(), size),
             _count(index, harm_known, size),
             total,
             "episodes",

@@ -49,7 +49,7 @@ from statsmodels.duration.survfunc import SurvfuncRight
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL
 from toolkit.ingest.schema import RISK_FACTORS
-from toolkit.stats.consistency import GRADES, HIGHER_GRADES, describe_case_mix
+from toolkit.stats.consistency import GRADES, describe_case_mix, has_no_active_response, is_graded_higher
 from toolkit.stats.intervals import proportion_interval
 
 __all__ = [
@@ -552,11 +552,11 @@ def _select_outcome(episodes: pd.DataFrame, outcome: str) -> tuple[pd.Series, pd
     if outcome == "medium_or_high":
         # Graded episodes, whatever their category: an "absent" episode is not graded medium or high.
         keep = graded
-        event = (category == "missing").fillna(False) & grade.isin(HIGHER_GRADES).fillna(False)
+        event = is_graded_higher(episodes)
     elif outcome == "no_active_response":
         # A "missing" episode with no first grade cannot be told from one graded no apparent risk.
         keep = absent | ((category == "missing").fillna(False) & graded)
-        event = absent | (grade == "no_apparent_risk").fillna(False)
+        event = has_no_active_response(episodes)
     else:
         raise ValueError(f"unknown desensitisation outcome {outcome!r}")
     keep = keep & episodes["age"].notna()
