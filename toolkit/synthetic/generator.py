@@ -121,6 +121,10 @@ EXPLOITATION = ("cse", "cce", "trafficking")
 EXPLOITATION_GRADE_WEIGHTS = {"cse": 1.3, "cce": 1.1}  # log odds a flag adds to the first grade
 REVIEWED_SHARE = {"missing": 0.96, "absent": 0.7}  # episodes a supervisor reviews, by category
 REPEAT_CAP = 4  # earlier episodes of a child that repeat_desensitisation counts, at most
+# Of a harmed child's later episodes, the share whose record carries the harm as a "previous_harm" flag: force
+# systems keep a warning marker, and the rest are the ordinary gaps in recording (assumption).
+HARM_FLAGGED_SHARE = 0.9
+HARM_KINDS = ("injury", "sexual_offence", "other_crime_victim", "died")  # the contract's harms, as drawn
 RISK_FACTOR_BASE = {  # person-level prevalence before calibration (cse is calibrated)
     "cse": 0.06,
     "cce": 0.06,
@@ -585,7 +589,7 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     harm_risk = harm_risk * (1 - TARGETS["no_harm"]) * n / harm_risk.sum()
     harm_u = rng.random(n)
     harmed = harm_u < harm_risk
-    kind = rng.choice(["injury", "sexual_offence", "other_crime_victim", "died"], n, p=[0.45, 0.2, 0.3495, 0.0005])
+    kind = rng.choice(list(HARM_KINDS), n, p=[0.45, 0.2, 0.3495, 0.0005])
     # Children at risk of sexual exploitation who come to harm more often suffer sexual offences.
     cse_harm = e["cse"].to_numpy() & (kind == "injury") & (rng.random(n) < 0.5)
     kind = np.where(cse_harm, "sexual_offence", kind)
@@ -664,6 +668,7 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
         "review_median_hours": median_hours,
     }
     _plant_failures(plant_rng, e, fp, drawn, (low_cut, mid_cut), extract_end)
+    _flag_earlier_harm(rng, e, fp["flag_drop_share"].to_numpy())
     # An absent child still gone a day after the report is looked at afresh, as guidance on escalating absent
     # cases expects: most are re-graded; the rest keep no apparent risk.
     day_on = (e["reported_at"] + pd.Timedelta(hours=24) <= extract_end).to_numpy()
@@ -672,6 +677,35 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
     e["episode_id"] = _episode_ids(e, year)
     return e[list(COLUMNS)]
+
+
+def _flag_earlier_harm(rng, e: pd.DataFrame, drop_share: np.ndarray) -> None:
+    """Record harm from a child's earlier episode as a "previous_harm" flag on its later episodes, in place.
+
+    A force's system keeps a warning marker on the child: for most harmed children
+    (:data:`HARM_FLAGGED_SHARE`, decided once, at the first episode after the harm) every later record
+    holds it, and for the rest none does. A force planted with ``flags_underrecorded`` marks fewer, by
+    its ``drop_share``. A marker once recorded is never dropped, so no flag an earlier record held goes
+    missing here. Rows are sorted by child and report time; the draws do not depend on the plan.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"person_id": ["a", "a", "a", "b"], "harm": ["injury", "none", "none", "none"],
+    ...     "risk_factors": ["", "cse", "", ""]})
+    >>> _flag_earlier_harm(np.random.default_rng(0), e, np.zeros(4))
+    >>> e["risk_factors"].tolist()
+    ['', 'cse;previous_harm', 'previous_harm', '']
+    """
+    child = e["person_id"].to_numpy()
+    harmed = pd.Series(np.isin(e["harm"].to_numpy(), HARM_KINDS))
+    earlier = harmed.groupby(child, sort=False).cummax().groupby(child, sort=False).shift(1, fill_value=False)
+    first = earlier & ~earlier.groupby(child, sort=False).shift(1, fill_value=False)
+    marks = rng.random(len(e)) < HARM_FLAGGED_SHARE * (1 - drop_share)
+    marked = pd.Series(np.where(first, marks, np.nan)).groupby(child, sort=False).ffill()
+    carry = earlier.to_numpy(dtype=bool) & marked.eq(1).to_numpy()
+    flags = e["risk_factors"].fillna("").astype(str)
+    carry &= ~flags.str.contains("previous_harm", regex=False).to_numpy()
+    e.loc[carry, "risk_factors"] = (flags[carry] + ";previous_harm").str.lstrip(";")
 
 
 def _planted_failure_rows(fp: pd.DataFrame) -> np.ndarray:
