@@ -46,8 +46,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 JUDGED_BY = {
     "absent_overuse": ("area", "categorisation"),
     "risk_undergrading": ("area", "risk_assessment"),
-    # Over-grading is an observation, not an area for improvement, while the grades still discriminate harm.
-    "risk_overgrading": ("rule", "risk_grading_out_of_line", frozenset({"observation"})),
+    # Over-grading is an observation, and an area for improvement only where the grades do not discriminate harm:
+    # either finds it.
+    "risk_overgrading": ("rule", "risk_grading_out_of_line", frozenset({"observation", "area_for_improvement"})),
     "officer_inconsistency": ("area", "risk_assessment"),
     "poor_data_quality": ("area", "understanding"),
     "few_return_interviews": ("area", "return_and_prevention"),

@@ -72,6 +72,8 @@ def test_planted_graders_and_absent_overuse_are_found(demo_consistency):
     assert absent.idxmax() == WEST_MIDLANDS
     grading = forces.loc["risk_grading"]["value"]
     assert (grading.idxmin(), grading.idxmax()) == (SOUTH_YORKSHIRE, HUMBERSIDE)
+    high = forces.loc["high_grading"]
+    assert high["value"].idxmax() == HUMBERSIDE and high.loc[HUMBERSIDE, "lower"] > 5
     assert forces.loc[("no_response_if_flagged", AVON_AND_SOMERSET), "band"].startswith("below")
 
 
@@ -121,7 +123,12 @@ def test_degenerate_inputs_give_clear_errors_or_defined_answers(national_year):
     no_officers = episodes[episodes["force_code"].isin(["E23000021", "E23000022"])].assign(officer_id=pd.NA)
     result = consistency.fit_grading_model(no_officers)
     assert list(result["variance"]["level"].unique()) == ["force"]
-    assert len(result["forces"]) == 2 and result["officers"].empty
+    assert result["officers"].empty
+    # Each force once in each of the two grading models: medium or high, and high.
+    assert result["forces"].groupby("measure")["force_code"].nunique().to_dict() == {
+        "high_grading": 2,
+        "risk_grading": 2,
+    }
     tiny = consistency.summarise_consistency(one_force.head(5))
     assert set(tiny["consistency_notes"]["model"]) == {"risk_grading", "no_response_if_flagged"}
     assert tiny["consistency_forces"].empty

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from toolkit.findings import find_issues
+from toolkit.findings.response import HIGH_GRADING_METRIC
 from toolkit.stats.consistency import compare_flag_grading, describe_case_mix, fit_grading_model
 from toolkit.stats.practice import summarise_practice
 from toolkit.stats.quality import assess_metric_support
@@ -28,6 +29,11 @@ def _judge(episodes, extract_date, rules, **tables):
     return find_issues(base | tables, rules=rules)
 
 
+def _grading(fitted, measure="risk_grading"):
+    forces = fitted["forces"]
+    return forces[forces["measure"] == measure].set_index("force_code")
+
+
 def _serious(findings, rule):
     return {f["force_code"] for f in findings if f["rule"] == rule and f["judgement"] in SERIOUS}
 
@@ -48,15 +54,34 @@ def test_a_force_that_moves_low_graded_children_to_absent_does_not_look_like_a_h
     """Item 2: the model kept only 'missing' episodes graded low to high, so a force that recorded its low-graded
     children 'absent' (or graded them no apparent risk) lost its low grades and looked like a high grader."""
     episodes, _ = year
-    before = fit_grading_model(episodes)["forces"].set_index("force_code").loc[FORCE, "value"]
+    before = _grading(fit_grading_model(episodes)).loc[FORCE, "value"]
     moved = episodes.copy()
     low = (moved["force_code"] == FORCE) & (moved["risk_initial"] == "low") & (moved["category"] == "missing")
     half = low & (np.random.default_rng(2).random(len(moved)) < 0.5)
     moved.loc[half, "category"] = "absent"
     moved.loc[low & ~half, "risk_initial"] = "no_apparent_risk"
-    after = fit_grading_model(moved)["forces"].set_index("force_code").loc[FORCE, "value"]
+    after = _grading(fit_grading_model(moved)).loc[FORCE, "value"]
     # Every one of those children still got a response below medium: the force grades as it did.
     assert after == pytest.approx(before, rel=0.15)
+
+
+def test_a_force_that_grades_its_medium_risk_children_high_is_found_over_grading(year, planted):
+    """Item 2: over-grading was judged on the odds of a medium or high grade, which a force moving children from
+    medium to high (the published over-grading: 46% of reports graded high) leaves almost where it was, so the
+    rule could not find it."""
+    episodes, extract_date = year
+    raised = episodes.copy()
+    mine = (raised["force_code"] == FORCE) & (raised["category"] == "missing")
+    raised.loc[mine & (raised["risk_initial"] == "medium"), "risk_initial"] = "high"
+    fitted = fit_grading_model(raised)
+    medium_or_high = _grading(fitted).loc[FORCE]
+    before = _grading(fit_grading_model(episodes)).loc[FORCE]
+    assert medium_or_high["value"] == pytest.approx(before["value"], rel=0.05)  # blind to the move
+    assert _grading(fitted, "high_grading").loc[FORCE, "lower"] > 3
+    findings = _judge(raised, extract_date, ("risk_grading_out_of_line",), consistency_forces=fitted["forces"])
+    over = {f["force_code"] for f in findings if f["metric"] == HIGH_GRADING_METRIC}
+    assert FORCE in over
+    assert not over - {FORCE} - planted  # nowhere it was not planted
 
 
 def test_a_force_without_officer_ids_keeps_its_force_level_grading_estimate(year):

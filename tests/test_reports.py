@@ -625,6 +625,8 @@ def test_a_one_force_extract_makes_no_comparison_and_counts_no_missing_force_as_
     for page in (tmp_path / "reports").glob("*.html"):
         text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", page.read_text(), flags=re.S))
         assert not re.search(r"\bnan\b", text, flags=re.I), page.name
+        # nor in the markup's data attributes, which scrapers and screen-reader tools read as much as text
+        assert not re.search(r"""=['"]nan['"]""", page.read_text(), flags=re.I), page.name
     published = json.loads((tmp_path / "reports" / "findings.json").read_text())
     compared = [f for f in published if findings_rules()[f["rule"]].compares]
     assert compared and all(f["judged"] is False and f["judgement"] == "observation" for f in compared)

@@ -97,22 +97,30 @@ def _does_not_discriminate(evidence, code, limit: float) -> bool:
     return row is not None and pd.notna(row["upper"]) and row["upper"] < limit
 
 
+# The measure behind an over-grading finding: the report draws its chart where a finding names it.
+HIGH_GRADING_METRIC = (
+    "odds of a high first grade for similar cases (every episode graded or recorded 'absent'), against the average "
+    "force"
+)
+
+
 @rule(
     "risk_grading_out_of_line",
     "risk_assessment",
     "odds of a medium or high first grade for similar cases (every episode graded or recorded 'absent'), against "
-    "the average force",
-    "multilevel logistic model, shrunken force estimate with 95% interval; grading_odds_* thresholds; "
-    "over-grading judged only where the grades do not discriminate harm (c-statistic)",
+    "the average force; for over-grading, the odds of a high first grade",
+    "multilevel logistic models (medium or high; high), shrunken force estimates with 95% intervals; grading_odds_* "
+    "thresholds; over-grading judged only where the grades do not discriminate harm (c-statistic)",
     thresholds={
         "grading_odds_under_concern": Threshold(
             0.5, "cause of concern when the interval's upper end is below this: children at risk graded too low"
         ),
-        # 1.5, not 2: every first response is modelled, and the 'absent' episodes every force has are responses
-        # below medium wherever they are, so a force's odds of a higher grade are nearer the average's than among
-        # its graded episodes alone.
-        "grading_odds_over_improve": Threshold(
-            1.5, "grading higher than other forces when the interval's lower end is above this"
+        # Over-grading moves children from medium to high, so it is judged on the top grade alone: the share
+        # graded medium or high barely changes. Published shares graded high run from 2% to 46% of reports.
+        "grading_odds_high_over": Threshold(
+            2.0,
+            "grading high more than other forces when the interval's lower end of the odds of a high grade is "
+            "above this",
         ),
         "harm_c_statistic_improve": HARM_C_STATISTIC,
     },
@@ -122,9 +130,9 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
     row = evidence.row("consistency_forces", code, "risk_grading")
     if row is None or row["episodes"] < MIN_EPISODES:
         return []
-    odds = f"{row['value']:.2f} times the average force's ({describe_interval(row, '.2f', national=False)})"
     comparator = "average force in England and Wales, after case mix"
     if row["upper"] <= t["grading_odds_under_concern"]:
+        odds = f"{row['value']:.2f} times the average force's ({describe_interval(row, '.2f', national=False)})"
         return [
             make_finding(
                 code,
@@ -140,22 +148,38 @@ def judge_risk_grading(evidence, t, code, name) -> list[dict]:
                 "every first grade.",
             )
         ]
-    if row["lower"] >= t["grading_odds_over_improve"]:
-        statement = f"{name} grades similar cases higher than other forces: odds of a medium or high first grade {odds}"
-        if _does_not_discriminate(evidence, code, t["harm_c_statistic_improve"]):
-            return [
-                make_finding(
-                    code,
-                    "risk_grading_out_of_line",
-                    "area_for_improvement",
-                    statement + "; and its first grades do not tell apart the children who came to harm (the "
-                    f"c-statistic's interval lies below {t['harm_c_statistic_improve']:.2f}).",
-                    row,
-                    comparator,
-                )
-            ]
-        return [make_finding(code, "risk_grading_out_of_line", "observation", statement + ".", row, comparator)]
-    return []
+    high = evidence.row("consistency_forces", code, "high_grading")
+    if high is None or high["lower"] < t["grading_odds_high_over"]:
+        return []
+    odds = f"{high['value']:.2f} times the average force's ({describe_interval(high, '.2f', national=False)})"
+    statement = (
+        f"{name} grades similar cases high more often than other forces: its odds of a high first grade are {odds} "
+        "after adjustment for the children's risk factors, age, care status and history"
+    )
+    if _does_not_discriminate(evidence, code, t["harm_c_statistic_improve"]):
+        return [
+            make_finding(
+                code,
+                "risk_grading_out_of_line",
+                "area_for_improvement",
+                statement + "; and its first grades do not tell apart the children who came to harm (the "
+                f"c-statistic's interval lies below {t['harm_c_statistic_improve']:.2f}).",
+                high,
+                comparator,
+                metric=HIGH_GRADING_METRIC,
+            )
+        ]
+    return [
+        make_finding(
+            code,
+            "risk_grading_out_of_line",
+            "observation",
+            statement + ".",
+            high,
+            comparator,
+            metric=HIGH_GRADING_METRIC,
+        )
+    ]
 
 
 @rule(

@@ -19,6 +19,7 @@ from IPython.display import HTML
 from toolkit.config import WORK_DIR
 from toolkit.errors import ToolkitError
 from toolkit.findings import JUDGEMENT_ORDER
+from toolkit.findings.response import HIGH_GRADING_METRIC
 from toolkit.findings.rulebook import support_statement
 from toolkit.forces import NATIONAL, Force, describe_coverage, get_force, list_forces
 from toolkit.publish.disclosure import (
@@ -1515,9 +1516,9 @@ def show_trend(report: ForceReport) -> HTML:
         + text
     )
     withheld = notes([explain_withheld(report.threshold, drawn=True)]) if series["suppressed"].any() else ""
-    return HTML(
-        embed_chart(fig, alt) + f"<p data-trend='{escape(trend['rate_ratio_per_year'])}'>{escape(text)}</p>" + withheld
-    )
+    # The rate ratio in the markup for tests and scrapers; "not_fitted" where there is none, never a "nan".
+    marker = f"{trend['rate_ratio_per_year']:.4f}" if fitted else "not_fitted"
+    return HTML(embed_chart(fig, alt) + f"<p data-trend='{marker}'>{escape(text)}</p>" + withheld)
 
 
 def _odds_sentence(row: pd.Series, what: str) -> str:
@@ -1643,6 +1644,13 @@ def show_consistency(report: ForceReport) -> HTML:
             "the child's risk factors, age, care status and earlier episodes)",
             "Episodes graded medium or high",
         ),
+        (
+            "high_grading",
+            None,
+            "First response graded high, of every episode graded or recorded 'absent' (adjusted for the child's risk "
+            "factors, age, care status and earlier episodes)",
+            None,
+        ),
     ):
         if not report.comparable:  # the models place a force against the others: not with this few
             reason = describe_too_few_forces(len(report.run["forces_covered"]))
@@ -1655,7 +1663,7 @@ def show_consistency(report: ForceReport) -> HTML:
             continue
         row = mine.loc[key]
         text = _odds_sentence(row, what)
-        if ratio_key in ratios.index:
+        if ratio_key is not None and ratio_key in ratios.index:
             text += " " + _ratio_sentence(ratios.loc[ratio_key], ratio_what, threshold, report.national_label)
             if pd.isna(ratios.loc[ratio_key, "value"]):
                 withheld = True
@@ -1676,6 +1684,22 @@ def show_consistency(report: ForceReport) -> HTML:
             f"{report.force.official_name} is highlighted at {mine.loc['risk_grading', 'value']:.2f}."
         )
         figures = embed_chart(fig, alt)
+    # The evidence behind an over-grading finding: the odds of a high grade, force by force.
+    over = any(f["force_code"] == code and f["metric"] == HIGH_GRADING_METRIC for f in report.findings)
+    high = effects[(effects["measure"] == "high_grading") & (effects["episodes"] >= MIN_EPISODES)]
+    if report.comparable and over and code in set(high["force_code"]):
+        fig = plot_force_effects(
+            high,
+            code,
+            "Risk grading after case mix: odds of a high grade against the average force",
+            "Odds ratio against the average force (log scale), with 95% interval",
+            {c: get_force(c).official_name for c in high["force_code"]},
+        )
+        alt = (
+            f"Forces ranked by their adjusted odds of grading an episode high rather than lower or 'absent'; "
+            f"{report.force.official_name} is highlighted at {mine.loc['high_grading', 'value']:.2f}."
+        )
+        figures += embed_chart(fig, alt)
     spread = report.officer_spread.set_index("force_code")
     statement = support_statement(report.support, code, "risk_consistency")
     if statement:

@@ -341,6 +341,22 @@ def is_graded_higher(episodes: pd.DataFrame) -> pd.Series:
     return missing & episodes["risk_initial"].astype("string").isin(HIGHER_GRADES).fillna(False)
 
 
+def is_graded_high(episodes: pd.DataFrame) -> pd.Series:
+    """Whether each episode's first response was an active one graded high.
+
+    The top grade on its own: a force that grades too many children high moves them from medium,
+    which leaves its share graded medium or high (:func:`is_graded_higher`) almost as it was.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"category": ["missing", "missing", "absent"], "risk_initial": ["high", "medium", "high"]})
+    >>> is_graded_high(e).tolist()
+    [True, False, False]
+    """
+    missing = episodes["category"].astype("string").eq("missing").fillna(False)
+    return missing & episodes["risk_initial"].astype("string").eq("high").fillna(False)
+
+
 def has_no_active_response(episodes: pd.DataFrame) -> pd.Series:
     """Whether each episode got no active response: category "absent", or grade "no apparent risk".
 
@@ -388,7 +404,8 @@ def fit_grading_model(
         ``lower``, ``upper``) of each level's variance, median odds ratio and
         intraclass correlation. ``forces``: each force's shrunken grading
         tendency as an odds ratio against the average force, with interval and
-        ``band``. ``coefficients``: case-mix log odds ratios. ``officers``:
+        ``band``: measure ``risk_grading`` (medium or high) and ``high_grading``
+        (high). ``coefficients``: case-mix log odds ratios. ``officers``:
         :func:`estimate_officer_spread`.
 
     Raises
@@ -432,14 +449,24 @@ def fit_grading_model(
         "first response graded medium or high (of every episode graded, or recorded 'absent', which counts "
         "as no active response), odds against the average force; " + METHOD_GLMM
     )
+    forces_rows = [_empty_force_rows()]
+    if force_fit is not None:
+        forces_rows = [_force_rows(force_fit.effects["force"], "risk_grading", confidence, method)]
+        # The top grade on its own, by the same force-level model: over-grading moves children from medium to
+        # high, which the medium-or-high model barely sees. Together the two are the cumulative logits of the
+        # ordinal grade at its two upper cut points.
+        high = is_graded_high(data).to_numpy(dtype=float)
+        if 0 < high.mean() < 1:
+            high_fit = _fit_glmm(high, X, {"force": forces})
+            high_method = (
+                "first response graded high (of every episode graded, or recorded 'absent'), odds against the "
+                "average force; " + METHOD_GLMM
+            )
+            forces_rows.append(_force_rows(high_fit.effects["force"], "high_grading", confidence, high_method))
     return {
         "variance": _summarise_variances(summary_fit, "risk_grading", confidence),
         "coefficients": (force_fit or officer_fit).coefficients.assign(model="risk_grading"),
-        "forces": (
-            _force_rows(force_fit.effects["force"], "risk_grading", confidence, method)
-            if force_fit is not None
-            else _empty_force_rows()
-        ),
+        "forces": pd.concat(forces_rows, ignore_index=True) if len(forces_rows) > 1 else forces_rows[0],
         "officers": (
             estimate_officer_spread(data[with_officer], y[with_officer], X[with_officer], officer_fit, confidence)
             if officer_fit is not None
