@@ -216,6 +216,7 @@ def test_every_force_of_the_extract_is_in_every_table_with_integer_counts(holed)
         "profile_hours": ["episodes"],
         "profile_concentration": ["children", "episodes", "top_children", "top_episodes"],
         "profile_delay": ["episodes", "recorded"],
+        "profile_ethnicity": ["episodes", "events", "children", "reference_episodes", "reference_children"],
     }
     for name, table in tables.items():
         assert set(table["force_code"]) == {*covered, NATIONAL}, name

@@ -1,0 +1,175 @@
+"""The first response by ethnicity after case mix (#14 item 13): a planted effect found, one that case mix explains
+not found, and the estimator against statsmodels at random inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
+
+from toolkit.forces import NATIONAL
+from toolkit.stats.consistency import describe_case_mix, has_no_active_response, is_graded_higher
+from toolkit.stats.profile import (
+    ETHNICITY_GROUPS,
+    compare_response_by_ethnicity,
+)
+
+FORCES = ["E23000005", "E23000013", "E23000014"]
+PLANTED = "E23000013"
+COMPARED = [g for g in ETHNICITY_GROUPS if g not in ("white", "not_known")]
+
+
+def _extract(
+    seed: int,
+    per_force: int = 6000,
+    black_in_care=0.2,
+    care_absent=0.0,
+    planted_absent=0.0,
+    planted_grade=0.0,
+    factors=("cse", "mental_health"),
+    unknown=0.05,
+) -> pd.DataFrame:
+    """Episodes of three forces, children missing one to three times, on a logistic model of the response.
+
+    ``care_absent`` raises the log odds of "absent" for looked-after children everywhere; ``planted_absent`` and
+    ``planted_grade`` those of "absent" and of a medium or high grade for Black children in :data:`PLANTED` alone.
+    """
+    rng = np.random.default_rng(seed)
+    n = per_force * len(FORCES)
+    per = per_force // 2  # children of each force
+    kids = per * len(FORCES)
+    force = np.repeat(FORCES, per_force)
+    child = np.concatenate([rng.integers(0, per, per_force) + i * per for i in range(len(FORCES))])
+    ethnicity = rng.choice(
+        ["white", "asian", "black", "mixed", "other", "unknown"], kids, p=[0.7, 0.08, 0.12, 0.05, 0.01, 1 - 0.96]
+    )[child]
+    black = ethnicity == "black"
+    in_care = rng.random(kids)[child] < np.where(black, black_in_care, 0.2)
+    listed = {f: rng.random(n) < 0.15 for f in factors}
+    risk = pd.Series([";".join(f for f in factors if listed[f][i]) or None for i in range(n)], dtype="string")
+    age = rng.integers(8, 18, kids)[child]
+    planted = force == PLANTED
+    absent_logit = -2.0 + care_absent * in_care + 0.5 * listed[factors[0]] + planted_absent * (black & planted)
+    absent = rng.random(n) < 1 / (1 + np.exp(-absent_logit))
+    grade_logit = -0.3 + 1.0 * listed[factors[0]] + 0.4 * (age < 12) + planted_grade * (black & planted)
+    higher = rng.random(n) < 1 / (1 + np.exp(-grade_logit))
+    lower_grade = np.where(rng.random(n) < 0.1, "no_apparent_risk", "low")
+    recorded = ethnicity.astype(object)
+    recorded[rng.random(n) < unknown] = "unknown"  # an episode recorded unknown: the child's first known counts
+    return pd.DataFrame(
+        {
+            "force_code": force,
+            "person_id": child.astype(str),
+            "reported_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h"),
+            "age": age,
+            "sex": "female",
+            "ethnicity": recorded,
+            "looked_after": np.where(in_care, "yes", "no"),
+            "risk_factors": risk,
+            "category": np.where(absent, "absent", "missing"),
+            "risk_initial": np.where(absent, None, np.where(higher, rng.choice(["medium", "high"], n), lower_grade)),
+        }
+    )
+
+
+def _odds(table: pd.DataFrame, code: str, measure: str, group: str) -> pd.Series:
+    return table.set_index(["force_code", "measure", "group"]).loc[(code, measure, group)]
+
+
+def test_a_planted_effect_is_found_in_its_force_and_in_its_direction():
+    """Black children in one force recorded absent more often, and graded lower, at equal case mix."""
+    table = compare_response_by_ethnicity(_extract(1, planted_absent=1.0, planted_grade=-0.8))
+    absent = _odds(table, PLANTED, "no_active_response", "black")
+    graded = _odds(table, PLANTED, "higher_grade", "black")
+    assert 1 < absent["lower"] < absent["value"] < absent["upper"] and absent["band"] in ("above_95", "above_998")
+    assert graded["lower"] < graded["value"] < graded["upper"] < 1 and graded["band"] in ("below_95", "below_998")
+    assert absent["reason"] == "" and absent["method"].startswith("Mantel-Haenszel odds ratio of no active response")
+    for code in set(FORCES) - {PLANTED}:  # nothing planted there: the intervals cover 1
+        for measure in ("no_active_response", "higher_grade"):
+            row = _odds(table, code, measure, "black")
+            assert row["lower"] < 1 < row["upper"], (code, measure)
+
+
+def test_a_difference_that_case_mix_explains_is_not_found_after_case_mix():
+    """Black children are more often looked after, and looked-after children more often recorded absent."""
+    table = compare_response_by_ethnicity(_extract(2, black_in_care=0.6, care_absent=1.6))
+    for code in FORCES:
+        row = _odds(table, code, "no_active_response", "black")
+        assert row["crude_lower"] > 1.3, code  # the crude odds ratio would report a difference
+        assert row["lower"] < 1 < row["upper"], code  # after case mix there is none
+    national = _odds(table, NATIONAL, "no_active_response", "black")
+    assert national["crude_lower"] > 1.5 and national["lower"] < 1 < national["upper"]
+
+
+def _by_hand(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Each episode's force, child's first known ethnicity, case-mix stratum and outcomes, row by row."""
+    mix = describe_case_mix(episodes)
+    first = {}
+    for r in episodes.sort_values("reported_at", kind="stable").itertuples():
+        key = (r.force_code, r.person_id)
+        if first.get(key) is None and r.ethnicity not in ("unknown", "", None):
+            first[key] = r.ethnicity
+    known = episodes["category"].eq("absent") | episodes["risk_initial"].isin(
+        ["no_apparent_risk", "low", "medium", "high"]
+    )
+    return pd.DataFrame(
+        {
+            "force_code": episodes["force_code"],
+            "group": [
+                first.get(k) or "not_known" for k in zip(episodes["force_code"], episodes["person_id"], strict=True)
+            ],
+            "stratum": mix.astype(int).astype(str).agg("".join, axis=1),
+            "no_active_response": has_no_active_response(episodes),
+            "higher_grade": is_graded_higher(episodes),
+        }
+    )[known.to_numpy()]
+
+
+def _statsmodels(rows: pd.DataFrame, group: str, outcome: str, strata: list[str]):
+    """statsmodels' Mantel-Haenszel odds ratio and interval over ``strata``, and the crude 2x2 table's."""
+    pair = rows[rows["group"].isin([group, "white"])]
+    counts = pair.groupby([*strata, "group"])[outcome].agg(["sum", "size"]).unstack("group").dropna()  # both groups
+    a, n1 = counts[("sum", group)].to_numpy(float), counts[("size", group)].to_numpy(float)
+    c, n0 = counts[("sum", "white")].to_numpy(float), counts[("size", "white")].to_numpy(float)
+    pooled = StratifiedTable(np.stack([np.stack([a, n1 - a]), np.stack([c, n0 - c])]))
+    mine, white = pair[pair["group"] == group][outcome], pair[pair["group"] == "white"][outcome]
+    crude = Table2x2(np.array([[mine.sum(), (~mine).sum()], [white.sum(), (~white).sum()]], dtype=float))
+    return (pooled.oddsratio_pooled, *pooled.oddsratio_pooled_confint()), (crude.oddsratio, *crude.oddsratio_confint())
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_every_odds_ratio_equals_statsmodels_stratified_table_at_random_inputs(seed):
+    """Many sparse strata (six risk factors), repeat children, episodes recorded unknown, a force with no episode."""
+    factors = ("cse", "cce", "self_harm", "mental_health", "drugs_alcohol", "out_of_area_placement")
+    episodes = _extract(seed, per_force=1500, factors=factors, planted_absent=0.5, unknown=0.1)
+    blank = episodes.sample(frac=0.03, random_state=seed).index  # a first response not recorded: left out
+    episodes.loc[blank, "risk_initial"] = None
+    episodes.loc[blank, "category"] = "missing"
+    covered = [*FORCES, "E23000034"]
+    table = compare_response_by_ethnicity(episodes, covered).set_index(["force_code", "measure", "group"])
+    rows = _by_hand(episodes)
+    checked = 0
+    for measure in ("no_active_response", "higher_grade"):
+        for code in [*FORCES, NATIONAL]:
+            mine = rows if code == NATIONAL else rows[rows["force_code"] == code]
+            counts = mine.groupby("group")[measure].agg(["size", "sum"])
+            for group in ETHNICITY_GROUPS:
+                got = table.loc[(code, measure, group)]
+                expected = counts.reindex([group]).fillna(0).iloc[0]
+                assert (got["episodes"], got["events"]) == (expected["size"], expected["sum"]), (code, group)
+                if group not in COMPARED:
+                    assert got["reason"].startswith("not computed") and np.isnan(got["value"])
+                    continue
+                if got["episodes"] < 20:
+                    assert got["reason"] == "not computed: fewer than 20 episodes of the group"
+                    continue
+                # England and Wales pools the strata of every force: force and case mix.
+                strata = ["force_code", "stratum"] if code == NATIONAL else ["stratum"]
+                adjusted, crude = _statsmodels(mine, group, measure, strata)
+                assert got[["value", "lower", "upper"]].tolist() == pytest.approx(adjusted, rel=1e-9), (code, group)
+                if code == NATIONAL:  # without the case mix: over forces alone
+                    crude = _statsmodels(mine, group, measure, ["force_code"])[0]
+                assert got[["crude_value", "crude_lower", "crude_upper"]].tolist() == pytest.approx(crude, rel=1e-9)
+                checked += 1
+    assert checked >= 20
+    empty = table.loc["E23000034"]
+    assert (empty["episodes"] == 0).all() and empty["reason"].str.startswith("not computed: no clean episodes").all()
