@@ -1,17 +1,28 @@
 """The first response by ethnicity after case mix (#14 item 13): a planted effect found, one that case mix explains
-not found, and the estimator against statsmodels at random inputs."""
+not found, the estimator against statsmodels at random inputs, and the report's table under disclosure control."""
+
+import re
+from html import unescape
 
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
 
-from toolkit.forces import NATIONAL
+from toolkit.config import PLANS_DIR
+from toolkit.forces import NATIONAL, get_force, read_comparator_groups
+from toolkit.publish import report
+from toolkit.publish.disclosure import publish_tables
+from toolkit.publish.report import ForceReport, show_problem_profile
 from toolkit.stats.consistency import describe_case_mix, has_no_active_response, is_graded_higher
 from toolkit.stats.profile import (
     ETHNICITY_GROUPS,
     compare_response_by_ethnicity,
+    summarise_night_reports,
+    summarise_problem_profile,
 )
+from toolkit.stats.volume import summarise_volume
+from toolkit.synthetic import generator
 
 FORCES = ["E23000005", "E23000013", "E23000014"]
 PLANTED = "E23000013"
@@ -173,3 +184,77 @@ def test_every_odds_ratio_equals_statsmodels_stratified_table_at_random_inputs(s
     assert checked >= 20
     empty = table.loc["E23000034"]
     assert (empty["episodes"] == 0).all() and empty["reason"].str.startswith("not computed: no clean episodes").all()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The report's table.
+
+
+@pytest.fixture(scope="module")
+def published():
+    """The profile of a 5% national year, prepared and published as a run does, with one force's "other" group
+    cut to 3 children and its Black children's episodes all but 2 given an active response."""
+    episodes, _ = generator.generate_extract(
+        2024, seed=11, scale=0.05, plan=generator.read_plan(PLANS_DIR / "demo.yaml")
+    )
+    code = "E23000014"
+    mine = episodes["force_code"] == code
+    other = episodes.loc[mine & (episodes["ethnicity"] == "other"), "person_id"].unique()
+    episodes.loc[mine & episodes["person_id"].isin(other[3:]), "ethnicity"] = "white"
+    black = episodes.index[mine & (episodes["ethnicity"] == "black")]
+    episodes.loc[black, "category"] = "missing"
+    order = np.arange(len(black))
+    episodes.loc[black, "risk_initial"] = np.where(order < 2, "no_apparent_risk", np.where(order % 2, "medium", "low"))
+    groups = read_comparator_groups()
+    tables = summarise_problem_profile(episodes, groups)
+    tables |= {
+        "summary": summarise_volume(episodes, groups),
+        "night_reports": summarise_night_reports(episodes, groups),
+    }
+    run = {"suppression_threshold": 5, "comparator_groups": groups}
+    return tables, publish_tables(tables, run), run
+
+
+def _ethnicity_table(html: str) -> dict[str, list[str]]:
+    part = html.split("<h4>The first response by ethnicity, after case mix</h4>")[1]
+    rows = re.findall(r"<tr data-row='ethnicity_response:(\w+)'>(.*?)</tr>", part, re.S)
+    return {group: [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)] for group, cells in rows}
+
+
+def test_the_report_shows_the_odds_with_england_and_wales_and_withholds_small_counts(published):
+    tables, tables_published, run = published
+    code = "E23000014"
+    html = show_problem_profile(ForceReport(get_force(code), run, [], tables_published)).data
+    shown = _ethnicity_table(html)
+    assert list(shown) == list(ETHNICITY_GROUPS)
+    source = tables["profile_ethnicity"].query("force_code == @code and measure == 'no_active_response'")
+    source = source.set_index("group")
+    # Other: 3 children, so its count and odds ratios are withheld, and one more count beside it.
+    assert source.loc["other", "children"] == 3 and shown["other"][0] == "[c]"
+    assert sum(cells[0] == "[c]" for cells in shown.values()) == 2
+    # Black: 2 of its episodes without an active response: that odds ratio is withheld, the grade's is not.
+    assert source.loc["black", "events"] == 2 and shown["black"][1] == "[c]" and shown["black"][3] != "[c]"
+    white = shown["white"]
+    assert white[0] == f"{source.loc['white', 'episodes']:,}" and white[1:] == ["1 (reference)"] * 4
+    for group, cells in shown.items():
+        for number in re.findall(r"^[\d,]+$", cells[0]):
+            assert not 1 <= int(number.replace(",", "")) <= 4
+            assert int(number.replace(",", "")) == source.loc[group, "episodes"]
+    mixed = source.loc["mixed"]
+    assert shown["mixed"][1] == f"{mixed['value']:.2f} ({mixed['lower']:.2f} to {mixed['upper']:.2f})"
+    assert (
+        shown["mixed"][2] == f"{mixed['national']:.2f} ({mixed['national_lower']:.2f} to {mixed['national_upper']:.2f})"
+    )
+    assert "Mantel-Haenszel" in html and "[c]: withheld to protect children" in html
+    # Every force's table (the helper the section calls, without the section's charts): no nan, no count of
+    # 1 to 4, and every row with no odds ratio says why.
+    for force in sorted(set(tables["profile_ethnicity"]["force_code"]) - {NATIONAL}):
+        rows = _ethnicity_table(
+            report._show_profile_ethnicity(ForceReport(get_force(force), run, [], tables_published))
+        )
+        assert list(rows) == list(ETHNICITY_GROUPS), force
+        text = " ".join(cell for cells in rows.values() for cell in cells)
+        assert "nan" not in text.lower().split() and "-" not in text.split(), force
+        for cells in rows.values():
+            assert cells[0] == "[c]" or not 1 <= int(cells[0].replace(",", "")) <= 4, force
+            assert all(c == "[c]" or c.startswith(("not ", "1 (reference)")) or re.match(r"\d", c) for c in cells)

@@ -847,6 +847,7 @@ PROFILE_HEADINGS = [
     "Who finds the children",
     "Time from last seen to report",
     "Who the children are",
+    "The first response by ethnicity, after case mix",
 ]
 PROFILE_CAPTIONS = [
     "When children are reported (episodes): Wilson score 95% interval",
@@ -860,6 +861,7 @@ PROFILE_CAPTIONS = [
     "Who the children are: distinct children per 1,000 resident children of the same age or sex (ONS mid-2023); "
     "exact Poisson 95% interval",
     "Ethnicity of the children (distinct children): Wilson score 95% interval",
+    "The first response by ethnicity, after case mix: odds against White children's episodes, Mantel-Haenszel",
 ]
 
 

@@ -59,7 +59,7 @@ from toolkit.publish.plots import (
 from toolkit.stats.consistency import MIN_EPISODES
 from toolkit.stats.funnel import MIN_FORCES_TO_COMPARE, describe_too_few_forces
 from toolkit.stats.practice import GRADE_ORDER, PRACTICE_MEASURES
-from toolkit.stats.profile import AGE_BANDS, NOT_KNOWN, WEEKDAYS
+from toolkit.stats.profile import AGE_BANDS, NOT_KNOWN, REFERENCE_ETHNICITY, RESPONSE_OUTCOMES, WEEKDAYS
 from toolkit.stats.quality import FIELD_LABELS, KEY_FIELDS
 from toolkit.stats.tables import TABLE_NAMES
 from toolkit.store import WorkFolder
@@ -650,6 +650,7 @@ def show_problem_profile(report: ForceReport) -> HTML:
         ),
         _show_profile_delay(report, profile),
         _show_profile_children(report, profile),
+        _show_profile_ethnicity(report),
     ]
     return HTML(
         "<section class='problem-profile' data-section='problem-profile'>"
@@ -1244,6 +1245,114 @@ def _show_profile_children(report: ForceReport, profile: _Profile) -> str:
         "against the resident population: a difference may reflect who lives in the area, not who goes missing.",
     ]
     return "<h4>Who the children are</h4>" + rates_html + embed_chart(fig, alt) + ethnicity_html + notes(texts)
+
+
+def _withhold_response_odds(rows: pd.DataFrame, threshold: int, published: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Which of a unit's group counts, and which of its odds ratios, to withhold.
+
+    ``rows`` are one unit's rows of ``profile_ethnicity`` for one measure, a group each. A force's groups'
+    episodes (``published``) add up to its episodes with a first response, which the grade mix gives back,
+    so they get complementary suppression, and a count of a group of few children is withheld however many
+    episodes they have. An odds ratio is withheld where its group's count is, or where the group's or White
+    children's episodes with, or without, the response, or their children, are a small count.
+
+    Examples
+    --------
+    White, then groups of 40 episodes, 3 (of 3 children: withheld, and 40 beside it) and 60 (2 with the response):
+
+    >>> rows = pd.DataFrame({"episodes": [900, 40, 3, 60], "events": [300, 12, 1, 2], "children": [400, 30, 3, 50],
+    ...     "reference_episodes": 900, "reference_events": 300, "reference_children": 400})
+    >>> counts, odds = _withhold_response_odds(rows, 5, published=True)
+    >>> counts.tolist(), odds.tolist()
+    ([False, True, True, False], [False, True, True, True])
+    """
+    small = is_small_count(rows["children"], threshold).to_numpy(dtype=bool)
+    counts = withhold_complements(rows["episodes"].where(~small, 1), ["unit"] * len(rows), threshold)
+    counts = counts if published else np.zeros(len(rows), dtype=bool)
+    odds = (
+        counts
+        | small
+        | is_small_count(rows["reference_children"], threshold).to_numpy(dtype=bool)
+        | rests_on_small_count(rows["events"], rows["episodes"], threshold).to_numpy(dtype=bool)
+        | rests_on_small_count(rows["reference_events"], rows["reference_episodes"], threshold).to_numpy(dtype=bool)
+    )
+    return counts, odds
+
+
+def _show_profile_ethnicity(report: ForceReport) -> str:
+    """Each ethnic group's odds of no active response and of a medium or high grade against White children's,
+    after case mix, beside England and Wales's; an observation where the force is beyond it at 99.8%."""
+    code, threshold, national_label = report.force.code, report.threshold, report.national_label
+    table = report.profile_ethnicity
+    labels = {**_PROFILE_LABELS["ethnicity"], NOT_KNOWN: "Not known: blank or 'unknown'"}
+    shown: dict[tuple[str, str], pd.DataFrame] = {}
+    for measure in RESPONSE_OUTCOMES:
+        for unit in (code, NATIONAL):
+            rows = table[(table["force_code"] == unit) & (table["measure"] == measure)].set_index("group")
+            counts, odds = _withhold_response_odds(rows, threshold, published=unit == code)
+            shown[(measure, unit)] = rows.assign(count_withheld=counts, odds_withheld=odds)
+
+    def odds(row: pd.Series) -> str:
+        if row.name == REFERENCE_ETHNICITY:
+            return "1 (reference)"
+        if row.name == NOT_KNOWN:
+            return "not compared"
+        if row["reason"]:
+            return row["reason"]
+        if row["odds_withheld"]:
+            return SUPPRESSED
+        return _interval(row["value"], row["lower"], row["upper"], ".2f")
+
+    rows, observations = [], []
+    first = shown[(next(iter(RESPONSE_OUTCOMES)), code)]
+    for group in first.index:
+        count = (
+            SUPPRESSED if first.loc[group, "count_withheld"] else format_count(first.loc[group, "episodes"], threshold)
+        )
+        cells = [Cell(count, {"data-count": "episodes", "data-cell": f"ethnicity_response:{group}"})]
+        for measure, (_, what) in RESPONSE_OUTCOMES.items():
+            row, whole = shown[(measure, code)].loc[group], shown[(measure, NATIONAL)].loc[group]
+            cells += [Cell(odds(row), {"data-odds": f"{measure}:{group}"}), odds(whole)]
+            beyond = row["band"] in ("above_998", "below_998") and not row["reason"]
+            if beyond and not row["odds_withheld"] and not whole["odds_withheld"]:
+                more = "higher" if row["band"] == "above_998" else "lower"
+                observations.append(
+                    f"Observation: the odds of {what} for {labels[group]} children's episodes against White "
+                    f"children's, after case mix, are {more} here, {odds(row)}, than in {national_label}, "
+                    f"{odds(whole)}, beyond the 99.8% limit. The data do not say why."
+                )
+        rows.append((labels[group], cells, {"data-row": f"ethnicity_response:{group}"}))
+    columns = [
+        "",
+        "Episodes with a first response (count)",
+        "No active response: odds ratio (95% interval)",
+        national_label,
+        "Graded medium or high: odds ratio (95% interval)",
+        national_label,
+    ]
+    html = html_table(
+        rows,
+        "The first response by ethnicity, after case mix: odds against White children's episodes, "
+        "Mantel-Haenszel over case-mix strata, Robins-Breslow-Greenland 95% interval",
+        columns,
+        threshold,
+    )
+    texts = [
+        "Method: Mantel-Haenszel odds ratios of each group's episodes against White children's in the same force "
+        f"({national_label}: the same, pooled over forces), over strata of every combination of the case mix the "
+        "consistency models adjust for (recorded risk factors, under 12, looked after, earlier episodes), with "
+        "Robins-Breslow-Greenland 95% intervals; every first response counts, 'absent' as no active response and "
+        "not as graded medium or high. Above 1, the group's episodes get that response more often than White "
+        "children's of the same case mix.",
+        "A child's ethnicity is the first recorded as known on any of its episodes; episodes of children whose "
+        "ethnicity is not known are counted but not compared. An odds ratio is withheld where the group's count "
+        "is, or where the episodes of the group or of White children with, or without, the response, or their "
+        f"children, number fewer than {threshold}. A difference from {national_label} is stated only beyond the "
+        "99.8% limit: each force has eight of these odds ratios, so at 95% about one force in three would show "
+        "one by chance.",
+        *observations,
+    ]
+    return "<h4>The first response by ethnicity, after case mix</h4>" + html + notes(texts)
 
 
 def _support_share(row: pd.Series, threshold: int) -> str:
