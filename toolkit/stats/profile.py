@@ -42,8 +42,8 @@ generated national year (``generate_extract(2024, seed=1)``, cleaned: 179,528
 episodes, 43 forces): :func:`summarise_problem_profile` 2.0 s (median of 3,
 with the shared machine's load average at about 6, so less on a quiet one;
 4.0 s when it describes the case mix itself); the night share 0.1 s. The
-response by ethnicity adds 0.4 to 1.1 s (the demo year, 177,550 episodes:
-0.4 s at a load average of 2, 1.1 s at 4, median of 5).
+response by ethnicity adds 0.5 to 1.1 s (the demo year, 177,550 episodes;
+medians of 5 in two sittings, the load average near 4 in both).
 """
 
 from __future__ import annotations
@@ -1307,8 +1307,9 @@ def compare_response_by_ethnicity(
     Vectorised: every episode's (force, group, stratum) cell is counted in one
     ``bincount`` per outcome, and every force's and group's odds ratio pooled
     at once. On the demo's national year (177,550 episodes, 43 forces) it takes
-    0.4 to 1.1 s given the case mix and the children (the shared 2-core
-    machine's load average at 2 and at 4), 3.3 s describing them itself.
+    0.5 to 1.1 s given the case mix and the children, and 1.3 to 3.3 s
+    describing them itself (medians on the shared 2-core machine, load
+    average near 4).
 
     Parameters
     ----------
