@@ -318,8 +318,18 @@ def _force_rows(effects: pd.DataFrame, measure: str, confidence: float, method: 
     )
 
 
-def _modelled_grades(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Every episode whose first response is known: "missing" with one of the four grades, or "absent"."""
+def select_first_responses(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Every episode whose first response is known: "missing" with one of the four grades, or "absent".
+
+    The episodes every grading comparison counts, here and in the problem profile.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"category": ["missing", "missing", "absent", None],
+    ...     "risk_initial": ["low", None, None, "high"]})
+    >>> select_first_responses(e).index.tolist()
+    [0, 2]
+    """
     category = episodes["category"].astype("string")
     graded = category.eq("missing").fillna(False) & episodes["risk_initial"].astype("string").isin(GRADES).fillna(False)
     return episodes[graded | category.eq("absent").fillna(False)]
@@ -384,7 +394,7 @@ def fit_grading_model(
 ) -> dict[str, pd.DataFrame]:
     """Between-force and within-force variation in risk grading, after case mix.
 
-    Every first response counts (:func:`_modelled_grades`): a "missing" episode graded no apparent
+    Every first response counts (:func:`select_first_responses`): a "missing" episode graded no apparent
     risk or low, and an "absent" one, are responses below medium, so a force that moves children out of
     "missing" cannot look like a high grader. Each force's tendency comes from a model of force alone
     over all those episodes, so a force that records no officer keeps it; the variance between
@@ -414,7 +424,7 @@ def fit_grading_model(
         Too few episodes with a known first response, every one graded alike, or one force and no
         officers to compare.
     """
-    data = _modelled_grades(episodes)
+    data = select_first_responses(episodes)
     if len(data) < MIN_EPISODES:
         raise ToolkitError(
             f"the risk-grading model needs at least {MIN_EPISODES} episodes with a first response recorded "
@@ -760,7 +770,7 @@ def compare_standardised_practice(
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
     category = episodes["category"].astype("string")
     strata = describe_strata(episodes, case_mix)
-    graded = _modelled_grades(episodes)
+    graded = select_first_responses(episodes)
     flagged = strata.str.contains("|flagged|", regex=False) & category.isin(["missing", "absent"]).fillna(False)
     measures = {
         "no_response_if_flagged": (
@@ -877,7 +887,7 @@ def compare_flag_grading(
     >>> bool(t.loc["E23000001", "upper"] < 1.5 < t.loc["E23000014", "lower"])
     True
     """
-    data = _modelled_grades(episodes)
+    data = select_first_responses(episodes)
     # The grade given a response: "absent" is judged by the categorisation rules, and counted here it would
     # make a force that records flagged children absent look as if it ignored the flag when it grades.
     data = data[data["category"].astype("string").eq("missing").fillna(False)]

@@ -56,10 +56,10 @@ from toolkit.forces import NATIONAL, POPULATION_FILE, read_comparator_groups
 from toolkit.ingest.schema import CODES
 from toolkit.stats.consistency import (
     MIN_EPISODES,
-    _modelled_grades,
     describe_case_mix,
     has_no_active_response,
     is_graded_higher,
+    select_first_responses,
 )
 from toolkit.stats.funnel import LEVELS, MIN_FORCES_TO_COMPARE, compare_shares, compare_with_funnel, ratio_funnel_limits
 from toolkit.stats.intervals import exact_poisson_limits, proportion_interval
@@ -1358,7 +1358,7 @@ def compare_response_by_ethnicity(
     size = len(forces)
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
     people = children if children is not None else describe_children(episodes)
-    data = _modelled_grades(episodes)
+    data = select_first_responses(episodes)
     groups = len(ETHNICITY_GROUPS)
     child, ethnicity = _find_children(data, people)
     group = _codes(ethnicity, list(ETHNICITY_GROUPS[:-1]))
