@@ -201,7 +201,11 @@ def published():
     mine = episodes["force_code"] == code
     other = episodes.loc[mine & (episodes["ethnicity"] == "other"), "person_id"].unique()
     episodes.loc[mine & episodes["person_id"].isin(other[3:]), "ethnicity"] = "white"
-    black = episodes.index[mine & (episodes["ethnicity"] == "black")]
+    # Every episode of the force's Black children, each recorded Black: a child's group is its own, whatever
+    # one record left blank.
+    children = episodes.loc[mine & (episodes["ethnicity"] == "black"), "person_id"].unique()
+    black = episodes.index[mine & episodes["person_id"].isin(children)]
+    episodes.loc[black, "ethnicity"] = "black"
     episodes.loc[black, "category"] = "missing"
     order = np.arange(len(black))
     episodes.loc[black, "risk_initial"] = np.where(order < 2, "no_apparent_risk", np.where(order % 2, "medium", "low"))
