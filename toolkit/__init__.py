@@ -10,6 +10,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``mapping``              a force system's dialect (one YAML file per dialect, ``data/mappings/``)
   ``clean``                the cleaning chain, its quarantine and ledger
   ``provenance``           the file beside an extract that says whether its data are synthetic
+  ``load``                 an export cleaned into the national store, one load; the store read back as cleaning's tables
 ``toolkit.stats``          every figure, for every force at once, with its interval and method
   ``tables``               every prepared table, declared once (name and how it is computed)
   ``intervals``            confidence intervals (rates, proportions, means, standardised ratios)
@@ -42,11 +43,12 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``exports``              a synthetic extract written as a force system's export, with defects
 the run                    ``cli`` (``python -m toolkit``) and ``runner`` (one run, every force)
 the base                   ``config`` (paths), ``errors``, ``forces`` (the registry), ``dates``
-                           (the extract date), ``store`` (the work folder), ``folders`` (a
-                           run's folders: held, written aside, swapped in)
+                           (the extract date), ``store`` (the work folder, and the national
+                           store of every load on DuckDB), ``folders`` (a run's folders: held,
+                           written aside, swapped in)
 =========================  ==================================================================
 
-The national store of every force's exports (DuckDB) will extend ``store``;
+The national store of every force's exports (DuckDB) extends ``store``;
 privacy-preserving linkage of children across forces will be ``toolkit.linkage``,
 a stage between ingest and stats.
 

@@ -1,10 +1,11 @@
 """Command line: ``python -m toolkit COMMAND`` (or ``toolkit COMMAND``).
 
-Commands: ``forces``, ``thresholds``, ``validate``, ``clean``, ``synth`` and ``run``; ``--help`` on each
-says more. A problem with the input ends with one clear message on standard
-error and a non-zero exit, never a traceback: 1 for a problem with the input
-or a failed force, 2 for a command line that does not parse, 3 for a fault in
-the toolkit itself (set ``TOOLKIT_DEBUG=1`` to see its traceback).
+Commands: ``forces``, ``thresholds``, ``validate``, ``clean``, ``synth``, ``run``, and the national
+store's ``load``, ``status`` and ``export``; ``--help`` on each says more. A
+problem with the input ends with one clear message on standard error and a
+non-zero exit, never a traceback: 1 for a problem with the input or a failed
+force, 2 for a command line that does not parse, 3 for a fault in the toolkit
+itself (set ``TOOLKIT_DEBUG=1`` to see its traceback).
 """
 
 from __future__ import annotations
@@ -101,6 +102,86 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_moment(args: argparse.Namespace):
+    """The ``--period`` and ``--as-at`` of a store command, parsed before the store is opened."""
+    from toolkit.store import Period, parse_as_at
+
+    period = Period.parse(args.period) if args.period else None
+    as_at = parse_as_at(args.as_at) if getattr(args, "as_at", None) else None
+    return period, as_at
+
+
+def _load(args: argparse.Namespace) -> int:
+    from toolkit.forces import get_force
+    from toolkit.ingest.load import load_export
+    from toolkit.store import describe_months, format_moment
+
+    period, _ = _store_moment(args)
+    outcome = load_export(
+        args.file,
+        args.extract_date,
+        store=args.store,
+        mapping=args.mapping,
+        forces=args.force,
+        period=period,
+        sheet=args.sheet,
+        wait=args.wait,
+    )
+    load = outcome.load
+    if not outcome.added:
+        _say(
+            f"{args.file}: already loaded as load {load['load_id']} on {format_moment(load['loaded_at'])} "
+            f"(from {load['file']}, the same SHA-256); nothing loaded"
+        )
+        return 0
+    counts = outcome.counts
+    forces = load["forces"].split(";")
+    _say(
+        f"{args.file} ({load['mapping']}): loaded as load {load['load_id']} into {outcome.store}: "
+        f"{counts['rows_in']:,} rows in: {counts['rows_clean']:,} clean, {counts['rows_quarantined']:,} quarantined, "
+        f"{counts['rows_merged']:,} exact duplicates merged; {len(forces)} force(s), {outcome.period}"
+    )
+    for reason, rows in counts["quarantined_by_reason"].items():
+        _say(f"  quarantined {reason}: {rows:,}")
+    for rule, values in counts["corrections_by_rule"].items():
+        _say(f"  corrected {rule}: {values:,} value(s)")
+    superseded = outcome.superseded
+    if len(superseded):
+        by_force = superseded.groupby(["load_id", "force_code"])["month"].agg(describe_months).reset_index()
+        for (earlier, months), group in by_force.groupby(["load_id", "month"], sort=True):
+            codes = list(group["force_code"])
+            named = (
+                ", ".join(f"{c} ({get_force(c).name})" for c in codes) if len(codes) <= 3 else f"{len(codes)} forces"
+            )
+            _say(f"  supersedes load {earlier} for {named} in {months}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from toolkit.store import NationalStore, format_status
+
+    period, as_at = _store_moment(args)
+    with NationalStore.open(args.store, wait=args.wait) as store:
+        loads = store.read_loads()
+        status = store.status(period, as_at)
+        _say(format_status(status, store.path, loads, as_at))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from toolkit.store import NationalStore
+
+    period, as_at = _store_moment(args)
+    with NationalStore.open(args.store, wait=args.wait) as store:
+        written = store.export(args.out, period, as_at)
+    _say(
+        f"wrote {written['rows']:,} clean episodes of {len(written['loads'])} load(s), {written['period']} as at "
+        f"{written['as_at']}, to {args.out} as Parquet partitioned by force and year "
+        f"({len(written['partitions'])} partitions; what was written: {args.out / '_export.json'})"
+    )
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from toolkit.ingest.provenance import provenance_path
     from toolkit.synthetic.generator import generate_extract, read_plan, write_extract
@@ -186,6 +267,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_store_options(command: argparse.ArgumentParser) -> None:
+    from toolkit.store import DEFAULT_STORE, WAIT_SECONDS
+
+    command.add_argument(
+        "--store", type=Path, default=DEFAULT_STORE, help=f"the national store (default {DEFAULT_STORE})"
+    )
+    command.add_argument(
+        "--wait",
+        type=float,
+        default=WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"wait this long for another process using the store (default {WAIT_SECONDS:g})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(prog="toolkit", description=__doc__.split("\n\n")[0])
@@ -230,6 +326,40 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--out", type=Path, required=True, help="folder for the clean table, quarantine and logs")
     clean.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
     clean.set_defaults(handler=_clean)
+
+    load = commands.add_parser(
+        "load", help="clean a force's export and load it into the national store (one transaction)"
+    )
+    load.add_argument("file", type=Path, help="export: .csv, .parquet or .xlsx")
+    load.add_argument("--mapping", type=Path, help="mapping YAML of the export's dialect (default: canonical)")
+    load.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
+    load.add_argument(
+        "--force",
+        action="append",
+        metavar="FORCE",
+        help="a force the export covers (code, slug or name); repeat for several (default: the forces in the file)",
+    )
+    load.add_argument(
+        "--period", metavar="FROM..TO", help="months it covers, e.g. 2024-01..2024-12 (default: its episodes' span)"
+    )
+    load.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
+    _add_store_options(load)
+    load.set_defaults(handler=_load)
+
+    status = commands.add_parser("status", help="what the national store holds: loaded, superseded, missing forces")
+    status.add_argument("--period", metavar="FROM..TO", help="months to show (default: every month loaded)")
+    status.add_argument("--as-at", metavar="WHEN", help="the store as it stood then: ISO 8601 date or date and time")
+    _add_store_options(status)
+    status.set_defaults(handler=_status)
+
+    export = commands.add_parser(
+        "export", help="write the store's clean episodes as Parquet partitioned by force and year"
+    )
+    export.add_argument("--out", type=Path, required=True, help="folder for the dataset (replaced whole)")
+    export.add_argument("--period", metavar="FROM..TO", help="months to write (default: every month loaded)")
+    export.add_argument("--as-at", metavar="WHEN", help="the store as it stood then: ISO 8601 date or date and time")
+    _add_store_options(export)
+    export.set_defaults(handler=_export)
 
     run = commands.add_parser("run", help="validate an extract and write a report for every force")
     run.add_argument("--input", type=Path, required=True, help="extract: .csv, .parquet or .xlsx")
