@@ -1,4 +1,4 @@
-"""The work folder: every file a run prepares, named once, written atomically.
+"""The work folder, every file a run prepares named once and written atomically; and the national store.
 
 A run leaves its clean episodes, the cleaning logs, every prepared statistics
 table, the findings and the run parameters in one folder (default
@@ -39,7 +39,6 @@ as it stood then. For each (force, calendar month) the effective load as at
 episode belongs to the month of its ``reported_at``. Cleaning and loading an
 export is :mod:`toolkit.ingest.load`, above this module.
 
->>> from datetime import datetime
 >>> Period.parse("2024-03..2024-05").months()[-1], str(Period.parse("2024"))
 (datetime.date(2024, 5, 1), '2024-01..2024-12')
 >>> parse_as_at("2025-02-01"), parse_as_at("2025-02-01T10:30+01:00")
