@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 from pandas.testing import assert_frame_equal
 
+from toolkit.cli import main
 from toolkit.config import PROJECT_ROOT
 from toolkit.errors import ToolkitError
 from toolkit.forces import list_forces
@@ -65,6 +66,13 @@ def counts(store) -> dict:
         tables = {name: db.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in TABLES}
         loads = db.execute("SELECT load_id, sha256, rows_in FROM loads ORDER BY load_id").fetchall()
     return {"tables": tables, "loads": loads}
+
+
+def command(capsys, *args) -> subprocess.CompletedProcess:
+    """A command run in this process (as ``python -m toolkit`` runs it), with what it wrote."""
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out, err)
 
 
 def toolkit(*args, env=None, **popen):
@@ -123,14 +131,14 @@ def test_a_load_reconciles_and_reads_back_exactly_as_cleaning_made_it(niche, tmp
     assert placed["age_out_of_range"] is True and placed["near_duplicate"] is True
 
 
-def test_the_same_file_again_loads_nothing_and_says_so(national, tmp_path):
+def test_the_same_file_again_loads_nothing_and_says_so(national, tmp_path, capsys):
     path, _ = national
     store = tmp_path / "store.duckdb"
-    first = toolkit("load", path, "--extract-date", EXTRACT_DATE, "--store", store)
+    first = command(capsys, "load", path, "--extract-date", EXTRACT_DATE, "--store", store)
     assert first.returncode == 0, first.stderr
     assert "loaded as load 1" in first.stdout
     before = counts(store)
-    again = toolkit("load", path, "--extract-date", EXTRACT_DATE, "--store", store)
+    again = command(capsys, "load", path, "--extract-date", EXTRACT_DATE, "--store", store)
     assert again.returncode == 0, again.stderr
     assert "already loaded as load 1 on " in again.stdout and again.stdout.rstrip().endswith("nothing loaded")
     assert counts(store) == before
@@ -176,7 +184,7 @@ def test_a_correction_supersedes_only_its_force_and_months_and_as_at_reads_the_s
     assert one_month.loads["load_id"].tolist() == [1]
 
 
-def test_status_lists_loaded_superseded_and_missing_forces(national, tmp_path):
+def test_status_lists_loaded_superseded_and_missing_forces(national, tmp_path, capsys):
     path, rows = national
     store = tmp_path / "store.duckdb"
     two = rows[rows["force_code"].isin([WEST_MIDLANDS, ESSEX])]
@@ -211,13 +219,13 @@ def test_status_lists_loaded_superseded_and_missing_forces(national, tmp_path):
     assert superseded["superseded_by"] == 3 and superseded["episodes"] == len(spring)
     assert earlier[earlier["force_code"] == GWENT]["state"].tolist() == ["missing"]  # its load came later
 
-    shown = toolkit("status", "--store", store)
+    shown = command(capsys, "status", "--store", store)
     assert shown.returncode == 0, shown.stderr
     assert "3 load(s); months 2022-01..2023-12" in shown.stdout
     assert "2 of 43 forces loaded for every month" in shown.stdout and "41 missing for some month:" in shown.stdout
     assert f"  {GWENT} Gwent: 2023-01..2023-12" in shown.stdout
     assert "superseded by load 3" in shown.stdout
-    before = toolkit("status", "--store", store, "--as-at", "2024-02-15", "--period", "2022")
+    before = command(capsys, "status", "--store", store, "--as-at", "2024-02-15", "--period", "2022")
     assert "1 load(s); months 2022-01..2022-12" in before.stdout and "superseded" not in before.stdout
 
 
@@ -257,7 +265,7 @@ def test_a_killed_load_leaves_the_store_exactly_as_it_was(national, tmp_path):
     assert counts(store)["tables"]["episodes"] == before["tables"]["episodes"] + after.load["rows_clean"]
 
 
-def test_a_second_process_waits_then_refuses_with_a_clear_message_and_the_store_stays_whole(national, tmp_path):
+def test_a_second_process_waits_then_refuses_with_a_clear_message_and_the_store_stays_whole(national, tmp_path, capsys):
     path, rows = national
     store = tmp_path / "store.duckdb"
     marker = tmp_path / "paused"
@@ -277,12 +285,12 @@ def test_a_second_process_waits_then_refuses_with_a_clear_message_and_the_store_
             f"try again when it has finished (waited {'0.5' if refused is second else '0'} s)"
         ]
     assert [load[0] for load in counts(store)["loads"]] == [1]
-    again = toolkit("load", other, "--extract-date", EXTRACT_DATE, "--store", store)
+    again = command(capsys, "load", other, "--extract-date", EXTRACT_DATE, "--store", store)
     assert again.returncode == 0, again.stderr
     assert "loaded as load 2" in again.stdout and f"supersedes load 1 for {ESSEX} (Essex)" in again.stdout
 
 
-def test_export_writes_force_and_year_partitions_that_read_back_whole(national, tmp_path):
+def test_export_writes_force_and_year_partitions_that_read_back_whole(national, tmp_path, capsys):
     path, rows = national
     store = tmp_path / "store.duckdb"
     load_export(path, EXTRACT_DATE, store=store, loaded_at=FIRST)
@@ -292,7 +300,7 @@ def test_export_writes_force_and_year_partitions_that_read_back_whole(national, 
     )
     expected = read_cleaned(store).result.clean
     out = tmp_path / "dataset"
-    written = toolkit("export", "--store", store, "--out", out)
+    written = command(capsys, "export", "--store", store, "--out", out)
     assert written.returncode == 0, written.stderr
     assert f"wrote {len(expected):,} clean episodes of 2 load(s)" in written.stdout
 
@@ -311,7 +319,7 @@ def test_export_writes_force_and_year_partitions_that_read_back_whole(national, 
     manifest = json.loads((out / "_export.json").read_text())
     assert manifest["rows"] == len(expected) and [load["load_id"] for load in manifest["loads"]] == [1, 2]
 
-    earlier = toolkit("export", "--store", store, "--out", out, "--as-at", "2024-02-15", "--period", "2023")
+    earlier = command(capsys, "export", "--store", store, "--out", out, "--as-at", "2024-02-15", "--period", "2023")
     assert earlier.returncode == 0, earlier.stderr
     as_it_was = ds.dataset(out, format="parquet", partitioning="hive").to_table()
     assert as_it_was.num_rows == (expected["reported_at"].dt.year == 2023).sum() + 5  # the folder replaced whole
@@ -334,12 +342,12 @@ def test_export_writes_force_and_year_partitions_that_read_back_whole(national, 
         (["status"], "error: there is no national store at {tmp}/store.duckdb: load an export first"),
     ],
 )
-def test_store_commands_refuse_bad_input_in_one_line(national, tmp_path, arguments, message):
+def test_store_commands_refuse_bad_input_in_one_line(national, tmp_path, capsys, arguments, message):
     bad_mapping = tmp_path / "bad.yaml"
     bad_mapping.write_text("name: broken\ncolumns:\n  force_code: Force\n")
     store = tmp_path / "store.duckdb"
     fill = {"national": national[0], "bad_mapping": bad_mapping, "tmp": tmp_path}
-    result = toolkit(*[a.format(**fill) for a in arguments], "--store", store)
+    result = command(capsys, *[a.format(**fill) for a in arguments], "--store", store)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1 and message.format(**fill) in result.stderr
