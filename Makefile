@@ -65,10 +65,11 @@ lint: $(STAMP) ## Lint code and notebooks (ruff) and check the stage order (impo
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Benchmarks (minutes): cleaning 1,000,000 episodes, consistency models; results in benchmarks/results/
+bench: $(STAMP) ## Benchmarks (minutes): cleaning, consistency models, findings, the national store, the pipeline; results in benchmarks/results/
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_consistency.py
 	$(PY) benchmarks/bench_findings.py
+	$(PY) benchmarks/bench_store.py
 	$(PY) benchmarks/bench_pipeline.py
 
 clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
