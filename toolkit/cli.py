@@ -235,12 +235,20 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_suppression:
         check_threshold(args.suppress_below, allow_off=False)  # 0 only by --no-suppression; warnings come later
     scheduler = _dask_scheduler(args)  # before the run's libraries load: a wrong command line is told at once
+    if (args.input is None) == (args.store is None):
+        raise ToolkitError("give run either --input FILE (with --extract-date) or --store PATH")
+    if args.input is not None and args.extract_date is None:
+        raise ToolkitError("--input needs --extract-date YYYY-MM-DD: the date the data were taken")
+    period, as_at = _store_moment(args)
     from toolkit.runner import run_reports
 
     result = run_reports(
         args.input,
         args.extract_date,
         args.out,
+        store=args.store,
+        period=period,
+        as_at=as_at,
         forces=args.forces,
         workers=args.workers,
         kernels=args.kernels,
@@ -361,9 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_options(export)
     export.set_defaults(handler=_export)
 
-    run = commands.add_parser("run", help="validate an extract and write a report for every force")
-    run.add_argument("--input", type=Path, required=True, help="extract: .csv, .parquet or .xlsx")
-    run.add_argument("--extract-date", type=_date, required=True, help="date the data were taken, YYYY-MM-DD")
+    run = commands.add_parser(
+        "run", help="write a report for every force: from an extract (--input) or the national store (--store)"
+    )
+    run.add_argument("--input", type=Path, help="extract: .csv, .parquet or .xlsx (or give --store)")
+    run.add_argument("--extract-date", type=_date, help="with --input: date the data were taken, YYYY-MM-DD")
+    run.add_argument("--store", type=Path, help="report from this national store (made by `toolkit load`)")
+    run.add_argument(
+        "--period", metavar="FROM..TO", help="with --store: months to report, e.g. 2024-01..2024-12 (default: all)"
+    )
+    run.add_argument("--as-at", metavar="WHEN", help="with --store: the store as it stood then (ISO 8601)")
     run.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     run.add_argument(
         "--forces", nargs="+", metavar="FORCE", help="only these forces: ONS codes, slugs or names (west-midlands)"

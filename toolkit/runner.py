@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +45,7 @@ from toolkit.folders import StagedFolder, describe_os_error, staged_folders
 from toolkit.forces import COMPARATOR_GROUPS_FILE, find_force, get_force, read_comparator_groups
 from toolkit.ingest.clean import CleanResult, clean_export, write_cleaning_outputs
 from toolkit.ingest.extract import read_extract_text, validate_extract
+from toolkit.ingest.load import StoredCleaning, read_cleaned, store_cleaned
 from toolkit.ingest.mapping import CANONICAL, read_mapping
 from toolkit.ingest.provenance import provenance_path, read_provenance
 from toolkit.publish.disclosure import (
@@ -61,7 +64,7 @@ from toolkit.store import WorkFolder, format_json, write_atomically
 if TYPE_CHECKING:
     from toolkit.publish.kernels import KernelPool
 
-__all__ = ["RunResult", "prepare_tables", "run_reports", "DEFAULT_WORK_DIR"]
+__all__ = ["RunInput", "RunResult", "prepare_tables", "read_run_input", "run_reports", "DEFAULT_WORK_DIR"]
 
 DEFAULT_WORK_DIR = WORK_DIR
 LOGGER = logging.getLogger("toolkit")
@@ -173,6 +176,114 @@ def read_and_clean(input_path: Path, extract: ExtractDate, mapping_path: str | P
             "check the mapping with `python -m toolkit clean`"
         )
     return result
+
+
+@dataclass
+class RunInput:
+    """What a run reads: the store's clean tables for a period as at a moment, and what they are.
+
+    Attributes
+    ----------
+    stored : StoredCleaning
+        :func:`toolkit.ingest.load.read_cleaned`'s answer.
+    extract : ExtractDate
+        The extract date the figures are taken at: the file's, or the latest of the loads read.
+    provenance : dict or None
+        The input file's provenance record; for a store, the first load's that has one.
+    synthetic : bool
+    description : dict
+        What ``run.json`` records of the input: the file or the store, the loads read, the as-at moment.
+    """
+
+    stored: StoredCleaning
+    extract: ExtractDate
+    provenance: dict | None
+    synthetic: bool
+    description: dict
+
+
+def _describe_loads(loads: pd.DataFrame) -> list[dict]:
+    """The loads a run read, for run.json: each file by name and hash, never its counts (they hold withheld forces)."""
+    return [
+        {
+            "load_id": int(row.load_id),
+            "file": Path(str(row.file)).name,
+            "sha256": row.sha256,
+            "mapping": row.mapping,
+            "extract_date": pd.Timestamp(row.extract_date).date().isoformat(),
+            "period": f"{pd.Timestamp(row.period_from):%Y-%m}..{pd.Timestamp(row.period_to):%Y-%m}",
+            "loaded_at_utc": pd.Timestamp(row.loaded_at).isoformat(timespec="seconds"),
+        }
+        for row in loads.itertuples()
+    ]
+
+
+def read_run_input(
+    input_path: Path | None,
+    extract_date: ExtractDate | date | str | None,
+    mapping: str | Path | None,
+    synthetic: bool | None,
+    store: str | Path | None = None,
+    period: str | None = None,
+    as_at: str | None = None,
+) -> RunInput:
+    """Read what a run reports on, always through the store.
+
+    Given a file, it is validated (canonical) or cleaned through its mapping as it always has been, put in a
+    temporary store of its own, and read back; given a store, the period as at the moment is read from it.
+    Either way the figures come from :func:`toolkit.ingest.load.read_cleaned`, so there is one path.
+
+    Raises
+    ------
+    ToolkitError
+        Both or neither of a file and a store; a file without an extract date; an invalid extract; a store
+        with nothing for the period.
+    """
+    if (input_path is None) == (store is None):
+        raise ToolkitError("give a run either an extract (--input FILE) or a national store (--store PATH), not both")
+    if input_path is not None:
+        if extract_date is None:
+            raise ToolkitError("a run on an extract needs its extract date (--extract-date YYYY-MM-DD)")
+        if period is not None or as_at is not None:
+            raise ToolkitError("--period and --as-at read a national store: give them with --store")
+        extract = ExtractDate.parse(extract_date)
+        recorded = read_provenance(input_path)
+        is_synthetic = decide_synthetic(input_path, recorded, synthetic)
+        cleaned = read_and_clean(input_path, extract, mapping)
+        with tempfile.TemporaryDirectory(prefix="toolkit-store-") as folder:
+            temporary = Path(folder) / "store.duckdb"
+            store_cleaned(cleaned, input_path, extract, store=temporary, mapping=mapping)
+            stored = read_cleaned(temporary)
+        description = {
+            "input": input_path.name,
+            "input_sha256": _sha256(input_path),
+            "store": None,  # the file was read through a temporary store of its own
+            "as_at_utc": None,
+        }
+        return RunInput(stored, extract, recorded, is_synthetic, description)
+    if extract_date is not None or mapping is not None:
+        raise ToolkitError("a store's loads carry their own extract dates and mappings: give neither with --store")
+    store = Path(store)
+    stored = read_cleaned(store, period, as_at)  # a store that is not there is refused by its owner, in one line
+    when = stored.as_at.isoformat(timespec="seconds")
+    if stored.result.clean.empty:
+        what = f"for {period}" if period else "at all"
+        raise ToolkitError(f"{store}: no clean episodes {what} as at {when}; `python -m toolkit status` shows what is")
+    # Every record is before the latest extract date; a load taken earlier counts its returns not yet due
+    # a little later than its own date would (run.json gives each load's date).
+    extract = ExtractDate.parse(max(pd.Timestamp(d).date() for d in stored.loads["extract_date"]))
+    recorded = [json.loads(text) for text in stored.loads["provenance"]]
+    marked = [r for r in recorded if r is not None]
+    is_synthetic = synthetic if synthetic is not None else bool(marked) and all(r.get("synthetic") for r in marked)
+    description = {
+        "input": store.name,
+        "input_sha256": None,  # a store changes with every load: the loads read are named by their files' hashes
+        "store": store.name,
+        "store_loads": _describe_loads(stored.loads),
+        "store_period": str(stored.period),
+        "as_at_utc": when,
+    }
+    return RunInput(stored, extract, marked[0] if marked else None, is_synthetic, description)
 
 
 OVERVIEW = "national_overview"  # the task that renders the national overview rather than a force
@@ -432,8 +543,8 @@ def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunR
 
 
 def run_reports(
-    input_path: str | Path,
-    extract_date: ExtractDate | date | str,
+    input_path: str | Path | None,
+    extract_date: ExtractDate | date | str | None,
     out_dir: str | Path,
     forces: list[str] | None = None,
     workers: int = 2,
@@ -449,15 +560,19 @@ def run_reports(
     status: str = "draft",
     synthetic: bool | None = None,
     previous: str | Path | None = None,
+    store: str | Path | None = None,
+    period: str | None = None,
+    as_at: str | None = None,
 ) -> RunResult:
     """Validate an extract, compute every figure once, and render a report per force.
 
     Parameters
     ----------
-    input_path : path-like
-        Canonical extract, or a force's export with ``mapping`` (CSV, Parquet or Excel).
-    extract_date : date or str
-        When the data were taken.
+    input_path : path-like or None
+        Canonical extract, or a force's export with ``mapping`` (CSV, Parquet or Excel); None with ``store``.
+        It is read through a temporary store of its own, as a store run reads its store (:func:`read_run_input`).
+    extract_date : date or str or None
+        When the data were taken; None with ``store`` (each load carries its own).
     out_dir : path-like
         Report folder (HTML, ``index.html``, ``run.json``): what may be published.
     forces : list of str, optional
@@ -502,6 +617,13 @@ def run_reports(
         A previous run's published ``findings.json``: each finding is marked
         new or enduring, and each report says what became of the previous
         causes of concern and areas for improvement.
+    store : path-like, optional
+        A national store (``toolkit load``) to report from instead of a file: every force with episodes in
+        ``period`` as at ``as_at``. ``run.json`` names the store, the loads read and the as-at moment.
+    period : str, optional
+        With ``store``: ``FROM..TO`` (``YYYY-MM``); default every month any load covers.
+    as_at : str, optional
+        With ``store``: read it as it stood then (ISO 8601 date, or date and time); default now.
 
     Returns
     -------
@@ -526,12 +648,15 @@ def run_reports(
         raise ToolkitError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
     if scheduler is not None:
         _connect_to_dask(scheduler, timeout="5s").close()  # before any work, not after it
-    extract = ExtractDate.parse(extract_date)
     requested = [find_force(force).code for force in forces] if forces else None
     groups = read_comparator_groups(comparators)
     rule_thresholds = read_thresholds(thresholds)
     earlier = read_previous_findings(previous) if previous is not None else None
-    input_path = Path(input_path)
+    input_path = Path(input_path) if input_path is not None else None
+    if (input_path is None) == (store is None):
+        raise ToolkitError("give a run either an extract (--input FILE) or a national store (--store PATH), not both")
+    if input_path is not None:
+        ExtractDate.parse(extract_date)  # a bad date is refused before any folder is touched
     out_dir = Path(out_dir).resolve()
     work_dir = Path(work_dir).resolve() if work_dir else DEFAULT_WORK_DIR.resolve()
     if out_dir == work_dir or work_dir in out_dir.parents or out_dir in work_dir.parents:
@@ -552,10 +677,13 @@ def run_reports(
         hold_runtime_folder(),
     ):
         work_dir, out_dir = work.staging, out.staging
-        mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
-        recorded = read_provenance(input_path)
-        is_synthetic = decide_synthetic(input_path, recorded, synthetic)
-        result_clean = read_and_clean(input_path, extract, mapping)
+        read = read_run_input(input_path, extract_date, mapping, synthetic, store, period, as_at)
+        extract, recorded, is_synthetic = read.extract, read.provenance, read.synthetic
+        if store is not None:
+            mapping_used = read.stored.result.mapping
+        else:
+            mapping_used = read_mapping(mapping).name if mapping else "canonical (validated)"
+        result_clean = read.stored.result
         episodes = result_clean.clean
         covered = result_clean.covered_forces()
         absent = [code for code in requested or [] if code not in covered]
@@ -569,8 +697,7 @@ def run_reports(
         reported = episodes["reported_at"]
         parameters = {
             "toolkit_version": toolkit.__version__,
-            "input": input_path.name,
-            "input_sha256": _sha256(input_path),
+            **read.description,
             "input_provenance": recorded,
             "synthetic": is_synthetic,
             "status": status,

@@ -304,6 +304,7 @@ TABLES = {
             "rows_merged": "BIGINT NOT NULL",
             "export_columns": "VARCHAR NOT NULL",  # the export's columns in order, as a JSON list
             "toolkit_version": "VARCHAR NOT NULL",
+            "provenance": "VARCHAR NOT NULL",  # the file's provenance record as JSON ('null' when it has none)
         },
     ),
     "coverage": StoreTable(

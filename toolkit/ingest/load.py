@@ -68,6 +68,7 @@ from toolkit.ingest.clean import (
 )
 from toolkit.ingest.extract import read_extract_text
 from toolkit.ingest.mapping import CANONICAL, Mapping, read_mapping
+from toolkit.ingest.provenance import read_provenance
 from toolkit.ingest.schema import CODES, COLUMNS, DATETIME_COLUMNS
 from toolkit.store import (
     DEFAULT_STORE,
@@ -78,7 +79,7 @@ from toolkit.store import (
     file_sha256,
 )
 
-__all__ = ["CLEAN_COLUMNS", "LoadOutcome", "StoredCleaning", "load_export", "read_cleaned"]
+__all__ = ["CLEAN_COLUMNS", "LoadOutcome", "StoredCleaning", "load_export", "read_cleaned", "store_cleaned"]
 
 
 def _store_type(name: str, required: bool) -> str:
@@ -349,8 +350,39 @@ def load_export(
         if earlier is not None:
             covered = Period(earlier["period_from"], earlier["period_to"])
             return LoadOutcome(store, earlier, False, covered, None, pd.DataFrame())
-
     result = clean_export(read_extract_text(export, sheet=sheet), rules, extract)
+    return store_cleaned(
+        result, export, extract, store=store, mapping=rules, forces=requested, period=wanted, wait=wait,
+        loaded_at=loaded_at, sha256=sha256,
+    )  # fmt: skip
+
+
+def store_cleaned(
+    result: CleanResult,
+    export: str | Path,
+    extract_date: ExtractDate | date | str,
+    *,
+    store: str | Path | None = None,
+    mapping: Mapping | str | Path | None = None,
+    forces: list[str] | None = None,
+    period: Period | str | None = None,
+    wait: float = WAIT_SECONDS,
+    loaded_at: datetime | None = None,
+    sha256: str | None = None,
+) -> LoadOutcome:
+    """Add an export already cleaned (``result``, by :func:`toolkit.ingest.clean.clean_export`) as one load.
+
+    :func:`load_export` cleans, then calls this; a run given a file (``toolkit run --input``) validates
+    and cleans it as it always has, then calls this to put it in its temporary store. The parameters
+    are :func:`load_export`'s; ``sha256`` is the file's, when the caller has it already.
+    """
+    export = Path(export)
+    extract = ExtractDate.parse(extract_date)
+    rules = mapping if isinstance(mapping, Mapping) else read_mapping(mapping or CANONICAL)
+    wanted = Period.parse(period) if isinstance(period, str) else period
+    requested = [find_force(force).code for force in forces] if forces else None
+    store = Path(store or DEFAULT_STORE)
+    sha256 = sha256 or file_sha256(export)
     if result.clean.empty:
         raise ToolkitError(
             f"{export}: no usable episodes: all {result.rows_in:,} rows were quarantined or merged; nothing was "
@@ -383,6 +415,9 @@ def load_export(
         "rows_merged": counts["rows_merged"],
         "export_columns": json.dumps(export_columns, ensure_ascii=False),
         "toolkit_version": toolkit.__version__,
+        # What the file says of itself (the generator marks its extracts synthetic), kept with the load so that
+        # a run from the store can say what the data are.
+        "provenance": json.dumps(read_provenance(export), ensure_ascii=False, sort_keys=True),
     }
     with NationalStore.open(store, write=True, clean_columns=CLEAN_COLUMNS, wait=wait) as national:
         load, added = national.add_load(record, cells, rows, loaded_at)
