@@ -102,8 +102,13 @@ def prepare_tables(
     comparator_groups: dict[str, list[str]] | None = None,
     thresholds: dict | None = None,
     previous: list[dict] | None = None,
+    year_before: pd.DataFrame | None = None,
+    compared_with_year_before: list[str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Compute every force's figures and findings once and store them where the notebooks read them.
+
+    ``year_before`` (the same months a year before, from a store) and ``compared_with_year_before`` (the
+    forces covered in every month of both) give the year-on-year change; without them it is not computed.
 
     Writes into ``work_dir`` (a :class:`toolkit.store.WorkFolder`): the clean
     episodes and cleaning logs, every table of
@@ -127,6 +132,8 @@ def prepare_tables(
         extract_date=ExtractDate.parse(run_parameters["extract_date"]),
         comparator_groups=comparator_groups if comparator_groups is not None else read_comparator_groups(),
         thresholds=rule_thresholds,
+        year_before=year_before,
+        compared_with_year_before=compared_with_year_before,
     )
     with ThreadPoolExecutor(1) as writer:
         # Writing the clean episodes and logs is mostly Arrow and file I/O, which release the GIL: it runs
@@ -193,6 +200,10 @@ class RunInput:
     synthetic : bool
     description : dict
         What ``run.json`` records of the input: the file or the store, the loads read, the as-at moment.
+    year_before : pandas.DataFrame or None
+        From a store: the clean episodes of the same months a year before, as at the same moment.
+    compared_with_year_before : list of str or None
+        The forces the store covers in every month of both periods.
     """
 
     stored: StoredCleaning
@@ -200,6 +211,8 @@ class RunInput:
     provenance: dict | None
     synthetic: bool
     description: dict
+    year_before: pd.DataFrame | None = None
+    compared_with_year_before: list[str] | None = None
 
 
 def _describe_loads(loads: pd.DataFrame) -> list[dict]:
@@ -275,6 +288,7 @@ def read_run_input(
     recorded = [json.loads(text) for text in stored.loads["provenance"]]
     marked = [r for r in recorded if r is not None]
     is_synthetic = synthetic if synthetic is not None else bool(marked) and all(r.get("synthetic") for r in marked)
+    year_before, compared = _read_year_before(store, stored, as_at)
     description = {
         "input": store.name,
         "input_sha256": None,  # a store changes with every load: the loads read are named by their files' hashes
@@ -283,7 +297,25 @@ def read_run_input(
         "store_period": str(stored.period),
         "as_at_utc": when,
     }
-    return RunInput(stored, extract, marked[0] if marked else None, is_synthetic, description)
+    return RunInput(stored, extract, marked[0] if marked else None, is_synthetic, description, year_before, compared)
+
+
+def _read_year_before(store: Path, stored: StoredCleaning, as_at) -> tuple[pd.DataFrame | None, list[str] | None]:
+    """The same months a year before, from the same store as at the same moment, and the forces it covers in
+    every month of both periods (a force missing a month of either would look like a change)."""
+    if stored.period is None:
+        return None, None
+    earlier = read_cleaned(store, stored.period.year_before(), as_at)
+    if earlier.result.clean.empty:
+        return None, None
+
+    def months_by_force(cells: pd.DataFrame) -> pd.Series:
+        return cells.assign(month=pd.to_datetime(cells["month"])).groupby("force_code")["month"].nunique()
+
+    wanted = len(stored.period.months())
+    now, before = months_by_force(stored.cells), months_by_force(earlier.cells)
+    compared = sorted(set(now[now == wanted].index) & set(before[before == wanted].index))
+    return earlier.result.clean, compared
 
 
 OVERVIEW = "national_overview"  # the task that renders the national overview rather than a force
@@ -729,7 +761,10 @@ def run_reports(
                 executed = WorkFolder(work_dir).executed
                 executed.mkdir(parents=True, exist_ok=True)
                 kernel_pool.warm_up(executed)  # the kernels start while the tables are prepared
-            tables, findings = prepare_tables(result_clean, work_dir, parameters, groups, rule_thresholds, earlier)
+            tables, findings = prepare_tables(
+                result_clean, work_dir, parameters, groups, rule_thresholds, earlier,
+                year_before=read.year_before, compared_with_year_before=read.compared_with_year_before,
+            )  # fmt: skip
             summary = tables["summary"]
             prepared = time.perf_counter()
             result = _collect_renders(

@@ -468,6 +468,16 @@ class Period:
     def __contains__(self, month) -> bool:
         return self.first <= _month_of(pd.Timestamp(month)) <= self.last
 
+    def year_before(self) -> Period:
+        """The same months a year earlier.
+
+        Examples
+        --------
+        >>> str(Period.parse("2024-03..2025-02").year_before())
+        '2023-03..2024-02'
+        """
+        return Period(self.first.replace(year=self.first.year - 1), self.last.replace(year=self.last.year - 1))
+
     def __str__(self) -> str:
         return f"{self.first:%Y-%m}" if self.first == self.last else f"{self.first:%Y-%m}..{self.last:%Y-%m}"
 

@@ -52,6 +52,7 @@ __all__ = [
     "suppress_tidy_figures",
     "round_published_figures",
     "publish_tables",
+    "publish_year_on_year",
     "withhold_national_counts",
     "withhold_linked_counts",
     "LINKED_COUNTS",
@@ -823,11 +824,47 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["harm_by_grade"] = publish_parts(
             published["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold
         )
+    if "year_on_year" in published:
+        published["year_on_year"] = publish_year_on_year(published["year_on_year"], threshold)
     published, _ = withhold_linked_counts(published, threshold)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
         if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)
     return published
+
+
+_YEAR_FIGURES = ("episodes_before", "rate_ratio", "lower", "upper")
+
+
+def publish_year_on_year(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The year-on-year change fit to publish: no year's small count, given or given back by the rate ratio.
+
+    A force whose episodes in either year are a small count has the year before, the rate ratio and its
+    interval withheld (the ratio and this year's published count would give the other back); England and
+    Wales pools the forces compared, so it is withheld too when any of theirs is.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["A", "B", "england_and_wales"], "episodes": [120, 40, 160],
+    ...     "episodes_before": [100, 3, 103], "rate_ratio": [1.2, 13.3, 1.55], "lower": [0.9, 4.0, 1.2],
+    ...     "upper": [1.6, 44.0, 2.0], "method": ["m", "m", "m"]})
+    >>> out = publish_year_on_year(t, 5)
+    >>> out["rate_ratio"].isna().tolist(), out["method"].tolist()[1].split(":")[0]
+    ([False, True, True], 'withheld')
+    """
+    table = table.copy()
+    forces = table["force_code"] != NATIONAL
+    small = forces & (
+        is_small_count(table["episodes"], threshold) | is_small_count(table["episodes_before"], threshold)
+    )
+    if small.any():
+        small |= ~forces & table["rate_ratio"].notna()
+    table["rate_ratio"] = table["rate_ratio"].astype("float64")
+    for column in _YEAR_FIGURES:
+        table[column] = table[column].astype("float64").where(~small)
+    reason = f"withheld: a count under {threshold} in one of the two years, or pooled over one"
+    table["method"] = table["method"].where(~small, reason)
+    return table
 
 
 # The figures of a first response's harm that are withheld together: its episodes add up, with the others', to

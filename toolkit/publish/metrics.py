@@ -27,6 +27,7 @@ from toolkit.forces import NATIONAL
 from toolkit.publish.disclosure import (
     HARM_FIGURES,
     publish_parts,
+    publish_year_on_year,
     round_published_figures,
     suppress_tidy_figures,
     suppress_volume_summary,
@@ -161,6 +162,14 @@ PUBLISHED = (
         {"value": "rate_ratio_per_year", "lower": "lower", "upper": "upper"},
     ),
     PublishedFigures(
+        "trends",
+        "year_on_year",
+        "year_on_year_rate_ratio",
+        "rate ratio",
+        "{method}",
+        {"value": "rate_ratio", "lower": "lower", "upper": "upper", "denominator": "episodes_before"},
+    ),
+    PublishedFigures(
         "consistency",
         "consistency_forces",
         "{measure}_odds_ratio",
@@ -255,6 +264,8 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
     tables = dict(tables)
     if "harm_by_grade" in tables:  # its parts add up to the c-statistic's counts: withheld together
         tables["harm_by_grade"] = publish_parts(tables["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold)
+    if "year_on_year" in tables:  # a rate ratio over a small count of either year gives it back
+        tables["year_on_year"] = publish_year_on_year(tables["year_on_year"], threshold)
     linked, withheld = withhold_linked_counts(tables, threshold)
     blocks = pd.concat([declared.rows(linked, withheld) for declared in PUBLISHED], ignore_index=True)
     other = suppress_tidy_figures(blocks.drop(columns="linked"), threshold, withheld=blocks["linked"])

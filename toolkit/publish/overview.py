@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
-from toolkit.publish.disclosure import format_figure, published_threshold
+from toolkit.publish.disclosure import SUPPRESSED, format_figure, published_threshold
 from toolkit.publish.markup import (
     describe_finding,
     describe_run_status,
@@ -50,6 +50,7 @@ class NationalOverview:
     findings: list
     consistency_variance: pd.DataFrame
     consistency_forces: pd.DataFrame
+    year_on_year: pd.DataFrame
 
     @property
     def threshold(self) -> int:
@@ -65,7 +66,7 @@ def load_overview(data_dir: str | Path) -> NationalOverview:
         The folder does not hold prepared tables.
     """
     run, findings, tables = load_prepared(
-        data_dir, ("summary", "repeats", "consistency_variance", "consistency_forces")
+        data_dir, ("summary", "repeats", "consistency_variance", "consistency_forces", "year_on_year")
     )
     return NationalOverview(run=run, findings=findings, **tables)
 
@@ -134,6 +135,9 @@ def show_force_table(overview: NationalOverview) -> HTML:
     counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
     rows = []
     covered = set(overview.run.get("forces_covered", [f.code for f in list_forces()]))
+    # The change on the year before has a column only where some force has one (a run from a store holding it).
+    yearly = overview.year_on_year.set_index("force_code")
+    yearly = yearly if yearly["rate_ratio"].notna().any() else None
     for force in sorted((f for f in list_forces() if f.code in covered), key=lambda f: f.official_name):
         episodes, rate = s.loc[(force.code, "episodes")], s.loc[(force.code, "rate_per_1000_children")]
         rate_text = format_figure(rate["value"], bool(rate["suppressed"]), 1)
@@ -142,12 +146,40 @@ def show_force_table(overview: NationalOverview) -> HTML:
         judged = [int(counts.get((force.code, j), 0)) for j in ("cause_of_concern", "area_for_improvement")]
         judged.append(int(counts.get((force.code, "good_practice"), 0)))
         episodes_text = format_figure(episodes["value"], bool(episodes["suppressed"]))
-        rows.append((force.official_name, [episodes_text, rate_text, *judged], {"data-force": force.code}))
-    columns = ["Force", "Episodes", "Per 1,000 children", "Causes of concern", "Areas for improvement", "Good practice"]
+        cells = [episodes_text, rate_text]
+        if yearly is not None:
+            cells.append(_describe_change(yearly.loc[force.code]) if force.code in yearly.index else "not computed")
+        rows.append((force.official_name, [*cells, *judged], {"data-force": force.code}))
+    columns = ["Force", "Episodes", "Per 1,000 children"]
+    columns += ["Change on the same months a year before"] if yearly is not None else []
+    columns += ["Causes of concern", "Areas for improvement", "Good practice"]
     missing = [f.official_name for f in list_forces() if f.code not in covered]
-    note = notes([f"Not in the extract, so not shown: {', '.join(missing)}."]) if missing else ""
+    texts = [f"Not in the extract, so not shown: {', '.join(missing)}."] if missing else []
+    if yearly is not None:
+        texts.append(
+            "Change: episodes against the same months a year before, as a percentage with its 95% interval "
+            "(Poisson rate ratio, widened by the design effect of repeat children); a force the data do not "
+            "cover in every month of both years is not compared."
+        )
+    note = notes(texts) if texts else ""
     caption = "Every force in the extract (rates per 1,000 children with 95% intervals)"
     return HTML(html_table(rows, caption, columns, overview.threshold) + note)
+
+
+def _describe_change(row: pd.Series) -> str:
+    """A force's change on the year before for the overview's table: the percentage with its interval, or why not.
+
+    Examples
+    --------
+    >>> _describe_change(pd.Series({"rate_ratio": 1.2, "lower": 1.05, "upper": 1.37, "method": "m"}))
+    '+20.0% (+5.0% to +37.0%)'
+    >>> _describe_change(pd.Series({"rate_ratio": None, "lower": None, "upper": None, "method": "withheld: a count"}))
+    '[c]'
+    """
+    if pd.isna(row["rate_ratio"]):
+        return SUPPRESSED if str(row["method"]).startswith("withheld") else str(row["method"]).split(":")[0]
+    change, low, high = ((row[k] - 1) * 100 for k in ("rate_ratio", "lower", "upper"))
+    return f"{change:+.1f}% ({low:+.1f}% to {high:+.1f}%)"
 
 
 def show_variation(overview: NationalOverview) -> HTML:

@@ -1627,7 +1627,46 @@ def show_trend(report: ForceReport) -> HTML:
     withheld = notes([explain_withheld(report.threshold, drawn=True)]) if series["suppressed"].any() else ""
     # The rate ratio in the markup for tests and scrapers; "not_fitted" where there is none, never a "nan".
     marker = f"{trend['rate_ratio_per_year']:.4f}" if fitted else "not_fitted"
-    return HTML(embed_chart(fig, alt) + f"<p data-trend='{marker}'>{escape(text)}</p>" + withheld)
+    sentence = f"<p data-trend='{marker}'>{escape(text)}</p>" + _describe_year_on_year(report)
+    return HTML(embed_chart(fig, alt) + sentence + withheld)
+
+
+def describe_year_on_year(row: pd.Series, period: str | None, national: pd.Series | None) -> str:
+    """The sentence of a force's (or England and Wales's) episodes against the same months a year before.
+
+    Examples
+    --------
+    >>> row = pd.Series({"episodes": 1200, "episodes_before": 1000, "rate_ratio": 1.2, "lower": 1.05,
+    ...     "upper": 1.37, "design_effect": 2.3, "method": "m"})
+    >>> describe_year_on_year(row, "2024-01..2024-12", None)[:82]
+    'Against the same months a year before (2024-01..2024-12 against the year before): '
+    >>> describe_year_on_year(row.replace({1.2: None}), None, None)
+    'Against the same months a year before: m.'
+    """
+    opening = "Against the same months a year before" + (f" ({period} against the year before)" if period else "")
+    if pd.isna(row["rate_ratio"]):
+        return f"{opening}: {row['method']}."
+    change, low, high = ((row[k] - 1) * 100 for k in ("rate_ratio", "lower", "upper"))
+    text = (
+        f"{opening}: episodes changed by {change:+.1f}% ({int(row['episodes']):,} against "
+        f"{int(row['episodes_before']):,}; rate ratio {row['rate_ratio']:.2f}, 95% interval {row['lower']:.2f} to "
+        f"{row['upper']:.2f}, Poisson, widened by the design effect of repeat children, {row['design_effect']:.1f})"
+    )
+    if national is not None and pd.notna(national["rate_ratio"]):
+        text += f"; England and Wales {(national['rate_ratio'] - 1) * 100:+.1f}%"
+    return text + "."
+
+
+def _describe_year_on_year(report: ForceReport) -> str:
+    if "year_on_year" not in report.tables:
+        return ""
+    table = report.year_on_year.set_index("force_code")
+    code = report.force.code
+    if code not in table.index:
+        return ""
+    national = table.loc[NATIONAL] if NATIONAL in table.index and report.comparable else None
+    text = describe_year_on_year(table.loc[code], report.run.get("store_period"), national)
+    return f"<p data-measure='year_on_year'>{escape(text)}</p>"
 
 
 def _odds_sentence(row: pd.Series, what: str) -> str:

@@ -33,7 +33,7 @@ from toolkit.stats.profile import PROFILE_TABLES, summarise_night_reports, summa
 from toolkit.stats.quality import assess_metric_support, score_data_quality, summarise_cleaning
 from toolkit.stats.repeats import summarise_repeat_desensitisation, summarise_repeats, summarise_time_to_next
 from toolkit.stats.survival import summarise_time_to_return, tabulate_return_curves
-from toolkit.stats.trends import count_episodes_by_period, summarise_trends
+from toolkit.stats.trends import compare_with_year_before, count_episodes_by_period, summarise_trends
 from toolkit.stats.volume import compare_volume_rates, summarise_volume
 
 __all__ = ["Inputs", "PreparedTable", "PREPARED_TABLES", "TABLE_NAMES", "prepare_statistics"]
@@ -52,12 +52,18 @@ class Inputs:
     thresholds : dict
         The findings thresholds of the run (:data:`toolkit.findings.THRESHOLDS`);
         a table that marks what the data can support uses them.
+    year_before : pandas.DataFrame or None
+        Clean episodes of the same months a year before (from a store), for the year-on-year change.
+    compared_with_year_before : list of str or None
+        The forces covered in every month of both periods.
     """
 
     cleaned: CleanResult
     extract_date: ExtractDate
     comparator_groups: dict[str, list[str]]
     thresholds: dict
+    year_before: pd.DataFrame | None = None
+    compared_with_year_before: list[str] | None = None
 
     @property
     def episodes(self) -> pd.DataFrame:
@@ -122,6 +128,10 @@ PREPARED_TABLES = (
     PreparedTable(("cleaning",), lambda i, t: summarise_cleaning(i.cleaned)),
     PreparedTable(("trends", "monthly"), lambda i, t: summarise_trends(i.episodes)),
     PreparedTable(("quarterly",), lambda i, t: count_episodes_by_period(i.episodes, "Q")),
+    PreparedTable(
+        ("year_on_year",),
+        lambda i, t: compare_with_year_before(i.episodes, i.year_before, i.compared_with_year_before),
+    ),
     PreparedTable(
         ("practice",),
         lambda i, t: summarise_practice(i.episodes, i.extract_date, i.comparator_groups, i.case_mix, i.thresholds),

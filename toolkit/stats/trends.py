@@ -34,6 +34,7 @@ from toolkit.forces import NATIONAL, read_forces_table
 from toolkit.stats.quality import find_period_start
 
 __all__ = [
+    "compare_with_year_before",
     "count_episodes_by_period",
     "fit_trend",
     "design_effect",
@@ -242,3 +243,85 @@ def summarise_trends(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         series.loc[part.index, "fitted"] = fit.pop("fitted")
         rows.append({"force_code": code, **fit})
     return pd.DataFrame(rows), series
+
+
+def compare_with_year_before(
+    episodes: pd.DataFrame,
+    year_before: pd.DataFrame | None,
+    compared: list[str] | None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Each force's episodes in the period against the same months a year before: a rate ratio with its interval.
+
+    The child population is one mid-year estimate for both years, so the rate ratio is the ratio of the
+    counts. Its log has the Poisson standard error ``sqrt(1/a + 1/b)``, widened by Kish's design effect
+    of episodes clustered in children (:func:`design_effect`, the larger of the two years'), as the
+    monthly trend's is. England and Wales pools the forces compared.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes of the period (``force_code``, ``person_id``).
+    year_before : pandas.DataFrame or None
+        Clean episodes of the same months a year before; None when there are none to read (an extract
+        run, or a store without that year).
+    compared : list of str or None
+        The forces whose every month of both periods the data cover (a force missing a month of either
+        would look like a change); None compares none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per force of ``episodes`` and one for England and Wales: ``episodes``,
+        ``episodes_before``, ``rate_ratio``, ``lower``, ``upper``, ``design_effect``, ``method`` (the method,
+        or why there is no figure: then the figures are missing).
+
+    Examples
+    --------
+    >>> now = pd.DataFrame({"force_code": ["A"] * 120, "person_id": [f"p{i}" for i in range(120)]})
+    >>> before = pd.DataFrame({"force_code": ["A"] * 100, "person_id": [f"q{i}" for i in range(100)]})
+    >>> row = compare_with_year_before(now, before, ["A"]).set_index("force_code").loc["A"]
+    >>> round(float(row["rate_ratio"]), 2), bool(row["lower"] < 1.2 < row["upper"])
+    (1.2, True)
+    >>> compare_with_year_before(now, None, None)["method"].iloc[0]
+    'not computed: no episodes of the same months a year before were read'
+    """
+    codes = sorted(episodes["force_code"].astype(str).unique())
+    now = episodes["force_code"].astype(str).value_counts()
+    columns = ["force_code", "episodes", "episodes_before", "rate_ratio", "lower", "upper", "design_effect", "method"]
+    if year_before is None or year_before.empty or not compared:
+        reason = "not computed: no episodes of the same months a year before were read"
+        rows = [(code, int(now.get(code, 0)), None, None, None, None, None, reason) for code in [*codes, NATIONAL]]
+        return pd.DataFrame(rows, columns=columns)
+    before = year_before["force_code"].astype(str).value_counts()
+    effect_now, effect_before = design_effect(episodes), design_effect(year_before)
+    chosen = [code for code in codes if code in set(compared)]
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    method = (
+        "episodes against the same months a year before (one child population for both): Poisson rate ratio, "
+        "standard error widened by the design effect of repeat children"
+    )
+
+    def figures(code, a, b, effect):
+        if code not in chosen and code != NATIONAL:
+            return (code, a, b, None, None, None, None, "not computed: the data do not cover every month of both "
+                    "years for this force")  # fmt: skip
+        if a == 0 or b == 0:
+            return (code, a, b, None, None, None, None, "not computed: no episodes in one of the two years")
+        ratio, se = a / b, np.sqrt((1 / a + 1 / b) * effect)
+        return (code, a, b, ratio, ratio * np.exp(-z * se), ratio * np.exp(z * se), effect, method)
+
+    rows = [
+        figures(
+            code,
+            int(now.get(code, 0)),
+            int(before.get(code, 0)),
+            float(max(effect_now.get(code, 1.0), effect_before.get(code, 1.0))),
+        )  # fmt: skip
+        for code in codes
+    ]
+    pooled_now = episodes[episodes["force_code"].astype(str).isin(chosen)]
+    pooled_before = year_before[year_before["force_code"].astype(str).isin(chosen)]
+    national = max(design_effect(pooled_now).get(NATIONAL, 1.0), design_effect(pooled_before).get(NATIONAL, 1.0))
+    rows.append(figures(NATIONAL, len(pooled_now), len(pooled_before), float(national)))
+    return pd.DataFrame(rows, columns=columns)
