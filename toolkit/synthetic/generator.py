@@ -906,6 +906,7 @@ def generate_extract(
     plan: list[PlantedEffect] | None = None,
     extract_date: date | str | None = None,
     growth: float = 0.02,
+    yearly: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Generate a synthetic national extract and its ground truth.
 
@@ -926,6 +927,12 @@ def generate_extract(
         When the data were taken; default 31 January after the last year.
     growth : float, default 0.02
         Growth in volume from one year to the next (a planted national trend).
+    yearly : bool, default False
+        Record each year as a yearly export taken a month after it ends (31 January after it)
+        would: an episode still open then, a review or interview not yet made then, is blank,
+        where otherwise the one extract date decides for every year. No ``extract_date`` is
+        given; the truth's ``extract_dates`` holds each year's, and its ``realised`` practice is
+        measured year by year. Every draw is as without it, so the last year is the same either way.
 
     Returns
     -------
@@ -942,10 +949,12 @@ def generate_extract(
         raise ToolkitError(f"year must be from 1990 to 2100, not {year}")
     plan = plan or []
     last_year = year + years - 1
+    if yearly and extract_date is not None:
+        raise ToolkitError("yearly extracts take no extract date: each year's is 31 January after it")
     extract = ExtractDate.parse(extract_date if extract_date is not None else date(last_year + 1, 1, 31))
     if extract.day < date(last_year, 12, 31):
         raise ToolkitError(f"the extract date {extract} is before the end of {last_year}")
-    extract_end = extract.end.floor("s")  # the last whole second of the extract day: times are whole seconds
+    taken = [ExtractDate.parse(date(y + 1, 1, 31)) if yearly else extract for y in range(year, last_year + 1)]
     sequence = np.random.SeedSequence(seed)
     seeds = sequence.spawn(years + 1)
     # Spawned after the first: the draws of the six failures planted after the natural year come from
@@ -957,6 +966,8 @@ def generate_extract(
     for i in range(years):
         rng = np.random.default_rng(seeds[i + 1])
         plant_rng = np.random.default_rng(plant_seeds[i])
+        # The last whole second of the extract day: times are whole seconds.
+        extract_end = taken[i].end.floor("s")
         frames.append(_one_year(rng, plant_rng, year + i, extract_end, params, scale * (1 + growth) ** i))
     episodes = pd.concat(frames, ignore_index=True)
     episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
@@ -984,12 +995,21 @@ def generate_extract(
         ],
         "force_parameters": params.reset_index().round(6).replace({np.nan: None}).to_dict("records"),
     }
-    practice = measure_practice(episodes)
-    truth["realised"] = {
-        code: practice.loc[code].replace({np.nan: None}).to_dict()
-        for code in [*dict.fromkeys(p.force_code for p in plan), "national"]
-    }
+    measured = [*dict.fromkeys(p.force_code for p in plan), "national"]
+    if yearly:  # each year taken, and measured, as its own export holds it
+        truth["extract_dates"] = {str(year + i): day.isoformat() for i, day in enumerate(taken)}
+        reported = episodes["reported_at"].dt.year.to_numpy()
+        truth["realised"] = {
+            str(y): _realised(measure_practice(episodes[reported == y]), measured) for y in range(year, last_year + 1)
+        }
+    else:
+        truth["realised"] = _realised(measure_practice(episodes), measured)
     return episodes, truth
+
+
+def _realised(practice: pd.DataFrame, codes: list[str]) -> dict:
+    """The measured practice of these forces (and ``national``), for the ground truth: blanks as None."""
+    return {code: practice.loc[code].replace({np.nan: None}).to_dict() for code in codes}
 
 
 def measure_practice(episodes: pd.DataFrame) -> pd.DataFrame:
