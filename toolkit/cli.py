@@ -183,6 +183,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    if args.per_force:
+        return _synth_per_force(args)
+    if args.dialects:
+        raise ToolkitError("--dialects is for --per-force; a single extract takes --dialect NAME")
     from toolkit.ingest.provenance import provenance_path
     from toolkit.synthetic.generator import generate_extract, read_plan, write_extract
 
@@ -216,6 +220,39 @@ def _synth(args: argparse.Namespace) -> int:
     _say(
         f"wrote {len(episodes):,} synthetic episodes to {out} (extract date {truth['extract_date']}); "
         f"ground truth in {truth_path}; provenance (synthetic) in {provenance_path(out)}"
+    )
+    return 0
+
+
+def _synth_per_force(args: argparse.Namespace) -> int:
+    """``synth --per-force``: every force's yearly exports in a folder, with a manifest."""
+    import json
+
+    from toolkit.synthetic.generator import read_plan
+    from toolkit.synthetic.per_force import write_force_exports
+
+    if args.dialect:
+        raise ToolkitError("--per-force takes --dialects (mixed, or one dialect for every force), not --dialect")
+    if args.extract_date:
+        raise ToolkitError("--per-force takes no --extract-date: each year's export is taken on 31 January after it")
+    plan = read_plan(args.plant) if args.plant else None
+    manifest = write_force_exports(
+        args.out,
+        year=args.year,
+        seed=args.seed,
+        years=args.years,
+        scale=args.scale,
+        plan=plan,
+        dialects=args.dialects or "mixed",
+        defect_share=args.defects,
+    )
+    truth = json.loads(manifest.with_name(manifest.name + ".truth.json").read_text(encoding="utf-8"))
+    correction = truth["correction"]
+    _say(
+        f"wrote {truth['files_in_manifest']} files to {args.out}: each force's export of each of {args.years} "
+        f"year(s) but {truth['never_supplied']['force']}'s, which never supplies, and {correction['force']}'s "
+        f"{correction['year']} resent with corrections (extract date {correction['extract_date']}); "
+        f"manifest: {manifest}; ground truth beside it"
     )
     return 0
 
@@ -322,9 +359,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="write as this force system would, with defects injected: a mapping of data/mappings/ (e.g. niche_rms)",
     )
     synth.add_argument(
-        "--defects", type=float, default=0.01, help="with --dialect: share of rows damaged (default 0.01)"
+        "--defects",
+        type=float,
+        default=0.01,
+        help="with --dialect or --per-force: share of rows damaged (default 0.01)",
     )
-    synth.add_argument("--out", type=Path, required=True, help="output .csv, .parquet or .xlsx")
+    synth.add_argument(
+        "--per-force",
+        action="store_true",
+        help="write each force's own export of each year into the folder --out, with manifest.csv: "
+        "one force resends a year with corrections, one never supplies",
+    )
+    synth.add_argument(
+        "--dialects",
+        metavar="mixed|NAME",
+        help="with --per-force: mixed (the default: each force keeps one system's dialect) or one dialect for all",
+    )
+    synth.add_argument(
+        "--out", type=Path, required=True, help="output .csv, .parquet or .xlsx (a folder for --per-force)"
+    )
     synth.set_defaults(handler=_synth)
 
     clean = commands.add_parser("clean", help="clean a force's export into the canonical table, quarantining bad rows")

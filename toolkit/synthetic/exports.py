@@ -94,7 +94,9 @@ def text_array(values: pd.Series) -> pa.Array:
     >>> text_array(pd.Series(["a", None, "c"])).to_pylist()
     ['a', '', 'c']
     """
-    array = pa.array(values.astype(str).array)
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = values.astype(str)  # text held otherwise (Python objects, numbers): as text in Arrow
+    array = pa.array(values.array)
     if isinstance(array, pa.ChunkedArray):  # a frame sliced or joined holds its text in pieces
         array = array.combine_chunks()
     return pc.fill_null(array.cast(pa.string()), "")
