@@ -849,21 +849,22 @@ def publish_year_on_year(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     ...     "episodes_before": [100, 3, 103], "rate_ratio": [1.2, 13.3, 1.55], "lower": [0.9, 4.0, 1.2],
     ...     "upper": [1.6, 44.0, 2.0], "method": ["m", "m", "m"]})
     >>> out = publish_year_on_year(t, 5)
-    >>> out["rate_ratio"].isna().tolist(), out["method"].tolist()[1].split(":")[0]
-    ([False, True, True], 'withheld')
+    >>> out["rate_ratio"].isna().tolist(), out["withheld"].tolist(), out["method"].tolist()[1].split(":")[0]
+    ([False, True, True], [False, True, True], 'withheld')
     """
     table = table.copy()
     forces = table["force_code"] != NATIONAL
-    small = forces & (
-        is_small_count(table["episodes"], threshold) | is_small_count(table["episodes_before"], threshold)
-    )
+    computed = table["rate_ratio"].notna()  # a row not computed says why already, and gives nothing back
+    counts = is_small_count(table["episodes"], threshold) | is_small_count(table["episodes_before"], threshold)
+    small = forces & computed & counts
     if small.any():
-        small |= ~forces & table["rate_ratio"].notna()
+        small |= ~forces & computed
     table["rate_ratio"] = table["rate_ratio"].astype("float64")
     for column in _YEAR_FIGURES:
         table[column] = table[column].astype("float64").where(~small)
     reason = f"withheld: a count under {threshold} in one of the two years, or pooled over one"
     table["method"] = table["method"].where(~small, reason)
+    table["withheld"] = small.to_numpy()  # metrics.csv marks these rows suppressed
     return table
 
 
