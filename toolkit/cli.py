@@ -111,6 +111,26 @@ def _store_moment(args: argparse.Namespace):
     return period, as_at
 
 
+def _load_manifest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from toolkit.ingest.load import load_manifest, read_manifest
+
+    files = len(read_manifest(args.manifest))  # checked whole before the first load
+    with tqdm(total=files, unit="file", desc="loading", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        outcomes = load_manifest(args.manifest, store=args.store, wait=args.wait, progress=lambda _: bar.update())
+    added = [o for o in outcomes if o.added]
+    rows = sum(o.counts["rows_in"] for o in added)
+    quarantined = sum(o.counts["rows_quarantined"] for o in added)
+    superseded = sum(len(o.superseded) for o in added)
+    _say(
+        f"{args.manifest}: {len(added)} of {files} file(s) loaded into {args.store} ({rows:,} rows in, "
+        f"{quarantined:,} quarantined; {superseded} force-month(s) superseded by a later file); "
+        f"{files - len(added)} already loaded; `python -m toolkit status` shows what the store holds"
+    )
+    return 0
+
+
 def _load(args: argparse.Namespace) -> int:
     from toolkit.forces import get_force
     from toolkit.ingest.load import load_export
@@ -406,6 +426,17 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
     _add_store_options(load)
     load.set_defaults(handler=_load)
+
+    manifest = commands.add_parser(
+        "load-manifest", help="load every export a manifest lists into the national store, in its order"
+    )
+    manifest.add_argument(
+        "manifest",
+        type=Path,
+        help="manifest.csv: file, force_code, period_from, period_to, mapping, extract_date (synth --per-force)",
+    )
+    _add_store_options(manifest)
+    manifest.set_defaults(handler=_load_manifest)
 
     status = commands.add_parser("status", help="what the national store holds: loaded, superseded, missing forces")
     status.add_argument("--period", metavar="FROM..TO", help="months to show (default: every month loaded)")

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 import toolkit
+from toolkit.config import PROJECT_ROOT
 from toolkit.dates import ExtractDate
 from toolkit.errors import ToolkitError
 from toolkit.forces import find_force, get_force
@@ -79,7 +80,17 @@ from toolkit.store import (
     file_sha256,
 )
 
-__all__ = ["CLEAN_COLUMNS", "LoadOutcome", "StoredCleaning", "load_export", "read_cleaned", "store_cleaned"]
+__all__ = [
+    "CLEAN_COLUMNS",
+    "MANIFEST_COLUMNS",
+    "LoadOutcome",
+    "StoredCleaning",
+    "load_export",
+    "load_manifest",
+    "read_cleaned",
+    "read_manifest",
+    "store_cleaned",
+]
 
 
 def _store_type(name: str, required: bool) -> str:
@@ -518,3 +529,77 @@ def read_cleaned(
         mapping=" + ".join(dict.fromkeys(loads["mapping"])),
     )
     return StoredCleaning(result, loads, stored.cells, stored.period, stored.as_at, national.path)
+
+
+MANIFEST_COLUMNS = ("file", "force_code", "period_from", "period_to", "mapping", "extract_date")
+
+
+def read_manifest(manifest: str | Path) -> pd.DataFrame:
+    """The files a manifest lists, checked: each inside the manifest's folder, with a mapping, forces and period.
+
+    A manifest (``manifest.csv``, as ``toolkit synth --per-force`` writes one, or as an inspectorate keeps for
+    the exports it receives) has a row per file in the order to load them, with the columns of
+    :data:`MANIFEST_COLUMNS`: ``file`` relative to the manifest's folder, ``mapping`` relative to the
+    repository (or absolute), ``period_from`` and ``period_to`` any day of the first and last months.
+
+    Raises
+    ------
+    ToolkitError
+        The manifest cannot be read, lacks a column, or a row names a file outside its folder or a month or
+        date that cannot be read; the message names the row.
+    """
+    manifest = Path(manifest)
+    try:
+        rows = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise ToolkitError(f"{manifest}: cannot read the manifest ({error})") from None
+    lacking = [c for c in MANIFEST_COLUMNS if c not in rows.columns]
+    if lacking:
+        raise ToolkitError(f"{manifest}: the manifest has no column {', '.join(lacking)}")
+    folder = manifest.resolve().parent
+    checked = []
+    for number, row in enumerate(rows.itertuples(index=False), start=2):  # line 1 is the header
+        where = f"{manifest}, line {number}"
+        path = (folder / row.file).resolve()
+        if folder not in path.parents:  # a value read from a file is untrusted: it may not point elsewhere
+            raise ToolkitError(f"{where}: file {row.file!r} is outside the manifest's folder")
+        mapping = Path(row.mapping)
+        mapping = mapping if mapping.is_absolute() else PROJECT_ROOT / mapping
+        try:
+            first, last = (pd.Timestamp(row.period_from), pd.Timestamp(row.period_to))
+            extract = ExtractDate.parse(row.extract_date)
+        except (ValueError, ToolkitError) as error:
+            raise ToolkitError(f"{where}: {error}") from None
+        period = f"{first:%Y-%m}..{last:%Y-%m}"
+        checked.append((path, mapping, row.force_code, period, extract))
+    return pd.DataFrame(checked, columns=["path", "mapping", "force_code", "period", "extract_date"])
+
+
+def load_manifest(
+    manifest: str | Path, *, store: str | Path | None = None, wait: float = WAIT_SECONDS, progress=None
+) -> list[LoadOutcome]:
+    """Load every file a manifest lists, in its order, each as its own load (:func:`load_export`).
+
+    A file loaded before loads nothing, so a manifest may be loaded again after a failure, or after
+    rows are added to it. ``progress`` is called with each outcome as it is made.
+
+    Raises
+    ------
+    ToolkitError
+        The manifest is not usable (:func:`read_manifest`), or a file cannot be loaded: the loads before it
+        stay, and the message names the file.
+    """
+    outcomes = []
+    for row in read_manifest(manifest).itertuples(index=False):
+        try:
+            outcome = load_export(
+                row.path, row.extract_date, store=store, mapping=row.mapping, forces=[row.force_code],
+                period=row.period, wait=wait,
+            )  # fmt: skip
+        except ToolkitError as error:
+            done = sum(o.added for o in outcomes)
+            raise ToolkitError(f"{error} ({done} file(s) of {manifest} loaded before it stay loaded)") from None
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    return outcomes
