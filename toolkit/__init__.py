@@ -41,6 +41,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
 ``toolkit.synthetic``      synthetic data for tests, the demo and benchmarks
   ``generator``            realistic national extracts with planted effects and ground truth
   ``exports``              a synthetic extract written as a force system's export, with defects
+  ``per_force``            every force's own export of each year, a resent correction, a manifest
 the run                    ``cli`` (``python -m toolkit``) and ``runner`` (one run, every force)
 the base                   ``config`` (paths), ``errors``, ``forces`` (the registry), ``dates``
                            (the extract date), ``store`` (the work folder, and the national
