@@ -191,13 +191,53 @@ def load_prepared(data_dir: str | Path, names) -> tuple[dict, list[dict], dict[s
     ------
     ToolkitError
         A needed file is missing.
+
+    Notes
+    -----
+    The tables are read and published once per folder in a process (a warm
+    kernel renders report after report from one folder), and again whenever
+    one of their files, or the run parameters, is rewritten.
     """
     work = WorkFolder(data_dir or WORK_DIR)  # "" (the notebooks' default): the project's work folder
     names = list(names)
     work.require(["run", "findings", *names])
-    run = work.read_json("run")
-    tables = publish_tables({name: work.read_table(name) for name in names}, run)
+    run, tables = _read_published_tables(work, names)
     return run, publish_findings(work.read_json("findings"), published_threshold(run)), tables
+
+
+# The published tables of the work folders read last, with what their files were on disk. A warm kernel
+# renders report after report from one folder, and reading and publishing every table (pooling the
+# comparator-group and national figures from the forces' published cells) takes a second: once a kernel,
+# not once a report. A file rewritten since (a new file: the work folder writes by rename) is read again.
+_PUBLISHED: dict[tuple, tuple[tuple, dict[str, pd.DataFrame]]] = {}
+_PUBLISHED_FOLDERS = 4  # a run reads one folder (its reports, then its overview); tests read many
+
+
+def _describe_files(work: WorkFolder, names: list[str]) -> tuple:
+    """What each named file of the folder is on disk: a file replaced or rewritten since differs here."""
+    described = []
+    for name in names:
+        status = work.file(name).stat()
+        described.append((name, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns))
+    return tuple(described)
+
+
+def _read_published_tables(work: WorkFolder, names: list[str]) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """The run parameters, and the named tables after disclosure control (:func:`publish_tables`) under them,
+    read and published once per folder until a file changes.
+
+    Each call gets its own copies of the tables, so that nothing a report does to them reaches the next report.
+    """
+    key = (str(work.path.resolve()), tuple(names))
+    files = _describe_files(work, ["run", *names])  # before reading: a file rewritten meanwhile is read again
+    run = work.read_json("run")
+    cached = _PUBLISHED.get(key)
+    if cached is None or cached[0] != files:
+        _PUBLISHED.pop(key, None)
+        while len(_PUBLISHED) >= _PUBLISHED_FOLDERS:
+            _PUBLISHED.pop(next(iter(_PUBLISHED)))  # the oldest
+        cached = _PUBLISHED[key] = (files, publish_tables({name: work.read_table(name) for name in names}, run))
+    return run, {name: table.copy() for name, table in cached[1].items()}
 
 
 def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
