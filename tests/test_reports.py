@@ -567,10 +567,12 @@ def test_a_warm_kernel_report_is_identical_to_a_fresh_kernel_report(run, tmp_pat
 
 def test_a_warm_kernel_resets_between_reports_without_walking_every_object_of_its_libraries(tmp_path):
     """The reset between reports collects the last report's garbage, then freezes what is left (the libraries):
-    a collection walks 220,000 objects of them, 0.4 s a report, unless they are frozen."""
+    a collection walks 220,000 objects of them, 0.4 s a report, unless they are frozen. And the kernel keeps
+    no outputs and writes no history (:data:`toolkit.publish.kernels.KERNEL_ARGUMENTS`)."""
     from jupyter_core.utils import run_sync
 
     counts = "(__import__('gc').get_freeze_count(), len(__import__('gc').get_objects()))"
+    caches = "(bool(get_ipython().displayhook.do_full_cache), get_ipython().history_manager.enabled)"
     litter = "litter = [[] for _ in range(50_000)]\nfor item in litter:\n    item.append(item)\ndel litter, item\n"
     pool = kernels.KernelPool(1)
     pool.warm_up(tmp_path)
@@ -581,10 +583,14 @@ def test_a_warm_kernel_resets_between_reports_without_walking_every_object_of_it
             run_sync(client.wait_for_ready)(timeout=60)
             found = []
             for code in ("pass", litter + kernels.RESET_SOURCE):  # a report's garbage: 50,000 lists in cycles
-                reply = run_sync(client.execute_interactive)(code, user_expressions={"counts": counts}, timeout=60)
-                found.append(eval(reply["content"]["user_expressions"]["counts"]["data"]["text/plain"]))
+                expressions = {"counts": counts, "caches": caches}
+                reply = run_sync(client.execute_interactive)(code, user_expressions=expressions, timeout=60)
+                values = reply["content"]["user_expressions"]
+                found.append(eval(values["counts"]["data"]["text/plain"]))
     finally:
         pool.shutdown()
+    # No cache of the outputs (each report's alive until the reset) and no history written to disk.
+    assert values["caches"]["data"]["text/plain"] == "(False, False)"
     (warmed, _), (reset, left) = found
     assert warmed > 100_000  # the warm-up froze what the report's imports made
     assert reset - warmed < 50_000  # the litter was collected, not frozen with them

@@ -32,6 +32,7 @@ from jupyter_core.utils import run_sync
 from traitlets import Type
 
 __all__ = [
+    "KERNEL_ARGUMENTS",
     "KERNEL_NAME",
     "KernelPool",
     "LocalSocketKernelManager",
@@ -46,6 +47,10 @@ LOGGER = logging.getLogger(__name__)
 RUNTIME_ENV = "TOOLKIT_KERNEL_DIR"
 # Unix socket paths are limited to 107 bytes; a kernel's are its folder plus about 30.
 _LONGEST_SOCKET_FOLDER = 70
+# A report's kernel caches no cell's output: the cache kept each report's alive until the next reset, which
+# collected garbage around them first. And it writes no input history, to the one file on disk that every
+# kernel of a run (and the user's own IPython) would share, a write after each cell.
+KERNEL_ARGUMENTS = ("--InteractiveShell.cache_size=0", "--HistoryManager.enabled=False")
 
 
 def _runtime_root() -> Path:
@@ -154,6 +159,8 @@ class LocalSocketKernelManager(AsyncKernelManager):
             self._socket_dir = tempfile.mkdtemp(prefix="toolkit-kernel-", dir=folder)
             self.ip = os.path.join(self._socket_dir, "kernel")
             self.connection_file = os.path.join(self._socket_dir, "connection.json")
+        given = kwargs.get("extra_arguments") or []
+        kwargs["extra_arguments"] = [*given, *(argument for argument in KERNEL_ARGUMENTS if argument not in given)]
         kernel_cmd, launch = await super()._async_pre_start_kernel(**kwargs)
         if not os.environ.get("TOOLKIT_DEBUG"):
             # What a cell prints comes back as messages; the kernel process's own output is only what it
