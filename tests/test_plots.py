@@ -1,0 +1,116 @@
+"""Charts: what they draw, and that drawing them costs no more than it must."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import seaborn as sns
+
+from toolkit.publish import plots
+
+AREAS = ["This force", "Comparator group", "England and Wales"]
+GRADES = ["No apparent risk (absent)", "Low", "Medium", "High"]
+
+
+@pytest.fixture
+def theme():
+    """The reports' theme (set by the funnel plot, their first chart), undone afterwards."""
+    with plt.rc_context():
+        sns.set_theme(style="whitegrid", context="notebook")
+        yield
+
+
+def _pixels(fig) -> np.ndarray:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer)
+
+
+def _grade_mix_as_seaborn_drew_it(shares: pd.DataFrame) -> matplotlib.figure.Figure:
+    fig, ax = plots.new_figure(8, 4)
+    palette = ["#d62728", "#7f7f7f", "#1f77b4"]
+    sns.barplot(data=shares, x="grade", y="share", hue="where", hue_order=AREAS, order=GRADES, palette=palette, ax=ax)
+    ax.set_title("Grades")
+    ax.set_xlabel("First risk grade")
+    ax.set_ylabel("Share of graded episodes (%)")
+    ax.legend(title=None)
+    return fig
+
+
+def _force_effects_as_seaborn_drew_them(effects: pd.DataFrame, highlight: str) -> matplotlib.figure.Figure:
+    data = effects.sort_values("value").reset_index(drop=True)
+    mine = (data["force_code"] == highlight).to_numpy()
+    fig, ax = plots.new_figure(8, max(3.0, 0.22 * len(data) + 1.3), left=1.6, top=0.7)
+    positions = np.arange(len(data))
+    for selected, colour in ((~mine, "0.45"), (mine, "#d62728")):
+        spread = [
+            data.loc[selected, "value"] - data.loc[selected, "lower"],
+            data.loc[selected, "upper"] - data.loc[selected, "value"],
+        ]
+        ax.errorbar(
+            data.loc[selected, "value"], positions[selected], xerr=spread, fmt="none", ecolor=colour, elinewidth=1.2
+        )
+    hue = np.where(mine, "This force", "Other forces")
+    palette = {"This force": "#d62728", "Other forces": "0.45"}
+    sns.scatterplot(x=data["value"], y=positions, hue=hue, palette=palette, ax=ax, zorder=3)
+    ax.axvline(1.0, color="0.2", linestyle="--", linewidth=1, label="Average force")
+    ax.set_xscale("log")
+    plots.label_log_axis(ax.xaxis, (1, 2, 5))
+    ax.set_yticks(positions, data["force_code"], fontsize=7)
+    ax.set_title("Grading")
+    ax.set_xlabel("Odds ratio")
+    ax.set_ylabel("Force")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def test_the_grade_mix_draws_what_seaborn_drew_with_a_withheld_bar_and_an_area_without_bars(theme):
+    """Seaborn's bars cost a report more than all it draws; the chart is drawn as they were, pixel for pixel."""
+    shares = pd.DataFrame(
+        {
+            "grade": GRADES * 2,
+            "where": ["This force"] * 4 + ["England and Wales"] * 4,  # no comparator group
+            "share": [10.0, np.nan, 50.0, 25.0, 12.0, 48.0, 30.0, 10.0],  # one withheld
+        }
+    )
+    drawn = _pixels(plots.plot_grade_mix(shares, GRADES, AREAS, "Grades"))
+    assert np.array_equal(drawn, _pixels(_grade_mix_as_seaborn_drew_it(shares)))
+
+
+def test_the_force_effects_and_trend_draw_what_seaborn_drew(theme):
+    effects = pd.DataFrame(
+        {"force_code": list("abcde"), "value": [0.5, 0.8, 1.0, 1.4, 2.2], "lower": [0.3, 0.6, 0.8, 1.1, 1.6]}
+    ).assign(upper=lambda t: t["value"] * 1.3)
+    fig = plots.plot_force_effects(effects, "c", "Grading", "Odds ratio")
+    assert np.array_equal(_pixels(fig), _pixels(_force_effects_as_seaborn_drew_them(effects, "c")))
+
+    months = pd.Series(pd.date_range("2024-01-01", periods=6, freq="MS"))
+    episodes = pd.Series([10.0, 12.0, np.nan, 9.0, 14.0, 11.0])  # a withheld month: the line joins across it
+    fig = plots.plot_monthly_trend(months, episodes, episodes.interpolate(), "Kent Police")
+    seaborn, ax = plots.new_figure(8, 4, bottom=0.9)
+    sns.lineplot(x=months, y=episodes, marker="o", color="0.3", label="Episodes reported", ax=ax, estimator=None)
+    sns.lineplot(x=months, y=episodes.interpolate(), color="#d62728", label="Fitted trend", ax=ax, estimator=None)
+    ax.set_title("Kent Police: missing and absent episodes per month")
+    ax.set_xlabel("Month reported")
+    ax.set_ylabel("Episodes per month")
+    ax.set_ylim(bottom=0)
+    seaborn.autofmt_xdate(bottom=0.9 / 4)
+    assert np.array_equal(_pixels(fig), _pixels(seaborn))
+
+
+def test_a_log_axis_makes_no_minor_ticks_the_theme_would_not_draw(theme):
+    """Each tick is an artist made and drawn at every save; a log axis made some twenty that drew nothing."""
+    effects = pd.DataFrame({"force_code": ["a", "b"], "value": [0.2, 20.0], "lower": [0.1, 10.0], "upper": [0.4, 40.0]})
+    fig = plots.plot_force_effects(effects, "b", "Grading", "Odds ratio")
+    _pixels(fig)
+    assert len(fig.axes[0].xaxis.get_minorticklocs()) == 0
+    assert {"0.2", "1", "20"} <= {t.get_text() for t in fig.axes[0].get_xticklabels()}  # the major ticks stay
