@@ -114,3 +114,42 @@ def test_a_log_axis_makes_no_minor_ticks_the_theme_would_not_draw(theme):
     _pixels(fig)
     assert len(fig.axes[0].xaxis.get_minorticklocs()) == 0
     assert {"0.2", "1", "20"} <= {t.get_text() for t in fig.axes[0].get_xticklabels()}  # the major ticks stay
+
+
+def _svg(fig) -> bytes:
+    buffer = io.BytesIO()
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "toolkit"}):  # as reports embed them
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _shares_chart() -> matplotlib.figure.Figure:
+    rows = pd.DataFrame(
+        {"label": ["Reviewed in time", "Interviewed"], "value": [0.6, 0.3], "lower": [0.55, 0.2], "upper": [0.65, 0.4]}
+    ).assign(comparators=[0.7, 0.4], national=[0.8, 0.5])
+    return plots.plot_shares_against(rows, "Supervision", "Share of episodes (%)")
+
+
+def test_a_text_measured_for_one_chart_is_not_measured_again_for_the_next(theme, monkeypatch):
+    """Each chart had a new renderer, which measured every label again (FreeType's text shaping, up to a
+    millisecond a label): a quarter of a report's drawing time. The SVG is matplotlib's, byte for byte."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.textpath import TextToPath
+
+    measured = []
+    measure = TextToPath.get_text_width_height_descent
+    monkeypatch.setattr(
+        TextToPath, "get_text_width_height_descent", lambda self, *a: measured.append(a[0]) or measure(self, *a)
+    )
+    plots._measure_text.cache_clear()
+    first = _svg(_shares_chart())
+    count = len(measured)
+    assert count > 10 and "Reviewed in time" in measured
+    assert _svg(_shares_chart()) == first
+    assert len(measured) == count  # the second chart's labels were all measured for the first
+
+    stock = _shares_chart()
+    FigureCanvasSVG(stock)  # matplotlib's own SVG canvas and renderer
+    assert _svg(stock) == first
+    assert len(measured) > count  # which measured them all again

@@ -9,16 +9,22 @@ data, and lays out tick labels to name the axes that each chart names again).
 
 from __future__ import annotations
 
+import codecs
 import textwrap
+from functools import lru_cache
 
+import matplotlib
 import matplotlib.figure
 import matplotlib.lines
 import matplotlib.patches
 import matplotlib.pyplot as plt
+import matplotlib.textpath
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 
 from toolkit.stats.funnel import funnel_limits
 
@@ -34,6 +40,64 @@ __all__ = [
     "plot_hour_weekday_heatmap",
     "plot_share_bars",
 ]
+
+
+# What chooses the font file for a family name, and what shapes text in it: a measurement is of these too.
+_FONT_SETTINGS = (
+    "font.serif",
+    "font.sans-serif",
+    "font.cursive",
+    "font.fantasy",
+    "font.monospace",
+    "text.kerning_factor",
+    "text.hinting_factor",
+)
+_TEXT_TO_PATH = matplotlib.textpath.TextToPath()
+
+
+@lru_cache(maxsize=4096)
+def _measure_text(text: str, font: matplotlib.font_manager.FontProperties, settings: tuple) -> tuple:
+    """Width, height and descent of ``text`` in ``font`` at 72 dpi, in points (what an SVG renderer measures)."""
+    return _TEXT_TO_PATH.get_text_width_height_descent(text, font, False)
+
+
+class _ChartRenderer(RendererSVG):
+    """Matplotlib's SVG renderer, but a text measured once is not measured again for the next chart.
+
+    Matplotlib measures each label of a chart (shaping it with FreeType, a
+    millisecond for a title) once per renderer, and every chart saved has a new
+    one: the same tick labels, force names and legends were measured again for
+    each of a report's charts, and again for each report of a warm kernel, a
+    quarter of the drawing time. The measurement is the renderer's own.
+    """
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath:  # mathtext or TeX: as matplotlib does it
+            return super().get_text_width_height_descent(s, prop, ismath)
+        settings = tuple(str(matplotlib.rcParams[name]) for name in _FONT_SETTINGS)
+        return _measure_text(s, prop.copy(), settings)  # a copy: FontProperties can change, and hash as they are
+
+
+class _ChartCanvas(FigureCanvasSVG):
+    """Matplotlib's SVG canvas, drawing with :class:`_ChartRenderer`."""
+
+    def print_svg(self, filename, *, bbox_inches_restore=None, metadata=None, **_applied):
+        """Write the figure as SVG, as :meth:`FigureCanvasSVG.print_svg` does.
+
+        ``savefig`` also passes what it has applied to the figure already (its colours, orientation, dpi).
+        """
+        with matplotlib.cbook.open_file_cm(filename, "w", encoding="utf-8") as stream:
+            if not matplotlib.cbook.file_requires_unicode(stream):
+                stream = codecs.getwriter("utf-8")(stream)
+            dpi = self.figure.dpi
+            self.figure.dpi = 72
+            width, height = self.figure.get_size_inches()
+            vector = _ChartRenderer(width * 72, height * 72, stream, image_dpi=dpi, metadata=metadata)
+            renderer = MixedModeRenderer(
+                self.figure, width, height, dpi, vector, bbox_inches_restore=bbox_inches_restore
+            )
+            self.figure.draw(renderer)
+            renderer.finalize()
 
 
 def _draw_points(ax: plt.Axes, x, y, colour, size: float = 36, **kwargs) -> None:
@@ -118,6 +182,7 @@ def new_figure(
     # the title must move up clear of them, a third of the drawing time (no chart here has top ticks).
     with plt.rc_context({"axes.titley": 1.0}):
         fig, ax = plt.subplots(figsize=(width, height))
+    _ChartCanvas(fig)  # saved as SVG with the texts other charts measured (a PNG is drawn as before)
     fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
     return fig, ax
 
