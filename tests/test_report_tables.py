@@ -74,3 +74,13 @@ def test_a_small_count_is_withheld_in_the_tables_read_again(folder):
     assert _frequently_missing(work) == [12, 120]
     work.write_table("repeats", _repeats(3))
     assert pd.isna(_frequently_missing(work)[1])  # England and Wales's, withheld since the force's is small
+
+
+def test_the_tables_hold_text_as_python_strings_so_picking_a_forces_rows_is_cheap(folder):
+    """A report picks rows out of its tables some hundred times; held in Arrow, each pick was a call into Arrow
+    per text column, nearly half of the report's own work. The values are the same."""
+    work, _ = folder
+    repeats = report.load_prepared(work.path, ["repeats"])[2]["repeats"]
+    assert repeats["force_code"].dtype == object
+    assert repeats["force_code"].tolist() == [FORCE, NATIONAL]
+    assert repeats.loc[repeats["force_code"] == NATIONAL, "frequently_missing"].tolist() == [120]

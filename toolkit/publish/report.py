@@ -236,8 +236,30 @@ def _read_published_tables(work: WorkFolder, names: list[str]) -> tuple[dict, di
         _PUBLISHED.pop(key, None)
         while len(_PUBLISHED) >= _PUBLISHED_FOLDERS:
             _PUBLISHED.pop(next(iter(_PUBLISHED)))  # the oldest
-        cached = _PUBLISHED[key] = (files, publish_tables({name: work.read_table(name) for name in names}, run))
+        published = publish_tables({name: work.read_table(name) for name in names}, run)
+        cached = _PUBLISHED[key] = (files, {name: _with_text_as_objects(table) for name, table in published.items()})
     return run, {name: table.copy() for name, table in cached[1].items()}
+
+
+def _with_text_as_objects(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its text columns held as Python strings rather than Arrow arrays.
+
+    A report picks rows out of small tables some hundred times (a force's, England and Wales's); each pick
+    of a table held in Arrow is a call into Arrow per text column, nearly half of a report's own work.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"force_code": pd.array(["E23000014", None], dtype="string[pyarrow]"), "n": [1, 2]})
+    >>> published = _with_text_as_objects(table)
+    >>> published.dtypes.astype(str).tolist(), published["force_code"].isna().tolist()
+    (['object', 'int64'], [False, True])
+    """
+    text = [
+        column
+        for column in table.columns
+        if pd.api.types.is_string_dtype(table[column]) and table[column].dtype != object
+    ]
+    return table.astype(dict.fromkeys(text, object)) if text else table
 
 
 def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
