@@ -295,3 +295,30 @@ def test_national_data_quality_rows_pool_the_published_forces(with_a_tiny_force)
     pooled = quality[national].set_index(["dimension", "measure"])[["numerator", "denominator"]]
     pd.testing.assert_frame_equal(pooled.sort_index(), sums.sort_index(), check_dtype=False)
     assert quality.loc[national, "leaves_out"].str.contains(CITY_OF_LONDON).all()
+
+
+def test_the_hour_by_weekday_cells_are_published_with_the_other_tables_and_the_nation_pooled_from_them():
+    """Published once with the folder's tables, not by each force's report: England and Wales's heat map is the
+    sum of the forces' published cells, so no withheld cell comes back as the nation less the other forces."""
+    from toolkit.forces import NATIONAL
+    from toolkit.publish.disclosure import publish_tables
+
+    slots = np.arange(168)
+    a = np.where(slots == 5, 3, 20)  # one small cell: it and its complement in its group are withheld
+    b = np.full(168, 10)
+    hours = pd.DataFrame(
+        {
+            "force_code": np.repeat(["E23000014", "E23000011", NATIONAL], 168),
+            "slot": np.tile(slots, 3),
+            "group": np.tile(np.where(slots < 84, "day", "other_night"), 3),
+            "episodes": np.concatenate([a, b, a + b]),
+        }
+    )
+    published = publish_tables({"profile_hours": hours}, {"suppression_threshold": 5})["profile_hours"]
+    cells = published.pivot(index="slot", columns="force_code", values="published")
+    assert cells["E23000014"].isna().sum() == 2 and pd.isna(cells.loc[5, "E23000014"])
+    pd.testing.assert_series_equal(
+        cells[NATIONAL], cells[["E23000014", "E23000011"]].sum(axis=1, min_count=1), check_names=False
+    )
+    assert cells.loc[5, NATIONAL] == 10  # the other force's cell alone: nothing left to subtract
+    assert published["episodes"].tolist() == hours["episodes"].tolist()  # the counts themselves are kept

@@ -820,6 +820,8 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["monthly"] = publish_counts_by_part(published["monthly"], "month", threshold)
     if "grade_mix" in published:
         published["grade_mix"] = publish_counts_by_part(published["grade_mix"], "grade", threshold, groups)
+    if "profile_hours" in published:
+        published["profile_hours"] = publish_hours(published["profile_hours"], threshold)
     if "harm_by_grade" in published:
         published["harm_by_grade"] = publish_parts(
             published["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold
@@ -866,6 +868,34 @@ def publish_year_on_year(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     table["method"] = table["method"].where(~small, reason)
     table["withheld"] = small.to_numpy()  # metrics.csv marks these rows suppressed
     return table
+
+
+def publish_hours(hours: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The hour-by-weekday cells with the count each may publish (``published``; missing where withheld).
+
+    Each force's cells in each ``group`` (weekend nights, other nights, day) add
+    up to a total other figures give back (the weekend-night and night shares,
+    and the episodes), so complementary suppression runs within each group;
+    England and Wales is pooled from every force's published cells, so that no
+    withheld cell comes back as national less the other forces. ``episodes``
+    keeps the counts (a force's total is published).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"force_code": ["a", "a", "a", "b", "b", "b", NATIONAL, NATIONAL, NATIONAL],
+    ...                       "slot": [0, 1, 2] * 3, "group": ["day"] * 9, "episodes": [2, 9, 30, 8, 7, 6, 10, 16, 36]})
+    >>> published = publish_hours(cells)
+    >>> published["published"].tolist()  # a's 2 and its complement 9 withheld; nationally b's cells alone
+    [nan, nan, 30.0, 8.0, 7.0, 6.0, 8.0, 7.0, 36.0]
+    """
+    forces = (hours["force_code"] != NATIONAL).to_numpy()
+    cells = hours[forces]
+    withheld = withhold_complements(cells["episodes"], cells["force_code"] + ":" + cells["group"], threshold)
+    published = np.full(len(hours), np.nan)
+    published[forces] = cells["episodes"].astype(float).where(~withheld).to_numpy()
+    pooled = pd.Series(published[forces]).groupby(cells["slot"].to_numpy()).sum(min_count=1)
+    published[~forces] = hours.loc[~forces, "slot"].map(pooled).to_numpy(dtype=float)
+    return hours.assign(published=published)
 
 
 # The figures of a first response's harm that are withheld together: its episodes add up, with the others', to

@@ -860,7 +860,7 @@ def _publish_profile(report: ForceReport) -> _Profile:
     national_rates = rates[rates["force_code"] == NATIONAL]
     national_rates = national_rates.set_index(_key(national_rates))
 
-    hours, national_hours = _publish_hours(report.profile_hours, code, threshold)
+    hours, national_hours = _publish_hours(report.profile_hours, code)
     return _Profile(
         mine,
         national,
@@ -872,25 +872,19 @@ def _publish_profile(report: ForceReport) -> _Profile:
     )
 
 
-def _publish_hours(hours: pd.DataFrame, code: str, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+def _publish_hours(hours: pd.DataFrame, code: str) -> tuple[np.ndarray, np.ndarray]:
     """The force's and England and Wales's hour-by-weekday shares (per cent), withheld cells missing.
 
-    Each force's cells in each ``group`` (weekend nights, other nights, day) add
-    up to a total other figures give back (the weekend-night and night shares,
-    and the episodes), so complementary suppression runs within each group;
-    England and Wales is pooled from every force's published cells, so that no
-    withheld cell comes back as national less the other forces.
+    The cells are the published ones (:func:`~toolkit.publish.disclosure.publish_hours`: complementary
+    suppression within each force's groups, England and Wales pooled from the forces' published cells).
     """
-    forces = hours[hours["force_code"] != NATIONAL]
-    withheld = withhold_complements(forces["episodes"], forces["force_code"] + ":" + forces["group"], threshold)
-    published = forces.assign(episodes=forces["episodes"].astype(float).where(~withheld))
-    mine = published[published["force_code"] == code].sort_values("slot")["episodes"].to_numpy()
+    mine = hours[hours["force_code"] == code].sort_values("slot")
     # A share of the force's episodes (all of them, withheld cells included: the total is published).
-    episodes = float(hours.loc[hours["force_code"] == code, "episodes"].sum())
-    share = mine / episodes * 100 if episodes else np.full(168, np.nan)
-    pooled = published.groupby("slot")["episodes"].sum(min_count=1).reindex(range(168)).to_numpy(dtype=float)
-    total = np.nansum(pooled)
-    national = pooled / total * 100 if total else np.full(168, np.nan)
+    episodes = float(mine["episodes"].sum())
+    share = mine["published"].to_numpy(dtype=float) / episodes * 100 if episodes else np.full(168, np.nan)
+    pooled = hours[hours["force_code"] == NATIONAL].set_index("slot")["published"].reindex(range(168))
+    total = np.nansum(pooled.to_numpy(dtype=float))
+    national = pooled.to_numpy(dtype=float) / total * 100 if total else np.full(168, np.nan)
     return share.reshape(7, 24), national.reshape(7, 24)
 
 
