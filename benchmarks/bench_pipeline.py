@@ -16,9 +16,11 @@ its peak memory is its own:
   functions for all 43 forces in one process.
 
 Medians of ``--repeats`` runs for one year (full runs, and 5 and 10 years, once each). Writes
-``benchmarks/results/pipeline.json`` and ``benchmarks/results.md``.
+``benchmarks/results/pipeline.json`` and ``benchmarks/results.md``. ``--stages`` runs only the stages
+named and replaces their rows in the results already written, keeping the others (and the targets
+their figures give).
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--years 1 5 10] [--repeats 3]
+    .venv/bin/python benchmarks/bench_pipeline.py [--years 1 5 10] [--repeats 3] [--stages render_one_warm ...]
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ DATA = HERE / "_data"
 RESULTS = HERE / "results"
 EXTRACT_DATE = {1: "2025-01-31", 5: "2029-01-31", 10: "2034-01-31"}
 FORCE = "E23000014"
+DATA_STAGES = ("read_validate", "read_clean", "statistics")  # at every number of years
+RENDER_STAGES = ("baseline_empty_notebook", "render_one_fresh", "render_one_warm", "baseline_plain_functions")
+RUN_STAGES = ("full_run_2_workers_warm", "full_run_1_worker_warm", "full_run_2_workers_fresh")  # once each
+STAGES = (*DATA_STAGES, *RENDER_STAGES, *RUN_STAGES)
 
 
 def _extract(years: int) -> Path:
@@ -64,7 +70,7 @@ def _stage(name: str, years: int, work: str) -> float:
     """Run one stage once; return its seconds. Runs in a fresh process."""
     from toolkit import runner
     from toolkit.ingest.extract import read_extract_text, validate_extract
-    from toolkit.publish import kernels, render, report
+    from toolkit.publish import kernels, render
 
     path = _extract(years)
     day = EXTRACT_DATE[years]
@@ -117,29 +123,21 @@ def _stage(name: str, years: int, work: str) -> float:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import nbformat
 
         from toolkit.forces import list_forces
 
-        tables = work_dir / "prepared"
+        # The report notebook's own cells, run as plain Python in this process: the same analysis and charts.
+        cells = [
+            cell.source.replace("%matplotlib inline", "")
+            for cell in nbformat.read(render.REPORT_NOTEBOOK, as_version=4).cells
+            if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", [])
+        ]
+        tables = str(work_dir / "prepared")
         for force in list_forces():
-            r = report.load_force_report(force.code, tables)
-            for show in (
-                report.show_title,
-                report.show_judgements,
-                report.show_headline_table,
-                report.show_rate_funnel,
-                report.show_data_quality,
-                report.show_grade_mix,
-                report.show_consistency,
-                report.show_time_to_return,
-                report.show_repeats,
-                report.show_trend,
-                report.show_methods,
-            ):
-                show(r)
-            for area in ("volume", "understanding", "investigation", "return_and_prevention"):
-                report.show_findings(r, area)
-            report.show_practice(r, ("review_in_time", "prevention_completed", "return_offered_72h"))
+            namespace = {"force_code": force.code, "data_dir": tables}
+            for source in cells:
+                exec(source, namespace)  # noqa: S102 - the project's own notebook
             plt.close("all")
     else:
         raise ValueError(name)
@@ -206,7 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, nargs="+", default=[1, 5, 10], choices=[1, 5, 10])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages; other results are kept")
     args = parser.parse_args()
+    chosen = set(args.stages or STAGES)
 
     import pandas as pd
 
@@ -216,25 +216,33 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
     try:
         for years in args.years:
+            if not chosen & set(DATA_STAGES) and years != 1:
+                continue  # nothing to run on a longer extract: not made or read
             path = _extract(years)
             episodes[str(years)] = len(pd.read_parquet(path, columns=["force_code"]))
-            for name in ("read_validate", "read_clean", "statistics"):
+            for name in (stage for stage in DATA_STAGES if stage in chosen):
                 # Several runs of the national year; one of each longer extract keeps `make bench` to minutes.
                 rows.append(_measure(name, years, work, args.repeats if years == 1 else 1))
-        if 1 in args.years:
-            # Prepared tables for the render stages and the plain-function baseline.
-            result = runner.read_and_clean(_extract(1), EXTRACT_DATE[1], None)
-            runner.prepare_tables(result, work / "prepared", {"extract_date": EXTRACT_DATE[1]})
-            for name in ("baseline_empty_notebook", "render_one_fresh", "render_one_warm", "baseline_plain_functions"):
+        if 1 in args.years and chosen & {*RENDER_STAGES, *RUN_STAGES}:
+            if chosen & set(RENDER_STAGES):  # prepared tables for the render stages and the plain-function baseline
+                result = runner.read_and_clean(_extract(1), EXTRACT_DATE[1], None)
+                runner.prepare_tables(result, work / "prepared", {"extract_date": EXTRACT_DATE[1]})
+            for name in (stage for stage in RENDER_STAGES if stage in chosen):
                 rows.append(_measure(name, 1, work, args.repeats))
-            for name in ("full_run_2_workers_warm", "full_run_1_worker_warm", "full_run_2_workers_fresh"):
+            for name in (stage for stage in RUN_STAGES if stage in chosen):
                 rows.append(_measure(name, 1, work, 1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    if args.stages and (RESULTS / "pipeline.json").exists():
+        # The stages not run keep their results: each row is replaced by the one just measured.
+        before = json.loads((RESULTS / "pipeline.json").read_text())
+        measured = {(r["stage"], r["years"]): r for r in rows}
+        rows = [measured.pop((r["stage"], r["years"]), r) for r in before["rows"]] + list(measured.values())
+        episodes = {**before["episodes"], **episodes}
     get = {(r["stage"], r["years"]): r["median_seconds"] for r in rows}
     targets = []
-    if 1 in args.years:
+    if {(stage, 1) for stage in (*DATA_STAGES, *RENDER_STAGES, *RUN_STAGES[::2])} <= set(get):
         warm, fresh = get[("full_run_2_workers_warm", 1)], get[("full_run_2_workers_fresh", 1)]
         plain = get[("baseline_plain_functions", 1)] + get[("statistics", 1)] + get[("read_clean", 1)]
         one_year = get[("read_clean", 1)] + get[("statistics", 1)]
@@ -245,11 +253,11 @@ def main() -> None:
             f"({plain:.1f} s): {warm / plain:.2f} times (target within 2)",
             f"reading, cleaning and all statistics for one national year: {one_year:.1f} s (target under 10)",
         ]
-    if 10 in args.years:
+    if {("read_clean", 10), ("statistics", 10)} <= set(get):
         ten = get[("read_clean", 10)] + get[("statistics", 10)]
         peak = max(r["peak_memory_mb"] for r in rows if r["years"] == 10)
         targets.append(f"the same for ten years: {ten:.1f} s (target under 100), peak {peak} MB (target under 4,096)")
-    if {1, 5, 10} <= set(args.years):
+    if all((stage, y) in get for stage in ("read_clean", "statistics") for y in (1, 5, 10)):
         for stage in ("read_clean", "statistics"):
             per = [get[(stage, y)] / episodes[str(y)] * 1e6 for y in (1, 5, 10)]
             targets.append(
