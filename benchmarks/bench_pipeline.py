@@ -275,8 +275,11 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(summary, indent=2) + "\n")
-    findings = RESULTS / "findings.md"  # written by bench_findings.py: its section follows the pipeline's
-    (HERE / "results.md").write_text(_table(rows, summary) + ("\n" + findings.read_text() if findings.exists() else ""))
+    # The sections bench_findings.py and bench_store.py write follow the pipeline's.
+    sections = [RESULTS / "findings.md", RESULTS / "store.md"]
+    (HERE / "results.md").write_text(
+        _table(rows, summary) + "".join("\n" + section.read_text() for section in sections if section.exists())
+    )
     print("\n".join(targets))
 
 
