@@ -29,12 +29,13 @@ import argparse
 import json
 import multiprocessing
 import platform
-import resource
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from harness import measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
@@ -144,30 +145,8 @@ def _stage(name: str, years: int, work: str) -> float:
     return time.perf_counter() - started
 
 
-def _peak_memory_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts afresh in a spawned process)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _child(name: str, years: int, work: str, queue) -> None:
-    seconds = _stage(name, years, work)
-    queue.put((seconds, _peak_memory_mb()))
-
-
 def _measure(name: str, years: int, work: Path, repeats: int) -> dict:
-    context = multiprocessing.get_context("spawn")
-    runs, peaks = [], []
-    for _ in range(repeats):
-        queue = context.Queue()
-        process = context.Process(target=_child, args=(name, years, str(work), queue))
-        process.start()
-        seconds, peak = queue.get()
-        process.join()
-        runs.append(seconds)
-        peaks.append(peak)
+    runs, peaks = measure_in_fresh_processes(_stage, (name, years, str(work)), repeats)
     row = {
         "stage": name,
         "years": years,

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data" / "store"
 RESULTS = HERE / "results"
@@ -86,32 +88,10 @@ def _stage(name: str, years: int, work: str) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def _peak_memory_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts afresh in a spawned process)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _child(name: str, years: int, work: str, queue) -> None:
-    seconds, episodes = _stage(name, years, work)
-    queue.put((seconds, episodes, _peak_memory_mb()))
-
-
 def _measure(name: str, years: int, work: Path, repeats: int) -> dict:
-    context = multiprocessing.get_context("spawn")
-    runs, peaks, episodes = [], [], 0
-    for _ in range(repeats):
-        queue = context.Queue()
-        process = context.Process(target=_child, args=(name, years, str(work), queue))
-        process.start()
-        seconds, episodes, peak = queue.get()
-        process.join()
-        runs.append(seconds)
-        peaks.append(peak)
+    results, peaks = measure_in_fresh_processes(_stage, (name, years, str(work)), repeats)
+    runs = [seconds for seconds, _ in results]
+    episodes = results[-1][1]
     row = {
         "stage": name,
         "years": years,

@@ -86,20 +86,24 @@ def _clean(args: argparse.Namespace) -> int:
     raw = read_extract_text(args.file, sheet=args.sheet)
     result = clean_export(raw, mapping, args.extract_date)
     paths = write_cleaning_outputs(result, args.out)
-    counts = result.counts()
-    _say(
-        f"{args.file} ({mapping.name}): {counts['rows_in']:,} rows in: {counts['rows_clean']:,} clean, "
-        f"{counts['rows_quarantined']:,} quarantined, {counts['rows_merged']:,} exact duplicates merged"
-    )
-    for reason, rows in counts["quarantined_by_reason"].items():
-        _say(f"  quarantined {reason}: {rows:,}")
-    for rule, values in counts["corrections_by_rule"].items():
-        _say(f"  corrected {rule}: {values:,} value(s)")
+    _say_cleaning(f"{args.file} ({mapping.name}): ", result.counts())
     _say(f"clean table: {paths['episodes']}; quarantine: {paths['quarantine']}; change log: {paths['changes']}")
     if result.clean.empty:
         _say("error: no usable episodes: every row was quarantined or merged; check the mapping", sys.stderr)
         return EXIT_PROBLEM
     return 0
+
+
+def _say_cleaning(opening: str, counts: dict, closing: str = "") -> None:
+    """What cleaning did with an export's rows (:meth:`CleanResult.counts`), as `clean` and `load` both say it."""
+    _say(
+        f"{opening}{counts['rows_in']:,} rows in: {counts['rows_clean']:,} clean, "
+        f"{counts['rows_quarantined']:,} quarantined, {counts['rows_merged']:,} exact duplicates merged{closing}"
+    )
+    for reason, rows in counts["quarantined_by_reason"].items():
+        _say(f"  quarantined {reason}: {rows:,}")
+    for rule, values in counts["corrections_by_rule"].items():
+        _say(f"  corrected {rule}: {values:,} value(s)")
 
 
 def _store_moment(args: argparse.Namespace):
@@ -154,17 +158,12 @@ def _load(args: argparse.Namespace) -> int:
             f"(from {load['file']}, the same SHA-256); nothing loaded"
         )
         return 0
-    counts = outcome.counts
     forces = load["forces"].split(";")
-    _say(
-        f"{args.file} ({load['mapping']}): loaded as load {load['load_id']} into {outcome.store}: "
-        f"{counts['rows_in']:,} rows in: {counts['rows_clean']:,} clean, {counts['rows_quarantined']:,} quarantined, "
-        f"{counts['rows_merged']:,} exact duplicates merged; {len(forces)} force(s), {outcome.period}"
+    _say_cleaning(
+        f"{args.file} ({load['mapping']}): loaded as load {load['load_id']} into {outcome.store}: ",
+        outcome.counts,
+        f"; {len(forces)} force(s), {outcome.period}",
     )
-    for reason, rows in counts["quarantined_by_reason"].items():
-        _say(f"  quarantined {reason}: {rows:,}")
-    for rule, values in counts["corrections_by_rule"].items():
-        _say(f"  corrected {rule}: {values:,} value(s)")
     superseded = outcome.superseded
     if len(superseded):
         by_force = superseded.groupby(["load_id", "force_code"])["month"].agg(describe_months).reset_index()

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -57,7 +56,7 @@ from toolkit.publish.disclosure import (
 )
 from toolkit.publish.metrics import collect_metrics
 from toolkit.stats.tables import Inputs, prepare_statistics
-from toolkit.store import WorkFolder, format_json, write_atomically
+from toolkit.store import WorkFolder, file_sha256, format_json, write_atomically
 
 # Rendering's libraries (nbformat, jupyter_client, jinja2: half the start-up) are imported where a run
 # renders, so that a run refused for its arguments or its folders says so at once.
@@ -85,14 +84,6 @@ class RunResult:
     def ok(self) -> bool:
         """True when every force's report and the national overview were written."""
         return not self.failures and self.overview_failure is None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def prepare_tables(
@@ -231,6 +222,12 @@ def _describe_loads(loads: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _check_one_source(input_path, store) -> None:
+    """A run reads an extract or a store: exactly one."""
+    if (input_path is None) == (store is None):
+        raise ToolkitError("give a run either an extract (--input FILE) or a national store (--store PATH), not both")
+
+
 def read_run_input(
     input_path: Path | None,
     extract_date: ExtractDate | date | str | None,
@@ -252,8 +249,7 @@ def read_run_input(
         Both or neither of a file and a store; a file without an extract date; an invalid extract; a store
         with nothing for the period.
     """
-    if (input_path is None) == (store is None):
-        raise ToolkitError("give a run either an extract (--input FILE) or a national store (--store PATH), not both")
+    _check_one_source(input_path, store)
     if input_path is not None:
         if extract_date is None:
             raise ToolkitError("a run on an extract needs its extract date (--extract-date YYYY-MM-DD)")
@@ -263,13 +259,14 @@ def read_run_input(
         recorded = read_provenance(input_path)
         is_synthetic = decide_synthetic(input_path, recorded, synthetic)
         cleaned = read_and_clean(input_path, extract, mapping)
+        sha256 = file_sha256(input_path)
         with tempfile.TemporaryDirectory(prefix="toolkit-store-") as folder:
             temporary = Path(folder) / "store.duckdb"
-            store_cleaned(cleaned, input_path, extract, store=temporary, mapping=mapping)
+            store_cleaned(cleaned, input_path, extract, store=temporary, mapping=mapping, sha256=sha256)
             stored = read_cleaned(temporary)
         description = {
             "input": input_path.name,
-            "input_sha256": _sha256(input_path),
+            "input_sha256": sha256,
             "store": None,  # the file was read through a temporary store of its own
             "as_at_utc": None,
         }
@@ -685,8 +682,7 @@ def run_reports(
     rule_thresholds = read_thresholds(thresholds)
     earlier = read_previous_findings(previous) if previous is not None else None
     input_path = Path(input_path) if input_path is not None else None
-    if (input_path is None) == (store is None):
-        raise ToolkitError("give a run either an extract (--input FILE) or a national store (--store PATH), not both")
+    _check_one_source(input_path, store)
     if input_path is not None:
         ExtractDate.parse(extract_date)  # a bad date is refused before any folder is touched
     out_dir = Path(out_dir).resolve()
