@@ -290,6 +290,52 @@ def test_workbook_parts_over_the_total_bound_are_refused_unread(tmp_path, monkey
         read_extract_text(path)
 
 
+def lie_about_first_part_size(archive: bytes, size: int) -> bytes:
+    """The archive with its first part's declared size cut to ``size`` bytes and its CRC made to match."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as read:
+        part = read.infolist()[0]
+        crc = zipfile.crc32(read.read(part)[:size])
+    patched = bytearray(archive)
+    local, central = 0, archive.index(b"PK\x01\x02")  # the first local and central headers are the first part's
+    for offset, crc_at, size_at in ((local, 14, 22), (central, 16, 24)):
+        patched[offset + crc_at : offset + crc_at + 4] = crc.to_bytes(4, "little")
+        patched[offset + size_at : offset + size_at + 4] = size.to_bytes(4, "little")
+    return bytes(patched)
+
+
+def test_a_part_whose_stream_runs_past_its_declared_size_is_cut_at_that_size():
+    """The Excel reader inflates parts itself; it is handed them already inflated, within the checked sizes."""
+    made = io.BytesIO()
+    with zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", bytes(8 * MIB))  # 8 MiB of zeros, declared as 1 KiB
+    crafted = lie_about_first_part_size(made.getvalue(), 1024)
+    declared = zipfile.ZipFile(io.BytesIO(crafted)).infolist()[0].file_size
+    with zipfile.ZipFile(io.BytesIO(extract._repack_workbook(crafted))) as repacked:
+        part = repacked.infolist()[0]
+        assert (declared, part.file_size, part.compress_type) == (1024, 1024, zipfile.ZIP_STORED)
+
+
+def test_typed_excel_cells_read_as_the_text_openpyxl_gave(tmp_path):
+    """Numbers, dates, times, booleans and blanks: the fast reader gives cleaning the text the old one did."""
+    import datetime as dt
+
+    book = openpyxl.Workbook()
+    rows = [
+        ["n", "x", "when", "day", "time", "flag", "text"],
+        [1, 2.5, dt.datetime(2023, 1, 5, 13, 45), dt.date(2023, 2, 1), dt.time(10, 30), True, "a"],
+        [None, 3.0, None, "2023-01-01", None, False, ""],
+    ]
+    for row in rows:
+        book.active.append(row)
+    path = tmp_path / "typed.xlsx"
+    book.save(path)
+    old = extract._as_text(pd.read_excel(path, header=None, dtype=object, engine="openpyxl").iloc[1:])
+    new = read_extract_text(path)
+    assert new.to_dict("list") == dict(zip(rows[0], old.T.to_numpy().tolist(), strict=True))
+    assert new.iloc[0].tolist() == ["1", "2.5", "2023-01-05T13:45:00", "2023-02-01T00:00:00", "1900-01-01T10:30:00",
+                                    "True", "a"]  # fmt: skip
+
+
 def test_a_real_workbook_is_well_within_the_bounds(tmp_path):
     """Even a sheet of one row repeated compresses about 14 times: cell references differ on every row."""
     rows = canonical_rows([str(age % 18) for age in range(2000)])
@@ -313,7 +359,10 @@ def zip_of(parts):
     [
         ({"extract.csv": "force_code\n"}, "x.xlsx: a zip archive, not an Excel workbook; unzip it"),
         ({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w/>"}, "no valid workbook part"),
-        ({"[Content_Types].xml": "<Types"}, "x.xlsx: not a readable Excel workbook (unclosed token: line 1"),
+        (
+            {"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook"},
+            "x.xlsx: not a readable Excel workbook (its workbook part, xl/workbook.xml, is missing or damaged)",
+        ),
     ],
     ids=["plain zip", "a document, not a workbook", "broken XML"],
 )
