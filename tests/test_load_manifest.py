@@ -50,6 +50,32 @@ def test_every_file_loads_in_order_and_a_correction_supersedes_only_its_force_an
     assert not any(o.added for o in load_manifest(exports / "manifest.csv", store=store))  # nothing twice
 
 
+def test_files_cleaned_in_parallel_make_the_store_loading_in_turn_makes(folder, tmp_path):
+    exports, _ = folder
+    stores = {workers: tmp_path / f"store-{workers}.duckdb" for workers in (1, 2)}
+    outcomes = {w: load_manifest(exports / "manifest.csv", store=s, workers=w) for w, s in stores.items()}
+    assert [o.load["rows_in"] for o in outcomes[1]] == [o.load["rows_in"] for o in outcomes[2]]
+    assert [len(o.superseded) for o in outcomes[2]] == [0, 0, 0, 0, 12]
+    one, two = (read_cleaned(s).result for s in stores.values())
+    for table in ("clean", "quarantine", "changes", "translations", "merged"):
+        pd.testing.assert_frame_equal(getattr(one, table), getattr(two, table))
+
+
+def test_a_file_that_fails_in_a_worker_leaves_the_loads_before_it(folder, tmp_path):
+    exports, _ = folder
+    manifest = pd.read_csv(exports / "manifest.csv", dtype=str)
+    (exports / "broken.csv").write_text("force_code,age\nE23000014,15\n")  # no episode can be made of it
+    manifest.loc[2, "file"] = "broken.csv"
+    manifest.to_csv(exports / "broken-manifest.csv", index=False)
+    store = tmp_path / "store.duckdb"
+    with pytest.raises(ToolkitError, match=r"broken.csv.*\(2 file\(s\) of .* loaded before it stay loaded\)"):
+        load_manifest(exports / "broken-manifest.csv", store=store, workers=2)
+    assert read_cleaned(store).loads["file"].str.rsplit("/", n=1).str[-1].tolist() == [
+        f"{WEST_MIDLANDS}.csv",
+        f"{ESSEX}.csv",
+    ]
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

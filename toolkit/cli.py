@@ -122,7 +122,9 @@ def _load_manifest(args: argparse.Namespace) -> int:
 
     files = len(read_manifest(args.manifest))  # checked whole before the first load
     with tqdm(total=files, unit="file", desc="loading", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-        outcomes = load_manifest(args.manifest, store=args.store, wait=args.wait, progress=lambda _: bar.update())
+        outcomes = load_manifest(
+            args.manifest, store=args.store, wait=args.wait, progress=lambda _: bar.update(), workers=args.workers
+        )
     added = [o for o in outcomes if o.added]
     rows = sum(o.counts["rows_in"] for o in added)
     quarantined = sum(o.counts["rows_quarantined"] for o in added)
@@ -433,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest",
         type=Path,
         help="manifest.csv: file, force_code, period_from, period_to, mapping, extract_date (synth --per-force)",
+    )
+    manifest.add_argument(
+        "--workers", type=int, default=2, help="exports cleaned in parallel, loaded in turn (default 2)"
     )
     _add_store_options(manifest)
     manifest.set_defaults(handler=_load_manifest)

@@ -742,6 +742,10 @@ class NationalStore:
         """The load log: one row per load, in the order they were made."""
         return self._frame("SELECT * FROM loads ORDER BY load_id")
 
+    def loaded_hashes(self) -> set[str]:
+        """The SHA-256 of every file loaded (effective or superseded)."""
+        return set(self._frame("SELECT DISTINCT sha256 FROM loads")["sha256"])
+
     def find_load(self, sha256: str) -> dict | None:
         """The load of the file with this SHA-256 (effective or superseded), or ``None``."""
         found = self._frame("SELECT * FROM loads WHERE sha256 = $sha", {"sha": sha256})

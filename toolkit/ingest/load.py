@@ -46,6 +46,10 @@ False
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -301,6 +305,46 @@ def _covered_forces(result: CleanResult, requested: list[str] | None, export: Pa
     return sorted(set(requested))
 
 
+def _find_earlier_load(store: Path, sha256: str, wait: float) -> LoadOutcome | None:
+    """The outcome "nothing loaded" when the store already holds the file with this SHA-256, else ``None``."""
+    if not store.is_file():
+        return None
+    with NationalStore.open(store, wait=wait) as national:
+        earlier = national.find_load(sha256)
+    if earlier is None:
+        return None
+    covered = Period(earlier["period_from"], earlier["period_to"])
+    return LoadOutcome(store, earlier, False, covered, None, pd.DataFrame())
+
+
+def _clean_file(export: Path, extract: ExtractDate, mapping: Path, sheet: str | int = 0) -> CleanResult:
+    """Read and clean one export, as :func:`load_export` does (a function of its own, so a worker can run it)."""
+    return clean_export(read_extract_text(export, sheet=sheet), read_mapping(mapping), extract)
+
+
+def _clean_in_order(jobs: list[tuple], workers: int) -> Iterator[CleanResult]:
+    """Each job's cleaned export, in the jobs' order; ``workers`` processes clean ahead of the one reading.
+
+    At most two files per worker wait cleaned, so memory stays that of a few exports however long the
+    manifest. A worker's error is raised when its file's turn comes, so the files before it are loaded first.
+    """
+    if workers <= 1:
+        yield from (_clean_file(*job) for job in jobs)
+        return
+    # spawn, not fork: the parent has imported DuckDB, whose threads a forked child would inherit half-made.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending: deque[Future] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_clean_file, *job))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def load_export(
     export: str | Path,
     extract_date: ExtractDate | date | str,
@@ -355,12 +399,9 @@ def load_export(
     requested = [find_force(force).code for force in forces] if forces else None
     store = Path(store or DEFAULT_STORE)
     sha256 = file_sha256(export)
-    if store.is_file():
-        with NationalStore.open(store, wait=wait) as national:
-            earlier = national.find_load(sha256)
-        if earlier is not None:
-            covered = Period(earlier["period_from"], earlier["period_to"])
-            return LoadOutcome(store, earlier, False, covered, None, pd.DataFrame())
+    earlier = _find_earlier_load(store, sha256, wait)
+    if earlier is not None:
+        return earlier
     result = clean_export(read_extract_text(export, sheet=sheet), rules, extract)
     return store_cleaned(
         result, export, extract, store=store, mapping=rules, forces=requested, period=wanted, wait=wait,
@@ -576,12 +617,19 @@ def read_manifest(manifest: str | Path) -> pd.DataFrame:
 
 
 def load_manifest(
-    manifest: str | Path, *, store: str | Path | None = None, wait: float = WAIT_SECONDS, progress=None
+    manifest: str | Path,
+    *,
+    store: str | Path | None = None,
+    wait: float = WAIT_SECONDS,
+    progress=None,
+    workers: int = 1,
 ) -> list[LoadOutcome]:
-    """Load every file a manifest lists, in its order, each as its own load (:func:`load_export`).
+    """Load every file a manifest lists, in its order, each as its own load (what :func:`load_export` does).
 
     A file loaded before loads nothing, so a manifest may be loaded again after a failure, or after
-    rows are added to it. ``progress`` is called with each outcome as it is made.
+    rows are added to it. ``progress`` is called with each outcome as it is made. Cleaning is most of a
+    load and needs no store, so ``workers`` processes clean the files ahead; the loads still go into the
+    store one at a time, in the manifest's order, and the store ends the same whatever ``workers`` is.
 
     Raises
     ------
@@ -589,17 +637,46 @@ def load_manifest(
         The manifest is not usable (:func:`read_manifest`), or a file cannot be loaded: the loads before it
         stay, and the message names the file.
     """
+    rows = read_manifest(manifest)
+    store = Path(store or DEFAULT_STORE)
+    hashes = [file_sha256(path) for path in rows["path"]]
+    known = _loaded_hashes(store, wait)
+    to_clean = [
+        (row.path, row.extract_date, row.mapping)
+        for row, sha256 in zip(rows.itertuples(index=False), hashes, strict=True)
+        if sha256 not in known
+    ]
+    cleaned = _clean_in_order(to_clean, workers)
     outcomes = []
-    for row in read_manifest(manifest).itertuples(index=False):
-        try:
-            outcome = load_export(
-                row.path, row.extract_date, store=store, mapping=row.mapping, forces=[row.force_code],
-                period=row.period, wait=wait,
-            )  # fmt: skip
-        except ToolkitError as error:
-            done = sum(o.added for o in outcomes)
-            raise ToolkitError(f"{error} ({done} file(s) of {manifest} loaded before it stay loaded)") from None
-        outcomes.append(outcome)
-        if progress is not None:
-            progress(outcome)
+    try:
+        for row, sha256 in zip(rows.itertuples(index=False), hashes, strict=True):
+            try:
+                outcome = _find_earlier_load(store, sha256, wait) if sha256 in known else None
+                if outcome is None:
+                    result = next(cleaned)
+                    # A file listed twice is cleaned twice, but loaded once: the store is asked again.
+                    outcome = _find_earlier_load(store, sha256, wait) or store_cleaned(
+                        result, row.path, row.extract_date, store=store, mapping=row.mapping,
+                        forces=[row.force_code], period=row.period, wait=wait, sha256=sha256,
+                    )  # fmt: skip
+            except ToolkitError as error:
+                done = sum(o.added for o in outcomes)
+                # Cleaning's messages about a mapping do not say which file they were cleaning.
+                where = "" if str(row.path) in str(error) else f"{row.path}: "
+                raise ToolkitError(
+                    f"{where}{error} ({done} file(s) of {manifest} loaded before it stay loaded)"
+                ) from None
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    finally:
+        cleaned.close()  # stops the workers when a load fails
     return outcomes
+
+
+def _loaded_hashes(store: Path, wait: float) -> set[str]:
+    """The SHA-256 of every file the store holds a load of (none when there is no store yet)."""
+    if not store.is_file():
+        return set()
+    with NationalStore.open(store, wait=wait) as national:
+        return national.loaded_hashes()
