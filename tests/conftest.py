@@ -48,7 +48,26 @@ def run(tmp_path_factory, small_extract):
 SHARED_RUN_MODULES = frozenset({"test_reports.py", "test_browser.py", "test_dask.py", "test_store_runs.py"})
 
 
+# First: xdist reads the groups in its own collection hook, which would otherwise run before this one and
+# see none.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         group = "shared-run" if item.path.name in SHARED_RUN_MODULES else str(item.path)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Stop when xdist's groups did not take (xdist's controller hook, given a worker's test ids).
+
+    Without them every module's tests, and its module- and session-wide fixtures (the shared run among
+    them), are spread over both workers and built twice, silently. They did not take for two reasons at
+    once: the groups were added after xdist's hook read them, and xdist applies a group by suffixing each
+    test's node id, which pytest 9 no longer reads (so pyproject.toml pins pytest 8).
+    """
+    if node.config.option.dist == "loadgroup" and ids and "@" not in ids[0]:
+        pytest.exit(
+            f"pytest-xdist's --dist loadgroup did not group the tests (pytest {pytest.__version__}): "
+            "install the versions pyproject.toml's dev extra pins",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
