@@ -55,6 +55,7 @@ from toolkit.publish.disclosure import (
     publish_tables,
 )
 from toolkit.publish.metrics import collect_metrics
+from toolkit.publish.workbook import write_workbooks
 from toolkit.stats.tables import Inputs, prepare_statistics
 from toolkit.store import WorkFolder, file_sha256, format_json, write_atomically
 
@@ -784,6 +785,7 @@ def run_reports(
         write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
         metrics = collect_metrics(tables, groups, suppression_threshold)
         write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
+        write_workbooks(out_dir, metrics, published, parameters)  # the same published tables, as spreadsheets
         write_atomically(
             out_dir / "findings.json",
             format_json(publish_findings(findings, suppression_threshold)),
