@@ -186,6 +186,8 @@ def test_a_rerun_on_new_input_and_fewer_forces_replaces_the_whole_publication_se
         "metrics.csv",
         "national-overview.html",
         "run.json",
+        "tables.ods",
+        "tables.xlsx",
     }
     assert not _leftovers(folder)
     assert sorted(os.listdir(folder / "work" / "_executed")) == ["national-overview.ipynb", "warwickshire.ipynb"]

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -383,6 +384,14 @@ def test_a_force_the_extract_does_not_cover_is_refused_before_anything_is_writte
     assert not (tmp_path / "reports").exists()
 
 
+def _published_text(path: Path) -> str:
+    """A published file's text; a spreadsheet's is the XML of its parts (both formats are zipped XML)."""
+    if path.suffix in (".xlsx", ".ods"):
+        with zipfile.ZipFile(path) as package:
+            return "\n".join(package.read(name).decode("utf-8") for name in package.namelist())
+    return path.read_text(encoding="utf-8")
+
+
 def test_published_findings_and_every_published_file_are_free_of_identifiers(run, small_extract):
     _, folder = run
     _, episodes, _ = small_extract
@@ -393,7 +402,7 @@ def test_published_findings_and_every_published_file_are_free_of_identifiers(run
     for f in published:
         assert all(f[k] is None or f[k] == 0 or f[k] >= 5 for k in ("numerator", "denominator"))
     for path in (folder / "reports").iterdir():
-        tokens = set(re.findall(r"[A-Za-z0-9-]{6,}", path.read_text(encoding="utf-8")))
+        tokens = set(re.findall(r"[A-Za-z0-9-]{6,}", _published_text(path)))
         assert not tokens & identifiers, path.name
     provenance = json.loads((folder / "reports" / "run.json").read_text())
     assert provenance["findings_thresholds"]["no_response_share_concern"] == 0.25
@@ -500,7 +509,7 @@ def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
     provenance = json.loads((tmp_path / "work" / "run.json").read_text())
     assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
     for published in (tmp_path / "reports").iterdir():
-        content = published.read_text(encoding="utf-8")
+        content = _published_text(published)
         for needle in ("alert(", "onerror", "<script", "7*7", "pwned"):
             assert needle not in content, (published.name, needle)
 
