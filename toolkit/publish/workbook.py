@@ -273,8 +273,9 @@ def _notes(run: dict, sheets: dict[str, tuple[TableSheet, pd.DataFrame]]) -> tup
         "pooled": "Comparator-group and England and Wales figures are summed from their members' published figures, "
         "leaving out any force whose own figure is withheld (named in the last column), so that it cannot be "
         "recovered by subtraction.",
-        "bands": "Funnel band: where the force lies against the funnel limits around England and Wales at its own "
-        "denominator: within (inside the 95% limits), above_95 or below_95 (beyond a 95% limit but not the 99.8% "
+        "bands": "Funnel band: where the force's figure lies against the limits its Method names (funnel limits "
+        "around England and Wales at the force's own denominator, or the spread of forces around the average "
+        "force): within (inside the 95% limits), above_95 or below_95 (beyond a 95% limit but not the 99.8% "
         "limit), above_998 or below_998 (beyond a 99.8% limit).",
         "comparators": "Comparator groups: "
         + str(run.get("comparator_source", "the groups the run was given"))
