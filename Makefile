@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-.PHONY: help env demo store-demo reports lint test bench clean
+.PHONY: help env demo store-demo reports lint test bench css clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -84,6 +84,11 @@ bench: $(STAMP) ## Benchmarks (minutes): cleaning, consistency models, findings,
 	$(PY) benchmarks/bench_findings.py
 	$(PY) benchmarks/bench_store.py
 	$(PY) benchmarks/bench_pipeline.py
+
+# The published pages inline GOV.UK Frontend's styles, compiled once from its Sass and committed
+# (toolkit/templates/css/): only this target needs node and npm; `make reports` never does.
+css: ## Rebuild the pages' GOV.UK Frontend stylesheet from its Sass (needs node and npm)
+	bash toolkit/templates/css/build.sh
 
 clean: ## Remove generated reports, prepared tables and demo data (keeps the environment)
 	rm -rf $(OUT)/*.html $(OUT)/*.csv $(OUT)/run.json data/processed data/synthetic $(STORE) $(STORE).wal
