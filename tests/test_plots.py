@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.image
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -47,10 +48,21 @@ def _grade_mix_as_seaborn_drew_it(shares: pd.DataFrame) -> matplotlib.figure.Fig
     fig, ax = plots.new_figure(8, 4)
     palette = ["#d62728", "#7f7f7f", "#1f77b4"]
     sns.barplot(data=shares, x="grade", y="share", hue="where", hue_order=AREAS, order=GRADES, palette=palette, ax=ax)
+    # Each area's bars hatched as well as coloured, so that colour is not all that tells them apart (#17).
+    hatches = ["", "//", ".."]
+    for container, hatch in zip(ax.containers, hatches, strict=True):
+        for bar in container:
+            bar.set_hatch(hatch)
+            bar.set_edgecolor("white")
     ax.set_title("Grades")
     ax.set_xlabel("First risk grade")
     ax.set_ylabel("Share of graded episodes (%)")
-    ax.legend(title=None)
+    colours = sns.color_palette(palette, desat=0.75)
+    keys = [
+        matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor=c, hatch=h, edgecolor="white", label=a)
+        for a, c, h in zip(AREAS, colours, hatches, strict=True)
+    ]
+    ax.legend(handles=keys, title=None)
     return fig
 
 
@@ -73,11 +85,13 @@ def _force_effects_as_seaborn_drew_them(effects: pd.DataFrame, highlight: str) -
     ax.axvline(1.0, color="0.2", linestyle="--", linewidth=1, label="Average force")
     ax.set_xscale("log")
     plots.label_log_axis(ax.xaxis, (1, 2, 5))
-    ax.set_yticks(positions, data["force_code"], fontsize=7)
+    ax.set_yticks(positions, data["force_code"], fontsize=9)  # no text under 9 pt: 12 px at full size (#17)
+    for label, highlighted in zip(ax.get_yticklabels(), mine, strict=True):
+        label.set_fontweight("bold" if highlighted else "normal")  # the force marked by more than its colour
     ax.set_title("Grading")
     ax.set_xlabel("Odds ratio")
     ax.set_ylabel("Force")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     return fig
 
 
@@ -173,3 +187,68 @@ def test_the_rows_of_a_caterpillar_are_named_without_a_tick_each(theme):
     assert len(ax.get_yticks()) == 0
     assert [t.get_text() for t in ax.texts] == ["a", "b", "c"] and ax.get_ylabel() == "Force"
     plt.close(fig)
+
+
+def _every_chart() -> dict[str, matplotlib.figure.Figure]:
+    """One of each chart the pages draw, on small data with a figure missing (withheld) where a chart has one."""
+    months = pd.Series(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    effects = pd.DataFrame({"force_code": ["a", "b"], "value": [0.8, 1.5], "lower": [0.6, 1.1], "upper": [1.1, 2.0]})
+    bars = pd.DataFrame({"label": ["Home", "Foster care"], "value": [60.0, np.nan], "lower": [55.0, np.nan]}).assign(
+        upper=[65.0, np.nan], national=[55.0, 20.0]
+    )
+    comparison = pd.DataFrame({"unit": ["a", "b", "c"], "denominator": [1e4, 5e4, 2e5], "value": [3.0, 2.5, 2.8]})
+    hours = np.full((7, 24), 100 / 168)
+    hours[5, 23] = np.nan
+    curve = pd.DataFrame({"hours": [0, 8, 48], "returned_share": [0.0, 0.5, 0.9]})
+    return {
+        "funnel": plots.plot_funnel(
+            comparison,
+            {"baseline": 2.7, "tau2": 0.0, "adjusted": False},
+            "b",
+            "rate",
+            "Rates",
+            "Children",
+            "Rate",
+            multiplier=1000,
+            labels={"a": "Kent Police", "b": "Essex Police", "c": "Surrey Police"},
+        ),
+        "effects": plots.plot_force_effects(effects, "b", "Grading", "Odds ratio", {"a": "Kent", "b": "Essex"}),
+        "trend": plots.plot_monthly_trend(months, pd.Series([10.0, np.nan, 12.0]), None, "Kent"),
+        "grades": plots.plot_grade_mix(
+            pd.DataFrame({"grade": GRADES, "where": ["This force"] * 4, "share": [10.0, np.nan, 60.0, 30.0]}),
+            GRADES,
+            AREAS,
+            "Grades",
+        ),
+        "shares": _shares_chart(),
+        "returns": plots.plot_return_curves([(curve, "Kent", "#1f77b4")]),
+        "hours": plots.plot_hour_weekday_heatmap(hours, np.full((7, 24), 100 / 168), "Kent", "England and Wales"),
+        "bars": plots.plot_share_bars(bars, "Where from", "Share (%)", "Kent", "England and Wales"),
+    }
+
+
+def test_every_chart_carries_the_figures_it_draws_and_no_text_under_9_points(theme):
+    """A reader who cannot see a chart reads its figures in a table (#17): the same numbers the chart draws, a
+    withheld one missing, never made up. At 9 points a chart's text is 12 pixels at its full size on a page."""
+    charts = _every_chart()
+    tables = {name: plots.chart_data(fig) for name, fig in charts.items()}
+    for name, fig in charts.items():
+        data = tables[name]
+        assert data.caption and len(data.table) and len(data.decimals) == data.table.shape[1] - 1, name
+        sizes = [float(s) for s in re.findall(rb"font(?:-size)?:\s*([0-9.]+)px", _svg(fig))]
+        assert sizes and min(sizes) >= 9, (name, min(sizes))
+    funnel = tables["funnel"].table
+    assert funnel["Force"].tolist() == ["Essex Police", "Kent Police", "Surrey Police"]
+    assert funnel["Rate"].tolist() == [2.5, 3.0, 2.8]
+    assert tables["trend"].table["Episodes reported"].isna().tolist() == [False, True, False]  # withheld: missing
+    grades = tables["grades"].table
+    assert grades.columns.tolist() == ["First risk grade", *(f"{area} (%)" for area in AREAS)]
+    assert grades["This force (%)"].isna().tolist() == [False, True, False, False]
+    returns = tables["returns"].table.set_index("Hours since the report")["Kent: returned (%)"]
+    assert (returns[1], returns[8], returns[24], returns[168]) == (0.0, 50.0, 50.0, 90.0)  # the steps as drawn
+    hours = tables["hours"].table
+    assert hours.shape == (14, 25) and np.isnan(hours.iloc[5]["23:00"])  # Saturday 23:00 withheld
+    assert tables["effects"].table["Force"].tolist() == ["Essex", "Kent"]  # top to bottom, as drawn
+    with pytest.raises(ValueError, match="draw it with toolkit.publish.plots"):
+        plots.chart_data(plt.figure())
+    plt.close("all")

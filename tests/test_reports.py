@@ -142,7 +142,7 @@ def test_every_table_that_withholds_a_cell_says_why_beside_it(run):
     explained = 0
     for page in sorted((folder / "reports").glob("*.html")):
         html = page.read_text(encoding="utf-8")
-        for table in re.findall(r"<table.*?</table>(?:<p class=.note.>[^<]*</p>)*", html, flags=re.S):
+        for table in re.findall(r"<table.*?</table></div>(?:<p class=.note.>[^<]*</p>)*", html, flags=re.S):
             body = table.split("</table>")[0]
             if "[c]" in body:
                 assert "[c]: withheld to protect children" in table.split("</table>", 1)[1], page.name
@@ -446,7 +446,7 @@ def test_the_night_share_reaches_the_reports_and_metrics_csv(run, small_extract)
         if total == 0:  # City of London at this scale: the report says so, and metrics.csv has no row
             assert "data-profile" not in html and code not in set(metrics["force_code"])
             continue
-        shown = re.search(r"<td data-profile=.night_reports.>([^<]*)</td>", html).group(1)
+        shown = re.search(r"<td[^>]* data-profile=.night_reports.>([^<]*)</td>", html).group(1)
         row = metrics[metrics["force_code"] == code].iloc[0]
         if 0 < count < 5 or 0 < total - count < 5 or 0 < total < 5:
             assert shown == "[c]" and row["suppressed"] and pd.isna(row["value"])
@@ -461,13 +461,18 @@ def test_index_counts_each_forces_judgements(run):
     _, folder = run
     findings = json.loads((folder / "reports" / "findings.json").read_text())
     text = (folder / "reports" / "index.html").read_text(encoding="utf-8")
-    rows = re.findall(r"<tr>(.*?)</tr>", text, flags=re.S)
-    for code in FORCES:
-        row = next(r for r in rows if f"<td>{code}</td>" in r)
+    rows = re.findall(r"<tr[^>]* data-force='([EW]\d{8})'([^>]*)>(.*?)</tr>", text, flags=re.S)
+    assert {code for code, _, _ in rows} == set(FORCES)
+    for code, attributes, row in rows:
         for judgement in ("cause_of_concern", "area_for_improvement", "good_practice"):
-            shown = re.search(rf'data-judgement="{judgement}">(\d+)<', row).group(1)
+            shown = re.search(rf"data-judgement='{judgement}' data-sort='(\d+)'>([^<]*)<", row)
             expected = sum(f["force_code"] == code and f["judgement"] == judgement for f in findings)
-            assert int(shown) == expected, (code, judgement)
+            assert int(shown.group(1)) == expected, (code, judgement)
+            if judgement == "cause_of_concern":  # said in words, and the row marked: not by colour alone
+                said = "None" if not expected else f"{expected} cause{'s' if expected > 1 else ''} of concern"
+                assert shown.group(2) == said and ("data-concern='yes'" in attributes) == bool(expected), code
+            else:
+                assert shown.group(2) == str(expected), (code, judgement)
     assert any(f["force_code"] == "E23000014" and f["judgement"] == "cause_of_concern" for f in findings)
 
 
@@ -510,8 +515,10 @@ def test_hostile_values_in_an_extract_never_reach_published_files(tmp_path):
     assert provenance["rows_in"] == provenance["episodes"] + provenance["rows_quarantined"] + provenance["rows_merged"]
     for published in (tmp_path / "reports").iterdir():
         content = _published_text(published)
-        for needle in ("alert(", "onerror", "<script", "7*7", "pwned"):
+        for needle in ("alert(", "onerror", "7*7", "pwned"):
             assert needle not in content, (published.name, needle)
+        # No script but the index's own (its optional sorting), which no value from the extract reaches.
+        assert content.count("<script") == (published.name == "index.html"), published.name
 
 
 def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
@@ -519,7 +526,7 @@ def test_national_overview_lists_every_force_and_every_cause_of_concern(run):
     page = (folder / "reports" / "national-overview.html").read_text(encoding="utf-8")
     findings = json.loads((folder / "reports" / "findings.json").read_text())
     # Every force the extract covers, one row each (City of London sent no rows: named, not drawn at zero).
-    rows = re.findall(r"<tr data-force=.([EW]\d{8}).>", page)
+    rows = re.findall(r"<tr[^>]* data-force=.([EW]\d{8}).>", page)
     assert len(rows) == len(set(rows)) == 42 and "E23000034" not in rows
     assert "City of London Police" in page.split("Not in the extract, so not shown:")[1].split("</p>")[0]
     concerns = [f for f in findings if f["judgement"] == "cause_of_concern"]
@@ -911,14 +918,15 @@ class _ProfileSection(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.inside, self.tag, self.cell = False, None, None
+        self.inside, self.tag, self.cell, self.details = False, None, None, 0
         self.headings, self.captions, self.alts, self.cells, self.text = [], [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "section" and attrs.get("data-section") == "problem-profile":
             self.inside = True
-        if not self.inside:
+        self.details += tag == "details"  # a chart's figures as a table: the chart's, checked with the charts
+        if not self.inside or self.details:
             return
         self.tag = tag
         if tag in ("h3", "h4", "caption"):
@@ -930,6 +938,7 @@ class _ProfileSection(HTMLParser):
             self.cells.append(self.cell)
 
     def handle_endtag(self, tag):
+        self.details -= tag == "details"
         if tag == "section":
             self.inside = False
         if tag == "td":
@@ -937,7 +946,7 @@ class _ProfileSection(HTMLParser):
         self.tag = None
 
     def handle_data(self, data):
-        if not self.inside:
+        if not self.inside or self.details:
             return
         self.text.append(data)
         if self.tag in ("h3", "h4"):

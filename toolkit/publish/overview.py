@@ -16,13 +16,24 @@ from IPython.display import HTML
 from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
 from toolkit.publish.disclosure import SUPPRESSED, format_figure, published_threshold
 from toolkit.publish.markup import (
+    INDEX_PAGE,
+    SITE_NAME,
+    Link,
+    describe_breadcrumbs,
     describe_finding,
+    describe_footer,
+    describe_link,
     describe_run_status,
+    describe_running_header,
+    describe_status_words,
     embed_chart,
     escape,
     findings_list,
     html_table,
+    list_links,
+    name_report_page,
     notes,
+    summary_list,
 )
 from toolkit.publish.plots import plot_force_effects
 from toolkit.publish.report import load_prepared
@@ -31,6 +42,9 @@ from toolkit.stats.consistency import MIN_EPISODES
 __all__ = [
     "NationalOverview",
     "load_overview",
+    "show_page_head",
+    "show_page_header",
+    "show_page_footer",
     "show_overview_title",
     "show_scale",
     "show_force_table",
@@ -76,16 +90,37 @@ def _national(overview: NationalOverview, metric: str) -> pd.Series:
     return s[(s["area"] == "national") & (s["metric"] == metric)].iloc[0]
 
 
+def show_page_head(overview: NationalOverview) -> HTML:
+    """What a printed page of the overview says at its top: England and Wales, the run's status, synthetic data."""
+    return HTML(describe_running_header(f"England and Wales: {describe_status_words(overview.run)}"))
+
+
+def show_page_header(overview: NationalOverview) -> HTML:
+    """The top of the page: the run's status (and, on synthetic data, a notice), and breadcrumbs to the index."""
+    return HTML(
+        describe_run_status(overview.run, "England and Wales or any real police force")
+        + describe_breadcrumbs([(SITE_NAME, INDEX_PAGE), ("National overview", None)])
+    )
+
+
+def show_page_footer(overview: NationalOverview) -> HTML:
+    """The foot of the page: when the run was made, by which toolkit version, and whom to ask."""
+    return HTML(describe_footer(overview.run))
+
+
 def show_overview_title(overview: NationalOverview) -> HTML:
-    """The run's status (and, on synthetic data, a notice), the title and the period the data cover."""
+    """The title, the period the data cover, which forces the extract covers, and a link to the index."""
     run = overview.run
     covered = run.get("forces_covered", [f.code for f in list_forces()])
+    facts = [
+        ("Episodes reported", f"{run.get('period_start', '')} to {run.get('period_end', '')}"),
+        ("Extract taken", str(run.get("extract_date", ""))),
+    ]
     return HTML(
-        describe_run_status(run, "England and Wales or any real police force")
-        + "<h1>Missing and absent children: England and Wales</h1>"
-        f"<p>Episodes reported {escape(run.get('period_start', ''))} to {escape(run.get('period_end', ''))}; "
-        f"extract taken {escape(run.get('extract_date', ''))}.</p>"
-        f"<p class='coverage'>{escape(describe_coverage(covered))}</p>"
+        "<h1>Missing and absent children: England and Wales</h1>"
+        + summary_list(facts)
+        + f"<p class='coverage'>{escape(describe_coverage(covered))}</p>"
+        + list_links([("Every force's report (index)", INDEX_PAGE)], "Related pages", "related")
     )
 
 
@@ -135,6 +170,7 @@ def show_force_table(overview: NationalOverview) -> HTML:
     counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
     rows = []
     covered = set(overview.run.get("forces_covered", [f.code for f in list_forces()]))
+    written = set(overview.run.get("forces") or [])  # the forces whose reports the run wrote: each is linked
     # The change on the year before has a column only where some force has one (a run from a store holding it).
     yearly = overview.year_on_year.set_index("force_code")
     yearly = yearly if yearly["rate_ratio"].notna().any() else None
@@ -149,7 +185,8 @@ def show_force_table(overview: NationalOverview) -> HTML:
         cells = [episodes_text, rate_text]
         if yearly is not None:
             cells.append(_describe_change(yearly.loc[force.code]) if force.code in yearly.index else "not computed")
-        rows.append((force.official_name, [*cells, *judged], {"data-force": force.code}))
+        name = Link(force.official_name, name_report_page(force.slug)) if force.code in written else force.official_name
+        rows.append((name, [*cells, *judged], {"data-force": force.code}))
     columns = ["Force", "Episodes", "Per 1,000 children"]
     columns += ["Change on the same months a year before"] if yearly is not None else []
     columns += ["Causes of concern", "Areas for improvement", "Good practice"]
@@ -235,8 +272,7 @@ def show_causes_of_concern(overview: NationalOverview) -> HTML:
         (
             describe_finding(
                 f,
-                f"<strong>{escape(get_force(f['force_code']).official_name)}</strong> "
-                f"({escape(f['area'].replace('_', ' '))}): ",
+                f"<strong>{_link_force(overview, f['force_code'])}</strong> ({escape(f['area'].replace('_', ' '))}): ",
             ),
             {"data-force": f["force_code"], "data-rule": f["rule"]},
         )
@@ -246,6 +282,14 @@ def show_causes_of_concern(overview: NationalOverview) -> HTML:
         f"<p>{len(concerns)} causes of concern in {len({f['force_code'] for f in concerns})} forces.</p>"
         + findings_list(items)
     )
+
+
+def _link_force(overview: NationalOverview, code: str) -> str:
+    """A force's name, linking its report when the run wrote one."""
+    force = get_force(code)
+    if code not in set(overview.run.get("forces") or []):
+        return escape(force.official_name)
+    return describe_link(force.official_name, name_report_page(force.slug))
 
 
 def show_caveats(overview: NationalOverview) -> HTML:

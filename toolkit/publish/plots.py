@@ -1,7 +1,11 @@
 """Charts: functions that take prepared tables and return matplotlib figures, with no file I/O.
 
 Every chart has a title, labelled axes with units, and a legend; the force a
-report is about is highlighted. The look is seaborn's (its "whitegrid" theme),
+report is about is highlighted, by more than its colour (its size, marker or
+bold name), and no series is told from another by colour alone. Each figure
+carries the figures it draws as a table (:func:`chart_data`), made from the
+same data frame, which the page shows beside the chart. Every text is at least
+9 points, 12 pixels on a page that shows the chart at its full size. The look is seaborn's (its "whitegrid" theme),
 but the marks are drawn with matplotlib alone: a seaborn plotting call costs
 a report tens of milliseconds more than the marks it draws (it reshapes the
 data, and lays out tick labels to name the axes that each chart names again).
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import textwrap
+from dataclasses import dataclass
 from functools import lru_cache
 
 import matplotlib
@@ -30,6 +35,8 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from toolkit.stats.funnel import funnel_limits
 
 __all__ = [
+    "ChartData",
+    "chart_data",
     "new_figure",
     "label_log_axis",
     "plot_funnel",
@@ -41,6 +48,54 @@ __all__ = [
     "plot_hour_weekday_heatmap",
     "plot_share_bars",
 ]
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """The figures a chart draws, as a table: what a reader who cannot see the chart reads instead.
+
+    Attributes
+    ----------
+    caption : str
+    table : pandas.DataFrame
+        One row per row of the table; the first column names the rows, the
+        others are numbers (a missing one is a figure the chart does not draw).
+    decimals : tuple of int
+        Decimal places of each column after the first.
+    missing : str
+        What a missing number says.
+    """
+
+    caption: str
+    table: pd.DataFrame
+    decimals: tuple
+    missing: str = "not shown"
+
+
+def _attach_data(fig: matplotlib.figure.Figure, caption: str, table: pd.DataFrame, decimals, missing="not shown"):
+    fig.chart_data = ChartData(caption, table.reset_index(drop=True), tuple(decimals), missing)
+
+
+def chart_data(fig: matplotlib.figure.Figure) -> ChartData:
+    """The table of what ``fig`` draws, made by the function that drew it.
+
+    Raises
+    ------
+    ValueError
+        The figure was not drawn by a function of this module.
+
+    Examples
+    --------
+    >>> months = pd.Series(pd.date_range("2024-01-01", periods=2, freq="MS"))
+    >>> data = chart_data(plot_monthly_trend(months, pd.Series([10.0, None]), None, "Kent"))
+    >>> data.table.columns.tolist(), data.table.iloc[1, 0], bool(data.table.iloc[1].isna().iloc[1])
+    (['Month reported', 'Episodes reported'], 'February 2024', True)
+    >>> plt.close("all")
+    """
+    data = getattr(fig, "chart_data", None)
+    if data is None:
+        raise ValueError("a chart on a page shows its figures as a table: draw it with toolkit.publish.plots")
+    return data
 
 
 # What chooses the font file for a family name, and what shapes text in it: a measurement is of these too.
@@ -248,6 +303,9 @@ def plot_funnel(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    names = [(labels or {}).get(unit, unit) for unit in comparison["unit"]]
+    table = pd.DataFrame({"Force": names, xlabel: n, ylabel: comparison["value"].to_numpy(dtype=float)})
+    _attach_data(fig, title, table.sort_values("Force"), (0, 1 if multiplier > 1 else 3))
     return fig
 
 
@@ -304,21 +362,34 @@ def plot_force_effects(
     reference_line = ax.axvline(reference[0], color="0.2", linestyle="--", linewidth=1, label=reference[1])
     ax.set_xscale("log")
     label_log_axis(ax.xaxis, (1, 2, 5))
-    _name_rows(ax, positions, names, "Force", fontsize=7)
+    # The highlighted force's name in bold: its colour is not the only thing that marks it out.
+    _name_rows(ax, positions, names, "Force", fontsize=9, bold=mine)
     ax.set_title("\n".join(textwrap.wrap(title, 70)))  # long titles wrap rather than run off the figure
     ax.set_xlabel(xlabel)
     keys = [_point_key(colour, label) for label, colour in colours.items()]
-    ax.legend(handles=[*keys, reference_line], loc="lower right", fontsize=8)
+    ax.legend(handles=[*keys, reference_line], loc="lower right", fontsize=9)
+    table = pd.DataFrame(
+        {
+            "Force": names,
+            "Estimate": data["value"].to_numpy(dtype=float),
+            "95% interval from": data["lower"].to_numpy(dtype=float),
+            "95% interval to": data["upper"].to_numpy(dtype=float),
+        }
+    )
+    _attach_data(fig, f"{title} ({xlabel}; {reference[1]}: {reference[0]:.2f})", table[::-1], (2, 2, 2))
     return fig
 
 
-def _name_rows(ax: plt.Axes, positions, names: list[str], label: str = "", fontsize: float | None = None) -> None:
+def _name_rows(
+    ax: plt.Axes, positions, names: list[str], label: str = "", fontsize: float | None = None, bold=None
+) -> None:
     """Name each row of a chart at the left of its axes, with a grid line, as tick labels would: but cheaply.
 
     A tick is five artists (two tick marks, a grid line, two labels), made one by one and updated three
     times a draw: the 43 forces of a caterpillar plot cost more than everything else in it. Here each name
     is a text where its tick label would be (the same font, colour and offset), the grid lines one
-    collection, and the axis label (if any) is placed clear of the longest name as matplotlib would.
+    collection, and the axis label (if any) is placed clear of the longest name as matplotlib would. ``bold``
+    marks the names set in bold (a boolean per row).
     """
     ax.set_yticks([])
     rc = matplotlib.rcParams
@@ -326,9 +397,20 @@ def _name_rows(ax: plt.Axes, positions, names: list[str], label: str = "", fonts
     offset = rc["ytick.major.pad"] + rc["ytick.major.size"] * direction  # points left of the axes
     transform, va, ha = ax.get_yaxis_text1_transform(offset)
     colour = rc["ytick.color"] if rc["ytick.labelcolor"] == "inherit" else rc["ytick.labelcolor"]
+    weights = ["bold" if b else "normal" for b in (np.zeros(len(names), bool) if bold is None else bold)]
     texts = [
-        ax.text(0, y, name, transform=transform, va=va, ha=ha, fontsize=fontsize or rc["ytick.labelsize"], color=colour)
-        for y, name in zip(positions, names, strict=True)
+        ax.text(
+            0,
+            y,
+            name,
+            transform=transform,
+            va=va,
+            ha=ha,
+            fontsize=fontsize or rc["ytick.labelsize"],
+            color=colour,
+            fontweight=weight,
+        )
+        for y, name, weight in zip(positions, names, weights, strict=True)
     ]
     if rc["axes.grid"] and rc["axes.grid.axis"] in ("both", "y") and rc["axes.grid.which"] in ("both", "major"):
         ax.hlines(
@@ -388,7 +470,16 @@ def plot_monthly_trend(
     ax.set_ylabel("Episodes per month")
     ax.set_ylim(bottom=0)
     fig.autofmt_xdate(bottom=0.9 / 4)
+    table = pd.DataFrame(
+        {"Month reported": [f"{m:%B %Y}" for m in months], "Episodes reported": episodes.to_numpy(dtype=float)}
+    )
+    if fitted is not None:
+        table["Fitted trend"] = fitted.to_numpy(dtype=float)
+    _attach_data(fig, ax.get_title(), table, (0, 1)[: table.shape[1] - 1], "withheld")
     return fig
+
+
+_AREA_HATCHES = ["", "//", ".."]  # this force, its comparator group, England and Wales
 
 
 def plot_grade_mix(shares: pd.DataFrame, grades: list[str], areas: list[str], title: str) -> matplotlib.figure.Figure:
@@ -415,11 +506,15 @@ def plot_grade_mix(shares: pd.DataFrame, grades: list[str], areas: list[str], ti
     # Seaborn's grouped bars: 0.8 of each group wide, shared by its bars, in colours at 75% saturation.
     width = 0.8 / len(areas)
     colours = sns.color_palette(["#d62728", "#7f7f7f", "#1f77b4"][: len(areas)], desat=0.75)
-    for i, (area, colour) in enumerate(zip(areas, colours, strict=True)):
+    # Each area's bars have their own hatching too: the colour is not the only thing that tells them apart.
+    hatches = _AREA_HATCHES[: len(areas)]
+    table = pd.DataFrame({"First risk grade": grades})
+    for i, (area, colour, hatch) in enumerate(zip(areas, colours, hatches, strict=True)):
         bars = shares[shares["where"] == area].set_index("grade")["share"].reindex(grades)
         drawn = bars.notna().to_numpy()
         edges = np.arange(len(grades))[drawn] - 0.4 + i * width
-        ax.bar(edges, bars.to_numpy()[drawn], width, align="edge", color=colour)
+        ax.bar(edges, bars.to_numpy()[drawn], width, align="edge", color=colour, hatch=hatch, edgecolor="white")
+        table[f"{area} (%)"] = bars.to_numpy(dtype=float)
     ax.set_xticks(range(len(grades)), grades)
     ax.set_xlim(-0.5, len(grades) - 0.5)
     ax.xaxis.grid(False)  # the groups are categories: no grid line through them
@@ -428,9 +523,11 @@ def plot_grade_mix(shares: pd.DataFrame, grades: list[str], areas: list[str], ti
     ax.set_ylabel("Share of graded episodes (%)")
     # One key per area, in order, whether or not it has bars (the comparator group may have none).
     keys = [
-        matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor=c, label=a) for a, c in zip(areas, colours, strict=True)
+        matplotlib.patches.Rectangle((0, 0), 0, 0, facecolor=c, hatch=h, edgecolor="white", label=a)
+        for a, c, h in zip(areas, colours, hatches, strict=True)
     ]
     ax.legend(handles=keys, title=None)
+    _attach_data(fig, title, table, (1,) * len(areas), "withheld or not shown")
     return fig
 
 
@@ -486,6 +583,17 @@ def plot_shares_against(rows: pd.DataFrame, title: str, xlabel: str) -> matplotl
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12 - 0.25 / len(rows)), ncol=3, frameon=False)
+    table = pd.DataFrame(
+        {
+            "Measure": rows["label"].to_numpy(),
+            "This force (%)": value,
+            "95% interval from": rows["lower"].to_numpy(dtype=float) * 100,
+            "95% interval to": rows["upper"].to_numpy(dtype=float) * 100,
+            "Comparator group (%)": rows["comparators"].to_numpy(dtype=float) * 100,
+            "England and Wales (%)": rows["national"].to_numpy(dtype=float) * 100,
+        }
+    )
+    _attach_data(fig, title, table, (1,) * 5, "withheld or not shown")
     return fig
 
 
@@ -506,15 +614,38 @@ def plot_return_curves(curves: list[tuple[pd.DataFrame, str, str]]) -> matplotli
     >>> plt.close(fig)
     """
     fig, ax = new_figure(8, 4.5)
-    for curve, label, colour in curves:
-        _draw_line(ax, curve["hours"], curve["returned_share"] * 100, drawstyle="steps-post", color=colour, label=label)
+    table = pd.DataFrame({"Hours since the report": _RETURN_HOURS})
+    for (curve, label, colour), style in zip(curves, ("-", "--", ":", "-."), strict=False):
+        _draw_line(
+            ax,
+            curve["hours"],
+            curve["returned_share"] * 100,
+            drawstyle="steps-post",
+            color=colour,
+            linestyle=style,  # the curves differ in their dashes as well as their colours
+            label=label,
+        )
+        table[f"{label}: returned (%)"] = _step_values(curve, _RETURN_HOURS) * 100
     ax.legend()
     ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
     ax.set_xlabel("Hours since the child was reported missing or absent")
     ax.set_ylabel("Returned (% of episodes)")
     ax.set_xlim(0, 168)
     ax.set_ylim(0, 100)
+    _attach_data(fig, ax.get_title(), table, (1,) * len(curves))
     return fig
+
+
+# The hours at which the table of a return-curve chart reads each curve.
+_RETURN_HOURS = [1, 2, 4, 8, 12, 24, 48, 72, 96, 120, 144, 168]
+
+
+def _step_values(curve: pd.DataFrame, hours: list[float]) -> np.ndarray:
+    """A step curve's value at each of ``hours``: the last step at or before it, as the chart draws it."""
+    steps = curve[["hours", "returned_share"]].dropna().sort_values("hours")
+    at = np.searchsorted(steps["hours"].to_numpy(dtype=float), hours, side="right") - 1
+    values = steps["returned_share"].to_numpy(dtype=float)
+    return np.where(at >= 0, values[np.clip(at, 0, None)], np.nan) if len(values) else np.full(len(hours), np.nan)
 
 
 # Text sizes of the problem-profile charts, in points: drawn 6.4 inches wide, a chart is shown at about 60% on
@@ -589,6 +720,14 @@ def plot_hour_weekday_heatmap(
     colourbar.set_label("Share of episodes (%)", fontsize=_PHONE_TEXT["tick"])
     colourbar.ax.tick_params(labelsize=_PHONE_TEXT["tick"])
     fig.text(1 - 0.15 / width, 0.05 / height, "Hatched: withheld", ha="right", va="bottom", fontsize=10, color="0.3")
+    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    table = pd.DataFrame(
+        np.vstack([np.asarray(force, dtype=float), np.asarray(national, dtype=float)]),
+        columns=[f"{h:02d}:00" for h in range(24)],
+    )
+    table.insert(0, "Weekday", [f"{name}: {day}" for name in (force_name, national_label) for day in days])
+    caption = "Share of each area's episodes (%) reported in each hour (local time) of each weekday"
+    _attach_data(fig, caption, table, (1,) * 24, "withheld")
     return fig
 
 
@@ -666,4 +805,14 @@ def plot_share_bars(
         frameon=False,
         fontsize=10,
     )
+    table = pd.DataFrame(
+        {
+            "": rows["label"].astype(str).to_numpy(),
+            force_name: value,
+            "95% interval from": lower,
+            "95% interval to": upper,
+            national_label: national,
+        }
+    )
+    _attach_data(fig, f"{title} ({xlabel})", table, (1,) * 4, "withheld or not shown")
     return fig

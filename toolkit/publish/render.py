@@ -10,18 +10,21 @@ complete.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter
+from nbconvert.filters.strings import add_anchor
 from traitlets.config import Config
 
 from toolkit.config import NOTEBOOKS_DIR, TEMPLATES_DIR
 from toolkit.errors import ToolkitError
 from toolkit.forces import Force, get_force
 from toolkit.publish.kernels import KERNEL_NAME, RESET_SOURCE, LocalSocketKernelManager
+from toolkit.publish.markup import OVERVIEW_PAGE, escape, list_links
 from toolkit.store import WorkFolder, write_atomically
 
 __all__ = [
@@ -38,7 +41,7 @@ __all__ = [
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "force_report.ipynb"
 OVERVIEW_NOTEBOOK = NOTEBOOKS_DIR / "national_overview.ipynb"
-OVERVIEW_FILE = "national-overview.html"
+OVERVIEW_FILE = OVERVIEW_PAGE
 REPORT_PARAMETERS = ("force_code", "data_dir")
 # Cells that are scaffolding, not report: dropped from the HTML entirely.
 HIDDEN_CELL_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -88,7 +91,10 @@ _EXPORTERS = threading.local()
 
 
 def _html_exporter() -> HTMLExporter:
-    """This thread's HTML exporter, built once: building one loads and compiles the templates again."""
+    """This thread's HTML exporter, built once: building one loads and compiles the templates again.
+
+    The template is the toolkit's own page shell (no JupyterLab styles), on nbconvert's ``base`` templates.
+    """
     exporter = getattr(_EXPORTERS, "exporter", None)
     if exporter is None:
         config = Config()
@@ -96,13 +102,31 @@ def _html_exporter() -> HTMLExporter:
         config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
         exporter = _EXPORTERS.exporter = HTMLExporter(
             config=config,
-            template_name="lab",
+            template_name="base",
             template_file=str(TEMPLATES_DIR / "nbconvert" / "report.html.j2"),
+            extra_template_paths=[str(TEMPLATES_DIR)],  # the shell and the stylesheet every page shares
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
         )
+        exporter.register_filter("list_sections", _list_sections)
     return exporter
+
+
+def _list_sections(notebook: nbformat.NotebookNode) -> str:
+    """A page's contents: a link to each section, a markdown cell's level-2 heading, at the id nbconvert gives it."""
+    headings = [
+        line[3:].strip()
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
+    # nbconvert's own anchor for a heading (what markdown2html writes), read back from the heading it makes.
+    anchors = [re.search(r'id="([^"]*)"', add_anchor(f"<h2>{escape(text)}</h2>")).group(1) for text in headings]
+    return list_links(
+        [(text, "#" + anchor) for text, anchor in zip(headings, anchors, strict=True)], "Contents", "contents"
+    )
 
 
 def notebook_to_html(notebook: nbformat.NotebookNode, title: str = "Force report") -> str:

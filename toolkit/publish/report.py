@@ -36,15 +36,25 @@ from toolkit.publish.disclosure import (
     withhold_parts,
 )
 from toolkit.publish.markup import (
+    INDEX_PAGE,
+    OVERVIEW_PAGE,
+    SITE_NAME,
     Cell,
     describe_band,
+    describe_breadcrumbs,
     describe_finding,
+    describe_footer,
     describe_run_status,
+    describe_running_header,
+    describe_status_words,
     embed_chart,
     escape,
     findings_list,
     html_table,
+    list_links,
+    name_report_page,
     notes,
+    summary_list,
 )
 from toolkit.publish.plots import (
     plot_force_effects,
@@ -68,6 +78,9 @@ __all__ = [
     "ForceReport",
     "load_prepared",
     "load_force_report",
+    "show_page_head",
+    "show_page_header",
+    "show_page_footer",
     "show_title",
     "show_headline_table",
     "show_methods",
@@ -289,16 +302,50 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
     return ForceReport(force=force, run=run, findings=findings, tables=tables, history=history)
 
 
+def show_page_head(report: ForceReport) -> HTML:
+    """What a printed page of the report says at its top: the force, the run's status and any synthetic data."""
+    return HTML(describe_running_header(f"{report.force.official_name}: {describe_status_words(report.run)}"))
+
+
+def show_page_header(report: ForceReport) -> HTML:
+    """The top of the page: the run's status (and, on synthetic data, a notice), and breadcrumbs to the index."""
+    f = report.force
+    return HTML(
+        describe_run_status(report.run, f"the real {f.official_name}")
+        + describe_breadcrumbs([(SITE_NAME, INDEX_PAGE), (f.official_name, None)])
+    )
+
+
+def show_page_footer(report: ForceReport) -> HTML:
+    """The foot of the page: when the run was made, by which toolkit version, and whom to ask."""
+    return HTML(describe_footer(report.run))
+
+
 def show_title(report: ForceReport) -> HTML:
-    """The report's title block: the run's status (and, on synthetic data, a notice), force, period, extract date."""
+    """The report's title block: force, period, extract date, and the pages it leads to.
+
+    Its links: the index, the national overview, and the reports of its comparator group's forces that this run
+    wrote (a run on a few forces writes only theirs).
+    """
     f = report.force
     run = report.run
+    facts = [
+        ("Police force area", f"{f.name} ({f.code})"),
+        ("Episodes reported", f"{run.get('period_start', '?')} to {run.get('period_end', '?')}"),
+        ("Extract taken", str(run.get("extract_date", "?"))),
+    ]
+    written = set(run.get("forces") or [])
+    peers = [get_force(code) for code in run.get("comparator_groups", {}).get(f.code, []) if code in written]
+    links = [
+        ("Every force's report (index)", INDEX_PAGE),
+        ("National overview: England and Wales", OVERVIEW_PAGE),
+        *((f"Comparator force: {peer.official_name}", name_report_page(peer.slug)) for peer in peers),
+    ]
     return HTML(
-        describe_run_status(run, f"the real {f.official_name}")
-        + f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
-        f"<p class='subtitle'>Police force area {escape(f.name)} ({escape(f.code)}). "
-        f"Episodes reported {escape(run.get('period_start', '?'))} to {escape(run.get('period_end', '?'))}; "
-        f"extract taken {escape(run.get('extract_date', '?'))}.</p>" + _show_coverage(report)
+        f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
+        + summary_list(facts)
+        + _show_coverage(report)
+        + list_links(links, "Related pages", "related")
     )
 
 
@@ -452,7 +499,7 @@ def show_since_previous(report: ForceReport) -> HTML:
     this run's data show (the finding of the same rule now, if any).
     """
     if report.run.get("previous_findings") is None:
-        return HTML("<p>No previous run was given (<code>--previous</code>), so no finding is compared with one.</p>")
+        return HTML("<p>No previous run was given to compare with, so no finding is compared with an earlier one.</p>")
     if not report.history:
         return HTML("<p>The previous run made no cause of concern or area for improvement of this force.</p>")
     now = {f["rule"]: f for f in report.findings if f["force_code"] == report.force.code}
@@ -1417,6 +1464,22 @@ def _support_share(row: pd.Series, threshold: int) -> str:
     return SUPPRESSED if withheld else ("-" if pd.isna(row["value"]) else f"{row['value']:.0%}")
 
 
+def _describe_outcome(outcome: str) -> str:
+    """What cleaning did with a row, in words: kept, merged, or set aside and why (its reasons' codes, as words).
+
+    Examples
+    --------
+    >>> _describe_outcome("clean"), _describe_outcome("bad_date;overlaps_episode")
+    ('Kept (clean)', 'Set aside (quarantined): bad date; overlaps episode')
+    """
+    if outcome in _OUTCOMES:
+        return _OUTCOMES[outcome]
+    return "Set aside (quarantined): " + "; ".join(code.replace("_", " ") for code in outcome.split(";"))
+
+
+_OUTCOMES = {"clean": "Kept (clean)", "merged": "Merged into an identical row"}
+
+
 def show_data_quality(report: ForceReport) -> HTML:
     """What cleaning did with the force's rows, its scorecard against England and Wales, and
     which measures its data can support."""
@@ -1424,10 +1487,13 @@ def show_data_quality(report: ForceReport) -> HTML:
     cleaning = report.cleaning[report.cleaning["force_code"] == code]
     received = cleaning["received"].iloc[0] if len(cleaning) else 0
     outcomes = cleaning.sort_values("rows", ascending=False)
-    lines = [(row.outcome, [format_figure(row.rows, row.suppressed)]) for row in outcomes.itertuples()]
+    lines = [
+        (_describe_outcome(row.outcome), [format_figure(row.rows, row.suppressed)]) for row in outcomes.itertuples()
+    ]
     cleaning_html = (
         f"<p>Rows received from the force's extract: <strong>{format_figure(received, pd.isna(received))}</strong>. "
-        "What became of them:</p>" + html_table(lines, threshold=report.threshold)
+        "What became of them:</p>"
+        + html_table(lines, "What cleaning did with the rows", ["Outcome", "Rows"], threshold=report.threshold)
     )
     card = report.quality
     mine = card[card["force_code"] == code].set_index(["dimension", "measure"])
@@ -1967,6 +2033,22 @@ def show_consistency(report: ForceReport) -> HTML:
     return HTML("".join(parts) + figures)
 
 
+def _describe_comparator_source(run: dict) -> str:
+    """Where the comparator groups came from, in words: a supplied file by its name, or the toolkit's own groups.
+
+    Examples
+    --------
+    >>> _describe_comparator_source({"comparator_source": "toolkit default groups (groups.yaml), not the Home Office"})
+    "the toolkit's default groups, not the Home Office most similar groups"
+    >>> _describe_comparator_source({"comparator_source": "supplied file msg.yaml"})
+    'supplied file msg.yaml'
+    """
+    source = str(run.get("comparator_source", ""))
+    if source.startswith("supplied file"):
+        return source
+    return "the toolkit's default groups, not the Home Office most similar groups"
+
+
 def show_methods(report: ForceReport) -> HTML:
     """Definitions, methods and caveats behind the figures."""
     threshold = report.threshold
@@ -1976,7 +2058,7 @@ def show_methods(report: ForceReport) -> HTML:
         "Rates use ONS mid-2023 resident children aged 0-17 in the police force area. "
         "95% intervals: exact Poisson limits below 10 episodes, Byar's approximation from 10 "
         "(the public-health indicator convention).",
-        f"Comparator group: {report.run.get('comparator_source', 'the toolkit default groups')}; "
+        f"Comparator group: {_describe_comparator_source(report.run)}; "
         "its figures pool the episodes and children of its member forces.",
         f"Figures resting on 1 to {threshold - 1} episodes or children are withheld ({SUPPRESSED})."
         if threshold > 1

@@ -15,11 +15,22 @@ import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
 from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
-from toolkit.publish.disclosure import SUPPRESSED, explain_withheld, format_figure, publish_tables, published_threshold
-from toolkit.publish.markup import describe_run_status
+from toolkit.publish.disclosure import format_figure, publish_tables, published_threshold
+from toolkit.publish.markup import (
+    INDEX_PAGE,
+    SITE_NAME,
+    Cell,
+    Link,
+    describe_breadcrumbs,
+    describe_footer,
+    describe_run_status,
+    describe_running_header,
+    describe_status_words,
+    html_table,
+)
 from toolkit.store import write_atomically
 
-__all__ = ["write_index", "write_readme", "build_index_rows", "README_TEMPLATE"]
+__all__ = ["write_index", "write_readme", "build_index_rows", "describe_index_table", "README_TEMPLATE"]
 
 # What each published file is; the repository's reports/README.md is a copy of it.
 README_TEMPLATE = TEMPLATES_DIR / "reports-README.md"
@@ -73,6 +84,57 @@ def build_index_rows(
     return rows
 
 
+def _count(value: str) -> float | str:
+    """A figure of the index as a number to sort by (withheld or empty: none, sorted first)."""
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return ""
+
+
+def describe_index_table(rows: list[dict], threshold: int) -> str:
+    """The index's table of forces (:func:`build_index_rows`): a row each, a link to each written report.
+
+    A force with a cause of concern says so in words, and its row is marked (``data-concern``); every cell
+    carries the number it sorts by (``data-sort``), for the index's optional sorting script. A withheld
+    cell is explained beneath the table, with the run's disclosure ``threshold``.
+
+    Examples
+    --------
+    >>> row = {"code": "E1", "name": "Kent Police", "href": "kent.html", "episodes": "1,204", "children": "[c]",
+    ...        "rate": "3.2", "interval": "3.0 to 3.4", "failed": False, "concerns": 2, "improvements": 0,
+    ...        "good_practice": 1}
+    >>> table = describe_index_table([row], 5)
+    >>> "<tr class='govuk-table__row' data-force='E1' data-concern='yes'>" in table, "2 causes of concern" in table
+    (True, True)
+    >>> "<a class='govuk-link' href='kent.html'>Kent Police</a>" in table, "data-sort='1204.0'" in table
+    (True, True)
+    """
+    body = []
+    for row in rows:
+        name = Link(row["name"], row["href"]) if row["href"] else f"{row['name']} (report failed)"
+        concerns = row["concerns"]
+        said = "None" if not concerns else f"{concerns} cause{'s' if concerns > 1 else ''} of concern"
+        cells = [
+            row["code"],
+            *(Cell(row[key], {"data-sort": _count(row[key])}) for key in ("episodes", "children", "rate")),
+            row["interval"],
+            Cell(said, {"data-judgement": "cause_of_concern", "data-sort": concerns}),
+            Cell(row["improvements"], {"data-judgement": "area_for_improvement", "data-sort": row["improvements"]}),
+            Cell(row["good_practice"], {"data-judgement": "good_practice", "data-sort": row["good_practice"]}),
+        ]
+        attributes = {"data-force": row["code"], **({"data-concern": "yes"} if concerns else {})}
+        body.append((name, cells, attributes))
+    columns = ["Force", "Code", "Episodes", "Children", "Per 1,000 children", "95% interval"]
+    columns += ["Causes of concern", "Areas for improvement", "Good practice"]
+    caption = (
+        "One report per force. Rates are episodes per 1,000 resident children aged 0-17 with 95% intervals "
+        "(exact Poisson below 10 episodes, Byar from 10). A force with a cause of concern says so, and its row is "
+        "marked at the left."
+    )
+    return html_table(body, caption, columns, threshold)
+
+
 def write_index(
     out_dir: Path,
     summary: pd.DataFrame,
@@ -88,13 +150,15 @@ def write_index(
     national = _figure(shown, NATIONAL, "national", "rate_per_1000_children")
     left_out = [get_force(code).official_name for code in filter(None, national["leaves_out"].split(";"))]
     rows = build_index_rows(shown, reports, failures, findings)
-    withheld = any(SUPPRESSED in str(row[key]) for row in rows for key in ("episodes", "children", "rate"))
     covered = run.get("forces_covered", [f.code for f in list_forces()])
     page = _ENVIRONMENT.get_template("index.html.j2").render(
-        banner=describe_run_status(run, "England and Wales or any real police force"),
+        title=SITE_NAME,
+        running_header=describe_running_header(f"{SITE_NAME}: {describe_status_words(run)}"),
+        header=describe_run_status(run, "England and Wales or any real police force")
+        + describe_breadcrumbs([(SITE_NAME, None)]),
+        footer=describe_footer(run),
         coverage=describe_coverage(covered),
-        withheld_note=explain_withheld(threshold) if withheld else "",
-        rows=rows,
+        table=describe_index_table(rows, threshold),
         left_out=", ".join(left_out),
         overview=overview.name if overview else None,
         run=run,
@@ -103,7 +167,7 @@ def write_index(
         failures=len(failures),
         threshold=threshold,
     )
-    target = Path(out_dir) / "index.html"
+    target = Path(out_dir) / INDEX_PAGE
     write_atomically(target, page)
     return target
 
