@@ -45,7 +45,9 @@ def run(tmp_path_factory, small_extract):
 # Modules whose tests read the shared run go to one worker when the suite runs in parallel (pytest-xdist,
 # `make test`, with --dist loadgroup), so that the run is made once; every other module keeps its tests, and
 # its module fixtures, on one worker too.
-SHARED_RUN_MODULES = frozenset({"test_reports.py", "test_browser.py", "test_dask.py", "test_store_runs.py"})
+SHARED_RUN_MODULES = frozenset(
+    {"test_reports.py", "test_browser.py", "test_dask.py", "test_store_runs.py", "test_workbook.py"}
+)
 
 
 # First: xdist reads the groups in its own collection hook, which would otherwise run before this one and

@@ -1,5 +1,7 @@
 """Disclosure control: no small count is published, and none can be recovered from the totals."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,6 +163,7 @@ def test_no_force_report_gives_a_withheld_count_of_repeat_children_back_by_subtr
     run = {"suppression_threshold": 5}
     tables = publish_tables({"repeats": repeats}, run)
     html = show_repeats(ForceReport(get_force("E23000014"), run, [], tables)).data
+    html = re.sub(r"<td[^>]*>", "<td>", html)  # the cells without their classes
     twice = html.split("Children who went missing twice or more</th>")[1].split("</tr>")[0]
     assert "<td>100</td><td>[c]</td>" in twice and "102" not in html
     assert "<td>40</td><td>40</td>" in html  # nothing withheld in that row: published as it is

@@ -220,8 +220,8 @@ def published():
 
 
 def _ethnicity_table(html: str) -> dict[str, list[str]]:
-    part = html.split("<h4>The first response by ethnicity, after case mix</h4>")[1]
-    rows = re.findall(r"<tr data-row='ethnicity_response:(\w+)'>(.*?)</tr>", part, re.S)
+    part = re.split(r"<h4[^>]*>The first response by ethnicity, after case mix</h4>", html)[1]
+    rows = re.findall(r"<tr[^>]*data-row='ethnicity_response:(\w+)'[^>]*>(.*?)</tr>", part, re.S)
     return {group: [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)] for group, cells in rows}
 
 

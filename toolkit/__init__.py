@@ -37,6 +37,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``plots``                every chart
   ``report``, ``overview`` what a force report and the national overview show
   ``site``                 the index page and the publication set's README
+  ``workbook``             every published table as accessible spreadsheets (XLSX and ODS)
   ``render``, ``kernels``  notebooks to HTML (papermill, nbconvert); warm kernels
 ``toolkit.synthetic``      synthetic data for tests, the demo and benchmarks
   ``generator``            realistic national extracts with planted effects and ground truth
