@@ -30,10 +30,19 @@ from toolkit.publish.markup import (
 )
 from toolkit.store import write_atomically
 
-__all__ = ["write_index", "write_readme", "build_index_rows", "describe_index_table", "README_TEMPLATE"]
+__all__ = ["DOWNLOADS", "README_TEMPLATE", "build_index_rows", "describe_index_table", "write_index", "write_readme"]
 
 # What each published file is; the repository's reports/README.md is a copy of it.
 README_TEMPLATE = TEMPLATES_DIR / "reports-README.md"
+
+# The publication set's files of figures, as the index offers them for download (README_TEMPLATE says more).
+DOWNLOADS = (
+    ("tables.ods", "Every published table, as an OpenDocument spreadsheet (ODS)"),
+    ("tables.xlsx", "Every published table, as an Excel workbook (XLSX)"),
+    ("metrics.csv", "Every published figure, one per row, as CSV"),
+    ("data_quality.csv", "The data-quality scorecard, as CSV"),
+    ("findings.json", "Every finding, as JSON"),
+)
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -161,6 +170,7 @@ def write_index(
         table=describe_index_table(rows, threshold),
         left_out=", ".join(left_out),
         overview=overview.name if overview else None,
+        downloads=DOWNLOADS,
         run=run,
         national_episodes=_text(_figure(shown, NATIONAL, "national", "episodes"), 0),
         national_rate=_text(national, 1),
