@@ -18,6 +18,7 @@ from toolkit import runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force, list_forces
 from toolkit.publish import kernels, render
+from toolkit.publish.site import DOWNLOADS
 from toolkit.store import WorkFolder
 
 pytestmark = pytest.mark.notebook
@@ -98,7 +99,9 @@ def test_index_links_every_report_and_records_provenance(run, small_extract):
     result, folder = run
     path, _, _ = small_extract
     index = parse(folder / "reports" / "index.html")
-    assert sorted(index.links) == sorted([f"{get_force(c).slug}.html" for c in FORCES] + ["national-overview.html"])
+    downloads = [file for file, _ in DOWNLOADS]
+    pages = [f"{get_force(c).slug}.html" for c in FORCES] + ["national-overview.html"]
+    assert sorted(index.links) == sorted(pages + downloads)
     assert all((folder / "reports" / link).is_file() for link in index.links)
     provenance = json.loads((folder / "reports" / "run.json").read_text())
     assert provenance["extract_date"] == EXTRACT_DATE
