@@ -702,13 +702,26 @@ class NationalStore:
                 self._db.execute(f"CREATE TABLE {_quote(name)} ({columns})")
 
     def _check_clean_columns(self, clean_columns: dict[str, str]) -> None:
+        """Check a store's episodes against the contract's columns; add the contract's later optional columns.
+
+        A store made under an earlier version of the contract lacks the columns a later version added, all
+        optional (version 2's linkage columns): they are added, empty (nullable), so that its earlier loads
+        read as episodes that did not give them. Any other difference refuses the store.
+        """
         rows = self._db.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'episodes' ORDER BY column_index"
         ).fetchall()
+        held = {name for name, _ in rows}
+        added = {c: kind for c, kind in clean_columns.items() if c not in held and "NOT NULL" not in kind}
+        if added:
+            with self._transaction():
+                for column, kind in added.items():
+                    self._db.execute(f"ALTER TABLE episodes ADD COLUMN {_quote(column)} {kind}")
+            rows += [(column, kind) for column, kind in added.items()]
         found = [name for name, _ in rows][len(TABLES["episodes"].columns) :]
         types = {name: kind for name, kind in rows}
         wanted = [(c, kind.split()[0]) for c, kind in clean_columns.items()]
-        if found != list(clean_columns) or any(types[c] != kind for c, kind in wanted):
+        if sorted(found) != sorted(clean_columns) or any(types[c] != kind for c, kind in wanted):
             raise ToolkitError(
                 f"the store {self.path} holds episodes of another version of the extract contract "
                 f"(columns {', '.join(found)}); load into a new store"

@@ -15,6 +15,10 @@ table and returns a new one, recording what it did in a ledger:
    returned before reported, an "absent" episode with a risk grade; dates after
    the extract date and "last seen" after the report are blanked (logged
    corrections);
+   :func:`check_linkage_columns` - a linkage token that is not 64 lowercase
+   hexadecimal digits, or a responsible local authority that is no ONS code,
+   is blanked (a logged correction; the change log withholds a bad token's
+   value, which may be a name pasted into the wrong column);
 5. :func:`merge_exact_duplicates` - identical rows merged into one, counted;
 6. :func:`resolve_duplicates` - the same episode id with different content, or
    the same child reported at the same time under two ids: the most complete
@@ -63,10 +67,13 @@ from toolkit.ingest.schema import (
     DATETIME_COLUMNS,
     ID_COLUMNS,
     ID_TOO_LONG,
+    LINKAGE_TOKENS,
     MAX_AGE,
     MIN_AGE,
     RISK_FACTORS,
     format_iso_datetimes,
+    is_la_code,
+    is_linkage_token,
     is_within_id_length,
     parse_whole_numbers,
 )
@@ -85,6 +92,7 @@ __all__ = [
     "parse_dates",
     "parse_ages",
     "check_rows",
+    "check_linkage_columns",
     "merge_exact_duplicates",
     "resolve_duplicates",
     "detect_overlaps",
@@ -115,7 +123,11 @@ CORRECTION_RULES = {
     "unparseable_date": "an optional date in no allowed format: blanked",
     "date_after_extract": "an optional date after the extract date: blanked",
     "last_seen_after_reported": "last seen after the report: blanked",
+    "bad_linkage_token": "a linkage token that is not 64 lowercase hexadecimal digits: blanked (its value withheld)",
+    "unrecognised_la_code": "a responsible local authority that is not an ONS code: blanked",
 }
+# What the change log shows for a bad token instead of its value, which may be a name or a date of birth.
+WITHHELD_TOKEN = "[withheld: not a token]"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _REQUIRED_CODES = ("category", "risk_initial")
 
@@ -463,6 +475,49 @@ def check_rows(frame: pd.DataFrame, ledger: _Ledger, extract_date: date | str) -
     return out
 
 
+def check_linkage_columns(frame: pd.DataFrame, ledger: _Ledger) -> pd.DataFrame:
+    """Blank a linkage token that is not one, and a responsible local authority that is no ONS code.
+
+    The linkage columns are optional attributes of the child: a bad one costs the
+    episode nothing but its part in linking, so the episode is kept and the value
+    blanked (a logged correction), as cleaning does with other optional values. A
+    token column holds only hashes, so whatever else is in one may be a raw
+    identifier: the change log names the row and column but withholds the value.
+    An LA code in lower case is upper-cased (a translation). The tokens of a
+    child's episodes are kept as sent, even where they differ: the linkage takes
+    each child's most frequent token (:mod:`toolkit.linkage`).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"source_row": [2, 3], "link_dob": ["a" * 64, "2009-03-07"],
+    ...                       "responsible_la": ["e08000025", "Birmingham"]})
+    >>> for column in LINKAGE_TOKENS[:1] + LINKAGE_TOKENS[2:]:
+    ...     frame[column] = ""
+    >>> ledger = _Ledger()
+    >>> out = check_linkage_columns(frame, ledger)
+    >>> (out["link_dob"] == "").tolist(), out["responsible_la"].tolist()
+    ([False, True], ['E08000025', ''])
+    >>> for change in pd.concat(ledger.changes)[["source_row", "column", "before", "rule"]].values.tolist():
+    ...     print(change)
+    [3, 'link_dob', '[withheld: not a token]', 'bad_linkage_token']
+    [3, 'responsible_la', 'Birmingham', 'unrecognised_la_code']
+    """
+    out = frame.copy()
+    for column in LINKAGE_TOKENS:
+        bad = ~is_linkage_token(frame[column])
+        if bad.any():
+            blank = pd.Series("", index=frame.index)
+            withheld = frame.assign(**{column: frame[column].mask(bad, WITHHELD_TOKEN)})
+            ledger.change(withheld, bad, column, blank, "bad_linkage_token")
+            out[column] = frame[column].mask(bad, "")
+    upper = frame["responsible_la"].str.upper()
+    ledger.translate(frame["responsible_la"], upper, "responsible_la", "la_code_case")
+    bad = ~is_la_code(upper)
+    ledger.change(frame, bad, "responsible_la", pd.Series("", index=frame.index), "unrecognised_la_code")
+    out["responsible_la"] = upper.mask(bad, "")
+    return out
+
+
 def _quarantined(ledger: _Ledger, index: pd.Index) -> pd.Series:
     flagged = pd.Series(False, index=index)
     for mask in ledger.reasons.values():
@@ -601,6 +656,7 @@ def clean_export(raw: pd.DataFrame, mapping: Mapping, extract_date: date | str) 
     frame = parse_dates(frame, ledger, mapping)
     frame = parse_ages(frame, ledger)
     frame = check_rows(frame, ledger, extract)
+    frame = check_linkage_columns(frame, ledger)
     frame = merge_exact_duplicates(frame, ledger)
     frame = resolve_duplicates(frame, ledger)
     frame = detect_overlaps(frame, ledger)

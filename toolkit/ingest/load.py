@@ -484,7 +484,9 @@ def _as_clean_table(stored: pd.DataFrame) -> pd.DataFrame:
     """
     out = {"source_row": stored["source_row"].astype("int64")}
     for name in COLUMNS:
-        values = stored[name]
+        # A store not written to since the contract gained optional columns lacks them (NationalStore adds them
+        # when it is next opened to write): its episodes did not give them.
+        values = stored[name] if name in stored.columns else pd.Series(pd.NA, index=stored.index, dtype="string")
         if name in DATETIME_COLUMNS:
             out[name] = values.astype("datetime64[s]")
         elif name == "age":

@@ -1,7 +1,10 @@
-"""The episode extract contract (version 1), as data and as pandera schemas.
+"""The episode extract contract (version 2), as data and as pandera schemas.
 
 The contract is in ``docs/episode-extract.md``: one row per missing or absent
-episode of a child. Two pandera schemas check it, lazily, so that every
+episode of a child. Version 2 adds optional columns for linking children across
+forces (:data:`LINKAGE_COLUMNS`: keyed hashes made at the force, and the
+responsible local authority); a version 1 extract, without them, is as valid as
+ever. Two pandera schemas check it, lazily, so that every
 problem in a file is found in one pass:
 
 - :func:`build_text_schema` checks each value as text, exactly as it was in
@@ -18,6 +21,8 @@ Examples
 ('force_code', 'episode_id', 'person_id', 'reported_at', 'age', 'category', 'risk_initial')
 >>> CODES["category"]
 ('missing', 'absent')
+>>> LINKAGE_TOKENS[:2], all(not COLUMNS[c] for c in LINKAGE_COLUMNS)
+(('link_national_key', 'link_dob'), True)
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ __all__ = [
     "MAX_ID_LENGTH",
     "ID_TOO_LONG",
     "is_within_id_length",
+    "LINKAGE_TOKENS",
+    "LINKAGE_COLUMNS",
+    "NOT_A_TOKEN",
+    "NOT_AN_LA_CODE",
+    "is_linkage_token",
+    "is_la_code",
 ]
 
 RISK_GRADES = ("no_apparent_risk", "low", "medium", "high")
@@ -97,6 +108,24 @@ DATETIME_COLUMNS = (
     "return_interview_at",
 )
 
+# Version 2: the linkage tokens, each a keyed hash (hex HMAC-SHA256) made at the force by `toolkit pseudonymise`
+# (toolkit.ingest.pseudonymise says how), then the child's responsible local authority, plain. All optional, and
+# all attributes of the child: the same on every episode of a child within a force.
+LINKAGE_TOKENS = (
+    "link_national_key",
+    "link_dob",
+    "link_dob_year",
+    "link_dob_month",
+    "link_dob_day",
+    "link_forename",
+    "link_surname",
+    "link_forename_phonetic",
+    "link_surname_phonetic",
+    "link_forename_initial",
+    "link_surname_initial",
+)
+LINKAGE_COLUMNS = (*LINKAGE_TOKENS, "responsible_la")
+
 # Every column of the contract, in order, with whether it is required.
 COLUMNS: dict[str, bool] = {
     "force_code": True,
@@ -122,6 +151,7 @@ COLUMNS: dict[str, bool] = {
     "return_interview": False,
     "return_interview_at": False,
     "officer_id": False,
+    **{name: False for name in LINKAGE_COLUMNS},
 }
 REQUIRED_COLUMNS = tuple(name for name, required in COLUMNS.items() if required)
 
@@ -134,6 +164,14 @@ MAX_ID_LENGTH = 64
 ID_TOO_LONG = f"longer than {MAX_ID_LENGTH} characters"
 # The contract's ages: children, 0 to 17 at the report.
 MIN_AGE, MAX_AGE = 0, 17
+
+# A token is 64 lowercase hexadecimal digits; anything else in a token column (a name pasted in, a hash cut short
+# by a spreadsheet) is not one. An ONS code of a local authority: E06 unitary, E07 district, E08 metropolitan
+# district, E09 London borough, E10 county, W06 Welsh principal area, then six digits.
+_TOKEN = re.compile(r"^[0-9a-f]{64}$")
+_LA_CODE = re.compile(r"^(E0[6-9]|E10|W06)\d{6}$")
+NOT_A_TOKEN = "not a linkage token (64 lowercase hexadecimal digits, as toolkit pseudonymise writes)"
+NOT_AN_LA_CODE = "not an ONS local authority code such as E08000025 (E06-E10 or W06, then six digits)"
 
 # For checks across columns, the column a problem is reported against.
 CHECK_COLUMNS: dict[str, str] = {
@@ -188,6 +226,28 @@ def is_within_id_length(values: pd.Series) -> pd.Series:
     return values.str.len() <= MAX_ID_LENGTH
 
 
+def is_linkage_token(values: pd.Series) -> pd.Series:
+    """Whether each value (text) is a linkage token or blank: the contract's one form of a token.
+
+    Examples
+    --------
+    >>> is_linkage_token(pd.Series(["a" * 64, "", "A" * 64, "SMITH", "a" * 63])).tolist()
+    [True, True, False, False, False]
+    """
+    return (values == "") | values.str.fullmatch(_TOKEN).fillna(False).astype(bool)
+
+
+def is_la_code(values: pd.Series) -> pd.Series:
+    """Whether each value (text) is an ONS local authority code or blank.
+
+    Examples
+    --------
+    >>> is_la_code(pd.Series(["E08000025", "W06000015", "", "E23000014", "Birmingham"])).tolist()
+    [True, True, True, False, False]
+    """
+    return (values == "") | values.str.fullmatch(_LA_CODE).fillna(False).astype(bool)
+
+
 def _is_iso_datetime(values: pd.Series) -> pd.Series:
     text = values.astype("string")
     shaped = text.str.match(_ISO_DATETIME).fillna(False).astype(bool)
@@ -221,6 +281,10 @@ def _text_column(name: str, required: bool) -> pa.Column:
                 error="not an ISO 8601 date-time such as 2024-03-05T21:40:00",
             )
         )
+    elif name in LINKAGE_TOKENS:
+        checks.append(pa.Check(is_linkage_token, error=NOT_A_TOKEN))
+    elif name == "responsible_la":
+        checks.append(pa.Check(is_la_code, error=NOT_AN_LA_CODE))
     elif name == "age":
         checks.append(
             pa.Check(

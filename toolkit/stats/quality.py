@@ -28,7 +28,7 @@ import pandas as pd
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL, read_forces_table
 from toolkit.ingest.clean import CleanResult
-from toolkit.ingest.schema import COLUMNS
+from toolkit.ingest.schema import COLUMNS, LINKAGE_COLUMNS
 from toolkit.stats.intervals import proportion_interval
 
 __all__ = [
@@ -320,7 +320,9 @@ def score_data_quality(result: CleanResult, extract_date: ExtractDate | date | s
     forces = sorted(set(rows["force_code"]) - {""})
     cutoff = ExtractDate.parse(extract_date).before(days=TIMELINESS_DAYS)  # as every cut-off: from its end
     for column in COLUMNS:
-        if COLUMNS[column] or column == "risk_factors":  # a blank risk-factor list means none known
+        # A blank risk-factor list means none known; the linkage columns (contract version 2) are for linking
+        # children across forces, not a part of the force's record of the episode, and are not scored.
+        if COLUMNS[column] or column == "risk_factors" or column in LINKAGE_COLUMNS:
             continue
         expected, where = _expected_for(column, cutoff)
         applicable = clean[expected(clean, cutoff).fillna(False).astype(bool)]

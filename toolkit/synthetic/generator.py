@@ -68,7 +68,7 @@ from toolkit.dates import ExtractDate
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.forces import get_force, read_forces_table
 from toolkit.ingest.provenance import write_provenance
-from toolkit.ingest.schema import CODES, COLUMNS, RISK_FACTORS, format_iso_datetimes
+from toolkit.ingest.schema import CODES, COLUMNS, LINKAGE_COLUMNS, RISK_FACTORS, format_iso_datetimes
 from toolkit.synthetic.exports import text_array
 
 __all__ = [
@@ -679,6 +679,8 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     e["risk_final"] = np.where(looked_again, rng.choice(["low", "medium"], n, p=[0.6, 0.4]), e["risk_final"])
     e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
     e["episode_id"] = _episode_ids(e, year)
+    for column in LINKAGE_COLUMNS:
+        e[column] = ""
     return e[list(COLUMNS)]
 
 
