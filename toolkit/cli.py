@@ -1,6 +1,6 @@
 """Command line: ``python -m toolkit COMMAND`` (or ``toolkit COMMAND``).
 
-Commands: ``forces``, ``thresholds``, ``validate``, ``clean``, ``synth``, ``run``, and the national
+Commands: ``forces``, ``thresholds``, ``validate``, ``clean``, ``pseudonymise``, ``synth``, ``run``, and the national
 store's ``load``, ``status`` and ``export``; ``--help`` on each says more. A
 problem with the input ends with one clear message on standard error and a
 non-zero exit, never a traceback: 1 for a problem with the input or a failed
@@ -91,6 +91,20 @@ def _clean(args: argparse.Namespace) -> int:
     if result.clean.empty:
         _say("error: no usable episodes: every row was quarantined or merged; check the mapping", sys.stderr)
         return EXIT_PROBLEM
+    return 0
+
+
+def _pseudonymise(args: argparse.Namespace) -> int:
+    from toolkit.ingest.pseudonymise import pseudonymise_extract
+
+    counts = pseudonymise_extract(args.file, args.key_file, args.out)
+    _say(
+        f"{args.file}: {counts['rows']:,} rows pseudonymised to {args.out}; dates of birth: "
+        f"{counts['dob_present']:,} tokened, {counts['dob_invalid']:,} not a real ISO date (left blank); NHS numbers: "
+        f"{counts['nhs_number_present']:,} tokened, {counts['nhs_number_invalid']:,} not valid (left blank); "
+        f"blank names: {counts['forename_blank']:,} forenames, {counts['surname_blank']:,} surnames"
+    )
+    _say(f"  columns not written: {', '.join(counts['dropped']) or 'none'}")
     return 0
 
 
@@ -408,6 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--out", type=Path, required=True, help="folder for the clean table, quarantine and logs")
     clean.add_argument("--sheet", default=0, help="Excel sheet name (default: the first)")
     clean.set_defaults(handler=_clean)
+
+    pseudonymise = commands.add_parser(
+        "pseudonymise", help="at the force: turn names, date of birth and NHS number into linkage tokens; drop them"
+    )
+    pseudonymise.add_argument(
+        "file", type=Path, help="canonical extract with forename, surname, date_of_birth and nhs_number columns"
+    )
+    pseudonymise.add_argument(
+        "--key-file", type=Path, required=True, help="the forces' shared key: a file of at least 32 random bytes"
+    )
+    pseudonymise.add_argument("--out", type=Path, required=True, help="the pseudonymised extract to write (.csv)")
+    pseudonymise.set_defaults(handler=_pseudonymise)
 
     load = commands.add_parser(
         "load", help="clean a force's export and load it into the national store (one transaction)"
