@@ -569,3 +569,77 @@ def test_new_failures_change_nothing_in_the_other_forces():
             assert not mine.reset_index(drop=True).equals(theirs.reset_index(drop=True)), code
         else:
             pd.testing.assert_frame_equal(mine, theirs)
+
+
+# Linkage (issue #16): true identities, children missing in more than one force, their tokens.
+
+
+@pytest.fixture(scope="module")
+def linked():
+    """A 10% national year: about 8,500 force's children, some 250 of them missing in another force too."""
+    return generator.generate_extract(2024, seed=5, scale=0.1)
+
+
+def _records(truth):
+    return pd.DataFrame(truth["linkage"]["records"])
+
+
+def test_truth_holds_the_true_child_of_every_force_child(linked):
+    episodes, truth = linked
+    records = _records(truth)
+    assert not records.duplicated(["force_code", "person_id"]).any()
+    pairs = episodes[["force_code", "person_id"]].drop_duplicates()
+    assert set(map(tuple, pairs.to_numpy())) == set(zip(records["force_code"], records["person_id"], strict=True))
+    sizes = records.groupby("child")["force_code"].agg(["size", "nunique"])
+    assert (sizes["size"] == sizes["nunique"]).all()  # a true child is one force's child in each force it is in
+    linkage = truth["linkage"]
+    assert linkage["children"] == len(sizes) and linkage["force_children"] == len(records)
+    assert linkage["children_in_more_than_one_force"] == (sizes["size"] > 1).sum()
+    share = linkage["children_in_more_than_one_force"] / linkage["children"]
+    assert 0.025 < share < 0.035 and (sizes["size"] == 3).sum() > 0
+
+
+def test_children_in_two_forces_are_mostly_looked_after_and_placed_from_elsewhere(linked):
+    episodes, truth = linked
+    records = _records(truth)
+    several = records[records.groupby("child")["child"].transform("size") > 1]
+    children = episodes.groupby(["force_code", "person_id"]).agg(
+        looked_after=("looked_after", lambda v: (v == "yes").any()), la=("responsible_la", "first")
+    )
+    joined = children.loc[list(zip(several["force_code"], several["person_id"], strict=True))]
+    assert joined["looked_after"].mean() > 0.6
+    # Every force record of a child in care names the same responsible authority, in another force's area
+    # for all but the force whose authority it is.
+    where = truth["linkage"]["local_authorities"]
+    in_care = joined[joined["looked_after"] & (joined["la"] != "")]
+    outside = [where[la] != force for (force, _), la in zip(in_care.index, in_care["la"], strict=True)]
+    assert 0.4 < np.mean(outside) < 0.75
+
+
+def test_a_childs_tokens_are_one_in_a_force_and_mostly_agree_across_forces(linked):
+    episodes, truth = linked
+    tokens = [c for c in episodes.columns if c.startswith("link_")]
+    per_child = episodes.groupby(["force_code", "person_id"])[tokens + ["responsible_la"]]
+    assert per_child.nunique(dropna=False).max().max() == 1
+    first = per_child.first()
+    records = _records(truth).set_index(["force_code", "person_id"])
+    first["child"] = records.loc[first.index, "child"]
+    several = first[first.groupby("child")["child"].transform("size") == 2].sort_values("child")
+    a, b = several.iloc[::2], several.iloc[1::2]
+    agree = {c: (a[c].to_numpy() == b[c].to_numpy()).mean() for c in ("link_dob", "link_forename", "link_surname")}
+    assert all(0.85 < share < 1 for share in agree.values()), agree  # recorded with variation, mostly alike
+    both = (a["link_national_key"].to_numpy() != "") & (b["link_national_key"].to_numpy() != "")
+    assert (a["link_national_key"].to_numpy()[both] == b["link_national_key"].to_numpy()[both]).all()
+    assert 0.45 < (first["link_national_key"] == "").mean() < 0.55  # the default: half without the key
+
+
+def test_linkage_moves_no_other_draw_and_its_shares_are_options():
+    with_links, truth = generator.generate_extract(2024, seed=9, scale=0.02)
+    without, none = generator.generate_extract(
+        2024, seed=9, scale=0.02, cross_force_share=0.0, national_key_missing=1.0
+    )
+    other = [c for c in with_links.columns if not c.startswith("link_") and c != "responsible_la"]
+    pd.testing.assert_frame_equal(with_links[other], without[other])
+    assert none["linkage"]["children_in_more_than_one_force"] == 0 and (without["link_national_key"] == "").all()
+    assert truth["linkage"]["children_in_more_than_one_force"] > 0
+    assert truth["realised"] == none["realised"] and truth["force_parameters"] == none["force_parameters"]

@@ -67,6 +67,7 @@ from toolkit.ingest.schema import (
     DATETIME_COLUMNS,
     ID_COLUMNS,
     ID_TOO_LONG,
+    LINKAGE_COLUMNS,
     LINKAGE_TOKENS,
     MAX_AGE,
     MIN_AGE,
@@ -236,10 +237,13 @@ def map_columns(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     """
     refuse_duplicate_headers(list(raw.columns), "the export")  # else the last of the copies would be used
     headers = {str(c).strip(): c for c in raw.columns}
+    # A linkage column (contract version 2) may always be missing: an export without them is version 1.
     missing = [
         source
         for column, source in mapping.columns.items()
-        if source.strip() not in headers and (COLUMNS[column] or not mapping.optional_columns_may_be_missing)
+        if source.strip() not in headers
+        and (COLUMNS[column] or not mapping.optional_columns_may_be_missing)
+        and column not in LINKAGE_COLUMNS
     ]
     if missing:
         shown = ", ".join(map(repr, list(headers)[:30]))

@@ -49,6 +49,7 @@ __all__ = [
     "normalise_name",
     "normalise_dob",
     "normalise_nhs_number",
+    "normalise_nhs_numbers",
     "phonetic_code",
     "make_token",
     "make_tokens",
@@ -139,20 +140,34 @@ def normalise_nhs_number(text: str) -> str:
     """An NHS number as it is hashed: its ten digits, or ``""`` when it has not ten or its check digit is wrong.
 
     The check digit (modulus 11, as NHS numbers carry) catches most mistyped numbers, which would otherwise
-    link a child to nobody, or to someone else.
+    link a child to nobody, or to someone else. :func:`normalise_nhs_numbers` does many at once.
 
     Examples
     --------
     >>> normalise_nhs_number("943 476 5919"), normalise_nhs_number("943-476-5918"), normalise_nhs_number("")
     ('9434765919', '', '')
     """
-    digits = "".join(c for c in text if c.isdigit())
-    if len(digits) != 10 or len(digits) != len(text.replace(" ", "").replace("-", "")):
-        return ""
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return digits if check != 10 and check == int(digits[9]) else ""
+    return normalise_nhs_numbers(pd.Series([text])).iloc[0]
+
+
+def normalise_nhs_numbers(values: pd.Series) -> pd.Series:
+    """:func:`normalise_nhs_number` of many (text), vectorised: national keys are nearly all distinct.
+
+    Examples
+    --------
+    >>> normalise_nhs_numbers(pd.Series(["9434765919", "943 476 591X", "94347659190"])).tolist()
+    ['9434765919', '', '']
+    """
+    digits = values.astype(str).str.replace(r"[ -]", "", regex=True)
+    shaped = digits.str.fullmatch(r"\d{10}").fillna(False).to_numpy(dtype=bool)
+    matrix = np.zeros((len(values), 10), dtype=np.int64)
+    if shaped.any():
+        codes = np.frombuffer("".join(digits[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
+        matrix[shaped] = codes - ord("0")
+    check = 11 - (matrix[:, :9] * np.arange(10, 1, -1)).sum(axis=1) % 11
+    check = np.where(check == 11, 0, check)
+    valid = shaped & (check != 10) & (check == matrix[:, 9])
+    return digits.where(valid, "").astype(str)
 
 
 def phonetic_code(name: str) -> str:
@@ -185,10 +200,18 @@ def make_token(key: bytes, label: str, value: str) -> str:
 
 
 def _tokens_of(values: pd.Series, key: bytes, label: str) -> np.ndarray:
-    """Tokens of many values: each distinct value hashed once (names and dates repeat)."""
+    """Tokens of many values, as :func:`make_token` makes each: each distinct value hashed once."""
     positions, distinct = pd.factorize(values.astype(str), use_na_sentinel=False)
-    hashed = np.array([make_token(key, label, value) for value in distinct], dtype=object)
-    return hashed[positions] if len(values) else np.array([], dtype=object)
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key's padding hashed once, copied for each value
+    hashed = []
+    for value in distinct.tolist():
+        if value:
+            one = keyed.copy()
+            one.update(f"{label}:{value}".encode())
+            hashed.append(one.hexdigest())
+        else:
+            hashed.append("")
+    return np.array(hashed, dtype=object)[positions] if len(values) else np.array([], dtype=object)
 
 
 def make_tokens(raw: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -221,7 +244,7 @@ def make_tokens(raw: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, dict[str, 
 
     def each(values: pd.Series, function) -> pd.Series:
         positions, distinct = pd.factorize(values, use_na_sentinel=False)
-        done = np.array([function(value) for value in distinct], dtype=object)
+        done = np.array([function(value) for value in distinct.tolist()], dtype=object)
         return pd.Series(done[positions] if len(values) else [], index=values.index, dtype=object)
 
     forename = each(column("forename"), normalise_name)
@@ -229,7 +252,7 @@ def make_tokens(raw: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, dict[str, 
     dob_text = column("date_of_birth")
     dob = each(dob_text, normalise_dob)
     nhs_text = column("nhs_number")
-    nhs = each(nhs_text, normalise_nhs_number)
+    nhs = normalise_nhs_numbers(nhs_text)
     values = {
         "link_national_key": nhs,
         "link_dob": dob,

@@ -70,6 +70,13 @@ from toolkit.forces import get_force, read_forces_table
 from toolkit.ingest.provenance import write_provenance
 from toolkit.ingest.schema import CODES, COLUMNS, LINKAGE_COLUMNS, RISK_FACTORS, format_iso_datetimes
 from toolkit.synthetic.exports import text_array
+from toolkit.synthetic.identities import (
+    CROSS_FORCE_SHARE,
+    NATIONAL_KEY_MISSING,
+    VARIATION,
+    draw_identities,
+    local_authorities,
+)
 
 __all__ = [
     "TARGETS",
@@ -506,10 +513,17 @@ def _pseudonyms(rng, prefix: str, n: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.char.mod("%x", numbers).astype(str), 10))
 
 
-def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, scale: float):
+def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.DataFrame, scale: float, linkage):
     forces = read_forces_table().loc[params.index]
     children = _children(rng, params, forces["children"], scale)
     children["person_id"] = _pseudonyms(rng, "C", len(children))
+    # Identities from a stream of their own (linkage: the stream and the options), so no draw here moves.
+    identity_rng, cross_force_share, national_key_missing = linkage
+    records, identity_truth = draw_identities(
+        identity_rng, children, year, cross_force_share=cross_force_share, national_key_missing=national_key_missing
+    )
+    identity_truth["force_code"] = children["force_code"].tolist()
+    identity_truth["person_id"] = children["person_id"].tolist()
     e = children.loc[children.index.repeat(children["episodes"])].reset_index(drop=True)
     n = len(e)
     fp = params.loc[e["force_code"]].reset_index(drop=True)
@@ -679,9 +693,11 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     e["risk_final"] = np.where(looked_again, rng.choice(["low", "medium"], n, p=[0.6, 0.4]), e["risk_final"])
     e = _blank_optional_fields(rng, e, fp["blank"].to_numpy())
     e["episode_id"] = _episode_ids(e, year)
+    # A child's linkage columns are the same on every one of its episodes in a force: its force record's.
+    records = records.set_index("person_id")
     for column in LINKAGE_COLUMNS:
-        e[column] = ""
-    return e[list(COLUMNS)]
+        e[column] = e["person_id"].map(records[column]).to_numpy()
+    return e[list(COLUMNS)], identity_truth
 
 
 def _flag_earlier_harm(rng, e: pd.DataFrame, drop_share: np.ndarray) -> None:
@@ -909,6 +925,8 @@ def generate_extract(
     extract_date: date | str | None = None,
     growth: float = 0.02,
     yearly: bool = False,
+    cross_force_share: float = CROSS_FORCE_SHARE,
+    national_key_missing: float = NATIONAL_KEY_MISSING,
 ) -> tuple[pd.DataFrame, dict]:
     """Generate a synthetic national extract and its ground truth.
 
@@ -935,13 +953,19 @@ def generate_extract(
         where otherwise the one extract date decides for every year. No ``extract_date`` is
         given; the truth's ``extract_dates`` holds each year's, and its ``realised`` practice is
         measured year by year. Every draw is as without it, so the last year is the same either way.
+    cross_force_share : float, default 0.03
+        Of the true children, the share who also go missing in another force (most of them looked after
+        and placed out of area), where they are that force's child (:mod:`toolkit.synthetic.identities`).
+    national_key_missing : float, default 0.5
+        Of the force records, the share whose national key is not known.
 
     Returns
     -------
     episodes : pandas.DataFrame
         The canonical extract, sorted by force and report time.
     truth : dict
-        Arguments, planted effects and every force's practice parameters.
+        Arguments, planted effects and every force's practice parameters; under ``linkage`` the true
+        child of every ``(force_code, person_id)`` and the number of children there truly are.
     """
     if not 0 < scale <= 20:
         raise ToolkitError(f"scale must be above 0 and at most 20, not {scale}")
@@ -949,6 +973,8 @@ def generate_extract(
         raise ToolkitError(f"years must be from 1 to 30, not {years}")
     if not 1990 <= year <= 2100:
         raise ToolkitError(f"year must be from 1990 to 2100, not {year}")
+    if not (0 <= cross_force_share <= 0.2 and 0 <= national_key_missing <= 1):
+        raise ToolkitError("cross_force_share must be from 0 to 0.2 and national_key_missing from 0 to 1")
     plan = plan or []
     last_year = year + years - 1
     if yearly and extract_date is not None:
@@ -962,15 +988,19 @@ def generate_extract(
     # Spawned after the first: the draws of the six failures planted after the natural year come from
     # streams of their own, so every natural draw (and every unplanted force) is as without them.
     plant_seeds = sequence.spawn(years)
+    identity_seeds = sequence.spawn(years)  # and the identities' after those
     codes = list(read_forces_table().index)
     params = _apply_plan(_force_parameters(np.random.default_rng(seeds[0]), codes), plan)
-    frames = []
+    frames, identities = [], []
     for i in range(years):
         rng = np.random.default_rng(seeds[i + 1])
         plant_rng = np.random.default_rng(plant_seeds[i])
+        linkage = (np.random.default_rng(identity_seeds[i]), cross_force_share, national_key_missing)
         # The last whole second of the extract day: times are whole seconds.
         extract_end = taken[i].end.floor("s")
-        frames.append(_one_year(rng, plant_rng, year + i, extract_end, params, scale * (1 + growth) ** i))
+        frame, identity = _one_year(rng, plant_rng, year + i, extract_end, params, scale * (1 + growth) ** i, linkage)
+        frames.append(frame)
+        identities.append(identity)
     episodes = pd.concat(frames, ignore_index=True)
     episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
     episodes = episodes.reset_index(drop=True)
@@ -996,6 +1026,7 @@ def generate_extract(
             for p in plan
         ],
         "force_parameters": params.reset_index().round(6).replace({np.nan: None}).to_dict("records"),
+        "linkage": _linkage_truth(identities, cross_force_share, national_key_missing),
     }
     measured = [*dict.fromkeys(p.force_code for p in plan), "national"]
     if yearly:  # each year taken, and measured, as its own export holds it
@@ -1007,6 +1038,22 @@ def generate_extract(
     else:
         truth["realised"] = _realised(measure_practice(episodes), measured)
     return episodes, truth
+
+
+def _linkage_truth(identities: list[dict], cross_force_share: float, national_key_missing: float) -> dict:
+    """The truth of linkage: every force's child's true child, and how many children there truly are."""
+    return {
+        "key": "toolkit.synthetic.identities.DEMO_KEY: public, for synthetic data only, never a real key",
+        "cross_force_share": cross_force_share,
+        "national_key_missing": national_key_missing,
+        "variation": VARIATION,
+        "force_children": sum(year["force_children"] for year in identities),
+        "children": sum(year["children"] for year in identities),
+        "children_in_more_than_one_force": sum(year["children_in_more_than_one_force"] for year in identities),
+        "local_authorities": {la: force for force, las in local_authorities().items() for la in las},
+        # Every (force_code, person_id) with its true child: three lists in step.
+        "records": {key: [v for year in identities for v in year[key]] for key in ("force_code", "person_id", "child")},
+    }
 
 
 def _realised(practice: pd.DataFrame, codes: list[str]) -> dict:
