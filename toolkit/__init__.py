@@ -1,6 +1,6 @@
 """Toolkit for inspecting police responses to missing and absent children.
 
-Data flow one way through five stages, each a folder, on a base below them
+Data flow one way through six stages, each a folder, on a base below them
 all (an import-linter contract in ``pyproject.toml`` keeps the order true):
 
 =========================  ==================================================================
@@ -11,6 +11,10 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``clean``                the cleaning chain, its quarantine and ledger
   ``provenance``           the file beside an extract that says whether its data are synthetic
   ``load``                 an export cleaned into the national store, one load; the store read back as cleaning's tables
+  ``pseudonymise``         at the force: names, date of birth, NHS number to linkage tokens (keyed hashes)
+``toolkit.linkage``        the same child in several forces, from tokens alone; distinct children nationally
+  ``link``                 one row per force's child; the national key joined; Splink's model on the rest; clusters
+  ``count``                distinct children with an interval for the linkage's uncertainty; the naive sum
 ``toolkit.stats``          every figure, for every force at once, with its interval and method
   ``tables``               every prepared table, declared once (name and how it is computed)
   ``intervals``            confidence intervals (rates, proportions, means, standardised ratios)
@@ -43,6 +47,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
   ``generator``            realistic national extracts with planted effects and ground truth
   ``exports``              a synthetic extract written as a force system's export, with defects
   ``per_force``            every force's own export of each year, a resent correction, a manifest
+  ``identities``           true identities, children missing in several forces, their tokens
 the run                    ``cli`` (``python -m toolkit``) and ``runner`` (one run, every force)
 the base                   ``config`` (paths), ``errors``, ``forces`` (the registry), ``dates``
                            (the extract date), ``store`` (the work folder, and the national
@@ -51,7 +56,7 @@ the base                   ``config`` (paths), ``errors``, ``forces`` (the regis
 =========================  ==================================================================
 
 The national store of every force's exports (DuckDB) extends ``store``;
-privacy-preserving linkage of children across forces will be ``toolkit.linkage``,
+privacy-preserving linkage of children across forces is ``toolkit.linkage``,
 a stage between ingest and stats.
 
 For researchers, ``import toolkit`` offers a small public surface

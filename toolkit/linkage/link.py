@@ -1,0 +1,454 @@
+"""Link a force's child to the same child in other forces: an exact join on the national key, and Splink.
+
+Splink (the field's standard, used for this by public bodies) fits a
+Fellegi-Sunter model: for each kind of agreement between two records (dates of
+birth equal, or with day and month swapped; names equal, sounding alike, or
+with the same first letter) how much likelier it is between records of one
+child (m) than between records of two (u). The u come from random pairs of
+records, the m from expectation maximisation on pairs that share a date of
+birth, and on pairs that share both names: no labelled pair is needed. Pairs
+are compared only where a blocking rule (:data:`BLOCKING_RULES`) puts them
+together, so a national year is a few million comparisons, not billions.
+
+Everything runs in an in-memory DuckDB database whose spill files go to a
+temporary folder removed afterwards: nothing is written to the project, the
+work folder or the store. The same model runs on Spark (``splink.SparkAPI``)
+where one machine is not enough (README: Linking children across forces).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS
+
+__all__ = [
+    "CHILD_KEY",
+    "LINK_THRESHOLD",
+    "PREDICTION_FLOOR",
+    "BLOCKING_RULES",
+    "Linkage",
+    "reduce_to_children",
+    "link_children",
+]
+
+CHILD_KEY = ["force_code", "person_id"]  # the unit linked: a force's child
+LINK_THRESHOLD = 0.5  # a link at least this probable joins two records into one child
+PREDICTION_FLOOR = 0.01  # links less probable than this are not kept (nor drawn by the count's interval)
+NO_TOKENS = (
+    "no linkage columns: the extract is version 1 of the contract, so its children cannot be linked across forces"
+)
+# Pairs compared: the SQL of each rule (l and r are two records of different forces). Together they let a pair
+# through if it shares the national key, the date of birth, the surname's sound and the birth year, both names'
+# sounds, both names the wrong way round, or the date with day and month swapped and the surname's initial.
+BLOCKING_RULES = (
+    "l.link_national_key = r.link_national_key",
+    "l.link_dob = r.link_dob",
+    "l.link_surname_phonetic = r.link_surname_phonetic AND l.link_dob_year = r.link_dob_year",
+    "l.link_forename_phonetic = r.link_forename_phonetic AND l.link_surname_phonetic = r.link_surname_phonetic",
+    "l.link_forename = r.link_surname AND l.link_surname = r.link_forename",
+    "l.link_dob_year = r.link_dob_year AND l.link_dob_month = r.link_dob_day AND l.link_dob_day = r.link_dob_month "
+    "AND l.link_surname_initial = r.link_surname_initial",
+)
+# The pairs expectation maximisation learns from: each leaves out the comparison it is blocked on.
+_TRAINING_RULES = ("l.link_dob = r.link_dob", "l.link_forename = r.link_forename AND l.link_surname = r.link_surname")
+_U_PAIRS = 1e6  # random pairs for the u probabilities
+
+
+@dataclass
+class Linkage:
+    """What :func:`link_children` found.
+
+    Attributes
+    ----------
+    countable : bool
+        Whether distinct children can be counted: false for an extract with no tokens.
+    reason : str or None
+        Why not, when not.
+    children : pandas.DataFrame
+        One row per force's child (:func:`reduce_to_children`).
+    clusters : pandas.DataFrame
+        ``force_code``, ``person_id``, ``national_child_id``: every force's child, and the national child it
+        is (its own when nothing links it); ``national_child_id`` is ``N`` and a number, not an identifier
+        of the input.
+    predictions : pandas.DataFrame
+        Every candidate link at least :data:`PREDICTION_FLOOR` probable: ``force_code_l``, ``person_id_l``,
+        ``force_code_r``, ``person_id_r``, ``match_probability``, ``match_weight`` and ``by``
+        (``national_key``: the same key, certain; ``model``: Splink's probability).
+    threshold : float
+        The probability at which a link joins a cluster.
+    forces_without_tokens : list of str
+        Forces none of whose children has a token: their children are counted but cannot be linked.
+    differing_tokens : int
+        Forces' children whose episodes do not all give the same tokens (the most frequent is used).
+    model : dict
+        Splink's trained model (its settings, with every m and u), for the record.
+    """
+
+    countable: bool
+    reason: str | None
+    children: pd.DataFrame
+    clusters: pd.DataFrame
+    predictions: pd.DataFrame
+    threshold: float = LINK_THRESHOLD
+    forces_without_tokens: list[str] = field(default_factory=list)
+    differing_tokens: int = 0
+    model: dict = field(default_factory=dict)
+
+
+_PREDICTION_COLUMNS = [
+    "force_code_l",
+    "person_id_l",
+    "force_code_r",
+    "person_id_r",
+    "match_probability",
+    "match_weight",
+    "by",
+]
+
+
+@contextmanager
+def _connection():
+    """An in-memory DuckDB connection spilling to a temporary folder, removed when done."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="toolkit-linkage-") as spill:
+        connection = duckdb.connect(":memory:", config={"temp_directory": spill})
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+@contextmanager
+def _quiet_splink():
+    """Splink's log and warnings silenced while it runs: the toolkit says what it did (``progress``)."""
+    logger = logging.getLogger("splink")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def reduce_to_children(episodes: pd.DataFrame, connection=None) -> pd.DataFrame:
+    """One row per force's child: its most frequent value of each linkage column, and its episodes.
+
+    A child's tokens should be the same on every episode (the contract); where they differ the most
+    frequent is taken, and of equally frequent the first in sort order (so the result does not depend on
+    the episodes' order). Blanks are never chosen over a value.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes: ``force_code``, ``person_id`` and any of :data:`toolkit.ingest.schema.LINKAGE_COLUMNS`
+        (a missing column is blank).
+    connection : duckdb.DuckDBPyConnection, optional
+        A connection to work in (default: one of its own, in memory).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force_code``, ``person_id``, ``episodes``, each linkage column (missing as ``NA``), and
+        ``differing`` (the number of linkage columns whose episodes disagree), sorted by force and child.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"force_code": ["E23000014"] * 3, "person_id": ["C1", "C1", "C1"],
+    ...                   "link_dob": ["b" * 64, "a" * 64, "b" * 64], "link_surname": ["", "", None]})
+    >>> child = reduce_to_children(e).iloc[0]
+    >>> int(child["episodes"]), child["link_dob"][:3], pd.isna(child["link_surname"]), int(child["differing"])
+    (3, 'bbb', True, 1)
+    """
+    if connection is None:
+        with _connection() as own:
+            return reduce_to_children(episodes, own)
+    frame = pd.DataFrame(
+        {"force_code": episodes["force_code"].astype(str), "person_id": episodes["person_id"].astype(str)}
+    )
+    for column in LINKAGE_COLUMNS:
+        values = episodes[column] if column in episodes.columns else pd.Series(pd.NA, index=episodes.index)
+        frame[column] = values.astype("string").replace("", pd.NA)
+    connection.register("episodes_in", frame)
+    try:
+        # For each column, its values counted per child and the most frequent kept (blanks are not values).
+        chosen = [
+            f"""{column} AS (
+                SELECT force_code, person_id, first(value ORDER BY n DESC, value) AS value, count(*) > 1 AS differs
+                FROM (SELECT force_code, person_id, {column} AS value, count(*) AS n FROM episodes_in
+                      WHERE {column} IS NOT NULL GROUP BY ALL)
+                GROUP BY ALL)"""
+            for column in LINKAGE_COLUMNS
+        ]
+        joins = " ".join(f"LEFT JOIN {column} USING (force_code, person_id)" for column in LINKAGE_COLUMNS)
+        values = ", ".join(f"{column}.value AS {column}" for column in LINKAGE_COLUMNS)
+        differing = " + ".join(f"coalesce({column}.differs::INTEGER, 0)" for column in LINKAGE_COLUMNS)
+        children = connection.execute(
+            f"""
+            WITH {", ".join(chosen)},
+            counted AS (SELECT force_code, person_id, count(*) AS episodes FROM episodes_in GROUP BY ALL)
+            SELECT force_code, person_id, episodes, {values}, {differing} AS differing
+            FROM counted {joins} ORDER BY force_code, person_id
+            """
+        ).df()
+    finally:
+        connection.unregister("episodes_in")
+    for column in LINKAGE_COLUMNS:
+        children[column] = children[column].astype("string")
+    children["episodes"] = children["episodes"].astype(int)
+    children["differing"] = children["differing"].astype(int)
+    return children
+
+
+def _comparisons():
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def names(own: str, other: str):
+        return cl.CustomComparison(
+            output_column_name=own,
+            comparison_levels=[
+                cll.NullLevel(f"link_{own}"),
+                cll.ExactMatchLevel(f"link_{own}", term_frequency_adjustments=True),
+                cll.CustomLevel(
+                    f"link_{own}_l = link_{other}_r AND link_{other}_l = link_{own}_r", "forename and surname swapped"
+                ),
+                cll.ExactMatchLevel(f"link_{own}_phonetic").configure(label_for_charts="sounds the same"),
+                cll.ExactMatchLevel(f"link_{own}_initial").configure(label_for_charts="same first letter"),
+                cll.ElseLevel(),
+            ],
+        )
+
+    parts = ("year", "month", "day")
+    two_of_three = " OR ".join(
+        f"(link_dob_{a}_l = link_dob_{a}_r AND link_dob_{b}_l = link_dob_{b}_r)"
+        for i, a in enumerate(parts)
+        for b in parts[i + 1 :]
+    )
+    dob = cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("link_dob_year"),
+            cll.ExactMatchLevel("link_dob"),
+            cll.CustomLevel(
+                "link_dob_year_l = link_dob_year_r AND link_dob_month_l = link_dob_day_r "
+                "AND link_dob_day_l = link_dob_month_r",
+                "day and month swapped",
+            ),
+            cll.CustomLevel(two_of_three, "two of year, month and day"),
+            cll.ExactMatchLevel("link_dob_year").configure(label_for_charts="same year"),
+            cll.ElseLevel(),
+        ],
+    )
+    return [
+        cl.ExactMatch("link_national_key"),
+        dob,
+        names("forename", "surname"),
+        names("surname", "forename"),
+        cl.ExactMatch("responsible_la"),
+    ]
+
+
+def _prior(children: pd.DataFrame, pairs: float) -> float:
+    """The probability that two records of different forces are one child, before any comparison.
+
+    Where records carry the national key, the share of key-bearing pairs that share it is that probability
+    exactly (a key is missing at random with respect to being linked, as far as is known). Else a prior from
+    the pairs sharing date of birth and both names, of which about four in five are taken to be found.
+    """
+    keyed = children[children["link_national_key"].notna()]
+    if len(keyed) >= 100:
+        per_force = keyed.groupby("force_code").size().to_numpy(dtype=float)
+        keyed_pairs = (per_force.sum() ** 2 - (per_force**2).sum()) / 2
+        shared = keyed.groupby("link_national_key")["force_code"].agg(["size", "nunique"])
+        linked = (shared["size"] * (shared["size"] - 1) / 2).sum()
+        if linked > 0:
+            return float(min(max(linked / keyed_pairs, 1 / pairs), 0.5))
+    same = children.dropna(subset=["link_dob", "link_forename", "link_surname"])
+    groups = same.groupby(["link_dob", "link_forename", "link_surname"]).size()
+    linked = (groups * (groups - 1) / 2).sum() / 0.8
+    return float(min(max(linked / pairs, 1 / pairs), 0.5))
+
+
+def _splink_predictions(children: pd.DataFrame, connection, seed: int, progress) -> tuple[pd.DataFrame, dict]:
+    """Train the model on the children with any token and predict every blocked pair at least the floor."""
+    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink.blocking_rule_library import CustomRule
+    from splink.internals.exceptions import EMTrainingException
+
+    table = children[["force_code", "person_id", *LINKAGE_COLUMNS]].rename(
+        columns={"force_code": "source_dataset", "person_id": "unique_id"}
+    )
+    per_force = table.groupby("source_dataset").size().to_numpy(dtype=float)
+    pairs = (per_force.sum() ** 2 - (per_force**2).sum()) / 2
+    settings = SettingsCreator(
+        link_type="link_only",  # records of different forces only: in one force, person_id is the child
+        unique_id_column_name="unique_id",
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=[CustomRule(rule, "duckdb") for rule in BLOCKING_RULES],
+        probability_two_random_records_match=_prior(children, pairs),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    db_api = DuckDBAPI(connection=connection)
+    with _quiet_splink():
+        linker = Linker(db_api.register(table), settings, log_level=None)
+        progress("linkage: estimating u from random pairs")
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(_U_PAIRS, max(pairs, 1)), seed=seed)
+        for rule in _TRAINING_RULES:
+            progress(f"linkage: expectation maximisation on pairs where {rule}")
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    CustomRule(rule, "duckdb"), estimate_without_term_frequencies=True
+                )
+            except EMTrainingException:  # no such pairs (a few forces, few children): the other rule trains
+                progress(f"linkage: no pairs where {rule}; not trained on them")
+        progress("linkage: predicting")
+        predicted = linker.inference.predict(threshold_match_probability=PREDICTION_FLOOR).as_pandas_dataframe()
+        model = linker.misc.save_model_to_json()
+    predicted = predicted.rename(
+        columns={
+            "source_dataset_l": "force_code_l",
+            "source_dataset_r": "force_code_r",
+            "unique_id_l": "person_id_l",
+            "unique_id_r": "person_id_r",
+        }
+    )
+    return predicted, model
+
+
+def _national_key_pairs(children: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of records of different forces that share a national key: the same child, for certain."""
+    keyed = children.loc[children["link_national_key"].notna(), ["force_code", "person_id", "link_national_key"]]
+    pairs = keyed.merge(keyed, on="link_national_key", suffixes=("_l", "_r"))
+    pairs = pairs[pairs["force_code_l"] < pairs["force_code_r"]]
+    return pairs.drop(columns="link_national_key").assign(match_probability=1.0, match_weight=np.inf, by="national_key")
+
+
+def _ordered(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Each pair with its lesser (force, person) on the left, so a pair is written one way."""
+    swap = (pairs["force_code_l"] > pairs["force_code_r"]) | (
+        (pairs["force_code_l"] == pairs["force_code_r"]) & (pairs["person_id_l"] > pairs["person_id_r"])
+    )
+    out = pairs.copy()
+    for name in ("force_code", "person_id"):
+        out.loc[swap, f"{name}_l"], out.loc[swap, f"{name}_r"] = (
+            pairs.loc[swap, f"{name}_r"],
+            pairs.loc[swap, f"{name}_l"],
+        )
+    return out
+
+
+def _combine(model: pd.DataFrame, exact: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """The model's links and the national key's, one row a pair: a shared key is certain, a different one rules out."""
+    model = _ordered(model.assign(by="model")[_PREDICTION_COLUMNS]) if len(model) else model
+    exact = _ordered(exact[_PREDICTION_COLUMNS]) if len(exact) else exact
+    both = pd.concat([p for p in (exact, model) if len(p)], ignore_index=True)
+    if both.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _PREDICTION_COLUMNS})
+    both = both.drop_duplicates(["force_code_l", "person_id_l", "force_code_r", "person_id_r"], keep="first")
+    keys = (
+        children.set_index(CHILD_KEY)["link_national_key"]
+        .astype(object)
+        .where(children["link_national_key"].notna().to_numpy(), "")
+    )
+    left = keys.reindex(pd.MultiIndex.from_frame(both[["force_code_l", "person_id_l"]])).to_numpy(dtype=object)
+    right = keys.reindex(pd.MultiIndex.from_frame(both[["force_code_r", "person_id_r"]])).to_numpy(dtype=object)
+    # Two valid national keys that differ are two children, whatever else agrees (twins share much).
+    different = (left != "") & (right != "") & (left != right)
+    both = both[~different]
+    return both.sort_values(["force_code_l", "person_id_l", "force_code_r", "person_id_r"]).reset_index(drop=True)
+
+
+def _clusters(children: pd.DataFrame, predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Connected components of the links at least ``threshold`` probable: each a national child."""
+    index = pd.MultiIndex.from_frame(children[CHILD_KEY])
+    strong = predictions[predictions["match_probability"] >= threshold]
+    left = index.get_indexer(
+        pd.MultiIndex.from_frame(strong[["force_code_l", "person_id_l"]].set_axis(CHILD_KEY, axis=1))
+    )
+    right = index.get_indexer(
+        pd.MultiIndex.from_frame(strong[["force_code_r", "person_id_r"]].set_axis(CHILD_KEY, axis=1))
+    )
+    n = len(children)
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    # Numbered in the order of each cluster's first record (children are sorted): stable, and no input id.
+    _, first_seen = np.unique(labels, return_index=True)
+    rank = np.empty(len(first_seen), dtype=np.int64)
+    rank[np.argsort(first_seen)] = np.arange(len(first_seen))
+    width = len(str(max(len(first_seen), 1)))
+    return pd.DataFrame(
+        {
+            "force_code": children["force_code"].to_numpy(),
+            "person_id": children["person_id"].to_numpy(),
+            "national_child_id": np.char.add("N", np.char.zfill(rank[labels].astype(str), width)),
+        }
+    )
+
+
+def link_children(
+    episodes: pd.DataFrame,
+    *,
+    threshold: float = LINK_THRESHOLD,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Linkage:
+    """Link every force's child to the same child in other forces, from the tokens.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Clean episodes (any number of forces): ``force_code``, ``person_id`` and the linkage columns of
+        contract version 2 where the extract has them.
+    threshold : float, default :data:`LINK_THRESHOLD`
+        The match probability at which a link joins two records into one national child.
+    seed : int
+        For the random pairs Splink estimates u from: the same seed, the same model.
+    progress : callable, optional
+        Called with a line of text at each step (the toolkit's progress output); Splink's own log is silenced.
+
+    Returns
+    -------
+    Linkage
+        Not ``countable``, with the reason, when no child has a token; every force's child is then its own
+        national child and there are no predictions.
+    """
+    say = progress or (lambda _: None)
+    with _connection() as connection:
+        children = reduce_to_children(episodes, connection)
+        tokened = children[list(LINKAGE_TOKENS)].notna().any(axis=1)
+        with_tokens = set(children.loc[tokened, "force_code"])
+        without = sorted(set(children["force_code"]) - with_tokens)
+        if not tokened.any():
+            alone = _clusters(children, pd.DataFrame(columns=_PREDICTION_COLUMNS), threshold)
+            empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _PREDICTION_COLUMNS})
+            return Linkage(False, NO_TOKENS, children, alone, empty, threshold, without, 0)
+        linked = children[tokened]
+        exact = _national_key_pairs(linked)
+        # The model needs tokens besides the national key, and records of two forces at least.
+        modelled = linked[[c for c in LINKAGE_TOKENS if c != "link_national_key"]].notna().any(axis=None)
+        if modelled and linked["force_code"].nunique() > 1:
+            say(f"linkage: {len(linked):,} forces' children with tokens, in {linked['force_code'].nunique()} forces")
+            model, settings = _splink_predictions(linked, connection, seed, say)
+        else:
+            model, settings = pd.DataFrame(columns=_PREDICTION_COLUMNS), {}
+    predictions = _combine(model, exact, children)
+    clusters = _clusters(children, predictions, threshold)
+    differing = int((children["differing"] > 0).sum())
+    return Linkage(True, None, children, clusters, predictions, threshold, without, differing, settings)
