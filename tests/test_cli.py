@@ -310,3 +310,21 @@ def test_csv_files_people_open_in_a_spreadsheet_run_no_formula(tmp_path, small_e
         cells = [cell for row in csv.reader(written.open()) for cell in row]
         assert all(f"'{formula}" in cells for formula in FORMULAS), (written.name, cells[:40])
         assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:].isdigit())]
+
+
+def test_run_passes_the_contact_to_the_run(monkeypatch, tmp_path):
+    """`run --contact` reaches the run's parameters (every page's footer says it: markup.describe_footer)."""
+    from toolkit import cli, runner
+
+    given = {}
+
+    def record(*args, **kwargs):
+        given.update(kwargs)
+        raise SystemExit(0)  # the run itself is not what is tested
+
+    monkeypatch.setattr(runner, "run_reports", record)
+    extract = tmp_path / "x.csv"
+    extract.write_text("force_code\n")
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--input", str(extract), "--extract-date", EXTRACT_DATE, "--contact", "Data team, d@x.org"])
+    assert given["contact"] == "Data team, d@x.org"

@@ -334,6 +334,7 @@ def _run(args: argparse.Namespace) -> int:
         status=args.status,
         synthetic=True if args.synthetic else None,  # without the flag, the input's provenance file decides
         previous=args.previous,
+        contact=args.contact,
     )
     _say(f"{len(result.reports)} force report(s) written to {result.out_dir}; index: {result.out_dir / 'index.html'}")
     if result.overview_failure:
@@ -519,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mapping", type=Path, help="mapping YAML when the input is a force's own export")
     run.add_argument("--suppress-below", type=int, default=5, help="smallest count published (default 5; at least 3)")
     run.add_argument("--no-suppression", action="store_true", help="publish small counts: internal use only")
+    run.add_argument(
+        "--contact", help="who readers ask about the figures, e.g. 'Data team, data@example.org' (every page's footer)"
+    )
     run.add_argument(
         "--status",
         choices=["draft", "published"],

@@ -591,6 +591,7 @@ def run_reports(
     synthetic: bool | None = None,
     previous: str | Path | None = None,
     store: str | Path | None = None,
+    contact: str | None = None,
     period: str | None = None,
     as_at: str | None = None,
 ) -> RunResult:
@@ -643,6 +644,9 @@ def run_reports(
         otherwise decides); a synthetic run marks every page as saying nothing
         about the real forces. Default: as the provenance file says, or not
         synthetic when there is none.
+    contact : str, optional
+        Who readers ask about the figures (a team and an email address), shown in every page's footer;
+        default, the team that published the pages.
     previous : path-like, optional
         A previous run's published ``findings.json``: each finding is marked
         new or enduring, and each report says what became of the previous
@@ -730,6 +734,8 @@ def run_reports(
             "input_provenance": recorded,
             "synthetic": is_synthetic,
             "status": status,
+            # Who readers ask about the figures, in every page's footer and the spreadsheets' cover.
+            **({"contact": contact} if contact else {}),
             "extract_date": extract.isoformat(),
             "period_start": reported.min().date().isoformat(),
             "period_end": reported.max().date().isoformat(),

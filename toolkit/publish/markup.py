@@ -297,6 +297,8 @@ def describe_footer(run: Mapping[str, object]) -> str:
     >>> footer = describe_footer({"started_utc": "2025-02-03T09:00:00+00:00", "toolkit_version": "0.1.0"})
     >>> "Made on 3 February 2025" in footer, "toolkit version 0.1.0" in footer, footer.startswith("<div class='govuk")
     (True, True, True)
+    >>> "contact Data team &lt;data@example.org&gt;." in describe_footer({"contact": "Data team   <data@example.org>"})
+    True
     """
     started = str(run.get("started_utc") or "")
     try:
@@ -304,7 +306,8 @@ def describe_footer(run: Mapping[str, object]) -> str:
         when = f"Made on {made.day} {made:%B %Y}"
     except ValueError:
         when = "Date made not recorded"
-    contact = str(run.get("contact") or DEFAULT_CONTACT)
+    # Given on the command line, shown on one line, escaped below, and kept short.
+    contact = " ".join(str(run.get("contact") or DEFAULT_CONTACT).split())[:200]
     lines = [
         f"{when} by the missing children inspection toolkit version {run.get('toolkit_version', 'unknown')}.",
         f"Questions about these figures: contact {contact}.",
