@@ -254,8 +254,8 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(summary, indent=2) + "\n")
-    # The sections bench_findings.py and bench_store.py write follow the pipeline's.
-    sections = [RESULTS / "findings.md", RESULTS / "store.md"]
+    # The sections bench_findings.py, bench_store.py and bench_linkage.py write follow the pipeline's.
+    sections = [RESULTS / "findings.md", RESULTS / "store.md", RESULTS / "linkage.md"]
     (HERE / "results.md").write_text(
         _table(rows, summary) + "".join("\n" + section.read_text() for section in sections if section.exists())
     )
