@@ -27,13 +27,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import multiprocessing
-import platform
 import statistics
 import time
 from pathlib import Path
 
-from harness import measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
+from harness import (  # benchmarks/: the scripts run from this folder
+    describe_machine,
+    measure_in_fresh_processes,
+    write_section,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data" / "linkage"
@@ -156,19 +158,6 @@ def describe_results(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_section(section: str) -> None:
-    """Put the section into benchmarks/results.md, in place of an earlier one (which runs to the next heading)."""
-    results = HERE / "results.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        before, after = text.split(SECTION, 1)
-        rest = after.split("\n## ", 1)
-        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -200,8 +189,7 @@ def main() -> None:
         f"interval, each run in a fresh process; accuracy over seeds {seeds.start} to {seeds.stop - 1} against the "
         "generator's truth, pairwise over pairs of records in different forces (recall counts every true pair, "
         "those no blocking rule compared too); speed on seed 7 with the default 50% of records keyed, one run each.",
-        "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}",
+        "machine": describe_machine(),
         "targets": TARGETS,
         "accuracy": accuracy,
         "speed": speed,
@@ -210,7 +198,7 @@ def main() -> None:
     (RESULTS / "linkage.json").write_text(json.dumps(record, indent=2) + "\n")
     section = describe_results(record)
     (RESULTS / "linkage.md").write_text(section)
-    _write_section(section)
+    write_section(HERE / "results.md", SECTION, section)
     print(section)
 
 

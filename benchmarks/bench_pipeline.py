@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import platform
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from harness import measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
+from harness import describe_machine, measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
@@ -246,8 +244,7 @@ def main() -> None:
     summary = {
         "benchmark": "pipeline stages",
         "toolkit_version": __version__,
-        "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}",
+        "machine": describe_machine(),
         "episodes": episodes,
         "targets": targets,
         "rows": rows,

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import platform
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from harness import measure_in_fresh_processes  # benchmarks/: the scripts run from this folder
+from harness import (  # benchmarks/: the scripts run from this folder
+    describe_machine,
+    measure_in_fresh_processes,
+    write_section,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data" / "store"
@@ -131,19 +133,6 @@ def describe_results(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_section(section: str) -> None:
-    """Put the section into benchmarks/results.md, in place of an earlier one (which runs to the next heading)."""
-    results = HERE / "results.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        before, after = text.split(SECTION, 1)
-        rest = after.split("\n## ", 1)
-        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, nargs="+", default=[1, 10], choices=[1, 10])
@@ -175,8 +164,7 @@ def main() -> None:
         "method": "national synthetic years (about 180,000 episodes each, CSV), loaded one file a year into a new "
         "store; each stage in a fresh process (peak memory its own); medians of the runs shown; the ten-year stages "
         "once each.",
-        "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}",
+        "machine": describe_machine(),
         "store_mb": sizes,
         "rows": rows,
     }
@@ -184,7 +172,7 @@ def main() -> None:
     (RESULTS / "store.json").write_text(json.dumps(record, indent=2) + "\n")
     section = describe_results(record)
     (RESULTS / "store.md").write_text(section)
-    _write_section(section)
+    write_section(HERE / "results.md", SECTION, section)
     print(section)
 
 

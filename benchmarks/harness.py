@@ -8,6 +8,7 @@ VmHWM, which, unlike ``ru_maxrss``, starts afresh in a spawned process.
 from __future__ import annotations
 
 import multiprocessing
+import platform
 import resource
 from collections.abc import Callable
 from pathlib import Path
@@ -38,3 +39,26 @@ def measure_in_fresh_processes(stage: Callable, args: tuple, repeats: int) -> tu
         results.append(result)
         peaks.append(peak)
     return results, peaks
+
+
+def describe_machine() -> str:
+    """The machine a benchmark ran on, as every results section states it."""
+    return (
+        f"{platform.machine()}, {multiprocessing.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+
+
+def write_section(results: Path, heading: str, section: str) -> None:
+    """Put ``section`` into ``results`` (benchmarks/results.md) in place of an earlier one under ``heading``.
+
+    An earlier section runs to the next heading of its level; with none, the section goes at the end.
+    """
+    text = results.read_text() if results.exists() else "# Benchmark results\n"
+    if heading in text:
+        before, after = text.split(heading, 1)
+        rest = after.split("\n## ", 1)
+        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    results.write_text(text)
