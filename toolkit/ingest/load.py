@@ -649,6 +649,7 @@ def load_manifest(
         if sha256 not in known
     ]
     cleaned = _clean_in_order(to_clean, workers)
+    added: set[str] = set()  # files loaded by this manifest so far
     outcomes = []
     try:
         for row, sha256 in zip(rows.itertuples(index=False), hashes, strict=True):
@@ -656,11 +657,13 @@ def load_manifest(
                 outcome = _find_earlier_load(store, sha256, wait) if sha256 in known else None
                 if outcome is None:
                     result = next(cleaned)
-                    # A file listed twice is cleaned twice, but loaded once: the store is asked again.
-                    outcome = _find_earlier_load(store, sha256, wait) or store_cleaned(
+                    # A file listed twice is cleaned twice, but loaded once: its second turn finds the first load.
+                    outcome = _find_earlier_load(store, sha256, wait) if sha256 in added else None
+                    outcome = outcome or store_cleaned(
                         result, row.path, row.extract_date, store=store, mapping=row.mapping,
                         forces=[row.force_code], period=row.period, wait=wait, sha256=sha256,
                     )  # fmt: skip
+                    added.add(sha256)
             except ToolkitError as error:
                 done = sum(o.added for o in outcomes)
                 # Cleaning's messages about a mapping do not say which file they were cleaning.
