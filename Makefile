@@ -78,11 +78,12 @@ lint: $(STAMP) ## Lint code and notebooks (ruff) and check the stage order (impo
 test: $(STAMP) ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Benchmarks (minutes): cleaning, consistency models, findings, the national store, the pipeline; results in benchmarks/results/
+bench: $(STAMP) ## Benchmarks (minutes): cleaning, consistency models, findings, the national store, linkage, the pipeline; results in benchmarks/results/
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_consistency.py
 	$(PY) benchmarks/bench_findings.py
 	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_linkage.py
 	$(PY) benchmarks/bench_pipeline.py
 
 # The published pages inline GOV.UK Frontend's styles, compiled once from its Sass and committed
