@@ -328,3 +328,24 @@ def test_run_passes_the_contact_to_the_run(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["run", "--input", str(extract), "--extract-date", EXTRACT_DATE, "--contact", "Data team, d@x.org"])
     assert given["contact"] == "Data team, d@x.org"
+
+
+def test_a_command_does_not_compile_the_iri_checker_nobody_uses_and_notebooks_still_validate(tmp_path):
+    """Every command paid over two seconds for jsonschema's "iri" checker (rfc3987_syntax), which no notebook
+    schema uses; the notebooks must still validate without it."""
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['toolkit', 'forces']\n"
+        "try:\n"
+        "    runpy.run_module('toolkit', run_name='__main__')\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "import nbformat\n"
+        "from toolkit.config import NOTEBOOKS_DIR\n"
+        "for path in sorted(NOTEBOOKS_DIR.glob('*.ipynb')):\n"
+        "    nbformat.validate(nbformat.read(path, as_version=4))\n"
+        "print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is not None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
