@@ -45,16 +45,22 @@ def year(national_year):
 
 
 @pytest.fixture(scope="module")
+def fitted(year):
+    """The grading models fitted to the year as it was generated (several tests compare with it)."""
+    return fit_grading_model(year[0])
+
+
+@pytest.fixture(scope="module")
 def planted(national_year):
     """The demo plan's forces: each has a failure of its own, which may show in a neighbouring rule."""
     return {p["force_code"] for p in national_year[1]["planted"]}
 
 
-def test_a_force_that_moves_low_graded_children_to_absent_does_not_look_like_a_high_grader(year):
+def test_a_force_that_moves_low_graded_children_to_absent_does_not_look_like_a_high_grader(year, fitted):
     """Item 2: the model kept only 'missing' episodes graded low to high, so a force that recorded its low-graded
     children 'absent' (or graded them no apparent risk) lost its low grades and looked like a high grader."""
     episodes, _ = year
-    before = _grading(fit_grading_model(episodes)).loc[FORCE, "value"]
+    before = _grading(fitted).loc[FORCE, "value"]
     moved = episodes.copy()
     low = (moved["force_code"] == FORCE) & (moved["risk_initial"] == "low") & (moved["category"] == "missing")
     half = low & (np.random.default_rng(2).random(len(moved)) < 0.5)
@@ -65,7 +71,7 @@ def test_a_force_that_moves_low_graded_children_to_absent_does_not_look_like_a_h
     assert after == pytest.approx(before, rel=0.15)
 
 
-def test_a_force_that_grades_its_medium_risk_children_high_is_found_over_grading(year, planted):
+def test_a_force_that_grades_its_medium_risk_children_high_is_found_over_grading(year, fitted, planted):
     """Item 2: over-grading was judged on the odds of a medium or high grade, which a force moving children from
     medium to high (the published over-grading: 46% of reports graded high) leaves almost where it was, so the
     rule could not find it."""
@@ -73,12 +79,12 @@ def test_a_force_that_grades_its_medium_risk_children_high_is_found_over_grading
     raised = episodes.copy()
     mine = (raised["force_code"] == FORCE) & (raised["category"] == "missing")
     raised.loc[mine & (raised["risk_initial"] == "medium"), "risk_initial"] = "high"
-    fitted = fit_grading_model(raised)
-    medium_or_high = _grading(fitted).loc[FORCE]
-    before = _grading(fit_grading_model(episodes)).loc[FORCE]
+    refitted = fit_grading_model(raised)
+    medium_or_high = _grading(refitted).loc[FORCE]
+    before = _grading(fitted).loc[FORCE]
     assert medium_or_high["value"] == pytest.approx(before["value"], rel=0.05)  # blind to the move
-    assert _grading(fitted, "high_grading").loc[FORCE, "lower"] > 3
-    findings = _judge(raised, extract_date, ("risk_grading_out_of_line",), consistency_forces=fitted["forces"])
+    assert _grading(refitted, "high_grading").loc[FORCE, "lower"] > 3
+    findings = _judge(raised, extract_date, ("risk_grading_out_of_line",), consistency_forces=refitted["forces"])
     over = {f["force_code"] for f in findings if f["metric"] == HIGH_GRADING_METRIC}
     assert FORCE in over
     assert not over - {FORCE} - planted  # nowhere it was not planted
