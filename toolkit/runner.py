@@ -572,6 +572,47 @@ def _collect_renders(renders, out_dir: Path, total: int, progress: bool) -> RunR
     return result
 
 
+def _render_again_around_failures(
+    result: RunResult, parameters: dict, groups: dict[str, list[str]], render: tuple, target: Path, progress: bool
+) -> None:
+    """Make again, with the failures known, every page that links a page whose render failed.
+
+    The pages are first rendered all at once, each linking every force of the run and the overview: with no
+    failure (the common case) nothing more is done. Otherwise the run parameters the notebooks read name the
+    failed reports (``reports_failed``) and whether the overview failed (``overview_failed``), and the overview
+    and the reports that link a failed page are made again, naming it without a link
+    (:func:`toolkit.publish.markup.list_written_reports`). A page that fails when made again is removed and
+    counted as failed, and the pages linking it are made again in turn, so no published page links a missing one.
+    ``render`` is :func:`_render_all`'s arguments after its tasks: ``(work_dir, out_dir, ...)``.
+    """
+    from toolkit.publish.render import OVERVIEW_FILE
+
+    work_dir, out_dir = render[0], render[1]
+    known: set[str] = set()
+    while True:
+        failed = set(result.failures) | ({OVERVIEW} if result.overview_failure else set())
+        new = failed - known
+        if not new:
+            return
+        known = failed
+        again = [OVERVIEW] if result.overview is not None and new - {OVERVIEW} else []
+        again += sorted(c for c in result.reports if OVERVIEW in new or new & set(groups.get(c, [])))
+        if not again:
+            continue
+        failures = {"reports_failed": sorted(result.failures), "overview_failed": result.overview_failure is not None}
+        WorkFolder(work_dir).write_json("run", {**parameters, **failures})
+        redone = _collect_renders(_render_all(again, *render), target, len(again), progress)
+        for code, seconds in redone.timings.items():
+            result.timings[code] += seconds
+        for code, message in redone.failures.items():
+            result.failures[code] = message
+            result.timings.pop(code, None)
+            Path(out_dir, result.reports.pop(code).name).unlink(missing_ok=True)
+        if redone.overview_failure is not None:
+            result.overview, result.overview_failure = None, redone.overview_failure
+            Path(out_dir, OVERVIEW_FILE).unlink(missing_ok=True)
+
+
 def run_reports(
     input_path: str | Path | None,
     extract_date: ExtractDate | date | str | None,
@@ -770,12 +811,9 @@ def run_reports(
             )  # fmt: skip
             summary = tables["summary"]
             prepared = time.perf_counter()
-            result = _collect_renders(
-                _render_all([OVERVIEW, *codes], work_dir, out_dir, notebook, workers, kernel_pool, scheduler),
-                out.target,
-                len(codes) + 1,
-                progress,
-            )
+            render = (work_dir, out_dir, notebook, workers, kernel_pool, scheduler)
+            result = _collect_renders(_render_all([OVERVIEW, *codes], *render), out.target, len(codes) + 1, progress)
+            _render_again_around_failures(result, parameters, groups, render, out.target, progress)
         finally:
             if kernel_pool is not None:
                 kernel_pool.shutdown()

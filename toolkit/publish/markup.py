@@ -66,6 +66,8 @@ __all__ = [
     "describe_running_header",
     "describe_status_words",
     "name_report_page",
+    "list_written_reports",
+    "describe_unavailable",
     "INDEX_PAGE",
     "OVERVIEW_PAGE",
     "SITE_NAME",
@@ -201,6 +203,31 @@ def name_report_page(slug: str) -> str:
     'west-midlands.html'
     """
     return f"{slug}.html"
+
+
+def list_written_reports(run: Mapping[str, object]) -> set[str]:
+    """The forces whose report pages a run wrote, so may be linked: those it rendered, less those that failed.
+
+    A run renders every page at once with no failure known; when a render fails, it makes again the pages
+    that link that force with ``reports_failed`` in the run parameters (:mod:`toolkit.runner`).
+
+    Examples
+    --------
+    >>> sorted(list_written_reports({"forces": ["E1", "E2", "W1"], "reports_failed": ["E2"]}))
+    ['E1', 'W1']
+    """
+    return set(run.get("forces") or []) - set(run.get("reports_failed") or [])
+
+
+def describe_unavailable(what: str, page: str = "report") -> str:
+    """A page the run could not make, named where it would have been linked, without a link.
+
+    Examples
+    --------
+    >>> describe_unavailable("North Wales Police")
+    'North Wales Police (not available: its report could not be made in this run)'
+    """
+    return f"{what} (not available: its {page} could not be made in this run)"
 
 
 def describe_running_header(text: str) -> str:

@@ -26,11 +26,13 @@ from toolkit.publish.markup import (
     describe_run_status,
     describe_running_header,
     describe_status_words,
+    describe_unavailable,
     embed_chart,
     escape,
     findings_list,
     html_table,
     list_links,
+    list_written_reports,
     name_report_page,
     notes,
     summary_list,
@@ -170,7 +172,8 @@ def show_force_table(overview: NationalOverview) -> HTML:
     counts = pd.DataFrame(overview.findings, columns=["force_code", "judgement"]).value_counts()
     rows = []
     covered = set(overview.run.get("forces_covered", [f.code for f in list_forces()]))
-    written = set(overview.run.get("forces") or [])  # the forces whose reports the run wrote: each is linked
+    written = list_written_reports(overview.run)  # each is linked; a report that failed is named as not available
+    failed = set(overview.run.get("reports_failed") or [])
     # The change on the year before has a column only where some force has one (a run from a store holding it).
     yearly = overview.year_on_year.set_index("force_code")
     yearly = yearly if yearly["rate_ratio"].notna().any() else None
@@ -186,6 +189,7 @@ def show_force_table(overview: NationalOverview) -> HTML:
         if yearly is not None:
             cells.append(_describe_change(yearly.loc[force.code]) if force.code in yearly.index else "not computed")
         name = Link(force.official_name, name_report_page(force.slug)) if force.code in written else force.official_name
+        name = describe_unavailable(force.official_name) if force.code in failed else name
         rows.append((name, [*cells, *judged], {"data-force": force.code}))
     columns = ["Force", "Episodes", "Per 1,000 children"]
     columns += ["Change on the same months a year before"] if yearly is not None else []
@@ -287,7 +291,7 @@ def show_causes_of_concern(overview: NationalOverview) -> HTML:
 def _link_force(overview: NationalOverview, code: str) -> str:
     """A force's name, linking its report when the run wrote one."""
     force = get_force(code)
-    if code not in set(overview.run.get("forces") or []):
+    if code not in list_written_reports(overview.run):
         return escape(force.official_name)
     return describe_link(force.official_name, name_report_page(force.slug))
 

@@ -47,11 +47,13 @@ from toolkit.publish.markup import (
     describe_run_status,
     describe_running_header,
     describe_status_words,
+    describe_unavailable,
     embed_chart,
     escape,
     findings_list,
     html_table,
     list_links,
+    list_written_reports,
     name_report_page,
     notes,
     summary_list,
@@ -334,18 +336,25 @@ def show_title(report: ForceReport) -> HTML:
         ("Episodes reported", f"{run.get('period_start', '?')} to {run.get('period_end', '?')}"),
         ("Extract taken", str(run.get("extract_date", "?"))),
     ]
-    written = set(run.get("forces") or [])
-    peers = [get_force(code) for code in run.get("comparator_groups", {}).get(f.code, []) if code in written]
+    group = run.get("comparator_groups", {}).get(f.code, [])
+    written, failed = list_written_reports(run), set(run.get("reports_failed") or [])
+    peers = [get_force(code) for code in group if code in written]
     links = [
         ("Every force's report (index)", INDEX_PAGE),
-        ("National overview: England and Wales", OVERVIEW_PAGE),
+        *([] if run.get("overview_failed") else [("National overview: England and Wales", OVERVIEW_PAGE)]),
         *((f"Comparator force: {peer.official_name}", name_report_page(peer.slug)) for peer in peers),
+    ]
+    # A page the run could not make is named, not linked: a reader knows it is missing, not that it was left out.
+    unavailable = [describe_unavailable("The national overview", "page")] if run.get("overview_failed") else []
+    unavailable += [
+        describe_unavailable(f"Comparator force {get_force(c).official_name}") for c in group if c in failed
     ]
     return HTML(
         f"<h1>{escape(f.official_name)}: missing and absent children</h1>"
         + summary_list(facts)
         + _show_coverage(report)
         + list_links(links, "Related pages", "related")
+        + notes(unavailable)
     )
 
 
