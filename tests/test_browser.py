@@ -4,8 +4,9 @@ Every published page of the shared run is opened at 1400 and 320 pixels wide and
 browser. At each width, with every ``details`` element opened (the charts' tables): axe-core 4 finds no
 violation of WCAG 2.0, 2.1 and 2.2 A and AA; no text is under 12 pixels, the charts' SVG text as drawn included;
 at 320 pixels the page does not scroll sideways (tables and charts scroll in their own boxes). Every link
-resolves to a published page and, with a fragment, to an element of it. Screenshots and the PDF of one report
-go to ``test-artifacts/``.
+resolves to a published page and, with a fragment, to an element of it. On paper no table's caption or header
+row is left alone at a page's foot (read from the PDF's structure tree), and a report prints on at most 20 pages;
+every page weighs at most 1.5 MB. Screenshots and the PDF of one report go to ``test-artifacts/``.
 
 Skipped when Chromium or axe-core is missing, except in CI (``REQUIRE_BROWSER=1``, set by ``.ci/run``, which
 installs both). axe-core is read from ``$AXE_CORE_JS``, else from where ``.ci/run`` installs it
@@ -20,11 +21,13 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import jinja2
 import pytest
 from conftest import RUN_FORCES
 
-from toolkit.config import PROJECT_ROOT
+from toolkit.config import PROJECT_ROOT, TEMPLATES_DIR
 from toolkit.forces import get_force
+from toolkit.publish.markup import html_table
 from toolkit.publish.site import DOWNLOADS
 
 pytestmark = pytest.mark.notebook
@@ -129,6 +132,7 @@ return {
     h => [Number(h.tagName[1]), h.textContent.trim()]),
   tables: Array.from(document.querySelectorAll("table"), t => [!!t.caption && !!t.caption.textContent.trim(),
     Array.from(t.querySelectorAll("th")).every(th => ["col", "row"].includes(th.getAttribute("scope")))]),
+  printedTables: Array.from(document.querySelectorAll("table")).filter(t => !t.closest("details")).length,
   small: small,
   charts: charts,
   sideways: root.scrollWidth - root.clientWidth,
@@ -146,6 +150,74 @@ axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["
 
 def _pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+_PDF_OBJECT = re.compile(rb"(\d+) 0 obj\s*<<(.*?)>>\s*(?:endobj|stream)", re.S)
+
+
+def _find_tables_broken_after_their_heads(pdf: bytes) -> tuple[int, list[list[int]]]:
+    """How many tables a tagged PDF (Chromium's ``generateTaggedPDF``) holds, and the page each of its head's
+    parts starts on (caption, header rows, first row of figures) for every table whose head is not on the page
+    its first row of figures starts: one left alone at a page's foot.
+
+    Chromium writes the PDF's structure tree uncompressed: each element names its type (``/S /Caption``), its
+    children (``/K``: elements, or marked content on the page ``/Pg``), so the page each part is drawn on can be
+    read without a PDF library.
+    """
+    objects = {int(number): body for number, body in _PDF_OBJECT.findall(pdf)}
+
+    def entry(body: bytes, key: bytes) -> tuple[list[int], bool]:
+        found = re.search(rb"/" + key + rb"\s*(\[[^\]]*\]|\d+ 0 R|\d+)", body)
+        text = found.group(1) if found else b""
+        return [int(n) for n in re.findall(rb"(\d+) 0 R", text)], bool(
+            re.search(rb"\d", re.sub(rb"\d+ 0 R", b"", text))
+        )
+
+    def kind(number: int) -> str | None:
+        found = re.search(rb"/StructElem.*?/S /(\w+)", objects.get(number, b""), re.S)
+        return found.group(1).decode() if found else None
+
+    order = []
+
+    def walk(number: int) -> None:
+        for kid in entry(objects[number], b"Kids")[0]:
+            walk(kid) if b"/Type /Pages" in objects[kid] else order.append(kid)
+
+    walk(next(n for n, body in objects.items() if b"/Type /Pages" in body and b"/Parent" not in body))
+    page = {number: index + 1 for index, number in enumerate(order)}
+
+    def pages(number: int) -> set[int]:
+        kids, marked = entry(objects[number], b"K")
+        drawn_on = entry(objects[number], b"Pg")[0]
+        found = {page[drawn_on[0]]} if marked and drawn_on else set()
+        return found.union(*(pages(kid) for kid in kids if kind(kid)))
+
+    def rows(number: int):
+        for kid in entry(objects[number], b"K")[0]:
+            if kind(kid) == "TR":
+                yield kid
+            elif kind(kid) in ("THead", "TBody", "TFoot"):
+                yield from rows(kid)
+
+    tables, broken = [n for n in objects if kind(n) == "Table"], []
+    for table in tables:
+        head = [kid for kid in entry(objects[table], b"K")[0] if kind(kid) == "Caption"]
+        for row in rows(table):
+            head.append(row)
+            if any(kind(cell) == "TD" and pages(cell) for cell in entry(objects[row], b"K")[0]):
+                break  # the first row of figures (a header row holds only headers, or empty cells)
+        starts = [min(pages(part)) for part in head if pages(part)]
+        if len(set(starts)) > 1:
+            broken.append(starts)
+    return len(tables), broken
+
+
+def _print(browser) -> bytes:
+    """The page in the browser printed to PDF as its stylesheet says (A4), tagged with its structure."""
+    printed = browser.execute_cdp_cmd(
+        "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, "generateTaggedPDF": True}
+    )
+    return base64.b64decode(printed["data"])
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +239,9 @@ def surveys(browser, site, axe):
             survey["violations"] = browser.execute_async_script(_AXE_RUN, WCAG_TAGS)
             browser.save_screenshot(str(ARTIFACTS / f"{page.stem}-{width}.png"))
             if width == WIDTHS[0]:
-                pdf = base64.b64decode(
-                    browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True})[
-                        "data"
-                    ]
-                )
+                pdf = _print(browser)
                 survey["pdf_pages"] = _pdf_pages(pdf)
+                survey["pdf_tables"], survey["pdf_broken"] = _find_tables_broken_after_their_heads(pdf)
                 if page.name == "west-midlands.html":
                     (ARTIFACTS / "west-midlands.pdf").write_bytes(pdf)
             found[(page.name, width)] = survey
@@ -262,6 +331,65 @@ def test_a_report_prints_on_numbered_a4_pages(surveys):
     boxes = {tuple(round(float(x)) for x in box.split()) for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
     assert boxes == {(0, 0, 595, 842)}
     assert (ARTIFACTS / "index-1400.png").stat().st_size > 10_000
+
+
+def _sweep_page() -> str:
+    """A page in the site's shell of 40 small tables with two-line captions, each after a space 7 pixels taller
+    than the last's: on paper their heads fall at every height of an A4 page, its foot among them."""
+    shell = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    page = shell.get_template("page.html.j2").module
+    rows = [(f"Row {n}", [f"{n}", f"{n * 2}"]) for n in (1, 2, 3)]
+    tables = "".join(
+        f"<div style='height: {40 + 7 * i}px'></div>"
+        + html_table(rows, f"Table {i}: {CAPTION}", ["", "First", "Second"])
+        for i in range(SWEEP_TABLES)
+    )
+    return (
+        f"<!DOCTYPE html><html lang='en-GB'><head>{page.head('Tables on paper', '')}</head><body>"
+        f"{page.body_start('')}<h1>Tables on paper</h1>{tables}{page.body_end('')}</body></html>"
+    )
+
+
+SWEEP_TABLES = 40
+CAPTION = "a caption long enough to take two lines, as many of a report's do, " * 2
+
+
+def test_on_paper_no_table_caption_or_header_row_is_left_alone_at_a_page_foot(browser, surveys, tmp_path):
+    """A table's caption and header rows start on the page its first row of figures does: on every published
+    page, and on a page of tables whose heads fall at every height of a page. The stylesheet without its rules on
+    tables left a caption and header row alone at a page's foot there; with its header row's rules alone, the
+    caption."""
+    for (name, width), survey in surveys.items():
+        if width == WIDTHS[0]:
+            # Every table printed is read from the PDF (a chart's table, in its details element, is not printed).
+            assert survey["pdf_tables"] == survey["printedTables"] > 0, name
+            assert survey["pdf_broken"] == [], (name, survey["pdf_broken"])
+    sweep = tmp_path / "sweep.html"
+    sweep.write_text(_sweep_page(), encoding="utf-8")
+    browser.get(sweep.as_uri())
+    pdf = _print(browser)
+    assert _pdf_pages(pdf) >= 5  # the heads' heights go round a page several times
+    assert _find_tables_broken_after_their_heads(pdf) == (SWEEP_TABLES, [])
+
+
+def test_a_report_prints_on_at_most_so_many_a4_pages(surveys):
+    """A report's charts and tables print at a readable size with nothing oversized: the small extract's
+    reports printed on 16 to 18 A4 pages when this was written."""
+    for code in FORCES:
+        assert surveys[(f"{get_force(code).slug}.html", WIDTHS[0])]["pdf_pages"] <= MOST_PAGES_PRINTED, code
+
+
+MOST_PAGES_PRINTED = 20
+
+
+def test_every_published_page_weighs_under_a_phone_s_limit(site):
+    """Every page, charts and stylesheet inlined, is at most 1.5 MB: a force report of the demo is 0.72 MB."""
+    sizes = {page.name: page.stat().st_size for page in site.glob("*.html")}
+    assert len(sizes) == len(FORCES) + 2
+    assert max(sizes.values()) <= HEAVIEST_PAGE_BYTES, sizes
+
+
+HEAVIEST_PAGE_BYTES = 1_500_000
 
 
 def test_the_index_sorts_by_a_column_and_reads_without_script(browser, site, surveys):
