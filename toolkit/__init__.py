@@ -15,6 +15,7 @@ all (an import-linter contract in ``pyproject.toml`` keeps the order true):
 ``toolkit.linkage``        the same child in several forces, from tokens alone; distinct children nationally
   ``link``                 one row per force's child; the national key joined; Splink's model on the rest; clusters
   ``count``                distinct children with an interval for the linkage's uncertainty; the naive sum
+  ``borders``              the national count as a table; each force's children who cross its borders
 ``toolkit.stats``          every figure, for every force at once, with its interval and method
   ``tables``               every prepared table, declared once (name and how it is computed)
   ``intervals``            confidence intervals (rates, proportions, means, standardised ratios)

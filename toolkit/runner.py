@@ -47,6 +47,8 @@ from toolkit.ingest.extract import read_extract_text, validate_extract
 from toolkit.ingest.load import StoredCleaning, read_cleaned, store_cleaned
 from toolkit.ingest.mapping import CANONICAL, read_mapping
 from toolkit.ingest.provenance import provenance_path, read_provenance
+from toolkit.linkage import count_distinct_children, link_children
+from toolkit.linkage.borders import summarise_cross_border, tabulate_distinct_children
 from toolkit.publish.disclosure import (
     DEFAULT_THRESHOLD,
     check_threshold,
@@ -56,6 +58,7 @@ from toolkit.publish.disclosure import (
 )
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.workbook import write_workbooks
+from toolkit.stats.intervals import proportion_interval
 from toolkit.stats.tables import Inputs, prepare_statistics
 from toolkit.store import WorkFolder, file_sha256, format_json, write_atomically
 
@@ -64,7 +67,15 @@ from toolkit.store import WorkFolder, file_sha256, format_json, write_atomically
 if TYPE_CHECKING:
     from toolkit.publish.kernels import KernelPool
 
-__all__ = ["RunInput", "RunResult", "prepare_tables", "read_run_input", "run_reports", "DEFAULT_WORK_DIR"]
+__all__ = [
+    "RunInput",
+    "RunResult",
+    "link_national_children",
+    "prepare_tables",
+    "read_run_input",
+    "run_reports",
+    "DEFAULT_WORK_DIR",
+]
 
 DEFAULT_WORK_DIR = WORK_DIR
 LOGGER = logging.getLogger("toolkit")
@@ -107,8 +118,9 @@ def prepare_tables(
     :data:`toolkit.stats.tables.PREPARED_TABLES`, ``findings.json``,
     ``history.json`` (what became of a ``previous`` run's findings,
     :func:`toolkit.findings.history.compare_with_previous`; empty without one)
-    and ``run_parameters.json``. These hold pseudonymised record-level data: the
-    work folder is never published.
+    and ``run_parameters.json``; the children linked across forces (:func:`link_national_children`:
+    ``distinct_children``, ``cross_border`` and the record-level ``linkage_*`` files). These hold
+    pseudonymised record-level data: the work folder is never published.
 
     Returns
     -------
@@ -127,12 +139,14 @@ def prepare_tables(
         year_before=year_before,
         compared_with_year_before=compared_with_year_before,
     )
-    with ThreadPoolExecutor(1) as writer:
-        # Writing the clean episodes and logs is mostly Arrow and file I/O, which release the GIL: it runs
-        # beside the statistics rather than before them.
-        written = writer.submit(write_cleaning_outputs, result, work.path)
+    with ThreadPoolExecutor(2) as beside:
+        # Writing the clean episodes and logs is mostly Arrow and file I/O, which release the GIL, and the
+        # linkage is mostly DuckDB, which does too: both run beside the statistics rather than before them.
+        written = beside.submit(write_cleaning_outputs, result, work.path)
+        linked = beside.submit(link_national_children, result.clean, work)
         tables = prepare_statistics(inputs)
         written.result()
+        tables |= linked.result()
     for name, table in tables.items():
         work.write_table(name, table)
     findings = find_issues(tables, rule_thresholds)
@@ -143,6 +157,41 @@ def prepare_tables(
     work.write_json("history", earlier)
     work.write_json("run", run_parameters)
     return tables, findings
+
+
+def link_national_children(episodes: pd.DataFrame, work: WorkFolder) -> dict[str, pd.DataFrame]:
+    """Link every force's children once for the run, keep the record-level results, return the national tables.
+
+    One national computation, like the consistency models: :func:`toolkit.linkage.link_children` on the
+    clean episodes of every force, the distinct children counted with their interval, and each force's
+    cross-border children (:mod:`toolkit.linkage.borders`). The linked children, clusters and candidate
+    links hold person ids and tokens: they stay in the work folder (``linkage_*``), never in the reports.
+    A version 1 extract is linked too, to say that it cannot be counted and why.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``distinct_children`` (one England and Wales row) and ``cross_border`` (one row per force, with the
+        share of the children another force knew at risk whom this force first graded low, and its interval).
+    """
+    started = time.perf_counter()
+    linkage = link_children(episodes, progress=LOGGER.debug)
+    count = count_distinct_children(linkage)
+    for name in ("children", "clusters", "predictions"):
+        work.write_table(f"linkage_{name}", getattr(linkage, name))
+    work.write_json("linkage_model", linkage.model)
+    cross = summarise_cross_border(episodes, linkage)
+    share = proportion_interval(cross["graded_low_here"].fillna(0), cross["known_elsewhere"].fillna(0))
+    unknown = cross["known_elsewhere"].isna().to_numpy()
+    for column in ("value", "lower", "upper"):
+        cross[f"graded_low_share{'' if column == 'value' else '_' + column}"] = share[column].mask(unknown).to_numpy()
+    cross["method"] = (
+        "share of the children missing in another force too whom another force had recorded at risk before (an "
+        "exploitation or previous-harm flag, harm, or a medium or high grade) that this force first graded low or "
+        "no apparent risk; Wilson score 95% interval"
+    )
+    LOGGER.info("linkage: %.1f s", time.perf_counter() - started)
+    return {"distinct_children": tabulate_distinct_children(count, linkage.threshold), "cross_border": cross}
 
 
 def read_and_clean(input_path: Path, extract: ExtractDate, mapping_path: str | Path | None) -> CleanResult:

@@ -102,6 +102,14 @@ FILES = {
     "history": "history.json",  # what became of a previous run's findings (empty without --previous)
     "run": "run_parameters.json",  # the parameters of the run that prepared the folder
     "provenance": "run.json",  # the run's full provenance, counts included (the published run.json has none)
+    # Linkage of children across forces, once a run (toolkit.runner.link_national_children): the national tables
+    "distinct_children": "distinct_children.parquet",  # one England and Wales row: distinct children, interval
+    "cross_border": "cross_border.parquet",  # per force: its children missing in another force too, or placed
+    # and the record-level results, person ids and tokens: never published
+    "linkage_children": "linkage_children.parquet",  # one row per force's child, its most frequent tokens
+    "linkage_clusters": "linkage_clusters.parquet",  # every force's child and its national child id
+    "linkage_predictions": "linkage_predictions.parquet",  # candidate links with their match probabilities
+    "linkage_model": "linkage_model.json",  # Splink's trained model (settings, every m and u)
 }
 EXECUTED = "_executed"  # executed notebooks, kept for inspecting a failed force
 _TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")

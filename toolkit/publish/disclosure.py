@@ -53,6 +53,8 @@ __all__ = [
     "round_published_figures",
     "publish_tables",
     "publish_year_on_year",
+    "publish_cross_border",
+    "CROSS_BORDER_SHARE",
     "withhold_national_counts",
     "withhold_linked_counts",
     "LINKED_COUNTS",
@@ -433,6 +435,13 @@ _TWICE, _THRICE, _FREQUENT = (
     CountCell("repeats", c) for c in ("children_2_plus", "children_3_plus", "frequently_missing")
 )
 
+# The share of the children another force knew at risk whom the force first graded low, withheld with its count.
+CROSS_BORDER_SHARE = ("graded_low_here", "graded_low_share", "graded_low_share_lower", "graded_low_share_upper")
+_CROSS_BORDER, _MISSING_ELSEWHERE, _PLACED_ELSEWHERE = (
+    CountCell("cross_border", c) for c in ("cross_border", "missing_elsewhere", "placed_from_elsewhere")
+)
+_KNOWN_ELSEWHERE = CountCell("cross_border", "known_elsewhere", (), ("known_elsewhere", *CROSS_BORDER_SHARE))
+
 # The register of linked counts: every pair of published counts of one force where one counts part of the
 # other. A new table that publishes such a pair declares it here.
 LINKED_COUNTS = (
@@ -448,6 +457,18 @@ LINKED_COUNTS = (
     # Frequently missing (3 episodes in 90 days by default) is part of missing three times or more; with a
     # rule of 2 episodes it may not be, and the pair then only ever withholds more.
     *(LinkedCount(_FREQUENT, whole) for whole in (_CHILDREN, _TWICE, _THRICE)),
+    # A force's children who cross its borders (missing in another force too, placed from another force's area,
+    # either) are parts of its children and of one another; those another force knew at risk are part of the
+    # children missing elsewhere. Where the two parts overlap by a small count, publish_cross_border withholds.
+    *(
+        LinkedCount(part, whole)
+        for part, whole in (
+            (_MISSING_ELSEWHERE, _CROSS_BORDER),
+            (_PLACED_ELSEWHERE, _CROSS_BORDER),
+            (_KNOWN_ELSEWHERE, _MISSING_ELSEWHERE),
+            *((cell, _CHILDREN) for cell in (_CROSS_BORDER, _MISSING_ELSEWHERE, _PLACED_ELSEWHERE, _KNOWN_ELSEWHERE)),
+        )
+    ),
 )
 
 
@@ -792,7 +813,8 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
       published over (:func:`publish_parts`);
     - a count that is part of another published count of the force (of
       :data:`LINKED_COUNTS`) is withheld when their difference is small
-      (:func:`withhold_linked_counts`);
+      (:func:`withhold_linked_counts`); a force's cross-border children, whose
+      parts overlap, first pass :func:`publish_cross_border`;
     - the national counts of :data:`NATIONAL_COUNT_COLUMNS` are withheld where a
       force's are (:func:`withhold_national_counts`).
 
@@ -828,11 +850,63 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         )
     if "year_on_year" in published:
         published["year_on_year"] = publish_year_on_year(published["year_on_year"], threshold)
+    if "cross_border" in published:
+        published["cross_border"], _ = publish_cross_border(published["cross_border"], threshold)
     published, _ = withhold_linked_counts(published, threshold)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
         if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)
     return published
+
+
+_CROSS_BORDER_COUNTS = ("children", "missing_elsewhere", "placed_from_elsewhere", "cross_border", "known_elsewhere")
+
+
+def publish_cross_border(table: pd.DataFrame, threshold: int) -> tuple[pd.DataFrame, set[tuple[str, str, str]]]:
+    """Each force's cross-border children fit to publish: no small count, given or given back by the others.
+
+    Primary: a small count is withheld, and so is the share of the children another force knew at risk
+    whom the force first graded low where it rests on a small count (:data:`CROSS_BORDER_SHARE`). The
+    children missing in another force too and those placed from another force's area overlap, and the
+    children who are either is published too, so their overlap is ``missing + placed - either``: where it
+    is a small count and all three are published, the placed count is withheld. The other differences
+    (either less one part, a force's children less any of them, the children missing elsewhere less those
+    known at risk) are pairs of :data:`LINKED_COUNTS`, withheld by :func:`withhold_linked_counts`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        A copy with the withheld figures blank (NaN).
+    withheld : set of (table, force_code, column)
+        The counts withheld here, for ``metrics.csv`` to mark.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"force_code": ["A", "B"], "children": [500, 400], "missing_elsewhere": [30, 3],
+    ...     "placed_from_elsewhere": [20, 12], "cross_border": [48, 15], "known_elsewhere": [10, 0],
+    ...     "graded_low_here": [8, 0], "graded_low_share": [0.8, None], "graded_low_share_lower": [0.5, None],
+    ...     "graded_low_share_upper": [0.9, None]})
+    >>> published, withheld = publish_cross_border(t, 5)
+    >>> published["placed_from_elsewhere"].tolist(), published["graded_low_share"].tolist()[0], sorted(withheld)
+    ([nan, 12.0], nan, [('cross_border', 'A', 'graded_low_here'), ('cross_border', 'A', 'placed_from_elsewhere'), ('cross_border', 'B', 'missing_elsewhere')])
+    """
+    out = table.copy()
+    withheld: set[tuple[str, str, str]] = set()
+    if threshold <= 1:
+        return out, withheld
+    codes = out["force_code"].astype(str).to_numpy()
+    hidden = {column: is_small_count(out[column], threshold).to_numpy() for column in _CROSS_BORDER_COUNTS}
+    share = rests_on_small_count(out["graded_low_here"], out["known_elsewhere"], threshold).to_numpy()
+    hidden["graded_low_here"] = share | hidden["known_elsewhere"]
+    overlap = out["missing_elsewhere"] + out["placed_from_elsewhere"] - out["cross_border"]
+    shown = ~(hidden["missing_elsewhere"] | hidden["placed_from_elsewhere"] | hidden["cross_border"])
+    hidden["placed_from_elsewhere"] = hidden["placed_from_elsewhere"] | (shown & is_small_count(overlap, threshold))
+    for column, rows in hidden.items():
+        figures = CROSS_BORDER_SHARE if column in ("graded_low_here", "known_elsewhere") else ()
+        for name in (column, *figures):
+            out[name] = out[name].astype(float).mask(rows)
+        withheld |= {("cross_border", code, column) for code in codes[rows & table[column].notna().to_numpy()]}
+    return out, withheld
 
 
 _YEAR_FIGURES = ("episodes_before", "rate_ratio", "lower", "upper")

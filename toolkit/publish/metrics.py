@@ -26,6 +26,7 @@ import pandas as pd
 from toolkit.forces import NATIONAL
 from toolkit.publish.disclosure import (
     HARM_FIGURES,
+    publish_cross_border,
     publish_parts,
     publish_year_on_year,
     round_published_figures,
@@ -111,6 +112,32 @@ def _fill(template: str, table: pd.DataFrame) -> np.ndarray:
 
 _INTERVAL = {"value": "value", "lower": "lower", "upper": "upper"}
 _SHARE = {**_INTERVAL, "numerator": "numerator", "denominator": "denominator"}
+
+_DISTINCT = {"value": "distinct", "lower": "lower", "upper": "upper"}
+_CROSS_BORDER = (
+    (
+        "missing_in_another_force_too",
+        "missing_elsewhere",
+        "children of the force linked to a child with records in another force",
+    ),
+    (
+        "placed_from_another_force_area",
+        "placed_from_elsewhere",
+        "children of the force whose responsible local authority is in another force's area (an authority's area: "
+        "the force that reports most of its children)",
+    ),
+    (
+        "cross_border_children",
+        "cross_border",
+        "children of the force missing in another force too or placed from another force's area",
+    ),
+    (
+        "known_at_risk_by_another_force",
+        "known_elsewhere",
+        "children missing in another force too whom another force had recorded at risk before this force's first "
+        "episode of them (an exploitation or previous-harm flag, harm, or a medium or high grade)",
+    ),
+)
 
 # Every published figure beyond volume (volume has its own secondary suppression), one declaration per table.
 PUBLISHED = (
@@ -231,6 +258,41 @@ PUBLISHED = (
             "denominator": "episodes",
         },
     ),
+    # Children across force borders (toolkit.runner.link_national_children): the England and Wales count of
+    # distinct children linked across forces, those in more than one force, and each force's cross-border children.
+    PublishedFigures(
+        "cross_border", "distinct_children", "distinct_children_linked", "children", "{method}", _DISTINCT
+    ),
+    PublishedFigures(
+        "cross_border",
+        "distinct_children",
+        "children_in_more_than_one_force",
+        "children",
+        "{method}",
+        {
+            "value": "in_more_than_one_force",
+            "lower": "in_more_than_one_force_lower",
+            "upper": "in_more_than_one_force_upper",
+        },
+    ),
+    *(
+        PublishedFigures("cross_border", "cross_border", metric, "children", method, {"value": column})
+        for metric, column, method in _CROSS_BORDER
+    ),
+    PublishedFigures(
+        "cross_border",
+        "cross_border",
+        "graded_low_after_another_force_knew",
+        "share",
+        "{method}",
+        {
+            "value": "graded_low_share",
+            "lower": "graded_low_share_lower",
+            "upper": "graded_low_share_upper",
+            "numerator": "graded_low_here",
+            "denominator": "known_elsewhere",
+        },
+    ),
     PublishedFigures(
         "consistency",
         "consistency_variance",
@@ -266,8 +328,19 @@ def collect_metrics(tables: dict[str, pd.DataFrame], comparator_groups: dict, th
         tables["harm_by_grade"] = publish_parts(tables["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold)
     if "year_on_year" in tables:  # a rate ratio over a small count of either year gives it back
         tables["year_on_year"] = publish_year_on_year(tables["year_on_year"], threshold)
+    crossing = set()
+    if "distinct_children" in tables:  # a version 1 extract cannot be counted: the overview says why, no row here
+        tables["distinct_children"] = tables["distinct_children"][tables["distinct_children"]["countable"]]
+    if "cross_border" in tables:  # its parts overlap: withheld where the overlap is small
+        tables["cross_border"], crossing = publish_cross_border(tables["cross_border"], threshold)
     linked, withheld = withhold_linked_counts(tables, threshold)
-    blocks = pd.concat([declared.rows(linked, withheld) for declared in PUBLISHED], ignore_index=True)
+    withheld |= crossing
+    blocks = pd.concat(
+        [declared.rows(linked, withheld) for declared in PUBLISHED if declared.table in linked], ignore_index=True
+    )
+    # A force whose children could not be linked has no cross-border figures: no row, rather than a blank one.
+    uncomputed = (blocks["section"] == "cross_border") & blocks["value"].isna() & ~blocks["linked"]
+    blocks = blocks[~uncomputed.to_numpy()]
     other = suppress_tidy_figures(blocks.drop(columns="linked"), threshold, withheld=blocks["linked"])
     other = other.assign(leaves_out="")
     table = round_published_figures(pd.concat([volume, other], ignore_index=True).reindex(columns=METRIC_COLUMNS))

@@ -49,6 +49,7 @@ __all__ = [
     "show_page_footer",
     "show_overview_title",
     "show_scale",
+    "show_distinct_children",
     "show_force_table",
     "show_variation",
     "show_causes_of_concern",
@@ -67,6 +68,7 @@ class NationalOverview:
     consistency_variance: pd.DataFrame
     consistency_forces: pd.DataFrame
     year_on_year: pd.DataFrame
+    distinct_children: pd.DataFrame
 
     @property
     def threshold(self) -> int:
@@ -82,7 +84,8 @@ def load_overview(data_dir: str | Path) -> NationalOverview:
         The folder does not hold prepared tables.
     """
     run, findings, tables = load_prepared(
-        data_dir, ("summary", "repeats", "consistency_variance", "consistency_forces", "year_on_year")
+        data_dir,
+        ("summary", "repeats", "consistency_variance", "consistency_forces", "year_on_year", "distinct_children"),
     )
     return NationalOverview(run=run, findings=findings, **tables)
 
@@ -164,6 +167,47 @@ def show_scale(overview: NationalOverview) -> HTML:
         html_table([(label, [figure]) for label, figure in rows], "England and Wales", threshold=overview.threshold)
         + notes(texts)
     )
+
+
+def show_distinct_children(overview: NationalOverview) -> HTML:
+    """Distinct children in England and Wales, linked across forces, with the interval and the naive sum beside it.
+
+    For an extract that cannot be linked (version 1 of the contract), the sentence that says so and why.
+    """
+    row = overview.distinct_children.iloc[0]
+    children = _national(overview, "children")  # each force's children summed: published, as the scale table
+    naive = ("Children counted once in each force they went missing in (the forces' figures summed)",
+             [format_figure(children["value"], bool(children["suppressed"]))])  # fmt: skip
+    if not row["countable"]:
+        return HTML(
+            html_table([naive], "Children in England and Wales", threshold=overview.threshold)
+            + notes([f"Distinct children nationally cannot be counted from this extract: {row['reason']}."])
+        )
+
+    def interval(value: str, lower: str, upper: str) -> str:
+        return f"{format_figure(row[value])} ({format_figure(row[lower])} to {format_figure(row[upper])})"
+
+    rows = [
+        ("Distinct children, linked across forces (95% interval)", [interval("distinct", "lower", "upper")]),
+        naive,
+        (
+            "Children who went missing in more than one force (95% interval)",
+            [interval("in_more_than_one_force", "in_more_than_one_force_lower", "in_more_than_one_force_upper")],
+        ),
+    ]
+    texts = [f"How: {row['method']}."]
+    if not children["suppressed"] and not str(children.get("leaves_out", "")):
+        texts.append(
+            f"The forces' figures summed count {format_figure(children['value'] - row['distinct'])} children more "
+            "than once: children who went missing in the areas of two forces or more."
+        )
+    unlinked = [get_force(code).official_name for code in filter(None, str(row["forces_without_tokens"]).split(";"))]
+    if unlinked:
+        texts.append(
+            f"The records of {', '.join(unlinked)} carry no linkage tokens: their children are counted, but never "
+            "as a child of another force, so the number of distinct children may be a little too high."
+        )
+    return HTML(html_table(rows, "Children in England and Wales", threshold=overview.threshold) + notes(texts))
 
 
 def show_force_table(overview: NationalOverview) -> HTML:

@@ -22,6 +22,7 @@ from toolkit.findings import JUDGEMENT_ORDER
 from toolkit.findings.response import HIGH_GRADING_METRIC
 from toolkit.findings.rulebook import support_statement
 from toolkit.forces import NATIONAL, Force, describe_coverage, get_force, list_forces
+from toolkit.linkage.borders import LINKAGE_TABLES
 from toolkit.publish.disclosure import (
     SUPPRESSED,
     explain_withheld,
@@ -91,6 +92,7 @@ __all__ = [
     "show_rate_funnel",
     "show_time_to_return",
     "show_repeats",
+    "show_cross_border",
     "show_trend",
     "show_consistency",
     "show_judgements",
@@ -295,7 +297,7 @@ def load_force_report(force_code: str, data_dir: str | Path) -> ForceReport:
         The folder does not hold prepared tables, or the force has no rows in its extract.
     """
     force = get_force(force_code)
-    run, findings, tables = load_prepared(data_dir, TABLE_NAMES)
+    run, findings, tables = load_prepared(data_dir, (*TABLE_NAMES, *LINKAGE_TABLES))
     if force.code not in run.get("forces_covered", [force.code]):
         raise ToolkitError(f"{force.name} ({force.code}) has no rows in the extract this folder was prepared from")
     work = WorkFolder(data_dir or WORK_DIR)
@@ -1719,6 +1721,61 @@ def show_repeats(report: ForceReport) -> HTML:
     )
     return HTML(
         html_table(cells, "Repeat missing", ["", "This force", report.national_label], report.threshold) + notes([note])
+    )
+
+
+def show_cross_border(report: ForceReport) -> HTML:
+    """The force's children who cross force borders, and whether its first grade of them matched what another
+    force knew (:mod:`toolkit.linkage.borders`), published through disclosure control."""
+    national = report.distinct_children.iloc[0]
+    table = report.cross_border.set_index("force_code")
+    if not national["countable"]:
+        why = f"Children who cross force borders cannot be found from this extract: {national['reason']}."
+        return HTML(f"<p>{escape(why)}</p>")
+    if report.force.code not in table.index:
+        return HTML("<p>No children of this force are in the extract.</p>")
+    mine = table.loc[report.force.code]
+    if pd.isna(mine["children"]) or pd.isna(mine["missing_elsewhere"]) and pd.isna(mine["cross_border"]):
+        unlinked = report.force.code in str(national["forces_without_tokens"]).split(";")
+        why = "its records carry no linkage tokens" if unlinked else "its children are too few to publish"
+        return HTML(f"<p>{escape(f'Children who cross force borders are not shown for this force: {why}.')}</p>")
+
+    def count(column: str) -> str:  # a blank count was withheld (disclosure control)
+        return SUPPRESSED if pd.isna(mine[column]) else format_count(mine[column], report.threshold)
+
+    known = mine["known_elsewhere"]
+    if pd.isna(mine["graded_low_share"]):
+        share = "no such child" if known == 0 else SUPPRESSED
+    else:
+        share = (
+            _interval(mine["graded_low_share"], mine["graded_low_share_lower"], mine["graded_low_share_upper"], ".0%")
+            + f" ({count('graded_low_here')} children)"
+        )
+    rows = [
+        ("Children who went missing in another force too", [count("missing_elsewhere")]),
+        (
+            "Children placed from another force's area (their responsible authority is there)",
+            [count("placed_from_elsewhere")],
+        ),
+        ("Children who cross the force's borders (either)", [count("cross_border")]),
+        (
+            "Of those missing in another force too: another force had recorded them at risk before their first "
+            "episode here",
+            [count("known_elsewhere")],
+        ),
+        ("... of whom this force first graded low or no apparent risk (95% interval)", [share]),
+    ]
+    texts = [
+        "Children are linked across forces by keyed-hash tokens of their names, date of birth and national key, "
+        "never the values themselves; a child missing in another force too is one whose linked records include "
+        "another force's. An authority's area is taken to be the force that reports most of its children.",
+        "At risk before: on an earlier episode in another force, a flag of exploitation, trafficking or previous "
+        "harm, harm while missing, or a medium or high grade. The last row is a measure, not a cause: forces do "
+        "not see each other's records, and it shows what linking them would have put before the officer who "
+        "first graded the child.",
+    ]
+    return HTML(
+        html_table(rows, "Children who cross force borders", ["", "This force"], report.threshold) + notes(texts)
     )
 
 

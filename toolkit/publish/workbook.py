@@ -124,6 +124,13 @@ TABLE_SHEETS = (
         "come to harm",
     ),
     TableSheet(
+        "Cross_border",
+        "metrics",
+        "cross_border",
+        "Children across force borders: distinct children in England and Wales linked across forces, those missing "
+        "in more than one force, and each force's children who cross its borders",
+    ),
+    TableSheet(
         "Data_quality",
         "data_quality",
         None,
