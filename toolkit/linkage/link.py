@@ -392,9 +392,10 @@ def _combine(model: pd.DataFrame, exact: pd.DataFrame, children: pd.DataFrame) -
     """The model's links and the national key's, one row a pair: a shared key is certain, a different one rules out."""
     model = _ordered(model.assign(by="model")[_PREDICTION_COLUMNS]) if len(model) else model
     exact = _ordered(exact[_PREDICTION_COLUMNS]) if len(exact) else exact
-    both = pd.concat([p for p in (exact, model) if len(p)], ignore_index=True)
-    if both.empty:
+    found = [p for p in (exact, model) if len(p)]
+    if not found:  # nothing to link (one force, or a child alone): no pairs, rather than a concatenation of none
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _PREDICTION_COLUMNS})
+    both = pd.concat(found, ignore_index=True)
     both = both.drop_duplicates(["force_code_l", "person_id_l", "force_code_r", "person_id_r"], keep="first")
     keys = (
         children.set_index(CHILD_KEY)["link_national_key"]
