@@ -46,7 +46,14 @@ def run(tmp_path_factory, small_extract):
 # `make test`, with --dist loadgroup), so that the run is made once; every other module keeps its tests, and
 # its module fixtures, on one worker too.
 SHARED_RUN_MODULES = frozenset(
-    {"test_reports.py", "test_browser.py", "test_dask.py", "test_store_runs.py", "test_workbook.py"}
+    {
+        "test_reports.py",
+        "test_browser.py",
+        "test_dask.py",
+        "test_store_runs.py",
+        "test_workbook.py",
+        "test_cross_border.py",
+    }
 )
 
 

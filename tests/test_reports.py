@@ -17,6 +17,7 @@ from statsmodels.stats.proportion import proportion_confint
 from toolkit import runner
 from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force, list_forces
+from toolkit.ingest.schema import LINKAGE_TOKENS
 from toolkit.publish import kernels, render
 from toolkit.publish.site import DOWNLOADS
 from toolkit.store import WorkFolder
@@ -119,7 +120,7 @@ def test_record_level_data_stays_in_the_work_folder(run):
         "data_quality.csv",
         "metrics.csv",
     }  # aggregates only
-    for kind in ("episodes.parquet", "quarantine.csv", "changes.csv"):
+    for kind in ("episodes.parquet", "quarantine.csv", "changes.csv", "linkage_clusters.parquet"):
         assert (folder / "work" / kind).is_file()
 
 
@@ -399,6 +400,11 @@ def test_published_findings_and_every_published_file_are_free_of_identifiers(run
     _, folder = run
     _, episodes, _ = small_extract
     identifiers = set(episodes["person_id"]) | set(episodes["episode_id"]) | set(episodes["officer_id"].dropna()) - {""}
+    # The linkage tokens (keyed hashes of names, dates of birth, national keys) and the national child ids.
+    tokens = {value for column in LINKAGE_TOKENS for value in episodes[column].dropna()} - {""}
+    assert len(tokens) > 1000
+    clusters = WorkFolder(folder / "work").read_table("linkage_clusters")
+    identifiers |= tokens | set(clusters["national_child_id"])
     published = json.loads((folder / "reports" / "findings.json").read_text())
     assert {f["force_code"] for f in published} <= {force.code for force in list_forces()}
     assert any(f["force_code"] == "E23000014" and f["area"] == "categorisation" for f in published)
@@ -750,6 +756,7 @@ def test_a_count_that_is_part_of_another_published_count_never_gives_their_small
     The prepared tables of a real run, with one force's counts moved so that each linked pair of the
     register differs by a small count: nothing published, in metrics.csv or on the page, gives it back.
     """
+    from toolkit.linkage.borders import LINKAGE_TABLES
     from toolkit.publish.disclosure import LINKED_COUNTS, publish_tables
     from toolkit.publish.metrics import collect_metrics
     from toolkit.publish.report import ForceReport, show_consistency, show_repeats
@@ -758,7 +765,7 @@ def test_a_count_that_is_part_of_another_published_count_never_gives_their_small
     _, folder = run
     work = WorkFolder(folder / "work")
     parameters = work.read_json("run")
-    tables = {name: work.read_table(name) for name in TABLE_NAMES}
+    tables = {name: work.read_table(name) for name in (*TABLE_NAMES, *LINKAGE_TABLES)}
     code = "E23000014"
     forces, ratios = tables["consistency_forces"].copy(), tables["standardised_practice"].copy()
     for measure, model in (("higher_grade", "risk_grading"), ("no_response_if_flagged", "no_response_if_flagged")):

@@ -81,7 +81,7 @@ def test_cover_contents_and_notes_come_first_and_the_contents_lists_every_table(
     name, sheets = book
     assert list(sheets)[:3] == FIRST_SHEETS, name
     tables = list(sheets)[3:]
-    assert {"Volume", "Practice", "Consistency", "Data_quality"} <= set(tables), name
+    assert {"Volume", "Practice", "Consistency", "Cross_border", "Data_quality"} <= set(tables), name
     contents = _table(sheets["Contents"], "Sheet name")
     assert contents["Sheet name"].tolist() == tables, name
     for sheet, title in zip(contents["Sheet name"], contents["Table"], strict=True):
@@ -101,6 +101,10 @@ def test_cells_match_metrics_csv_and_withheld_cells_show_c(book, reports):
         assert table["Measure"].tolist() == published["metric"].tolist()
         bands = np.where(published["suppressed"], SUPPRESSED, published["band"].fillna(NOT_AVAILABLE))
         assert table["Funnel band"].tolist() == bands.tolist(), (name, section)
+    # The children linked across forces reach the spreadsheets too: the England and Wales rows and each force's.
+    crossing = _table(sheets["Cross_border"])
+    assert {"distinct_children_linked", "children_in_more_than_one_force"} <= set(crossing["Measure"]), name
+    assert crossing["Measure"].eq("missing_in_another_force_too").sum() > 3, name
     quality = pd.read_csv(reports / "data_quality.csv")
     table = _table(sheets["Data_quality"])
     _check_cells(table, quality, f"{name}:data_quality", digits=15)  # data_quality.csv keeps every digit

@@ -1735,10 +1735,9 @@ def show_cross_border(report: ForceReport) -> HTML:
     if report.force.code not in table.index:
         return HTML("<p>No children of this force are in the extract.</p>")
     mine = table.loc[report.force.code]
-    if pd.isna(mine["children"]) or pd.isna(mine["missing_elsewhere"]) and pd.isna(mine["cross_border"]):
-        unlinked = report.force.code in str(national["forces_without_tokens"]).split(";")
-        why = "its records carry no linkage tokens" if unlinked else "its children are too few to publish"
-        return HTML(f"<p>{escape(f'Children who cross force borders are not shown for this force: {why}.')}</p>")
+    if report.force.code in str(national["forces_without_tokens"]).split(";"):  # counted, never linked
+        why = "Children who cross force borders are not shown for this force: its records carry no linkage tokens."
+        return HTML(f"<p>{escape(why)}</p>")
 
     def count(column: str) -> str:  # a blank count was withheld (disclosure control)
         return SUPPRESSED if pd.isna(mine[column]) else format_count(mine[column], report.threshold)
