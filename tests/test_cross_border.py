@@ -157,6 +157,9 @@ def test_the_force_area_of_an_authority_and_what_another_force_knew_before():
     )
     # E06900002: named once by A, once by B, once by C: the tie goes to the lowest code.
     assert locate_authorities(children).to_dict() == {"E06900001": "A", "E06900002": "A"}
+    # Children in care do not vote where an authority has others: A's two of E06900001 are placed there.
+    in_care = children.assign(looked_after=[True, True, False, False, False, False])
+    assert locate_authorities(in_care).to_dict() == {"E06900001": "B", "E06900002": "A"}
     clusters = children[["force_code", "person_id"]].assign(national_child_id=["N1", "N2", "N3", "N1", "N2", "N3"])
     episodes = pd.DataFrame(
         {

@@ -6,7 +6,8 @@ children who cross force borders (``cross_border``):
 
 - *missing in another force too*: its children whose national child has records in another force;
 - *placed from another force's area*: its children whose responsible local authority lies in another force's
-  area (:func:`locate_authorities` says how an authority's area is known without a lookup);
+  area (:func:`locate_authorities` says how an authority's area is known without a lookup: from the
+  children not in care who name it);
 - *known elsewhere*: of the children missing in another force too, those another force had recorded at risk
   before this force's first episode of them (an exploitation or previous-harm flag, harm while missing, or a
   medium or high risk grade, on an earlier episode there);
@@ -112,24 +113,36 @@ def tabulate_distinct_children(count: DistinctChildren, threshold: float) -> pd.
 
 
 def locate_authorities(children: pd.DataFrame) -> pd.Series:
-    """Each responsible local authority's force area: the force whose children name it most often.
+    """Each responsible local authority's force area: the force that reports most of its children not in care.
 
-    There is no lookup of local authorities to police force areas in ``data/reference``; but most children
-    are the responsibility of an authority in the area where they live and go missing (about six in ten
-    children in care are placed inside their own authority, and nearly every other child lives in it), so
-    the force that reports most children of an authority is the force whose area it lies in. Ties go to the
-    lower force code. An authority named only by children placed out of area would be misplaced: none is,
-    in the synthetic data, where it agrees with the generator's own lookup for every authority.
+    There is no lookup of local authorities to police force areas in ``data/reference``; but a child who
+    is not looked after lives in the area of the authority responsible for them, so the force that reports
+    most such children of an authority is the force whose area it lies in. Children in care are not
+    counted where an authority has any other child: a small authority places most of its children in
+    care elsewhere (the City of London's are reported by more forces than its own). An authority named
+    only by children in care is placed by them all. Ties go to the lower force code. On the synthetic
+    data this agrees with the generator's own lookup for every authority.
+
+    Parameters
+    ----------
+    children : pandas.DataFrame
+        One row per force's child: ``force_code``, ``responsible_la`` (missing where not known) and,
+        optionally, ``looked_after`` (bool: in care on any episode).
 
     Examples
     --------
-    >>> children = pd.DataFrame({"force_code": ["A", "A", "B", "B"],
-    ...                          "responsible_la": ["E06900001", "E06900001", "E06900001", None]})
+    >>> children = pd.DataFrame({"force_code": ["A", "B", "B", "B", "C"],
+    ...                          "responsible_la": ["E06900001", "E06900001", "E06900001", None, "E06900002"],
+    ...                          "looked_after": [False, True, True, False, True]})
     >>> locate_authorities(children).to_dict()
-    {'E06900001': 'A'}
+    {'E06900001': 'A', 'E06900002': 'C'}
     """
     named = children.dropna(subset=["responsible_la"])
-    counts = named.groupby(["responsible_la", "force_code"], observed=True).size().rename("n").reset_index()
+    in_care = named["looked_after"].fillna(False).astype(bool) if "looked_after" in named else False
+    named = named.assign(in_care=in_care)
+    others = named.groupby("responsible_la")["in_care"].transform("min")  # True: only children in care name it
+    voters = named[~named["in_care"] | others]
+    counts = voters.groupby(["responsible_la", "force_code"], observed=True).size().rename("n").reset_index()
     counts = counts.sort_values(["responsible_la", "n", "force_code"], ascending=[True, False, True], kind="stable")
     return counts.drop_duplicates("responsible_la").set_index("responsible_la")["force_code"].rename("force_area")
 
@@ -179,7 +192,7 @@ def summarise_cross_border(episodes: pd.DataFrame, linkage: Linkage) -> pd.DataF
     ----------
     episodes : pandas.DataFrame
         The clean episodes of every force (``force_code``, ``person_id``, ``reported_at``, ``risk_initial``;
-        ``risk_final``, ``risk_factors`` and ``harm`` where present).
+        ``risk_final``, ``risk_factors``, ``harm`` and ``looked_after`` where present).
     linkage : Linkage
         From :func:`toolkit.linkage.link_children` on the same episodes.
 
@@ -196,6 +209,10 @@ def summarise_cross_border(episodes: pd.DataFrame, linkage: Linkage) -> pd.DataF
     if children is None:
         children = linkage.children[CHILD_KEY].assign(responsible_la=pd.Series(pd.NA, dtype="string"))
     children = children.merge(linkage.clusters, on=CHILD_KEY)
+    if "looked_after" in episodes:  # in care on any episode: such children do not place their authority's area
+        in_care = episodes.assign(in_care=episodes["looked_after"].eq("yes").fillna(False).to_numpy())
+        in_care = in_care.groupby(CHILD_KEY, observed=True)["in_care"].any().reset_index()
+        children = children.merge(in_care, on=CHILD_KEY, how="left").rename(columns={"in_care": "looked_after"})
     forces = children.groupby("national_child_id")["force_code"].transform("nunique")
     children = children.assign(missing_elsewhere=(forces > 1).to_numpy())
     area = children["responsible_la"].map(locate_authorities(children))
