@@ -196,7 +196,13 @@ def show_distinct_children(overview: NationalOverview) -> HTML:
         ),
     ]
     texts = [f"How: {row['method']}."]
-    if not children["suppressed"] and not str(children.get("leaves_out", "")):
+    left_out = [get_force(c).official_name for c in filter(None, str(children.get("leaves_out", "")).split(";"))]
+    if left_out:  # the sum is published without them; the linked count is of every force's children
+        texts.append(
+            f"The forces' figures summed leave out {', '.join(left_out)}, whose own figures are withheld; the "
+            "distinct children count every force's children."
+        )
+    elif not children["suppressed"]:
         texts.append(
             f"The forces' figures summed count {format_figure(children['value'] - row['distinct'])} children more "
             "than once: children who went missing in the areas of two forces or more."
