@@ -144,3 +144,20 @@ def test_a_childs_most_frequent_token_is_taken():
     assert children.loc["C1", "link_dob"] == "b" * 64 and children.loc["C1", "episodes"] == 4
     assert children.loc["C1", "differing"] == 1 and children.loc["C2", "differing"] == 0
     assert children["link_forename"].isna().all()
+
+
+def test_records_no_blocking_rule_puts_together_are_counted_without_training_a_model(small_extract):
+    """A run of a few records trained the model for seconds, to compare no pair: it is not trained now, and
+    every record is a child of its own; one pair sharing a date of birth and a surname's sound is compared."""
+    _, episodes, _ = small_extract
+    forces = episodes.drop_duplicates("force_code").head(6)  # one record from each of six forces
+    dates = [f"{i:064x}" for i in range(len(forces))]
+    apart = forces.assign(link_dob=dates, link_dob_year=dates, link_national_key="", link_forename="")
+    linkage = link_children(apart)
+    count = count_distinct_children(linkage)
+    assert linkage.countable and linkage.model == {} and linkage.predictions.empty
+    assert count.distinct == count.naive == len(forces) and count.in_more_than_one_force == 0
+    together = apart.copy()
+    together.iloc[1, together.columns.get_loc("link_dob")] = dates[0]
+    together.iloc[1, together.columns.get_loc("link_surname_phonetic")] = together.iloc[0]["link_surname_phonetic"]
+    assert link_children(together).model != {}

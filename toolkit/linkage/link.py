@@ -366,6 +366,35 @@ def _splink_predictions(children: pd.DataFrame, connection, seed: int, progress)
     return predicted, model
 
 
+def _any_pair_to_compare(children: pd.DataFrame, connection) -> bool:
+    """Whether a blocking rule other than the national key's puts two records of different forces together.
+
+    When none does, the model would predict no pair at all (the national key's pairs are certain without it),
+    yet training it costs seconds whatever the size of the input: a run of a few records skips it.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> token = {c: [None, None] for c in LINKAGE_COLUMNS}
+    >>> apart = pd.DataFrame({"force_code": ["A", "B"], **token, "link_dob": ["d1", "d2"]})
+    >>> together = apart.assign(link_dob="d1", link_surname_phonetic="S")
+    >>> _any_pair_to_compare(apart, duckdb.connect()), _any_pair_to_compare(together, duckdb.connect())
+    (False, True)
+    """
+    connection.register("blocking_in", children[["force_code", *LINKAGE_COLUMNS]])
+    try:
+        return any(
+            connection.execute(
+                f"SELECT EXISTS (SELECT 1 FROM blocking_in l JOIN blocking_in r ON {rule} "
+                "AND l.force_code <> r.force_code)"
+            ).fetchall()[0][0]
+            for rule in BLOCKING_RULES
+            if "link_national_key" not in rule
+        )
+    finally:
+        connection.unregister("blocking_in")
+
+
 def _national_key_pairs(children: pd.DataFrame) -> pd.DataFrame:
     """Every pair of records of different forces that share a national key: the same child, for certain."""
     keyed = children.loc[children["link_national_key"].notna(), ["force_code", "person_id", "link_national_key"]]
@@ -478,7 +507,7 @@ def link_children(
         exact = _national_key_pairs(linked)
         # The model needs tokens besides the national key, and records of two forces at least.
         modelled = linked[[c for c in LINKAGE_TOKENS if c != "link_national_key"]].notna().any(axis=None)
-        if modelled and linked["force_code"].nunique() > 1:
+        if modelled and linked["force_code"].nunique() > 1 and _any_pair_to_compare(linked, connection):
             say(f"linkage: {len(linked):,} forces' children with tokens, in {linked['force_code'].nunique()} forces")
             model, settings = _splink_predictions(linked, connection, seed, say)
         else:
