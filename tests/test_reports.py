@@ -810,14 +810,16 @@ def _charts(page: Path) -> dict[str, str]:
 def _drawn(svg: str) -> tuple[list[tuple[str, float]], list[float]]:
     """What a chart draws, read back from its SVG coordinates: bars (colour, height) and marker values.
 
-    The y axis maps pixels to values linearly; its ticks (a grid line and a label each) give the map.
+    The y axis maps pixels to values linearly; its grid lines (horizontal, in order) and its labels (the
+    upright texts that end at the axis, in the same order) give the map.
     """
     import numpy as np
 
-    tick = r'<g id="ytick_\d+">\s*<g id="line2d_\d+">\s*<path d="M [\d.]+ ([\d.]+).*?>([^<]+)</text>'
-    ticks = re.findall(tick, svg, re.S)
-    pixels = np.array([float(y) for y, _ in ticks])
-    values = np.array([float(label.replace(",", "").replace("\u2212", "-")) for _, label in ticks])
+    grid = r'<path d="M [\d.]+ ([\d.]+) \nL [\d.]+ \1 \n" clip-path="[^"]+" style="fill: none; stroke: #cccccc;'
+    pixels = np.array([float(y) for y in re.findall(grid, svg)])
+    labels = re.findall(r'<text [^>]*text-anchor: end;[^>]*transform="rotate\(-0 [^>]*>([^<]+)</text>', svg)
+    values = np.array([float(label.replace(",", "").replace("\u2212", "-")) for label in labels])
+    assert len(pixels) == len(values) > 1
     slope, intercept = np.polyfit(pixels, values, 1)
 
     def value(y: str) -> float:
