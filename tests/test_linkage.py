@@ -135,13 +135,14 @@ def test_linkage_writes_nothing_where_it_runs(small_extract, tmp_path, monkeypat
 def test_a_childs_most_frequent_token_is_taken():
     e = pd.DataFrame(
         {
-            "force_code": ["E23000014"] * 4 + ["E23000001"],
-            "person_id": ["C1"] * 4 + ["C2"],
-            "link_dob": ["b" * 64, "a" * 64, "b" * 64, "", "c" * 64],
+            "force_code": ["E23000014"] * 4 + ["E23000001"] * 2,
+            "person_id": ["C1"] * 4 + ["C2"] * 2,
+            "link_dob": ["b" * 64, "a" * 64, "b" * 64, "", "", "c" * 64],  # C2's first episode leaves it blank
         }
     )
     children = reduce_to_children(e).set_index("person_id")
     assert children.loc["C1", "link_dob"] == "b" * 64 and children.loc["C1", "episodes"] == 4
+    assert children.loc["C2", "link_dob"] == "c" * 64
     assert children.loc["C1", "differing"] == 1 and children.loc["C2", "differing"] == 0
     assert children["link_forename"].isna().all()
 
