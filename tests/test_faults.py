@@ -135,7 +135,8 @@ def test_two_runs_on_one_work_folder_never_mix_the_second_refuses_at_once(tmp_pa
     command = [sys.executable, "-m", "toolkit", "run", "--input", str(tiny_extract), "--extract-date", EXTRACT_DATE]
     runs = {
         name: subprocess.Popen(
-            [*command, "--out", str(tmp_path / name), "--work", str(work), "--quiet", "--forces", *forces],
+            [*command, "--out", str(tmp_path / name), "--work", str(work), "--quiet", "--workers", "1"]
+            + ["--forces", *forces],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -167,7 +168,7 @@ def test_a_rerun_on_new_input_and_fewer_forces_replaces_the_whole_publication_se
     source = pd.read_csv(tiny_extract, dtype=str, keep_default_na=False)
     source[source["force_code"].isin(FORCES)].to_csv(three, index=False)
     result = runner.run_reports(
-        three, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], work_dir=folder / "work", progress=False
+        three, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], workers=1, work_dir=folder / "work", progress=False
     )
     assert result.ok
     for page in (folder / "reports").glob("*.html"):
@@ -208,10 +209,11 @@ def test_a_run_that_fails_after_writing_changes_neither_folder(last_good, tmp_pa
         raise RuntimeError("a fault after the tables were written")
 
     monkeypatch.setattr(runner, "find_issues", fail)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # one worker: one kernel started for nothing, not two
         runner.run_reports(
-            tiny_extract, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], work_dir=folder / "work", progress=False
-        )
+            tiny_extract, EXTRACT_DATE, folder / "reports", forces=FORCES[2:], workers=1, work_dir=folder / "work",
+            progress=False,
+        )  # fmt: skip
     assert _snapshot(folder) == before and not _leftovers(folder)
 
 
