@@ -601,6 +601,27 @@ def test_a_warm_kernel_report_is_identical_to_a_fresh_kernel_report(run, tmp_pat
     assert "Dyfed-Powys" in warm.read_text(encoding="utf-8")
 
 
+def test_a_page_is_the_document_nbconvert_makes_without_parsing_it_again(run, monkeypatch):
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters import html as nbconvert_html
+
+    _, folder = run
+    parses = []
+    for name in (get_force("W15000004").slug, "national-overview"):
+        executed = nbformat.read(folder / "work" / "_executed" / f"{name}.ipynb", as_version=4)
+        title = {"metadata": {"name": "A title"}}
+        # nbconvert's own exporter with the same template and settings: its last step re-parses the page.
+        theirs, _ = HTMLExporter.from_notebook_node(render._html_exporter(), executed, resources=dict(title))
+        monkeypatch.setattr(nbconvert_html, "BeautifulSoup", lambda *a, **k: parses.append(a) or BeautifulSoup(*a, **k))
+        ours = render.notebook_to_html(executed, title="A title")
+        monkeypatch.undo()
+        assert parses == []  # the page was written once, not parsed and written again
+        assert str(BeautifulSoup(ours, features="html.parser")) == theirs  # the same document, element for element
+        assert ours.count("<img ") == ours.count("<img class='chart' ") == ours.count(" alt='") > 0
+
+
 def test_a_warm_kernel_resets_between_reports_without_walking_every_object_of_its_libraries(tmp_path):
     """The reset between reports collects the last report's garbage, then freezes what is left (the libraries):
     a collection walks 220,000 objects of them, 0.4 s a report, unless they are frozen. And the kernel keeps
