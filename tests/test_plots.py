@@ -179,6 +179,26 @@ def test_a_text_measured_for_one_chart_is_not_measured_again_for_the_next(theme,
     assert len(measured) > count  # which measured them all again
 
 
+def test_a_fonts_line_height_is_read_from_its_file_once_not_once_a_text(theme, monkeypatch):
+    """Laying out a text finds its font's file and reads two of its tables for the line height, for every
+    text drawn or measured: the renderer reads them once a font. The SVG is matplotlib's, byte for byte."""
+    import matplotlib.text
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    opened = []
+    get_font = matplotlib.text.get_font
+    monkeypatch.setattr(matplotlib.text, "get_font", lambda *a, **k: opened.append(a) or get_font(*a, **k))
+    plots._font_height_metrics.cache_clear()
+    first = _svg(_shares_chart())
+    assert _svg(_shares_chart()) == first
+    assert opened == [] and plots._font_height_metrics.cache_info().misses <= 3  # a font or two, a size or two
+
+    stock = _shares_chart()
+    FigureCanvasSVG(stock)  # matplotlib's own SVG canvas and renderer
+    assert _svg(stock) == first
+    assert len(opened) > 10  # which read a font file's tables for each text
+
+
 def test_the_rows_of_a_caterpillar_are_named_without_a_tick_each(theme):
     """A tick is five artists made one by one: 43 of them cost a caterpillar plot more than all else it draws."""
     effects = pd.DataFrame({"force_code": list("abc"), "value": [0.5, 1.0, 2.0], "lower": [0.4, 0.8, 1.5]})
