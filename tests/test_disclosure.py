@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.forces import read_comparator_groups
+from toolkit.forces import NATIONAL, read_comparator_groups
 from toolkit.publish.disclosure import suppress_small_counts, suppress_volume_summary
 from toolkit.stats.volume import summarise_volume
 
@@ -325,3 +325,149 @@ def test_the_hour_by_weekday_cells_are_published_with_the_other_tables_and_the_n
     )
     assert cells.loc[5, NATIONAL] == 10  # the other force's cell alone: nothing left to subtract
     assert published["episodes"].tolist() == hours["episodes"].tolist()  # the counts themselves are kept
+
+
+def _profile_rows(code, counts, rests_on="missing_from:not_known"):
+    """One force's episodes by where they went missing from (the last cell: not known)."""
+    categories = ["home", "foster_care", "school", "hospital", "not_known"][-len(counts) :]
+    known = sum(counts[:-1])
+    return pd.DataFrame(
+        {
+            "force_code": code,
+            "measure": "missing_from",
+            "category": categories,
+            "numerator": counts,
+            "denominator": [known] * (len(counts) - 1) + [sum(counts)],
+            "whole": sum(counts),
+            "partition": "missing_from",
+            "rests_on": [rests_on] * (len(counts) - 1) + [""],
+        }
+    )
+
+
+def test_the_profile_withholds_a_small_cell_and_the_complement_that_would_give_it_back():
+    from toolkit.publish.disclosure import publish_profile
+
+    shares = pd.concat(
+        [
+            _profile_rows("a", [70, 3, 9, 12, 0]),  # 3 withheld, and 9 (the next smallest) with it
+            _profile_rows("b", [70, 30, 9, 12, 0]),  # nothing small: b's own cells are not a's
+            _profile_rows(NATIONAL, [140, 33, 18, 24, 0]),
+        ],
+        ignore_index=True,
+    )
+    published = publish_profile(shares, threshold=5).set_index(["force_code", "category"])
+    withheld = published["count_withheld"]
+    assert withheld["a"].tolist() == [False, True, True, False, False]
+    assert not withheld["b"].any()
+    # Whatever a's published cells are, its total less them leaves two unknowns: 3 + 9 = 12, not 3.
+    a = published.loc["a"]
+    assert a.loc[~a["count_withheld"], "numerator"].sum() == 82 and a["whole"].iloc[0] - 82 == 12
+    assert (published["figure_withheld"] == published["count_withheld"])[["a", "b"]].all()
+    # England and Wales: shares only, never withheld here, never a count.
+    assert published.loc[NATIONAL, "count_withheld"].all() and not published.loc[NATIONAL, "figure_withheld"].any()
+
+
+def test_a_withheld_not_known_cell_withholds_every_share_whose_denominator_would_give_it_back():
+    from toolkit.publish.disclosure import publish_profile
+
+    published = publish_profile(_profile_rows("a", [70, 20, 9, 12, 2]), threshold=5)
+    # The not known 2 is withheld, and 9 as its complement; the shares of the others are over 111 = 113 - 2.
+    assert published["count_withheld"].tolist() == [False, False, True, False, True]
+    assert published["figure_withheld"].tolist() == [True, True, True, True, True]
+    assert published.loc[0, "denominator"] == published.loc[0, "whole"] - 2
+
+
+def test_a_weekend_night_share_two_short_of_the_night_share_is_withheld():
+    from toolkit.publish.disclosure import publish_profile
+
+    def weekend(all_nights, residential, homes):
+        return pd.DataFrame(
+            {
+                "force_code": "a",
+                "measure": "weekend_night",
+                "category": ["all", "residential_care"],
+                "numerator": [all_nights, residential],
+                "denominator": [500, homes],
+                "whole": [500, homes],
+                "partition": "",
+                "rests_on": ["", "missing_from:residential_care"],
+            }
+        )
+
+    night = pd.DataFrame({"force_code": ["a"], "numerator": [40], "denominator": [500]})
+    assert publish_profile(weekend(38, 20, 90), night)["figure_withheld"].tolist() == [True, False]
+    assert publish_profile(weekend(30, 27, 90), night)["figure_withheld"].tolist() == [False, True]
+    assert publish_profile(weekend(30, 20, 90), night)["figure_withheld"].tolist() == [False, False]
+    assert publish_profile(weekend(38, 20, 90), night, threshold=0)["figure_withheld"].tolist() == [False, False]
+
+
+def test_rates_of_children_withhold_a_small_count_and_its_complement_within_each_partition():
+    from toolkit.publish.disclosure import publish_profile_rates
+
+    rates = pd.DataFrame(
+        {
+            "force_code": ["a"] * 6,
+            "partition": ["age_band"] * 3 + ["sex"] * 3,
+            "category": ["0-9", "10-11", "12-17", "female", "male", "not_known"],
+            "children": [6, 2, 80, 40, 48, 0],
+        }
+    )
+    published = publish_profile_rates(rates, threshold=5)
+    assert published["figure_withheld"].tolist() == [True, True, False, False, False, False]
+    assert published["count_withheld"].equals(published["figure_withheld"])
+
+
+def test_the_first_response_by_ethnicity_withholds_counts_in_sets_and_odds_on_small_counts():
+    from toolkit.publish.disclosure import publish_response_odds
+
+    def unit(code, episodes, events, children):
+        return pd.DataFrame(
+            {
+                "force_code": code,
+                "measure": "no_active_response",
+                "group": ["white", "asian", "black", "mixed"],
+                "episodes": episodes,
+                "events": events,
+                "children": children,
+                "reference_episodes": episodes[0],
+                "reference_events": events[0],
+                "reference_children": children[0],
+            }
+        )
+
+    table = pd.concat(
+        [
+            unit("a", [300, 50, 30, 2], [100, 20, 10, 1], [150, 20, 12, 2]),
+            unit("b", [300, 50, 30, 25], [100, 20, 28, 10], [150, 20, 12, 10]),
+            unit(NATIONAL, [600, 100, 60, 27], [200, 40, 38, 11], [300, 40, 24, 12]),
+        ],
+        ignore_index=True,
+    )
+    published = publish_response_odds(table, threshold=5).set_index(["force_code", "group"])
+    assert published.loc["a", "count_withheld"].tolist() == [False, False, True, True]  # 2, then 30
+    assert published.loc["a", "odds_withheld"].tolist() == [False, False, True, True]
+    assert not published.loc["b", "count_withheld"].any()
+    assert published.loc["b", "odds_withheld"].tolist() == [False, False, True, False]  # 30 - 28 without it
+    assert published.loc[NATIONAL, "count_withheld"].all()
+    assert not published.loc[NATIONAL, "odds_withheld"].any()
+
+
+def test_publish_tables_marks_the_profile_tables(national_year):
+    from toolkit.publish.disclosure import publish_tables
+    from toolkit.stats.profile import summarise_problem_profile
+
+    episodes, _ = national_year
+    tables = summarise_problem_profile(episodes.iloc[::20].reset_index(drop=True), read_comparator_groups())
+    published = publish_tables(tables, {"suppression_threshold": 5, "comparator_groups": {}})
+    shares = published["profile_shares"]
+    forces = shares[shares["force_code"] != NATIONAL]
+    assert {"count_withheld", "figure_withheld"} <= set(shares.columns)
+    # Every small count is withheld, and no share published rests on one.
+    assert forces.loc[forces["numerator"].between(1, 4), "count_withheld"].all()
+    shown = forces[~forces["figure_withheld"]]
+    assert not (shown["numerator"].between(1, 4) | (shown["denominator"] - shown["numerator"]).between(1, 4)).any()
+    for name, column in (("profile_rates", "count_withheld"), ("profile_ethnicity", "odds_withheld")):
+        assert column in published[name]
+    assert published["profile_concentration"]["withheld"].dtype == bool
+    assert published["profile_delay"]["withheld"].dtype == bool

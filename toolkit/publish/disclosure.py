@@ -54,6 +54,12 @@ __all__ = [
     "publish_tables",
     "publish_year_on_year",
     "publish_cross_border",
+    "publish_profile",
+    "publish_profile_rates",
+    "publish_response_odds",
+    "publish_concentration",
+    "publish_delay",
+    "PROFILE_LINKS",
     "CROSS_BORDER_SHARE",
     "withhold_national_counts",
     "withhold_linked_counts",
@@ -844,6 +850,18 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["grade_mix"] = publish_counts_by_part(published["grade_mix"], "grade", threshold, groups)
     if "profile_hours" in published:
         published["profile_hours"] = publish_hours(published["profile_hours"], threshold)
+    if "profile_shares" in published:
+        published["profile_shares"] = publish_profile(
+            published["profile_shares"], published.get("night_reports"), threshold
+        )
+    if "profile_rates" in published:
+        published["profile_rates"] = publish_profile_rates(published["profile_rates"], threshold)
+    if "profile_ethnicity" in published:
+        published["profile_ethnicity"] = publish_response_odds(published["profile_ethnicity"], threshold)
+    if "profile_concentration" in published:
+        published["profile_concentration"] = publish_concentration(published["profile_concentration"], threshold)
+    if "profile_delay" in published:
+        published["profile_delay"] = publish_delay(published["profile_delay"], threshold)
     if "harm_by_grade" in published:
         published["harm_by_grade"] = publish_parts(
             published["harm_by_grade"], "harmed", "episodes", HARM_FIGURES, threshold
@@ -970,6 +988,216 @@ def publish_hours(hours: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd
     pooled = pd.Series(published[forces]).groupby(cells["slot"].to_numpy()).sum(min_count=1)
     published[~forces] = hours.loc[~forces, "slot"].map(pooled).to_numpy(dtype=float)
     return hours.assign(published=published)
+
+
+# Shares of the problem profile that count part of another share's episodes (``measure:category``; "night" is
+# the night_reports share, 22:00 to 02:00, of which the weekend nights are part): where the difference of a
+# part from its whole is a small count, the part is withheld.
+PROFILE_LINKS = (("weekend_night:residential_care", "weekend_night:all"), ("weekend_night:all", "night"))
+
+
+def _withhold_partition_cells(rows: pd.DataFrame, count: str, threshold: int) -> np.ndarray:
+    """Complementary suppression of the cells of each force's partitions (``partition`` names the set whose cells
+    add up to a published total; ``""``: a row of no partition, left alone)."""
+    withheld = np.zeros(len(rows), dtype=bool)
+    cells = (rows["partition"] != "").to_numpy()
+    if cells.any():
+        sets = rows.loc[cells, "force_code"].astype(str) + ":" + rows.loc[cells, "partition"].astype(str)
+        withheld[cells] = withhold_complements(rows.loc[cells, count], sets, threshold)
+    return withheld
+
+
+def publish_profile(
+    shares: pd.DataFrame, night_reports: pd.DataFrame | None = None, threshold: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """The problem profile's shares with what each force may publish of them marked.
+
+    Each force's row gets ``count_withheld`` (its count, ``numerator``, is
+    not shown) and ``figure_withheld`` (its share, interval and bands are
+    not shown):
+
+    - the cells of a partition (``partition``: a force's episodes by where
+      they went missing from, its children by ethnicity, ...) add up to a
+      published total, so their counts get complementary suppression
+      (:func:`withhold_complements`) and their shares are withheld with them;
+    - a share is withheld where it rests on a small count
+      (:func:`rests_on_small_count`), where its denominator is a small count
+      short of its ``whole`` (the rest would be given back), or where the
+      cell its denominator rests on (``rests_on``: the not known cell, the
+      looked-after children's episodes) is withheld; a row of no partition
+      shows its count only where its share is shown;
+    - a part of another published share (:data:`PROFILE_LINKS`; the night
+      share is ``night_reports``) whose difference from it is small is
+      withheld, count and share.
+
+    England and Wales is published as shares only: its rows have their
+    counts withheld and their figures shown.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        ``profile_shares`` (:func:`toolkit.stats.profile.summarise_problem_profile`).
+    night_reports : pandas.DataFrame, optional
+        ``night_reports``: its force rows' ``numerator`` and ``denominator``.
+    threshold : int
+        Smallest count that may be published (0 or 1: nothing is withheld).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``shares`` with ``count_withheld`` and ``figure_withheld``.
+
+    Examples
+    --------
+    A force's episodes by where they went missing from: 3 from school is withheld, and so is the next
+    smallest cell, 9 from hospital, which would give it back; the shares of the others stay:
+
+    >>> rows = pd.DataFrame({"force_code": "a", "measure": "missing_from",
+    ...     "category": ["home", "school", "hospital", "not_known"], "numerator": [80, 3, 9, 0],
+    ...     "denominator": 92, "whole": 92, "partition": "missing_from", "rests_on": "missing_from:not_known"})
+    >>> published = publish_profile(rows, threshold=5)
+    >>> published["count_withheld"].tolist(), published["figure_withheld"].tolist()
+    ([False, True, True, False], [False, True, True, False])
+
+    The weekend nights' 12 episodes are 2 short of the night share's 14: the part is withheld.
+
+    >>> weekend = pd.DataFrame({"force_code": "a", "measure": "weekend_night", "category": ["all"],
+    ...     "numerator": [12], "denominator": [92], "whole": [92], "partition": [""], "rests_on": [""]})
+    >>> night = pd.DataFrame({"force_code": ["a"], "numerator": [14], "denominator": [92]})
+    >>> publish_profile(weekend, night, threshold=5)["figure_withheld"].tolist()
+    [True]
+    """
+    out = shares.reset_index(drop=True)
+    national = (out["force_code"] == NATIONAL).to_numpy()
+    key = (out["measure"] + ":" + out["category"]).to_numpy()
+    cells = _withhold_partition_cells(out, "numerator", threshold) & ~national
+    partitioned = (out["partition"] != "").to_numpy()
+    # A share whose denominator is the rest of a withheld cell (the not known) would give that cell back.
+    withheld_cells = pd.Series(
+        cells[partitioned], index=pd.MultiIndex.from_arrays([out["force_code"], key])[partitioned]
+    )
+    depends = withheld_cells.reindex(pd.MultiIndex.from_arrays([out["force_code"], out["rests_on"]])).to_numpy()
+    figure = (
+        cells
+        | pd.Series(depends).fillna(False).astype(bool).to_numpy()
+        | rests_on_small_count(out["numerator"], out["denominator"], threshold).to_numpy(dtype=bool)
+        | rests_on_small_count(out["denominator"], out["whole"], threshold).to_numpy(dtype=bool)
+    ) & ~national
+    counts = np.where(partitioned, cells, figure)
+    if threshold > 1:
+        totals = pd.DataFrame({"force_code": out["force_code"], "key": key})
+        totals["total"] = out["numerator"].astype(float).where(~figure)
+        wide = totals[~national].pivot(index="force_code", columns="key", values="total")
+        if night_reports is not None:
+            night = night_reports[night_reports["force_code"] != NATIONAL].set_index("force_code")
+            shown = ~rests_on_small_count(night["numerator"], night["denominator"], threshold)
+            wide["night"] = night["numerator"].astype(float).where(shown)
+        for part, whole in PROFILE_LINKS:
+            if part not in wide or whole not in wide:
+                continue
+            hit = wide[part].notna() & wide[whole].notna() & is_small_count(wide[whole] - wide[part], threshold)
+            rows = (key == part) & out["force_code"].isin(hit.index[hit]).to_numpy() & ~national
+            counts, figure = counts | rows, figure | rows
+            wide.loc[hit, part] = np.nan
+    return out.assign(count_withheld=counts | national, figure_withheld=figure)
+
+
+def publish_profile_rates(rates: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The problem profile's children per 1,000 resident children with what each force may publish marked.
+
+    A force's children by age band, and by sex, add up to its children, so
+    each partition's counts get complementary suppression
+    (:func:`withhold_complements`); a rate is withheld with its count
+    (``count_withheld`` and ``figure_withheld`` are the same). England and
+    Wales is published as rates only: its rows have their counts withheld.
+
+    Examples
+    --------
+    >>> rates = pd.DataFrame({"force_code": ["a"] * 4 + [NATIONAL], "partition": "sex",
+    ...     "category": ["female", "male", "other", "not_known", "female"], "children": [40, 38, 2, 9, 900]})
+    >>> published = publish_profile_rates(rates, threshold=5)
+    >>> published["figure_withheld"].tolist(), published["count_withheld"].tolist()
+    ([False, False, True, True, False], [False, False, True, True, True])
+    """
+    out = rates.reset_index(drop=True)
+    national = (out["force_code"] == NATIONAL).to_numpy()
+    withheld = _withhold_partition_cells(out, "children", threshold) & ~national
+    return out.assign(count_withheld=withheld | national, figure_withheld=withheld)
+
+
+def publish_response_odds(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The first response by ethnicity with what each force, and England and Wales, may publish marked.
+
+    A force's groups' episodes with a first response (one ``measure``) add up
+    to its episodes with a first response, which the grade mix gives back, so
+    they get complementary suppression (``count_withheld``), and a count of a
+    group of few children is withheld however many episodes they have. An
+    odds ratio is withheld (``odds_withheld``) where its group's count is, or
+    where the group's or White children's episodes with, or without, the
+    response, or their children, are a small count. England and Wales shows
+    no count (``count_withheld``) and its odds ratios by the same rule.
+
+    Examples
+    --------
+    A force's White, then groups of 40 episodes, 3 (of 3 children: withheld, and 40 beside it) and 60 (2 with
+    the response):
+
+    >>> rows = pd.DataFrame({"force_code": "a", "measure": "higher_grade", "episodes": [900, 40, 3, 60],
+    ...     "events": [300, 12, 1, 2], "children": [400, 30, 3, 50],
+    ...     "reference_episodes": 900, "reference_events": 300, "reference_children": 400})
+    >>> published = publish_response_odds(rows, threshold=5)
+    >>> published["count_withheld"].tolist(), published["odds_withheld"].tolist()
+    ([False, True, True, False], [False, True, True, True])
+    """
+    out = table.reset_index(drop=True)
+    national = (out["force_code"] == NATIONAL).to_numpy()
+    small = is_small_count(out["children"], threshold).to_numpy(dtype=bool)
+    sets = out["force_code"].astype(str) + ":" + out["measure"].astype(str)
+    counts = withhold_complements(out["episodes"].where(~small, 1), sets, threshold) & ~national
+    odds = (
+        counts
+        | small
+        | is_small_count(out["reference_children"], threshold).to_numpy(dtype=bool)
+        | rests_on_small_count(out["events"], out["episodes"], threshold).to_numpy(dtype=bool)
+        | rests_on_small_count(out["reference_events"], out["reference_episodes"], threshold).to_numpy(dtype=bool)
+    )
+    return out.assign(count_withheld=counts | national, odds_withheld=odds)
+
+
+def publish_concentration(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """How concentrated repeat missing is, with the rows to withhold marked (``withheld``).
+
+    The share of episodes of the 10% of children most often missing is
+    withheld, with the count of those children, where that count is small or
+    the share rests on a small count of episodes (:func:`rests_on_small_count`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"top_children": [3, 12, 30], "top_episodes": [40, 118, 100], "episodes": [80, 120, 300]})
+    >>> publish_concentration(t)["withheld"].tolist()  # 3 children; 2 episodes not theirs
+    [True, True, False]
+    """
+    small = is_small_count(table["top_children"], threshold) | rests_on_small_count(
+        table["top_episodes"], table["episodes"], threshold
+    )
+    return table.assign(withheld=small.to_numpy(dtype=bool))
+
+
+def publish_delay(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The delay from last seen to report, with the rows to withhold marked (``withheld``).
+
+    The median and the count of episodes that record when the child was last
+    seen are withheld where that count, or the episodes that do not record it,
+    are a small count.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"recorded": [3, 97, 90], "episodes": [100, 100, 100]})
+    >>> publish_delay(t)["withheld"].tolist()
+    [True, True, False]
+    """
+    small = rests_on_small_count(table["recorded"], table["episodes"], threshold)
+    return table.assign(withheld=small.to_numpy(dtype=bool))
 
 
 # The figures of a first response's harm that are withheld together: its episodes add up, with the others', to

@@ -33,7 +33,6 @@ from toolkit.publish.disclosure import (
     publish_tables,
     published_threshold,
     rests_on_small_count,
-    withhold_complements,
     withhold_parts,
 )
 from toolkit.publish.markup import (
@@ -741,7 +740,7 @@ def show_problem_profile(report: ForceReport) -> HTML:
     found by whom and reported how soon, each against its comparator group and England and Wales.
 
     Every table and chart here passes disclosure control for this force
-    (:func:`_publish_profile`): counts from 1 to ``threshold - 1`` are
+    (:func:`~toolkit.publish.disclosure.publish_profile` and its neighbours): counts from 1 to ``threshold - 1`` are
     withheld; so is one more cell of any set of cells that adds up to a
     published total and has only one withheld (complementary suppression);
     so is every share resting on a withheld or small count, or whose
@@ -752,7 +751,7 @@ def show_problem_profile(report: ForceReport) -> HTML:
     shares = report.profile_shares
     if report.figure("episodes")["value"] == 0 or shares[shares["force_code"] == code].empty:
         return HTML("<p>No episodes for this force are in the extract.</p>")
-    profile = _publish_profile(report)
+    profile = _select_profile(report)
     parts = [
         _show_profile_timing(report, profile),
         _show_profile_places(report, profile),
@@ -834,9 +833,6 @@ _BAND_SHORT = {
     "not_compared": "not compared",
     "no_comparators": "no comparator force",
 }
-# Shares that count part of another share's episodes: where their difference is small, the part is withheld.
-# ("night" is the night_reports table: episodes reported 22:00 to 02:00, of which the weekend nights are part.)
-_PROFILE_LINKS = (("weekend_night:residential_care", "weekend_night:all"), ("weekend_night:all", "night"))
 _SHARE_METHOD = "Wilson score 95% interval; bands from proportion funnels (99.8% and 95% limits)"
 
 
@@ -863,67 +859,23 @@ def _key(table: pd.DataFrame) -> pd.Series:
     return table["measure"] + ":" + table["category"]
 
 
-def _withhold_cells(rows: pd.DataFrame, count: str, threshold: int) -> np.ndarray:
-    """Cells of a partition (their ``partition`` set adds up to a published total): complementary suppression.
+def _select_profile(report: ForceReport) -> _Profile:
+    """This force's and England and Wales's rows of the profile tables, as disclosure control publishes them
+    (:func:`~toolkit.publish.disclosure.publish_profile` and
+    :func:`~toolkit.publish.disclosure.publish_profile_rates`, applied with the run's tables)."""
+    code = report.force.code
 
-    Examples
-    --------
-    >>> rows = pd.DataFrame({"partition": ["sex", "sex", "sex", ""], "children": [40, 3, 12, 2]})
-    >>> _withhold_cells(rows, "children", 5).tolist()  # 3 and the next smallest; not a row of no partition
-    [False, True, True, False]
-    """
-    withheld = np.zeros(len(rows), dtype=bool)
-    cells = (rows["partition"] != "").to_numpy()
-    if cells.any():
-        withheld[cells] = withhold_complements(rows.loc[cells, count], rows.loc[cells, "partition"], threshold)
-    return withheld
+    def rows(table: pd.DataFrame, unit: str) -> pd.DataFrame:
+        picked = table[table["force_code"] == unit]
+        return picked.set_index(_key(picked))
 
-
-def _publish_profile(report: ForceReport) -> _Profile:
-    """Disclosure control of this force's profile, applied once for every table and chart of the section."""
-    code, threshold = report.force.code, report.threshold
-    shares = report.profile_shares
-    mine = shares[shares["force_code"] == code].reset_index(drop=True)
-    mine.index = _key(mine)
-    cells = _withhold_cells(mine, "numerator", threshold)
-    cell_withheld = pd.Series(cells, index=mine.index)[(mine["partition"] != "").to_numpy()]
-    depends = mine["rests_on"].map(cell_withheld).fillna(False).astype(bool).to_numpy()
-    figure = (
-        cells
-        | depends
-        | rests_on_small_count(mine["numerator"], mine["denominator"], threshold).to_numpy()
-        | rests_on_small_count(mine["denominator"], mine["whole"], threshold).to_numpy()
-    )
-    counts = np.where((mine["partition"] != "").to_numpy(), cells, figure)
-    mine = mine.assign(count_withheld=counts, figure_withheld=figure)
-    # A part of a published share whose difference from it is small would give that difference back.
-    night = report.night_reports.set_index("force_code")
-    totals = mine["numerator"].astype(float).where(~mine["figure_withheld"])
-    if code in night.index and not rests_on_small_count(
-        night.loc[code, "numerator"], night.loc[code, "denominator"], threshold
-    ):
-        totals["night"] = float(night.loc[code, "numerator"])
-    for part, whole in _PROFILE_LINKS:
-        if part in totals.index and pd.notna(totals.get(whole)) and pd.notna(totals[part]):
-            if is_small_count(totals[whole] - totals[part], threshold):
-                mine.loc[part, ["count_withheld", "figure_withheld"]] = True
-                totals[part] = np.nan
-    national = shares[shares["force_code"] == NATIONAL].set_index(_key(shares[shares["force_code"] == NATIONAL]))
-
-    rates = report.profile_rates
-    mine_rates = rates[rates["force_code"] == code].reset_index(drop=True)
-    mine_rates.index = _key(mine_rates)
-    withheld = _withhold_cells(mine_rates, "children", threshold)
-    mine_rates = mine_rates.assign(count_withheld=withheld, figure_withheld=withheld)
-    national_rates = rates[rates["force_code"] == NATIONAL]
-    national_rates = national_rates.set_index(_key(national_rates))
-
+    shares, rates = report.profile_shares, report.profile_rates
     hours, national_hours = _publish_hours(report.profile_hours, code)
     return _Profile(
-        mine,
-        national,
-        mine_rates,
-        national_rates,
+        rows(shares, code),
+        rows(shares, NATIONAL),
+        rows(rates, code),
+        rows(rates, NATIONAL),
         hours,
         national_hours,
         int(np.isnan(hours).sum()),
@@ -1165,10 +1117,7 @@ def _show_profile_concentration(report: ForceReport) -> str:
     threshold = report.threshold
 
     def figure(row: pd.Series) -> str:
-        withheld = is_small_count(row["top_children"], threshold) or rests_on_small_count(
-            row["top_episodes"], row["episodes"], threshold
-        )
-        if withheld:
+        if row["withheld"]:  # :func:`~toolkit.publish.disclosure.publish_concentration`
             return SUPPRESSED
         if row["children"] == 0:
             return row["reason"]
@@ -1255,17 +1204,13 @@ def _show_profile_delay(report: ForceReport, profile: _Profile) -> str:
     threshold = report.threshold
 
     def median(row: pd.Series) -> str:
-        if rests_on_small_count(row["recorded"], row["episodes"], threshold):
+        if row["withheld"]:  # :func:`~toolkit.publish.disclosure.publish_delay`
             return SUPPRESSED
         if row["recorded"] == 0:
             return row["reason"]
         return _interval(row["median_hours"], row["median_lower"], row["median_upper"], ".1f")
 
-    recorded = (
-        SUPPRESSED
-        if rests_on_small_count(mine["recorded"], mine["episodes"], threshold)
-        else format_count(mine["recorded"], threshold)
-    )
+    recorded = SUPPRESSED if mine["withheld"] else format_count(mine["recorded"], threshold)
     rows = [
         (
             "Median hours from last seen to report (95% interval)",
@@ -1361,50 +1306,18 @@ def _show_profile_children(report: ForceReport, profile: _Profile) -> str:
     return "<h4>Who the children are</h4>" + rates_html + embed_chart(fig, alt) + ethnicity_html + notes(texts)
 
 
-def _withhold_response_odds(rows: pd.DataFrame, threshold: int, published: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Which of a unit's group counts, and which of its odds ratios, to withhold.
-
-    ``rows`` are one unit's rows of ``profile_ethnicity`` for one measure, a group each. A force's groups'
-    episodes (``published``) add up to its episodes with a first response, which the grade mix gives back,
-    so they get complementary suppression, and a count of a group of few children is withheld however many
-    episodes they have. An odds ratio is withheld where its group's count is, or where the group's or White
-    children's episodes with, or without, the response, or their children, are a small count.
-
-    Examples
-    --------
-    White, then groups of 40 episodes, 3 (of 3 children: withheld, and 40 beside it) and 60 (2 with the response):
-
-    >>> rows = pd.DataFrame({"episodes": [900, 40, 3, 60], "events": [300, 12, 1, 2], "children": [400, 30, 3, 50],
-    ...     "reference_episodes": 900, "reference_events": 300, "reference_children": 400})
-    >>> counts, odds = _withhold_response_odds(rows, 5, published=True)
-    >>> counts.tolist(), odds.tolist()
-    ([False, True, True, False], [False, True, True, True])
-    """
-    small = is_small_count(rows["children"], threshold).to_numpy(dtype=bool)
-    counts = withhold_complements(rows["episodes"].where(~small, 1), ["unit"] * len(rows), threshold)
-    counts = counts if published else np.zeros(len(rows), dtype=bool)
-    odds = (
-        counts
-        | small
-        | is_small_count(rows["reference_children"], threshold).to_numpy(dtype=bool)
-        | rests_on_small_count(rows["events"], rows["episodes"], threshold).to_numpy(dtype=bool)
-        | rests_on_small_count(rows["reference_events"], rows["reference_episodes"], threshold).to_numpy(dtype=bool)
-    )
-    return counts, odds
-
-
 def _show_profile_ethnicity(report: ForceReport) -> str:
     """Each ethnic group's odds of no active response and of a medium or high grade against White children's,
     after case mix, beside England and Wales's; an observation where the force is beyond it at 99.8%."""
     code, threshold, national_label = report.force.code, report.threshold, report.national_label
     table = report.profile_ethnicity
     labels = {**_PROFILE_LABELS["ethnicity"], NOT_KNOWN: "Not known: blank or 'unknown'"}
-    shown: dict[tuple[str, str], pd.DataFrame] = {}
-    for measure in RESPONSE_OUTCOMES:
-        for unit in (code, NATIONAL):
-            rows = table[(table["force_code"] == unit) & (table["measure"] == measure)].set_index("group")
-            counts, odds = _withhold_response_odds(rows, threshold, published=unit == code)
-            shown[(measure, unit)] = rows.assign(count_withheld=counts, odds_withheld=odds)
+    # Withheld as :func:`~toolkit.publish.disclosure.publish_response_odds` marks them, with the run's tables.
+    shown = {
+        (measure, unit): table[(table["force_code"] == unit) & (table["measure"] == measure)].set_index("group")
+        for measure in RESPONSE_OUTCOMES
+        for unit in (code, NATIONAL)
+    }
 
     def odds(row: pd.Series) -> str:
         if row.name == REFERENCE_ETHNICITY:
