@@ -153,8 +153,9 @@ def show_scale(overview: NationalOverview) -> HTML:
         ),
     ]
     texts = [
-        "A child who goes missing in two force areas is counted once in each: the national count of distinct "
-        "children is a sum over forces, not a count of unique children.",
+        "A child who goes missing in two force areas is counted once in each: the distinct children here are "
+        "a sum over forces, not a count of unique children (that count, from linking children across forces, "
+        "is under 'Distinct children across force borders' where the extract allows it).",
         "Police records undercount children who go missing, and definitions changed in 2013 (the 'absent' "
         "category) and 2017 ('no apparent risk (absent)').",
     ]
