@@ -1,12 +1,11 @@
 """Distinct children in the findings: the run links once, metrics.csv and the pages carry the figures, safely."""
 
-import itertools
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXTRACT_DATE
+from conftest import EXTRACT_DATE, MIN_PRECISION, MIN_RECALL, pairs_across_forces
 
 from toolkit import runner
 from toolkit.forces import get_force
@@ -18,18 +17,6 @@ from toolkit.publish.report import ForceReport, show_cross_border
 from toolkit.store import FILES, WorkFolder
 
 pytestmark = pytest.mark.notebook
-# As tests/test_linkage.py: the small extract's planted pairs are all found in the benchmark's seeds.
-MIN_PRECISION, MIN_RECALL = 0.97, 0.95
-
-
-def _pairs(frame: pd.DataFrame, by: str) -> set:
-    """Every pair of records (force, person) of different forces in one group of ``by``."""
-    out = set()
-    for _, group in frame.groupby(by):
-        if len(group) > 1:
-            records = sorted(zip(group["force_code"], group["person_id"], strict=True))
-            out |= {(a, b) for a, b in itertools.combinations(records, 2) if a[0] != b[0]}
-    return out
 
 
 def _text(html: str) -> str:
@@ -42,7 +29,7 @@ def test_the_run_links_once_and_recovers_the_planted_cross_force_children(run, s
     work = WorkFolder(folder / "work")
     records = pd.DataFrame(truth["linkage"]["records"])
     clusters = work.read_table("linkage_clusters")
-    true, found = _pairs(records, "child"), _pairs(clusters, "national_child_id")
+    true, found = pairs_across_forces(records, "child"), pairs_across_forces(clusters, "national_child_id")
     hits = len(true & found)
     assert len(true) > 100 and hits / len(found) >= MIN_PRECISION and hits / len(true) >= MIN_RECALL
     national = work.read_table("distinct_children").iloc[0]

@@ -1,31 +1,16 @@
 """Linking children across forces: planted cross-force children found, the national key exact, v1 not counted."""
 
-import itertools
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MIN_PRECISION, MIN_RECALL, pairs_across_forces
 
 from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS
 from toolkit.linkage import Linkage, count_distinct_children, link_children, reduce_to_children
 from toolkit.linkage.count import draw_components
 from toolkit.synthetic import generator
-
-# On the small extract (5% of a national year, half the records without the national key) the linkage finds
-# every planted pair in the benchmark's seeds; the bounds leave room for a seed less kind.
-MIN_PRECISION = 0.97
-MIN_RECALL = 0.95
-
-
-def _pairs(frame: pd.DataFrame, by: str) -> set:
-    """Every pair of records (force, person) of different forces in one group of ``by``."""
-    out = set()
-    for _, group in frame.groupby(by):
-        if len(group) > 1:
-            records = sorted(zip(group["force_code"], group["person_id"], strict=True))
-            out |= {(a, b) for a, b in itertools.combinations(records, 2) if a[0] != b[0]}
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +22,7 @@ def linked(small_extract):
 def test_linkage_recovers_the_planted_cross_force_children(linked):
     episodes, truth, linkage = linked
     records = pd.DataFrame(truth["linkage"]["records"])
-    true, found = _pairs(records, "child"), _pairs(linkage.clusters, "national_child_id")
+    true, found = pairs_across_forces(records, "child"), pairs_across_forces(linkage.clusters, "national_child_id")
     assert len(true) > 100
     hits = len(true & found)
     assert hits / len(found) >= MIN_PRECISION and hits / len(true) >= MIN_RECALL
@@ -61,7 +46,7 @@ def test_the_national_key_alone_gives_exact_links():
     for extract in (episodes, only_key):
         linkage = link_children(extract)
         records = pd.DataFrame(truth["linkage"]["records"])
-        assert _pairs(linkage.clusters, "national_child_id") == _pairs(records, "child")
+        assert pairs_across_forces(linkage.clusters, "national_child_id") == pairs_across_forces(records, "child")
         count = count_distinct_children(linkage)
         assert count.distinct == count.lower == count.upper == count.at_threshold == truth["linkage"]["children"]
         assert count.in_more_than_one_force == truth["linkage"]["children_in_more_than_one_force"]
