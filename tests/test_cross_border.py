@@ -8,7 +8,7 @@ import pytest
 from conftest import EXTRACT_DATE, MIN_PRECISION, MIN_RECALL, pairs_across_forces
 
 from toolkit import runner
-from toolkit.forces import get_force
+from toolkit.forces import find_force, get_force
 from toolkit.ingest.schema import LINKAGE_COLUMNS
 from toolkit.linkage import Linkage
 from toolkit.linkage.borders import LINKAGE_TABLES, locate_authorities, summarise_cross_border
@@ -131,6 +131,32 @@ def test_publish_cross_border_withholds_the_small_overlap_and_the_linked_parts()
     assert out.loc["C"].notna().all()
     # Switched off, nothing is withheld.
     assert publish_cross_border(table, 0)[0].equals(table)
+
+
+def test_an_authority_in_the_ons_lookup_lies_where_the_lookup_says_whoever_reports_its_children():
+    kent, merseyside = find_force("Kent").code, find_force("Merseyside").code
+    # Kent County Council (E10000016) named only by children Merseyside reports, not in care: inference
+    # alone would put Kent's council in Merseyside and its placements there out of sight.
+    children = pd.DataFrame(
+        {
+            "force_code": [merseyside, merseyside, kent],
+            "person_id": ["1", "2", "1"],
+            "responsible_la": ["E10000016", "E10000016", "E06900001"],
+            "looked_after": [False, True, False],
+        }
+    )
+    assert locate_authorities(children).to_dict() == {"E06900001": kent, "E10000016": kent}
+    assert locate_authorities(children, known={}).to_dict() == {"E06900001": kent, "E10000016": merseyside}
+    clusters = children[["force_code", "person_id"]].assign(national_child_id=["N1", "N2", "N3"])
+    episodes = children[["force_code", "person_id"]].assign(
+        reported_at=pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+        risk_initial="low",
+        looked_after=["no", "yes", "no"],
+    )
+    linkage = Linkage(True, None, children.assign(link_dob=["d1", "d2", "d3"]), clusters, pd.DataFrame())
+    table = summarise_cross_border(episodes, linkage).set_index("force_code")
+    assert table.loc[merseyside, "placed_from_elsewhere"] == 2
+    assert table.loc[kent, "placed_from_elsewhere"] == 0
 
 
 def test_the_force_area_of_an_authority_and_what_another_force_knew_before():

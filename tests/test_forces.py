@@ -76,3 +76,26 @@ def test_a_force_is_found_by_code_slug_or_name(typed):
 def test_a_force_that_is_not_one_is_refused_with_the_closest():
     with pytest.raises(UnknownForceError, match="closest"):
         forces.find_force("west midland")
+
+
+def test_every_childrens_services_authority_has_one_force_area():
+    import pandas as pd
+
+    areas = forces.read_authority_areas()
+    districts = pd.read_csv(forces.DISTRICTS_FILE, dtype=str, encoding="utf-8-sig")
+    counties = pd.read_csv(forces.COUNTIES_FILE, dtype=str)
+    # The county list (from ONS MYE2's order) and the district lookup are independent files: every two-tier
+    # district is under exactly one county, and every county's districts lie in one force area.
+    two_tier = set(districts.loc[districts["LAD23CD"].str.startswith("E07"), "LAD23CD"])
+    assert set(counties["LAD23CD"]) == two_tier and counties["LAD23CD"].is_unique
+    spans = counties.merge(districts, on="LAD23CD").groupby("CTY23CD")["PFA23CD"].nunique()
+    assert len(spans) == 21 and spans.max() == 1
+    # Upper-tier authorities (those with children's services): 21 counties, 63 unitary, 36 metropolitan,
+    # 33 London (City of London included), 22 Welsh; every one in a registered force, every force with one.
+    upper = {code: force for code, force in areas.items() if not code.startswith("E07")}
+    prefixes = pd.Series([code[:3] for code in upper]).value_counts().to_dict()
+    assert prefixes == {"E06": 63, "E08": 36, "E09": 33, "W06": 22, "E10": 21}
+    assert set(upper.values()) == {force.code for force in forces.list_forces()}
+    # Kent County Council and Medway are Kent Police's; the City of London is the City of London Police's.
+    assert areas["E10000016"] == areas["E06000035"] == forces.find_force("Kent").code
+    assert areas["E09000001"] == forces.find_force("City of London").code

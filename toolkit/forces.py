@@ -44,6 +44,7 @@ __all__ = [
     "list_forces",
     "get_force",
     "find_force",
+    "read_authority_areas",
     "read_forces_table",
     "propose_comparator_groups",
     "read_comparator_groups",
@@ -53,6 +54,8 @@ __all__ = [
 FORCES_FILE = REFERENCE_DIR / "forces_england_wales_reference.csv"
 POPULATION_FILE = REFERENCE_DIR / "ons_mid2023_population_by_pfa23_children.csv"
 COMPARATOR_GROUPS_FILE = REFERENCE_DIR / "comparator_groups.yaml"
+DISTRICTS_FILE = REFERENCE_DIR / "ons_lad23_csp23_pfa23_lookup_dec2023.csv"
+COUNTIES_FILE = REFERENCE_DIR / "ons_cty23_lad23_from_mye2_mid2023.csv"
 
 # The code of England and Wales as a whole in every table that has a row per force and a national row.
 NATIONAL = "england_and_wales"
@@ -131,6 +134,37 @@ def read_forces_table() -> pd.DataFrame:
     )
     columns = ["name", "official_name", "slug", "country", "children", "children_10_17", "population"]
     return table.set_index("force_code")[columns].sort_index()
+
+
+@lru_cache(maxsize=1)
+def read_authority_areas() -> dict[str, str]:
+    """Each local authority's police force area, from the ONS lookups of April 2023 boundaries.
+
+    A child's responsible local authority is the council with children's services duties: a unitary
+    authority, metropolitan district or London borough (each in the ONS district lookup), a Welsh
+    unitary authority, or an English county. A county is in the force area of its districts (the
+    districts ONS lists under it; a test checks each county's districts lie in one force area). Codes
+    from before April 2023 boundary changes are not in it: such an authority's area is inferred
+    (:func:`toolkit.linkage.borders.locate_authorities`).
+
+    Returns
+    -------
+    dict of str to str
+        ONS authority code (``E06``-``E10``, ``W06``) to force code.
+
+    Examples
+    --------
+    >>> areas = read_authority_areas()
+    >>> areas["E10000016"], areas["E06000035"], areas["W06000015"]  # Kent County, Medway, Cardiff
+    ('E23000032', 'E23000032', 'W15000003')
+    """
+    districts = pd.read_csv(DISTRICTS_FILE, dtype=str, encoding="utf-8-sig", usecols=["LAD23CD", "PFA23CD"])
+    districts = districts.drop_duplicates("LAD23CD")  # a district with several community safety partnerships
+    counties = pd.read_csv(COUNTIES_FILE, dtype=str, usecols=["CTY23CD", "LAD23CD"])
+    counties = counties.merge(districts, on="LAD23CD", validate="one_to_one").drop_duplicates("CTY23CD")
+    areas = dict(zip(districts["LAD23CD"], districts["PFA23CD"], strict=True))
+    areas.update(zip(counties["CTY23CD"], counties["PFA23CD"], strict=True))
+    return areas
 
 
 @lru_cache(maxsize=1)

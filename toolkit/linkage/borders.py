@@ -6,8 +6,8 @@ children who cross force borders (``cross_border``):
 
 - *missing in another force too*: its children whose national child has records in another force;
 - *placed from another force's area*: its children whose responsible local authority lies in another force's
-  area (:func:`locate_authorities` says how an authority's area is known without a lookup: from the
-  children not in care who name it);
+  area (:func:`locate_authorities`: the ONS lookup, or for a code it lacks, the force that reports most of
+  the authority's children not in care);
 - *known elsewhere*: of the children missing in another force too, those another force had recorded at risk
   before this force's first episode of them (an exploitation or previous-harm flag, harm while missing, or a
   medium or high risk grade, on an earlier episode there);
@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.forces import NATIONAL
+from toolkit.forces import NATIONAL, read_authority_areas
 from toolkit.ingest.schema import LINKAGE_TOKENS
 from toolkit.linkage.count import DistinctChildren
 from toolkit.linkage.link import CHILD_KEY, Linkage
@@ -112,22 +112,27 @@ def tabulate_distinct_children(count: DistinctChildren, threshold: float) -> pd.
     )
 
 
-def locate_authorities(children: pd.DataFrame) -> pd.Series:
-    """Each responsible local authority's force area: the force that reports most of its children not in care.
+def locate_authorities(children: pd.DataFrame, known: dict[str, str] | None = None) -> pd.Series:
+    """Each responsible local authority's force area: from the ONS lookup, or else from where its children live.
 
-    There is no lookup of local authorities to police force areas in ``data/reference``; but a child who
-    is not looked after lives in the area of the authority responsible for them, so the force that reports
-    most such children of an authority is the force whose area it lies in. Children in care are not
-    counted where an authority has any other child: a small authority places most of its children in
-    care elsewhere (the City of London's are reported by more forces than its own). An authority named
-    only by children in care is placed by them all. Ties go to the lower force code. On the synthetic
-    data this agrees with the generator's own lookup for every authority.
+    An authority in ``known`` (by default the ONS lookups of April 2023 boundaries,
+    :func:`toolkit.forces.read_authority_areas`) lies in the force area the lookup gives. For any other
+    code (an authority from before a boundary change; the synthetic data's codes, which are no real
+    ones) the area is inferred: a child who is not looked after lives in the area of the authority
+    responsible for them, so the force that reports most such children of an authority is the force
+    whose area it lies in. Children in care are not counted where an authority has any other child: a
+    small authority places most of its children in care elsewhere (the City of London's are reported by
+    more forces than its own). An authority named only by children in care is placed by them all. Ties
+    go to the lower force code. On the synthetic data the inference agrees with the generator's own
+    lookup for every authority.
 
     Parameters
     ----------
     children : pandas.DataFrame
         One row per force's child: ``force_code``, ``responsible_la`` (missing where not known) and,
         optionally, ``looked_after`` (bool: in care on any episode).
+    known : dict of str to str, optional
+        Authority code to force code; ``{}`` infers every area.
 
     Examples
     --------
@@ -136,7 +141,10 @@ def locate_authorities(children: pd.DataFrame) -> pd.Series:
     ...                          "looked_after": [False, True, True, False, True]})
     >>> locate_authorities(children).to_dict()
     {'E06900001': 'A', 'E06900002': 'C'}
+    >>> locate_authorities(children, known={"E06900002": "B"}).to_dict()
+    {'E06900001': 'A', 'E06900002': 'B'}
     """
+    known = read_authority_areas() if known is None else known
     named = children.dropna(subset=["responsible_la"])
     in_care = named["looked_after"].fillna(False).astype(bool) if "looked_after" in named else False
     named = named.assign(in_care=in_care)
@@ -144,7 +152,11 @@ def locate_authorities(children: pd.DataFrame) -> pd.Series:
     voters = named[~named["in_care"] | others]
     counts = voters.groupby(["responsible_la", "force_code"], observed=True).size().rename("n").reset_index()
     counts = counts.sort_values(["responsible_la", "n", "force_code"], ascending=[True, False, True], kind="stable")
-    return counts.drop_duplicates("responsible_la").set_index("responsible_la")["force_code"].rename("force_area")
+    inferred = counts.drop_duplicates("responsible_la").set_index("responsible_la")["force_code"]
+    named_codes = pd.Index(named["responsible_la"].astype(str).unique())
+    looked_up = pd.Series(named_codes.map(known), index=named_codes).dropna()
+    areas = pd.concat([looked_up, inferred[~inferred.index.isin(looked_up.index)]]).sort_index()
+    return areas.rename_axis("responsible_la").rename("force_area")
 
 
 def _known_elsewhere(episodes: pd.DataFrame, crossing: pd.DataFrame) -> pd.DataFrame:

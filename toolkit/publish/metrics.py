@@ -124,7 +124,8 @@ _CROSS_BORDER = (
         "placed_from_another_force_area",
         "placed_from_elsewhere",
         "children of the force whose responsible local authority is in another force's area (an authority's area: "
-        "the force that reports most of its children not in care)",
+        "the ONS lookup of April 2023 boundaries, or for a code not in it the force that reports most of its "
+        "children not in care)",
     ),
     (
         "cross_border_children",

@@ -1680,8 +1680,8 @@ def show_cross_border(report: ForceReport) -> HTML:
     texts = [
         "Children are linked across forces by keyed-hash tokens of their names, date of birth and national key, "
         "never the values themselves; a child missing in another force too is one whose linked records include "
-        "another force's. An authority's area is taken to be the force that reports most of its children "
-        "not in care.",
+        "another force's. An authority's area is the force area the ONS lookup of April 2023 boundaries gives "
+        "it; for a code not in the lookup, the force that reports most of its children not in care.",
         "At risk before: on an earlier episode in another force, a flag of exploitation, trafficking or previous "
         "harm, harm while missing, or a medium or high grade. The last row is a measure, not a cause: forces do "
         "not see each other's records, and it shows what linking them would have put before the officer who "
