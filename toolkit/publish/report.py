@@ -1010,6 +1010,25 @@ def _describe_bars(bars: pd.DataFrame, unit: str, national_label: str) -> str:
     return "; ".join(parts) + "."
 
 
+def _describe_busiest_hour(hours: np.ndarray, national_label: str) -> str:
+    """The busiest hour of England and Wales's heat map in words, or why there is none to name.
+
+    At a high suppression threshold every force's cells may be withheld, and the pooled map with them.
+
+    Examples
+    --------
+    >>> hours = np.zeros((7, 24)); hours[4, 22] = 3.0
+    >>> _describe_busiest_hour(hours, "England and Wales")
+    'Nationally the busiest hour is Friday 22:00 to 23:00.'
+    >>> _describe_busiest_hour(np.full((7, 24), np.nan), "England and Wales")
+    "Every cell of England and Wales's map is withheld, so no busiest hour is named."
+    """
+    if not np.isfinite(hours).any():
+        return f"Every cell of {national_label}'s map is withheld, so no busiest hour is named."
+    day, hour = np.unravel_index(np.nanargmax(hours), hours.shape)
+    return f"Nationally the busiest hour is {WEEKDAYS[day]} {hour:02d}:00 to {hour + 1:02d}:00."
+
+
 def _show_profile_timing(report: ForceReport, profile: _Profile) -> str:
     """The night share, the weekend-night shares (all, and of children missing from residential care) and the
     hour-by-weekday heat map against England and Wales."""
@@ -1033,11 +1052,10 @@ def _show_profile_timing(report: ForceReport, profile: _Profile) -> str:
     rows += _share_rows(report, profile, ["weekend_night:all", "weekend_night:residential_care"])
     table = _profile_table(report, rows, "When children are reported (episodes)", "episodes")
     fig = plot_hour_weekday_heatmap(profile.hours, profile.national_hours, name, report.national_label)
-    peak = np.unravel_index(np.nanargmax(profile.national_hours), profile.national_hours.shape)
     alt = (
         f"Heat map of the share of {name}'s episodes reported in each hour of each weekday (local time, as "
-        f"recorded), above the same for {report.national_label}. Nationally the busiest hour is "
-        f"{WEEKDAYS[peak[0]]} {peak[1]:02d}:00 to {peak[1] + 1:02d}:00."
+        f"recorded), above the same for {report.national_label}. "
+        + _describe_busiest_hour(profile.national_hours, report.national_label)
         + (
             f" {profile.hours_withheld} of the force's 168 cells are withheld and hatched."
             if profile.hours_withheld
@@ -1051,7 +1069,7 @@ def _show_profile_timing(report: ForceReport, profile: _Profile) -> str:
         "Friday and Saturday nights are 22:00 on Friday to 02:00 on Saturday, and 22:00 on Saturday to 02:00 on "
         "Sunday: 8 of the week's 168 hours (4.8%).",
     ]
-    if profile.hours_withheld:
+    if profile.hours_withheld or np.isnan(profile.national_hours).any():
         texts.append(explain_withheld(threshold, drawn=True))
     return "<h4>When children are reported</h4>" + table + embed_chart(fig, alt) + notes(texts)
 
