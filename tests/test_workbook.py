@@ -72,7 +72,7 @@ def _check_cells(table: pd.DataFrame, published: pd.DataFrame, where: str, digit
 
 
 def test_every_metrics_section_has_a_sheet():
-    sections = {declared.section for declared in PUBLISHED} | {"volume"}
+    sections = {declared.section for declared in PUBLISHED} | {"volume", "profile"}
     assert sections <= {sheet.section for sheet in TABLE_SHEETS}
     assert len({sheet.sheet for sheet in TABLE_SHEETS}) == len(TABLE_SHEETS)
 
@@ -105,6 +105,14 @@ def test_cells_match_metrics_csv_and_withheld_cells_show_c(book, reports):
     crossing = _table(sheets["Cross_border"])
     assert {"distinct_children_linked", "children_in_more_than_one_force"} <= set(crossing["Measure"]), name
     assert crossing["Measure"].eq("missing_in_another_force_too").sum() > 3, name
+    # So does the problem profile, each force's figures as its report shows them, withheld where it withholds.
+    profile = _table(sheets["Problem_profile"])
+    measures = set(profile["Measure"])
+    assert {"missing_from_residential_care_share", "looked_after_yes_share", "median_hours_last_seen_to_report"} <= (
+        measures
+    ), name
+    assert {"age_band_12-17_per_1000_children", "top_tenth_of_children", "reported_22_to_02"} <= measures, name
+    assert profile["Value"].eq(SUPPRESSED).any() and profile["Figure for"].eq("England and Wales").any(), name
     quality = pd.read_csv(reports / "data_quality.csv")
     table = _table(sheets["Data_quality"])
     _check_cells(table, quality, f"{name}:data_quality", digits=15)  # data_quality.csv keeps every digit

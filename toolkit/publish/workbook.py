@@ -86,10 +86,13 @@ TABLE_SHEETS = (
         "How forces respond: shares of episodes for each measure of practice, by force and England and Wales",
     ),
     TableSheet(
-        "Night_reports",
+        "Problem_profile",
         "metrics",
         "profile",
-        "Share of episodes reported between 22:00 and 02:00, by force and England and Wales",
+        "The problem profile: when children are reported, where they go missing from, children in care, how "
+        "concentrated repeat missing is, exploitation flags and harm, who finds them, time from last seen to report, "
+        "who the children are (per 1,000 resident children, and ethnicity) and the first response by ethnicity, by "
+        "force and England and Wales",
     ),
     TableSheet(
         "Time_to_return",
@@ -347,8 +350,8 @@ def write_xlsx(run: dict, sheets: dict[str, tuple[TableSheet, pd.DataFrame]]) ->
         intro=[
             *banner,
             "Every figure the run published in metrics.csv and data_quality.csv, after disclosure control, one "
-            "table per sheet: volume, practice, the time of day episodes are reported, time to return, repeat "
-            "missing, trends, the consistency of risk grading, outcomes and data quality. The Contents sheet "
+            "table per sheet: volume, practice, the problem profile, time to return, repeat missing, trends, "
+            "the consistency of risk grading, outcomes and data quality. The Contents sheet "
             "links every table; the Notes sheet explains the shorthand and names the methods.",
         ],
         about=[
