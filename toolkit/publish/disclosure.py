@@ -962,32 +962,167 @@ def publish_year_on_year(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     return table
 
 
+# The groups of a force's hour cells (:func:`toolkit.stats.profile.tabulate_report_hours`), and the totals other
+# tables publish as rows over them: the episodes, the night share's numerator, the weekend-night share's.
+_HOUR_GROUPS = ("weekend_night", "other_night", "day")
+_HOUR_TOTALS = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0]])
+# Every union of groups (weekend nights, other nights, day, ..., all): the sets whose withheld sum may come back.
+_HOUR_UNIONS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]])
+
+
 def publish_hours(hours: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """The hour-by-weekday cells with the count each may publish (``published``; missing where withheld).
 
-    Each force's cells in each ``group`` (weekend nights, other nights, day) add
-    up to a total other figures give back (the weekend-night and night shares,
-    and the episodes), so complementary suppression runs within each group;
-    England and Wales is pooled from every force's published cells, so that no
-    withheld cell comes back as national less the other forces. ``episodes``
-    keeps the counts (a force's total is published).
+    A force's cells fall in three groups (``group``: weekend nights, other
+    nights, day) whose totals other figures give back, nested: its episodes
+    (all the cells, published), the night share's numerator (weekend and other
+    nights, ``night_reports``) and the weekend-night share's (the profile),
+    each where it is shown (:func:`_show_hour_totals` decides as those tables
+    do). From them and the visible cells the sum of the withheld cells of a
+    union of groups comes back wherever the union is a combination of the
+    shown totals and of groups with no withheld cell: the day is the episodes
+    less the night, the night the episodes less a day withheld nowhere. So
+    suppression runs over every such union, not within each group alone, until
+    each union whose withheld sum comes back withholds nothing or at least two
+    cells adding up to at least ``threshold``; a withheld share (the night of
+    3 day episodes in 200) is then not the sum of visible cells either. England
+    and Wales is pooled from every force's published cells, so that no withheld
+    cell comes back as national less the other forces. ``episodes`` keeps the
+    counts (a force's total is published).
 
     Examples
     --------
+    A force's 2 day episodes in one cell are withheld, with the next smallest
+    day cell, 9, which would give them back; nationally b's cells alone:
+
     >>> cells = pd.DataFrame({"force_code": ["a", "a", "a", "b", "b", "b", NATIONAL, NATIONAL, NATIONAL],
     ...                       "slot": [0, 1, 2] * 3, "group": ["day"] * 9, "episodes": [2, 9, 30, 8, 7, 6, 10, 16, 36]})
     >>> published = publish_hours(cells)
-    >>> published["published"].tolist()  # a's 2 and its complement 9 withheld; nationally b's cells alone
+    >>> published["published"].tolist()
     [nan, nan, 30.0, 8.0, 7.0, 6.0, 8.0, 7.0, 36.0]
+
+    3 day episodes in 200: the night share is withheld (3 were not at night)
+    and so are the day's 1s, but with every night cell shown the episodes less
+    the night cells would give the 3 back; the weekend nights' total is
+    published, so the other nights' cell is withheld:
+
+    >>> force = pd.DataFrame({"force_code": "a", "slot": range(6),
+    ...     "group": ["weekend_night", "weekend_night", "other_night", "day", "day", "day"],
+    ...     "episodes": [60, 50, 87, 1, 1, 1]})
+    >>> publish_hours(force)["published"].tolist()
+    [60.0, 50.0, nan, nan, nan, nan]
     """
     forces = (hours["force_code"] != NATIONAL).to_numpy()
     cells = hours[forces]
-    withheld = withhold_complements(cells["episodes"], cells["force_code"] + ":" + cells["group"], threshold)
+    codes, force = np.unique(cells["force_code"].astype(str).to_numpy(), return_inverse=True)
+    slot = cells["slot"].to_numpy(dtype=np.int64)
+    group = pd.Categorical(cells["group"], categories=_HOUR_GROUPS).codes
+    if (group < 0).any():
+        unknown = sorted(set(cells["group"][group < 0].astype(str)))
+        raise ToolkitError(f"hour cells of an unknown group {unknown}: expected one of {list(_HOUR_GROUPS)}")
+    # One row of cells per force, a slot's column for each cell (a slot missing is a zero).
+    counts = np.zeros((len(codes), 168), dtype=np.int64)
+    groups = np.full((len(codes), 168), _HOUR_GROUPS.index("day"))
+    counts[force, slot] = cells["episodes"].to_numpy(dtype=np.int64)
+    groups[force, slot] = group
+    withheld = _withhold_nested_hours(counts, groups, threshold)[force, slot]
     published = np.full(len(hours), np.nan)
     published[forces] = cells["episodes"].astype(float).where(~withheld).to_numpy()
-    pooled = pd.Series(published[forces]).groupby(cells["slot"].to_numpy()).sum(min_count=1)
+    pooled = pd.Series(published[forces]).groupby(slot).sum(min_count=1)
     published[~forces] = hours.loc[~forces, "slot"].map(pooled).to_numpy(dtype=float)
     return hours.assign(published=published)
+
+
+def _show_hour_totals(totals: np.ndarray, threshold: int) -> np.ndarray:
+    """Which of each force's episodes, night numerator and weekend-night numerator (columns of ``totals``) are
+    published, decided as the tables that publish them decide (the volume summary, ``night_reports`` in the
+    report and :func:`publish_profile` with :data:`PROFILE_LINKS`).
+
+    Examples
+    --------
+    >>> _show_hour_totals(np.array([[200, 197, 110], [200, 40, 38], [3, 1, 0]]), 5).tolist()
+    [[True, False, True], [True, True, False], [False, False, False]]
+    """
+    episodes, night, weekend = totals.T
+    shown_night = ~np.asarray(rests_on_small_count(night, episodes, threshold), dtype=bool)
+    shown_weekend = ~np.asarray(rests_on_small_count(weekend, episodes, threshold), dtype=bool)
+    shown_weekend &= ~(shown_night & np.asarray(is_small_count(night - weekend, threshold), dtype=bool))
+    return np.column_stack([~np.asarray(is_small_count(episodes, threshold), dtype=bool), shown_night, shown_weekend])
+
+
+def _derive_unions(known: np.ndarray) -> np.ndarray:
+    """Which unions of groups (:data:`_HOUR_UNIONS`) have a total that the rows of ``known`` (per force: rows
+    over the groups, zero rows for none) give back: those in the span of the rows."""
+    rank = np.linalg.matrix_rank(known)
+    stacked = np.broadcast_to(known[:, None], (len(known), len(_HOUR_UNIONS), *known.shape[1:]))
+    unions = np.broadcast_to(_HOUR_UNIONS[None, :, None, :], (len(known), len(_HOUR_UNIONS), 1, 3))
+    return np.linalg.matrix_rank(np.concatenate([stacked, unions], axis=2).astype(float)) == rank[:, None]
+
+
+def _withhold_nested_hours(counts: np.ndarray, groups: np.ndarray, threshold: int) -> np.ndarray:
+    """Which of each force's hour cells to withhold (:func:`publish_hours`): ``counts`` and ``groups`` (an index
+    into :data:`_HOUR_GROUPS`) are one row of cells per force.
+
+    Primary suppression first; then, while some force has a union of groups whose withheld sum comes back and
+    is small or one cell, one more cell of that force is withheld: the union's smallest visible non-zero cell,
+    or where it has none (its withheld cells are all its episodes), the smallest of a group with no withheld
+    cell whose total would otherwise give the union's back. A cell that a published total gives back alone
+    (the one non-zero cell of a shown union) is never chosen: withholding it would hide nothing.
+    """
+    if threshold <= 1:
+        return np.zeros(counts.shape, dtype=bool)
+    member = (groups[:, :, None] == np.arange(3)).astype(np.int64)  # force, cell, group (int: einsum counts)
+    nonzero = counts > 0
+    sums = np.einsum("fc,fcg->fg", counts, member)
+    totals = np.column_stack([sums.sum(axis=1), sums[:, :2].sum(axis=1), sums[:, 0]])
+    published = _HOUR_TOTALS[None] * _show_hour_totals(totals, threshold)[:, :, None]  # force, total, group
+
+    def known(rest: np.ndarray) -> np.ndarray:
+        """The published totals' rows with a row for each group whose withheld sum is known to be 0."""
+        return np.concatenate([published, np.eye(3, dtype=np.int64)[None] * rest[:, :, None]], axis=1)
+
+    in_union = np.einsum("fcg,ug->fcu", member, _HOUR_UNIONS) > 0  # force, cell, union
+    # A union whose total the published totals give back and that has one non-zero cell gives that cell back.
+    shown = _derive_unions(known(sums == 0))
+    alone = shown & (np.einsum("fc,fcu->fu", nonzero.astype(np.int64), in_union.astype(np.int64)) == 1)
+    pinned = np.einsum("fcu,fu->fc", in_union & nonzero[:, :, None], alone.astype(np.int64)) > 0
+    withheld = np.asarray(is_small_count(counts.ravel(), threshold), dtype=bool).reshape(counts.shape)
+    rows = np.arange(len(counts))
+    for _ in range(counts.size):
+        hidden = np.einsum("fc,fcg->fg", withheld.astype(np.int64), member)
+        hidden_sum = np.einsum("fc,fcg->fg", counts * withheld, member)
+        derivable = _derive_unions(known(hidden == 0))
+        cells, total = hidden @ _HOUR_UNIONS.T, hidden_sum @ _HOUR_UNIONS.T
+        leaks = derivable & (cells > 0) & ((total < threshold) | (cells < 2))
+        bad = leaks.any(axis=1)
+        if not bad.any():
+            break
+        union = leaks.argmax(axis=1)
+        free = nonzero & ~withheld & ~pinned
+        inside = free & in_union[rows, :, union]
+        # Outside the union: a group with nothing withheld whose total would give the union's back.
+        breaks = np.zeros((len(counts), 3), dtype=bool)
+        for g in range(3):
+            rest = (hidden == 0) & (np.arange(3) != g)
+            breaks[:, g] = (hidden[:, g] == 0) & ~_derive_unions(known(rest))[rows, union]
+        outside = free & ~in_union[rows, :, union] & (np.einsum("fcg,fg->fc", member, breaks.astype(np.int64)) > 0)
+        outside |= (
+            free
+            & ~in_union[rows, :, union]
+            & ~outside.any(axis=1, keepdims=True)
+            & (hidden == 0)[rows[:, None], groups]
+        )
+        choice = np.where(inside.any(axis=1, keepdims=True), inside, outside) & bad[:, None]
+        stuck = bad & ~choice.any(axis=1)
+        # No cell left to choose: every non-zero cell of the force's groups that could hide anything is withheld.
+        before = int(withheld.sum())
+        withheld[stuck] |= nonzero[stuck] & ~pinned[stuck]
+        picked = choice.any(axis=1)
+        smallest = np.where(choice, counts, np.iinfo(np.int64).max).argmin(axis=1)
+        withheld[rows[picked], smallest[picked]] = True
+        if int(withheld.sum()) == before:
+            break
+    return withheld
 
 
 # Shares of the problem profile that count part of another share's episodes (``measure:category``; "night" is
