@@ -4,12 +4,14 @@ import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import MIN_PRECISION, MIN_RECALL, pairs_across_forces
 
 from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS
 from toolkit.linkage import Linkage, count_distinct_children, link_children, reduce_to_children
 from toolkit.linkage.count import draw_components
+from toolkit.linkage.link import encode_tokens
 from toolkit.synthetic import generator
 
 
@@ -147,3 +149,40 @@ def test_records_no_blocking_rule_puts_together_are_counted_without_training_a_m
     together.iloc[1, together.columns.get_loc("link_dob")] = dates[0]
     together.iloc[1, together.columns.get_loc("link_surname_phonetic")] = together.iloc[0]["link_surname_phonetic"]
     assert link_children(together).model != {}
+
+
+def test_encode_tokens_keeps_every_equality_within_and_across_columns():
+    """Splink compares codes, not tokens: two values have one code exactly when they are equal, whichever
+    columns they are in (a forename against a surname, a month against a day), and a missing value has none."""
+    rng = np.random.default_rng(3)
+    pool = [f"{i:064x}" for i in range(40)]
+    columns = {
+        name: pa.array([None if rng.random() < 0.1 else pool[k] for k in rng.integers(0, 40, 300)], type)
+        for name, type in (("forename", pa.large_string()), ("surname", pa.string()), ("dob_day", pa.large_string()))
+    }
+    columns["split"] = pa.chunked_array([columns["forename"][:100], columns["forename"][100:]])
+    codes, dictionary = encode_tokens(columns)
+    values = np.concatenate([np.array(c.to_pylist(), dtype=object) for c in columns.values()])
+    coded = np.concatenate([codes[name] for name in columns])
+    assert all(codes[name].dtype == np.int32 and len(codes[name]) == 300 for name in columns)
+    assert ((coded == -1) == pd.isna(values)).all()
+    present = coded >= 0
+    same_value = values[present][:, None] == values[present][None, :]
+    same_code = coded[present][:, None] == coded[present][None, :]
+    assert (same_value == same_code).all() and same_value.sum() > 3 * present.sum()
+    assert dictionary.take(pa.array(coded[present])).to_pylist() == values[present].tolist()
+    assert len(dictionary) == len(set(values[present])) <= 40
+
+
+def test_children_hold_each_token_once_in_one_shared_dictionary(small_extract):
+    """The children's tokens are categoricals of one set of categories, whose codes are what Splink compares."""
+    _, episodes, _ = small_extract
+    children = reduce_to_children(episodes)
+    categories = children["link_forename"].cat.categories
+    assert all(children[c].cat.categories is categories for c in LINKAGE_TOKENS)
+    assert categories.is_unique and children["responsible_la"].dtype == "string"
+    # A forename's code is a surname's exactly when their tokens are equal (names written the wrong way round).
+    both = children["link_forename"].notna() & children["link_surname"].notna()
+    forename, surname = children.loc[both, "link_forename"], children.loc[both, "link_surname"]
+    same_text = forename.astype(str).to_numpy() == surname.astype(str).to_numpy()
+    assert (same_text == (forename.cat.codes.to_numpy() == surname.cat.codes.to_numpy())).all()
