@@ -241,3 +241,15 @@ def test_the_heat_map_is_published_with_the_other_tables_without_a_leak():
     forces = _random_forces(np.random.default_rng(3), 43)
     published = publish_tables({"profile_hours": _with_nation(forces)}, {"suppression_threshold": 5})
     assert find_leaks(published["profile_hours"], 5) == []
+
+
+def test_the_demo_year_heat_map_gives_no_small_count_back(national_year):
+    """Within each group alone, one force of the demo year gave its other nights' withheld 4 back (the night share
+    less the visible cells): one more cell is withheld, and nothing else changes at the default threshold."""
+    from toolkit.stats.profile import tabulate_report_hours
+
+    published = publish_hours(tabulate_report_hours(national_year[0]), 5)
+    assert find_leaks(published, 5) == []
+    forces = published[published["force_code"] != NATIONAL]
+    small = is_small_count(forces["episodes"], 5)
+    assert forces["published"].isna().sum() == small.sum() + 8  # 7 complements within the groups, and 1 more
