@@ -74,6 +74,7 @@ BLOCKING_RULES = (
 _TRAINING_RULES = ("l.link_dob = r.link_dob", "l.link_forename = r.link_forename AND l.link_surname = r.link_surname")
 _U_PAIRS = 1e6  # random pairs for the u probabilities
 _EM_PAIRS = 2e6  # at most this many pairs for each session of expectation maximisation (a sample beyond)
+_FEW_RECORDS = 20_000  # up to this many records, a run checks that some pair is compared before training
 _MEMORY_LIMIT = "1GB"  # DuckDB's, beyond which it spills to the temporary folder: ten years peak 4.3 GB, not 6.3
 
 
@@ -172,7 +173,7 @@ def encode_tokens(columns: dict[str, pa.Array | pa.ChunkedArray]) -> tuple[dict[
     Parameters
     ----------
     columns : dict of str to pyarrow.Array or pyarrow.ChunkedArray
-        Each column's values (strings; null where missing).
+        Each column's values (strings, or already dictionary-encoded strings; null where missing).
 
     Returns
     -------
@@ -191,7 +192,7 @@ def encode_tokens(columns: dict[str, pa.Array | pa.ChunkedArray]) -> tuple[dict[
     encoded = {}
     for name, values in columns.items():
         values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        encoded[name] = values.dictionary_encode()
+        encoded[name] = values if pa.types.is_dictionary(values.type) else values.dictionary_encode()
     # One type for every column's values (pandas' Arrow strings are large strings, a literal list's are not).
     dictionaries = [e.dictionary.cast(pa.large_string()) for e in encoded.values()]
     dictionary = pc.unique(pa.concat_arrays(dictionaries or [pa.array([], pa.large_string())]))
@@ -265,18 +266,21 @@ def reduce_to_children(episodes: pd.DataFrame, connection=None) -> pd.DataFrame:
     connection.register("episodes_in", connection.from_arrow(frame).select(f"force_code, person_id, row{columns}"))
     try:
         # One pass over hashes, not tokens: a child's first episode, and for each column whether its episodes
-        # disagree (the least and greatest hash of its values differ; a blank is no value, and DuckDB hashes
-        # a null too) and how many carry it. Aggregating the
-        # 64-character tokens themselves held every one in the database's memory: gigabytes at ten years.
+        # disagree (the least and greatest hash of its values differ) and how many carry it. Each value is hashed
+        # once, a blank to null, which the aggregates skip. Aggregating the 64-character tokens themselves held
+        # every one in the database's memory: gigabytes at ten years.
+        hashes = "".join(f", CASE WHEN {c} <> '' THEN hash({c}) END AS {c}" for c in present)
         bounds = "".join(
-            f", min(hash({c})) FILTER ({c} IS NOT NULL) IS DISTINCT FROM max(hash({c})) FILTER ({c} IS NOT NULL) "
-            f"AS {c}__differs, count({c}) AS {c}__carried"
-            for c in present
+            f", min({c}) IS DISTINCT FROM max({c}) AS {c}__differs, count({c}) AS {c}__carried" for c in present
         )
-        summary = connection.sql(
-            f"SELECT force_code, person_id, count(*) AS episodes, min(row) AS first_row{bounds} FROM episodes_in "
-            "GROUP BY force_code, person_id ORDER BY force_code, person_id"
-        ).to_arrow_table()
+        connection.register("hashed_in", connection.from_arrow(frame).select(f"force_code, person_id, row{hashes}"))
+        try:
+            summary = connection.sql(
+                f"SELECT force_code, person_id, count(*) AS episodes, min(row) AS first_row{bounds} FROM hashed_in "
+                "GROUP BY force_code, person_id ORDER BY force_code, person_id"
+            ).to_arrow_table()
+        finally:
+            connection.unregister("hashed_in")
         first = summary["first_row"]
         count = summary["episodes"].to_numpy()
         differing = np.zeros(len(first), dtype=int)
@@ -304,12 +308,12 @@ def reduce_to_children(episodes: pd.DataFrame, connection=None) -> pd.DataFrame:
                 chosen = pc.replace_with_mask(
                     chosen, pa.array(where), modal["value"].combine_chunks().cast(chosen.type)
                 )
-            values[column] = chosen
+            values[column] = chosen if column == "responsible_la" else chosen.dictionary_encode()  # text let go
     finally:
         connection.unregister("episodes_in")
     authority = values.pop("responsible_la", None)  # plain text, not a token: kept as it is
     codes, dictionary = encode_tokens(values)
-    del values  # the tokens' text, now held once in the dictionary
+    del values  # each column's own dictionary: the tokens' text is now held once, in the shared one
     shared = pd.CategoricalDtype(pd.Index(pd.arrays.ArrowStringArray(dictionary)))
     n = len(first)
     children = pd.DataFrame(
@@ -615,7 +619,9 @@ def link_children(
         exact = _national_key_pairs(linked)
         # The model needs tokens besides the national key, and records of two forces at least.
         modelled = linked[[c for c in LINKAGE_TOKENS if c != "link_national_key"]].notna().any(axis=None)
-        if modelled and linked["force_code"].nunique() > 1 and _any_pair_to_compare(linked, connection):
+        # Looking for a pair costs seconds at ten years, where there are always pairs: only a small run looks.
+        small = len(linked) <= _FEW_RECORDS
+        if modelled and linked["force_code"].nunique() > 1 and (not small or _any_pair_to_compare(linked, connection)):
             say(f"linkage: {len(linked):,} forces' children with tokens, in {linked['force_code'].nunique()} forces")
             model, settings = _splink_predictions(linked, connection, seed, say)
         else:
