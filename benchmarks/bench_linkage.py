@@ -80,6 +80,14 @@ def _pairs(frame, by: str) -> set:
     return out
 
 
+def _resident_mb() -> float:
+    """This process's resident memory now, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _stage(path: str) -> dict:
     """Link one extract in this process: times, and accuracy against its truth."""
     import pandas as pd
@@ -91,9 +99,10 @@ def _stage(path: str) -> dict:
     # Held as a run holds its clean episodes (Arrow-backed strings), not as a Python object per token, which would
     # count some gigabytes at ten years that no run uses.
     episodes = pq.read_table(path).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    started = time.perf_counter()
+    held = _resident_mb()  # the process with the episodes read, before the linkage: what a run holds already
+    started, cpu = time.perf_counter(), time.process_time()
     linkage = link_children(episodes)
-    linked = time.perf_counter()
+    linked, cpu = time.perf_counter(), time.process_time() - cpu
     count = count_distinct_children(linkage)
     counted = time.perf_counter()
     del episodes  # the truth is read once the linkage is done: the peak is the linkage's own
@@ -105,6 +114,8 @@ def _stage(path: str) -> dict:
     return {
         "force_children": len(linkage.children),
         "link_seconds": round(linked - started, 2),
+        "link_cpu_seconds": round(cpu, 2),
+        "memory_before_link_mb": round(held),
         "count_seconds": round(counted - linked, 2),
         "comparisons_kept": len(linkage.predictions),
         "true_pairs": len(true),
@@ -152,13 +163,15 @@ def describe_results(record: dict) -> str:
         )
     lines += [
         "",
-        "| years | forces' children | true pairs | link (s) | count with interval (s) | peak memory (MB) |",
-        "|---|---|---|---|---|---|",
+        "| years | forces' children | true pairs | link (s) | link, CPU of all threads (s) | count with interval (s) | "
+        "peak memory (MB) | of which before linking: the episodes read, imports (MB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for years, row in sorted(record["speed"].items(), key=lambda item: int(item[0])):
         lines.append(
             f"| {years} | {row['force_children']:,} | {row['true_pairs']:,} | {row['link_seconds']} | "
-            f"{row['count_seconds']} | {row['peak_memory_mb']} |"
+            f"{row.get('link_cpu_seconds', '')} | {row['count_seconds']} | {row['peak_memory_mb']} | "
+            f"{row.get('memory_before_link_mb', '')} |"
         )
     return "\n".join(lines) + "\n"
 
