@@ -126,9 +126,12 @@ def _stage(name: str, years: int, work: str) -> float:
 
         from toolkit.forces import list_forces
 
-        # The report notebook's own cells, run as plain Python in this process: the same analysis and charts.
+        # The report notebook's own cells, run as plain Python in this process: the same analysis and charts
+        # (less the kernel's settings: the magic, and the shell's showing of every expression's output).
         cells = [
-            cell.source.replace("%matplotlib inline", "")
+            "\n".join(
+                line for line in cell.source.splitlines() if not line.startswith(("%matplotlib", "get_ipython()"))
+            )
             for cell in nbformat.read(render.REPORT_NOTEBOOK, as_version=4).cells
             if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", [])
         ]

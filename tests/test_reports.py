@@ -623,10 +623,31 @@ def test_a_page_is_the_document_nbconvert_makes_without_parsing_it_again(run, mo
         assert ours.count("<img ") == ours.count("<img class='chart' ") == ours.count(" alt='") > 0
 
 
+def test_every_call_in_a_report_cell_shows_its_output(run):
+    """A section of the report is one cell of calls; each call's output is on the page, not only the last."""
+    import nbformat
+
+    _, folder = run
+    notebook = nbformat.read(render.REPORT_NOTEBOOK, as_version=4)
+    calls = [cell.source.count("report.show_") for cell in notebook.cells if cell.cell_type == "code"]
+    assert max(calls) > 1  # sections of several calls are single cells
+    executed = nbformat.read(folder / "work" / "_executed" / f"{get_force('W15000004').slug}.ipynb", as_version=4)
+    shown = [
+        sum("text/html" in output.get("data", {}) for output in cell.outputs)
+        for cell in executed.cells
+        # Less the cells papermill and a warm kernel add: the parameters given, and the reset.
+        if cell.cell_type == "code"
+        and "injected-parameters" not in cell.metadata.get("tags", [])
+        and cell.source != kernels.RESET_SOURCE
+    ]
+    assert shown == calls
+
+
 def test_a_warm_kernel_resets_between_reports_without_walking_every_object_of_its_libraries(tmp_path):
     """The reset between reports collects the last report's garbage, then freezes what is left (the libraries):
     a collection walks 220,000 objects of them, 0.4 s a report, unless they are frozen. And the kernel keeps
-    no outputs and writes no history (:data:`toolkit.publish.kernels.KERNEL_ARGUMENTS`)."""
+    no outputs and writes no history (:data:`toolkit.publish.kernels.KERNEL_ARGUMENTS`). A report has every
+    expression of a cell show its output; the reset shows none, and restores IPython's default after it."""
     from jupyter_core.utils import run_sync
 
     counts = "(__import__('gc').get_freeze_count(), len(__import__('gc').get_objects()))"
@@ -639,17 +660,25 @@ def test_a_warm_kernel_resets_between_reports_without_walking_every_object_of_it
             client = km.client()
             client.start_channels()
             run_sync(client.wait_for_ready)(timeout=60)
-            found = []
-            for code in ("pass", litter + kernels.RESET_SOURCE):  # a report's garbage: 50,000 lists in cycles
-                expressions = {"counts": counts, "caches": caches}
-                reply = run_sync(client.execute_interactive)(code, user_expressions=expressions, timeout=60)
+            found, shown = [], []
+            report = 'get_ipython().ast_node_interactivity = "all"\n' + litter  # as the force report's setup cell
+            for code in ("pass", report, kernels.RESET_SOURCE):  # a report's garbage: 50,000 lists in cycles
+                expressions = {"counts": counts, "caches": caches, "shows": "get_ipython().ast_node_interactivity"}
+                reply = run_sync(client.execute_interactive)(
+                    code,
+                    user_expressions=expressions,
+                    timeout=60,
+                    output_hook=lambda message: shown.append(message["msg_type"]),
+                )
                 values = reply["content"]["user_expressions"]
                 found.append(eval(values["counts"]["data"]["text/plain"]))
     finally:
         pool.shutdown()
+    assert "execute_result" not in shown  # the reset ran with the report's setting, and showed nothing
+    assert values["shows"]["data"]["text/plain"] == "'last_expr'"  # the next notebook's is IPython's default
     # No cache of the outputs (each report's alive until the reset) and no history written to disk.
     assert values["caches"]["data"]["text/plain"] == "(False, False)"
-    (warmed, _), (reset, left) = found
+    (warmed, _), _, (reset, left) = found
     assert warmed > 100_000  # the warm-up froze what the report's imports made
     assert reset - warmed < 50_000  # the litter was collected, not frozen with them
     assert left < 10_000  # what a collection walks after a reset

@@ -209,13 +209,18 @@ class WarmKernelManager(LocalSocketKernelManager):
 # walks every object the kernel holds, the imported libraries' 220,000 too: 0.4 s a report. So what
 # survives a reset (the libraries, their caches) is frozen (gc.freeze): later collections walk only what
 # later reports make. The report's garbage is collected first, so none of it is frozen with them (a frozen
-# object is still freed when nothing refers to it, but never as part of a cycle).
+# object is still freed when nothing refers to it, but never as part of a cycle). The force report's setup
+# cell has every expression in a cell show its output (a section is one cell); `%reset` keeps the shell's
+# settings, so IPython's default, only a cell's last expression, is restored for the next notebook. This cell
+# itself still runs with the last report's setting, so no statement here is an expression with a value.
 RESET_SOURCE = (
     'get_ipython().run_line_magic("reset", "-f")\n'
+    'get_ipython().ast_node_interactivity = "last_expr"\n'
     "import gc\n"
     "import matplotlib.pyplot\n\n"
     'matplotlib.pyplot.close("all")\n'
-    "gc.collect()\n"
+    "unreachable = gc.collect()\n"
+    "del unreachable\n"
     "gc.freeze()"
 )
 
