@@ -158,11 +158,17 @@ class _ChartRenderer(RendererSVG):
     quarter of the drawing time. The measurement is the renderer's own.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What a measurement depends on besides the text and its font, read once a chart rather than once a
+        # text (a chart measures hundreds): no setting changes while a figure is drawn.
+        self._font_settings = _font_settings()
+
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath:  # mathtext or TeX: as matplotlib does it
             return super().get_text_width_height_descent(s, prop, ismath)
         return _measure_text(
-            s, prop.copy(), _font_settings()
+            s, prop.copy(), self._font_settings
         )  # a copy: FontProperties can change, and hash as they are
 
     def _get_font_height_metrics(self, prop):
@@ -172,7 +178,7 @@ class _ChartRenderer(RendererSVG):
         of its tables, a tenth of a report's drawing time), and asks a renderer first if it has them.
         An SVG renderer draws at 72 dpi (:meth:`_ChartCanvas.print_svg`), the dpi they are read at.
         """
-        return _font_height_metrics(prop.copy(), _font_settings())
+        return _font_height_metrics(prop.copy(), self._font_settings)
 
 
 class _ChartCanvas(FigureCanvasSVG):
@@ -455,9 +461,8 @@ def _name_rows(
         _draw_grid(ax, "y", positions)
     if not label:
         return
-    widest = max(
-        (_measure_text(t.get_text(), t.get_fontproperties().copy(), _font_settings())[0] for t in texts), default=0
-    )
+    settings = _font_settings()
+    widest = max((_measure_text(t.get_text(), t.get_fontproperties().copy(), settings)[0] for t in texts), default=0)
     ax.set_ylabel(label)
     shift = matplotlib.transforms.ScaledTranslation(
         -(offset + widest + rc["axes.labelpad"]) / 72, 0, ax.figure.dpi_scale_trans
