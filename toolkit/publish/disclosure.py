@@ -35,8 +35,9 @@ import pandas as pd
 
 from toolkit.errors import ToolkitError
 from toolkit.forces import NATIONAL, get_force
-from toolkit.stats.intervals import proportion_interval
-from toolkit.stats.volume import pool_volume
+
+# toolkit.stats.intervals (and toolkit.stats.volume over it) loads scipy and statsmodels, seconds of a command
+# that only checks a threshold (`run --suppress-below`, toolkit.cli): the two functions that pool import it.
 
 __all__ = [
     "SUPPRESSED",
@@ -249,6 +250,8 @@ def suppress_volume_summary(
     raw = summary[summary["area"] == "force"]
     counts = raw.pivot(index="force_code", columns="metric", values="value")[["episodes", "children"]]
     counts["population"] = raw[raw["metric"] == "rate_per_1000_children"].set_index("force_code")["denominator"]
+    from toolkit.stats.volume import pool_volume
+
     pooled = suppress_small_counts(pool_volume(counts, comparator_groups, withheld), threshold)
     note = ";".join(sorted(withheld))
     pooled["leaves_out"] = [
@@ -698,6 +701,8 @@ def _pool_shares(table: pd.DataFrame, by: list[str], threshold: int, withhold=No
     codes = sorted(set(forces["force_code"]))
     pooled = pool_published_cells(forces, {NATIONAL: codes}, by, ["numerator", "denominator"])
     rows = out[national].drop(columns=["numerator", "denominator"]).merge(pooled, on=["force_code", *by], how="left")
+    from toolkit.stats.intervals import proportion_interval
+
     interval = proportion_interval(rows["numerator"].fillna(0), rows["denominator"].fillna(0))
     rows[["value", "lower", "upper"]] = interval[["value", "lower", "upper"]].to_numpy()
     rows = suppress_small_counts(rows.drop(columns="suppressed"), threshold)
