@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import EXTRACT_DATE
@@ -349,3 +350,46 @@ def test_a_command_does_not_compile_the_iri_checker_nobody_uses_and_notebooks_st
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--input", "x.csv", "--extract-date", EXTRACT_DATE, "--suppress-below", "1"], "use at least 3"),
+        (["run", "--input", "x.csv", "--extract-date", EXTRACT_DATE, "--forces", "nowhere"], "unknown force"),
+        (["run", "--input", "x.csv", "--extract-date", EXTRACT_DATE, "--executor", "dask"], "needs --scheduler"),
+        (["run", "--input", "x.csv"], "--input needs --extract-date"),
+        (["validate", "x.csv", "--extract-date", "31/01/2025"], "is not a date in the form YYYY-MM-DD"),
+    ],
+    ids=["threshold", "force", "dask", "no-date", "bad-date"],
+)
+def test_a_command_line_refused_loads_none_of_the_run_s_libraries(tmp_path, args, message):
+    """A refusal of the command line itself is told before the statistics and rendering libraries load (seconds
+    of every refusal, as the run's modules are imported); a date that does not parse, before pandas."""
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = ['toolkit', *{args!r}]\n"
+        "try:\n"
+        "    runpy.run_module('toolkit', run_name='__main__')\n"
+        "except SystemExit as stop:\n"
+        "    print(stop.code)\n"
+        "print(sorted(m for m in ('statsmodels', 'scipy', 'nbconvert', 'papermill', 'pandas') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    status, loaded = result.stdout.strip().splitlines()[-2:]
+    assert message in result.stderr and status in ("1", "2"), result.stderr
+    # pandas comes with the extract date's type (toolkit.dates): only where a date was given, and parsed.
+    assert loaded == ("['pandas']" if EXTRACT_DATE in args else "[]"), loaded
+
+
+def test_the_store_commands_help_gives_the_store_s_own_defaults():
+    """The parser says the store's defaults without importing toolkit.store; a command gets the store's own."""
+    from toolkit import cli, store
+
+    assert cli.STORE_DEFAULT_HELP == store.DEFAULT_STORE and cli.WAIT_DEFAULT_HELP == store.WAIT_SECONDS
+    args = cli.build_parser().parse_args(["status"])
+    cli._fill_store_options(args)
+    assert (args.store, args.wait) == (store.DEFAULT_STORE, store.WAIT_SECONDS)
+    args = cli.build_parser().parse_args(["export", "--out", "x", "--store", "s.duckdb", "--wait", "2"])
+    cli._fill_store_options(args)
+    assert (args.store, args.wait) == (Path("s.duckdb"), 2.0)

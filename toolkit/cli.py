@@ -15,10 +15,15 @@ import logging
 import os
 import sys
 import traceback
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from toolkit.dates import ExtractDate
+from toolkit.config import DATA_DIR
 from toolkit.errors import ToolkitError, ValidationError
+
+if TYPE_CHECKING:
+    from toolkit.dates import ExtractDate
 
 EXIT_PROBLEM = 1
 EXIT_INTERNAL = 3
@@ -28,6 +33,14 @@ logger = logging.getLogger("toolkit")
 
 
 def _date(text: str) -> ExtractDate:
+    # A date that does not parse is refused before toolkit.dates (and pandas under it) is imported: a command
+    # line's mistakes are told at once. ExtractDate.parse reads the same ISO form.
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+    from toolkit.dates import ExtractDate
+
     try:
         return ExtractDate.parse(text)
     except ToolkitError:
@@ -302,15 +315,16 @@ def _dask_scheduler(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from toolkit.publish.disclosure import check_threshold
-
-    if not args.no_suppression:
-        check_threshold(args.suppress_below, allow_off=False)  # 0 only by --no-suppression; warnings come later
-    scheduler = _dask_scheduler(args)  # before the run's libraries load: a wrong command line is told at once
+    # A wrong command line is told at once, before the run's libraries load: first what needs no library.
+    scheduler = _dask_scheduler(args)
     if (args.input is None) == (args.store is None):
         raise ToolkitError("give run either --input FILE (with --extract-date) or --store PATH")
     if args.input is not None and args.extract_date is None:
         raise ToolkitError("--input needs --extract-date YYYY-MM-DD: the date the data were taken")
+    from toolkit.publish.disclosure import check_threshold
+
+    if not args.no_suppression:
+        check_threshold(args.suppress_below, allow_off=False)  # 0 only by --no-suppression; warnings come later
     period, as_at = _store_moment(args)
     from toolkit.forces import find_force
 
@@ -352,19 +366,32 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_store_options(command: argparse.ArgumentParser) -> None:
-    from toolkit.store import DEFAULT_STORE, WAIT_SECONDS
+# The store commands' defaults, as the help says them without importing toolkit.store (pandas and numpy, most of
+# a refusal's time): every other command builds the same parser. A test holds them to toolkit.store's own.
+STORE_DEFAULT_HELP = DATA_DIR / "store.duckdb"
+WAIT_DEFAULT_HELP = 30.0
 
-    command.add_argument(
-        "--store", type=Path, default=DEFAULT_STORE, help=f"the national store (default {DEFAULT_STORE})"
-    )
+
+def _add_store_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--store", type=Path, default=None, help=f"the national store (default {STORE_DEFAULT_HELP})")
     command.add_argument(
         "--wait",
         type=float,
-        default=WAIT_SECONDS,
+        default=None,
         metavar="SECONDS",
-        help=f"wait this long for another process using the store (default {WAIT_SECONDS:g})",
+        help=f"wait this long for another process using the store (default {WAIT_DEFAULT_HELP:g})",
     )
+    command.set_defaults(store_command=True)
+
+
+def _fill_store_options(args: argparse.Namespace) -> None:
+    """A store command's ``--store`` and ``--wait`` where not given: toolkit.store's defaults."""
+    from toolkit.store import DEFAULT_STORE, WAIT_SECONDS
+
+    if args.store is None:
+        args.store = DEFAULT_STORE
+    if args.wait is None:
+        args.wait = WAIT_SECONDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -553,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "store_command", False):
+            _fill_store_options(args)
         status = args.handler(args)
         sys.stdout.flush()  # here, not at exit: a reader that has gone (`| head`) is handled below
         return status
