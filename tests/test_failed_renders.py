@@ -50,16 +50,13 @@ def _dead_links(out: Path) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize("overview_fails", [False, True], ids=["a-force-fails", "the-overview-fails-too"])
-def test_a_page_that_failed_is_named_as_not_available_and_never_linked(
-    tmp_path, tiny_extract, monkeypatch, overview_fails
-):
-    if overview_fails:
-
-        def fail(*args, **kwargs):
-            raise RuntimeError("planted overview failure")
-
-        monkeypatch.setattr(render, "render_national_overview", fail)
+@pytest.fixture(scope="module")
+def failed_run(request, tmp_path_factory, tiny_extract):
+    """A run where North Wales fails (and the overview too, given True): (result, folder, overview_fails,
+    every page made in turn). The run where only North Wales fails is also the run of
+    :func:`test_one_failing_force_does_not_stop_the_others`: one run of the notebook that fails, not two."""
+    overview_fails = request.param
+    folder = tmp_path_factory.mktemp("failed-run")
     made = []
     original = runner._render_one
 
@@ -67,18 +64,33 @@ def test_a_page_that_failed_is_named_as_not_available_and_never_linked(
         made.append(code)
         return original(code, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_render_one", render_one)  # the renders run in this process's threads
+    def fail(*args, **kwargs):
+        raise RuntimeError("planted overview failure")
+
+    out = folder / "reports"
+    out.mkdir()
+    (out / "lincolnshire.html").write_text("an old report that would look current")
+    with pytest.MonkeyPatch.context() as patch:
+        if overview_fails:
+            patch.setattr(render, "render_national_overview", fail)
+        patch.setattr(runner, "_render_one", render_one)  # the renders run in this process's threads
+        result = runner.run_reports(
+            tiny_extract,
+            EXTRACT_DATE,
+            out,
+            forces=FORCES,
+            workers=2,
+            work_dir=folder / "work",
+            notebook=FAILING_NOTEBOOK,
+            progress=False,
+        )
+    return result, folder, overview_fails, made
+
+
+@pytest.mark.parametrize("failed_run", [False, True], ids=["a-force-fails", "the-overview-fails-too"], indirect=True)
+def test_a_page_that_failed_is_named_as_not_available_and_never_linked(failed_run):
+    result, tmp_path, overview_fails, made = failed_run
     out = tmp_path / "reports"
-    result = runner.run_reports(
-        tiny_extract,
-        EXTRACT_DATE,
-        out,
-        forces=FORCES,
-        workers=2,
-        work_dir=tmp_path / "work",
-        notebook=FAILING_NOTEBOOK,
-        progress=False,
-    )
     assert list(result.failures) == [FAILS] and sorted(result.reports) == sorted(FORCES[1:])
     assert (result.overview_failure is not None) == overview_fails
     # Every page once; then the pages that link North Wales again (an overview that failed is not tried again).
@@ -101,6 +113,21 @@ def test_a_page_that_failed_is_named_as_not_available_and_never_linked(
     # What the pages were made with last: the failures known.
     parameters = json.loads((tmp_path / "work" / "run_parameters.json").read_text())
     assert parameters["reports_failed"] == [FAILS] and parameters["overview_failed"] == overview_fails
+
+
+@pytest.mark.parametrize("failed_run", [False], ids=["a-force-fails"], indirect=True)
+def test_one_failing_force_does_not_stop_the_others(failed_run):
+    """The other forces' reports, the index and run.json are written past a failed render (from test_reports)."""
+    result, folder, overview_fails, _ = failed_run
+    assert not overview_fails
+    out = folder / "reports"
+    assert sorted(result.reports) == sorted(FORCES[1:])
+    assert list(result.failures) == [FAILS]
+    assert "planted failure for the test" in result.failures[FAILS]
+    assert not (out / "north-wales.html").exists()
+    assert "an old report" not in (out / "lincolnshire.html").read_text(encoding="utf-8")  # made again, not kept
+    assert "(report failed)" in (out / "index.html").read_text()
+    assert json.loads((out / "run.json").read_text())["failures"].keys() == {FAILS}
 
 
 def test_a_run_with_no_failure_renders_no_page_again(tmp_path, monkeypatch):

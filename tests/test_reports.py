@@ -24,7 +24,6 @@ from toolkit.store import WorkFolder
 
 pytestmark = pytest.mark.notebook
 FORCES = RUN_FORCES  # the shared run's (conftest): large, the smallest in the extract, Welsh
-FIXTURE_NOTEBOOK = PROJECT_ROOT / "tests" / "fixtures" / "notebooks" / "fails_for_one_force.ipynb"
 
 
 class _Cells(HTMLParser):
@@ -243,36 +242,6 @@ def test_a_run_told_it_is_published_says_so_on_every_page_and_in_run_json(publis
         assert "Draft" not in top and "not for publication" not in top, name
     provenance = json.loads((published_run / "reports" / "run.json").read_text())
     assert provenance["status"] == "published"
-
-
-def test_one_failing_force_does_not_stop_the_others(tmp_path, small_extract):
-    path, _, _ = small_extract
-    # The run's three forces alone: what is at stake is how a run carries on past a failed render, and the
-    # other 39 forces' figures (two thirds of the run's time) are never shown by the fixture notebook.
-    forces = ["E23000014", "W15000001", "W15000004"]
-    source = pd.read_csv(path, dtype=str, keep_default_na=False)
-    three = tmp_path / "three.csv"
-    source[source["force_code"].isin(forces)].to_csv(three, index=False)
-    out = tmp_path / "reports"
-    out.mkdir()
-    stale = out / "dyfed-powys.html"
-    stale.write_text("an old report that would look current")
-    result = runner.run_reports(
-        three,
-        EXTRACT_DATE,
-        out,
-        forces=forces,
-        workers=2,
-        work_dir=tmp_path / "work",
-        notebook=FIXTURE_NOTEBOOK,
-        progress=False,
-    )
-    assert sorted(result.reports) == ["E23000014", "W15000004"]
-    assert list(result.failures) == ["W15000001"]
-    assert "planted failure for the test" in result.failures["W15000001"]
-    assert not (out / "north-wales.html").exists()
-    assert "(report failed)" in (out / "index.html").read_text()
-    assert json.loads((out / "run.json").read_text())["failures"].keys() == {"W15000001"}
 
 
 def test_the_command_line_exits_non_zero_when_a_force_fails(tmp_path, small_extract, monkeypatch):
