@@ -59,8 +59,9 @@ PER_FORCE = (
     "grade_agreement",
 )
 # How a table says a figure is not there, in its method: "not fitted: ...", "median not reached: ...",
-# "no force of the comparator group is in the extract".
-EXPLAINED = re.compile(r"\bnot (?:fitted|measured|estimated|computed|reached)\b|\bno force\b")
+# "not recorded: no episode of this force records ..." (the problem profile), "no force of the comparator group is
+# in the extract".
+EXPLAINED = re.compile(r"\bnot (?:fitted|measured|estimated|computed|reached|recorded)\b|\bno force\b")
 # Few examples, each a whole run of a few seconds, the same on every machine, and no shrinking (minutes
 # of whole runs): the file stays under a minute, and a failing example is reported as drawn.
 QUICK = {

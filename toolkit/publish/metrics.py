@@ -12,7 +12,10 @@ disclosure control:
   :data:`toolkit.publish.disclosure.LINKED_COUNTS`);
 - national figures other than volume carry no counts, and every figure that
   is not a count is rounded to 4 significant figures, so that no withheld
-  count can be recovered by subtracting the published forces from a total.
+  count can be recovered by subtracting the published forces from a total;
+- the problem profile (:func:`collect_profile`) carries the marks of the
+  disclosure control its report reads, as they are, and England and Wales's
+  shares and rates to the precision the report prints them.
 """
 
 from __future__ import annotations
