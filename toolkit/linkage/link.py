@@ -75,7 +75,7 @@ _TRAINING_RULES = ("l.link_dob = r.link_dob", "l.link_forename = r.link_forename
 _U_PAIRS = 1e6  # random pairs for the u probabilities
 _EM_PAIRS = 2e6  # at most this many pairs for each session of expectation maximisation (a sample beyond)
 _FEW_RECORDS = 20_000  # up to this many records, a run checks that some pair is compared before training
-_MEMORY_LIMIT = "1GB"  # DuckDB's, beyond which it spills to the temporary folder: ten years peak 4.3 GB, not 6.3
+_MEMORY_LIMIT = "1GB"  # DuckDB's, beyond which it spills to a temporary folder: ten years peak 3.3 GB, not 6.3
 
 
 @dataclass
