@@ -252,3 +252,21 @@ def test_the_force_report_shows_its_cross_border_children_with_withheld_cells_ex
         {**tables, "distinct_children": unlinked, "cross_border": blank},
     )
     assert "its records carry no linkage tokens" in show_cross_border(report).data
+
+
+def test_a_large_run_links_after_the_statistics_and_finds_the_same_children(run, small_extract, tmp_path, monkeypatch):
+    # Beyond runner.LINK_BESIDE_EPISODES episodes the linkage waits for the statistics (their memory would add
+    # up): made to wait here, the run must link the same children and give the same national tables.
+    _, folder = run
+    path, _, _ = small_extract
+    monkeypatch.setattr(runner, "LINK_BESIDE_EPISODES", 0)
+    cleaned = runner.read_and_clean(path, EXTRACT_DATE, None)
+    tables, _ = runner.prepare_tables(cleaned, tmp_path / "work", {"extract_date": EXTRACT_DATE})
+    shared = WorkFolder(folder / "work")
+    for name in ("distinct_children", "cross_border"):
+        pd.testing.assert_frame_equal(
+            WorkFolder(tmp_path / "work").read_table(name), shared.read_table(name), check_like=True
+        )
+    assert tables["distinct_children"].iloc[0]["distinct"] == shared.read_table("distinct_children").iloc[0]["distinct"]
+    clusters = WorkFolder(tmp_path / "work").read_table("linkage_clusters")
+    pd.testing.assert_frame_equal(clusters, shared.read_table("linkage_clusters"))
