@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import matplotlib
 import matplotlib.artist
+import matplotlib.axes
+import matplotlib.axis
 import matplotlib.figure
 import matplotlib.lines
 import matplotlib.patches
@@ -203,6 +205,83 @@ class _ChartCanvas(FigureCanvasSVG):
             renderer.finalize()
 
 
+class _TicksWhenDrawn:
+    """An axis (x or y) that makes its ticks when it draws them, not while its axes are built.
+
+    Matplotlib makes each axis a first major and minor tick as it builds an axes, and styles and clips
+    them there, five artists a tick: a fifth of what an empty chart costs. A chart's axes here name their
+    ticks with texts (:func:`_label_ticks`, :func:`_name_rows`) and so draw none, and a tick made later has
+    the style and the clipping it would have had (kept for it, as matplotlib keeps them for the ticks it adds).
+    """
+
+    def _made_ticks(self) -> list:
+        return [*vars(self).get("majorTicks", ()), *vars(self).get("minorTicks", ())]
+
+    def set_clip_path(self, path, transform=None):
+        """Clip the axis, and every tick it has made or will make, to ``path``."""
+        matplotlib.artist.Artist.set_clip_path(self, path, transform)
+        self._tick_clip = (path, transform)
+        for tick in self._made_ticks():
+            tick.set_clip_path(path, transform)
+        self.stale = True
+
+    def _get_tick(self, major):
+        tick = super()._get_tick(major)
+        if getattr(self, "_tick_clip", None) is not None:
+            tick.set_clip_path(*self._tick_clip)
+        return tick
+
+    def set_tick_params(self, which="major", reset=False, **kwargs):
+        """Style the ticks as matplotlib does; with none made yet, only those made later (it keeps the style)."""
+        unmade = [name for name in ("majorTicks", "minorTicks") if name not in vars(self)]
+        for name in unmade:
+            setattr(self, name, [])  # none to restyle now
+        try:
+            super().set_tick_params(which, reset, **kwargs)
+        finally:
+            for name in unmade:
+                if vars(self).get(name) == []:
+                    delattr(self, name)  # still none: made when first needed, as before
+
+    def get_major_ticks(self, numticks=None):
+        """The first ``numticks`` major ticks (those drawn by default); none made for an axis that draws none."""
+        numticks = len(self.get_majorticklocs()) if numticks is None else numticks
+        return [] if numticks == 0 and "majorTicks" not in vars(self) else super().get_major_ticks(numticks)
+
+    def get_minor_ticks(self, numticks=None):
+        """The first ``numticks`` minor ticks (those drawn by default); none made for an axis that draws none."""
+        numticks = len(self.get_minorticklocs()) if numticks is None else numticks
+        return [] if numticks == 0 and "minorTicks" not in vars(self) else super().get_minor_ticks(numticks)
+
+
+class _ChartXAxis(_TicksWhenDrawn, matplotlib.axis.XAxis):
+    pass
+
+
+class _ChartYAxis(_TicksWhenDrawn, matplotlib.axis.YAxis):
+    pass
+
+
+class _ChartAxes(matplotlib.axes.Axes):
+    """Matplotlib's axes, with axes that make their ticks only when they draw some (:class:`_TicksWhenDrawn`)."""
+
+    def _init_axis(self):
+        self.xaxis = _ChartXAxis(self, clear=False)
+        self.spines.bottom.register_axis(self.xaxis)
+        self.spines.top.register_axis(self.xaxis)
+        self.yaxis = _ChartYAxis(self, clear=False)
+        self.spines.left.register_axis(self.yaxis)
+        self.spines.right.register_axis(self.yaxis)
+
+    def clear(self):
+        """Clear the axes as matplotlib does, and place the spines, as its first ticks would have."""
+        super().clear()
+        # A spine is placed (given its transform) when something first asks for it: matplotlib's first
+        # ticks do, as the axes are built. Without them, each spine is placed here, where they placed it.
+        for spine in self.spines.values():
+            spine.get_spine_transform()
+
+
 def _draw_points(ax: plt.Axes, x, y, colour, size: float = 36, **kwargs) -> None:
     """Filled circles of ``size`` square points with a thin white edge, as seaborn draws a scatter plot."""
     ax.scatter(x, y, s=size, color=colour, edgecolor="w", linewidths=_edge_width(size), **kwargs)
@@ -284,7 +363,7 @@ def new_figure(
     # A fixed title height: matplotlib otherwise measures every tick label at each draw to see whether
     # the title must move up clear of them, a third of the drawing time (no chart here has top ticks).
     with plt.rc_context({"axes.titley": 1.0}):
-        fig, ax = plt.subplots(figsize=(width, height))
+        fig, ax = plt.subplots(figsize=(width, height), subplot_kw={"axes_class": _ChartAxes})
     _ChartCanvas(fig)  # saved as SVG with the texts other charts measured (a PNG is drawn as before)
     fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
     return fig, ax
@@ -493,6 +572,21 @@ def _draw_grid(ax: plt.Axes, which: str, positions) -> None:
         ax.hlines(positions, 0, 1, transform=ax.get_yaxis_transform(which="grid"), **style)
 
 
+def _spine_extent(ax: plt.Axes, side: str, renderer) -> matplotlib.transforms.Bbox:
+    """The box of the axes' spine on ``side`` (the axes' own without one), with its axis's drawn ticks.
+
+    A spine's box grows by the marks of the ticks its axis draws; with none drawn it is the line's own, and
+    asking matplotlib for it would make the axis a tick only to find it is not drawn.
+    """
+    spine = ax.spines.get(side)
+    if spine is None:
+        return ax.get_window_extent(renderer)
+    if spine.axis is not None and spine.axis.get_visible() and spine.axis._update_ticks():
+        return spine.get_window_extent(renderer)
+    spine._adjust_location()  # as Spine.get_window_extent does first
+    return matplotlib.patches.Patch.get_window_extent(spine, renderer)
+
+
 class _AxisLabelPlacer(matplotlib.artist.Artist):
     """Places an axis's label clear of tick labels drawn as texts, as matplotlib places it clear of its ticks'.
 
@@ -510,7 +604,7 @@ class _AxisLabelPlacer(matplotlib.artist.Artist):
         pad = axis.labelpad * ax.get_figure(root=True).dpi / 72
         side = "bottom" if axis is ax.xaxis else "left"
         boxes = [text.get_window_extent(renderer) for text in self._texts]
-        box = matplotlib.transforms.Bbox.union([*boxes, ax.spines.get(side, ax).get_window_extent(renderer)])
+        box = matplotlib.transforms.Bbox.union([*boxes, _spine_extent(ax, side, renderer)])
         # In display units along the axis's normal, as matplotlib positions its labels.
         identity, blend = matplotlib.transforms.IdentityTransform(), matplotlib.transforms.blended_transform_factory
         if side == "bottom":
@@ -860,7 +954,7 @@ def plot_hour_weekday_heatmap(
     panel = (height - base - head - gap) / 2
     span = 1 - (left + 0.15) / width
     top.set_position([left / width, (base + panel + gap) / height, span, panel / height])
-    bottom = fig.add_axes([left / width, base / height, span, panel / height])
+    bottom = fig.add_axes([left / width, base / height, span, panel / height], axes_class=_ChartAxes)
     bar = fig.add_axes([left / width, 0.5 / height, span, 0.16 / height])
     both = np.concatenate([np.ravel(force), np.ravel(national)])
     top_value = float(np.nanmax(both)) if np.isfinite(both).any() else 1.0
