@@ -72,10 +72,38 @@ SHARED_RUN_MODULES = frozenset(
 )
 
 
+# The groups that take longest, longest first (the suite's --durations): xdist hands the groups to the two
+# workers in the order they are collected (its reordering by test count is switched off below), so a group of
+# a few long tests (test_tiny_extracts, test_year_on_year) no longer starts last while the other worker idles.
+SLOW_GROUPS = (
+    "shared-run",
+    "test_protection.py",
+    "test_faults.py",
+    "test_trends.py",
+    "test_year_on_year.py",
+    "test_consistency.py",
+    "test_tiny_extracts.py",
+    "test_findings.py",
+    "test_failed_renders.py",
+    "test_synth.py",
+)
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's: groups by number of tests, not by time
+        config.option.loadscopereorder = False
+
+
+def _group_rank(item) -> int:
+    name = "shared-run" if item.path.name in SHARED_RUN_MODULES else item.path.name
+    return SLOW_GROUPS.index(name) if name in SLOW_GROUPS else len(SLOW_GROUPS)
+
+
 # First: xdist reads the groups in its own collection hook, which would otherwise run before this one and
 # see none.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    items.sort(key=_group_rank)  # stable: each module's tests keep their order
     for item in items:
         group = "shared-run" if item.path.name in SHARED_RUN_MODULES else str(item.path)
         item.add_marker(pytest.mark.xdist_group(group))
