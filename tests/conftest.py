@@ -31,6 +31,24 @@ def national_year():
 
 
 @pytest.fixture(scope="session")
+def small_profile_tables():
+    """The problem profile's prepared tables of a 2% national year (demo plan, seed 7), with the volume summary
+    and night reports: (episodes, tables, comparator groups). Every force's hour cells are under 25 episodes."""
+    from toolkit.forces import read_comparator_groups
+    from toolkit.stats.profile import summarise_night_reports, summarise_problem_profile
+    from toolkit.stats.volume import summarise_volume
+
+    episodes, _ = generator.generate_extract(
+        2024, seed=7, scale=0.02, plan=generator.read_plan(PLANS_DIR / "demo.yaml")
+    )
+    groups = read_comparator_groups()
+    tables = summarise_problem_profile(episodes, groups)
+    tables["summary"] = summarise_volume(episodes, groups)
+    tables["night_reports"] = summarise_night_reports(episodes, groups)
+    return episodes, tables, groups
+
+
+@pytest.fixture(scope="session")
 def small_extract(tmp_path_factory):
     """A 5% national extract written as CSV, with its ground truth."""
     episodes, truth = generator.generate_extract(

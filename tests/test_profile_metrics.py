@@ -8,14 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.config import PLANS_DIR
-from toolkit.forces import NATIONAL, get_force, read_comparator_groups
+from toolkit.forces import NATIONAL, get_force
 from toolkit.publish.disclosure import SUPPRESSED, format_count, is_small_count, publish_tables
 from toolkit.publish.metrics import collect_metrics
 from toolkit.publish.report import ForceReport, _interval, _number, _percent, show_problem_profile
-from toolkit.stats.profile import summarise_night_reports, summarise_problem_profile
-from toolkit.stats.volume import summarise_volume
-from toolkit.synthetic import generator
 
 THRESHOLD = 5
 # The smallest force, a large one, a Welsh one and one whose profile withholds shares beside published counts.
@@ -24,15 +20,9 @@ FIGURES = ["value", "lower", "upper", "numerator", "denominator"]
 
 
 @pytest.fixture(scope="module")
-def profile():
+def profile(small_profile_tables):
     """A 2% national year's profile tables, its metrics.csv rows and each sampled force's report HTML."""
-    episodes, _ = generator.generate_extract(
-        2024, seed=7, scale=0.02, plan=generator.read_plan(PLANS_DIR / "demo.yaml")
-    )
-    groups = read_comparator_groups()
-    tables = summarise_problem_profile(episodes, groups)
-    tables["summary"] = summarise_volume(episodes, groups)
-    tables["night_reports"] = summarise_night_reports(episodes, groups)
+    _, tables, groups = small_profile_tables
     metrics = collect_metrics(tables, groups, THRESHOLD)
     run = {"suppression_threshold": THRESHOLD, "comparator_groups": groups}
     published = publish_tables(tables, run)

@@ -6,26 +6,15 @@ from html import unescape
 
 import pytest
 
-from toolkit.config import PLANS_DIR
-from toolkit.forces import NATIONAL, get_force, read_comparator_groups
+from toolkit.forces import NATIONAL, get_force
 from toolkit.publish.disclosure import publish_tables
 from toolkit.publish.report import ForceReport, show_problem_profile
-from toolkit.stats.profile import summarise_night_reports, summarise_problem_profile
-from toolkit.stats.volume import summarise_volume
-from toolkit.synthetic import generator
 
 
 @pytest.fixture(scope="module")
-def small_tables():
+def small_tables(small_profile_tables):
     """The profile's prepared tables of a 2% national year: every force's hour cells are under 25 episodes."""
-    episodes, _ = generator.generate_extract(
-        2024, seed=7, scale=0.02, plan=generator.read_plan(PLANS_DIR / "demo.yaml")
-    )
-    groups = read_comparator_groups()
-    tables = summarise_problem_profile(episodes, groups)
-    tables["summary"] = summarise_volume(episodes, groups)
-    tables["night_reports"] = summarise_night_reports(episodes, groups)
-    return episodes, tables, groups
+    return small_profile_tables
 
 
 @pytest.mark.parametrize("threshold", [25, 50])

@@ -492,16 +492,22 @@ def _profile_rates(rates: pd.DataFrame) -> pd.DataFrame:
     return _profile_rows(rates, metric, unit, figures, withheld, np.where(reason == "", method, reason))
 
 
-def _profile_concentration(table: pd.DataFrame) -> pd.DataFrame:
-    """The share of episodes of the 10% of children most often missing, and how many children they are
-    (:func:`~toolkit.publish.disclosure.publish_concentration`)."""
+def _mark_counted(table: pd.DataFrame, count: str):
+    """A profile table's rows of England and Wales or a force, withheld, shown (not withheld, and ``count`` above
+    zero) and their method (with the reason where there is one; the reason alone where nothing was counted)."""
     force = (table["force_code"] != NATIONAL).to_numpy()
     withheld = table["withheld"].to_numpy(dtype=bool)
-    counted = (table["children"] > 0).to_numpy()
-    shown = ~withheld & counted
+    counted = (table[count] > 0).to_numpy()
     reason = _text(table["reason"]).to_numpy()
     method = _text(table["method"]).to_numpy()
     method = np.where(counted, np.where(reason == "", method, method + "; " + reason), reason)
+    return force, withheld, ~withheld & counted, method
+
+
+def _profile_concentration(table: pd.DataFrame) -> pd.DataFrame:
+    """The share of episodes of the 10% of children most often missing, and how many children they are
+    (:func:`~toolkit.publish.disclosure.publish_concentration`)."""
+    force, withheld, shown, method = _mark_counted(table, "children")
     share = _profile_rows(
         table,
         ["top_tenth_of_children_episode_share"] * len(table),
@@ -536,13 +542,7 @@ def _profile_concentration(table: pd.DataFrame) -> pd.DataFrame:
 def _profile_delay(table: pd.DataFrame) -> pd.DataFrame:
     """The median hours from last seen to report, over the episodes that record it
     (:func:`~toolkit.publish.disclosure.publish_delay`)."""
-    force = (table["force_code"] != NATIONAL).to_numpy()
-    withheld = table["withheld"].to_numpy(dtype=bool)
-    recorded = (table["recorded"] > 0).to_numpy()
-    shown = ~withheld & recorded
-    reason = _text(table["reason"]).to_numpy()
-    method = _text(table["method"]).to_numpy()
-    method = np.where(recorded, np.where(reason == "", method, method + "; " + reason), reason)
+    force, withheld, shown, method = _mark_counted(table, "recorded")
     figures = {
         "value": table["median_hours"].where(shown),
         "lower": table["median_lower"].where(shown),
