@@ -138,6 +138,8 @@ def test_conditional_likelihood_and_derivatives_match_brute_force_enumeration(se
     y, X, group = _random_groups(rng, groups=40, most=9)
     beta = rng.normal(0, 0.8, X.shape[1])
     buckets = repeats._bucket_groups(y, X, group, np.zeros(len(y), dtype=int))
+    # Up to 8 events, a bucket holds groups of one number of events: the recursion runs no deeper than they need.
+    assert len(buckets) > 9 and all(len(set(bucket.k.tolist())) == 1 for bucket in buckets)
     loglike, score, hessian = repeats._unit_derivatives(buckets, beta[None, :])
     exact = _brute_force_loglike(beta, y, X, group)
     assert loglike[0] == pytest.approx(exact, rel=1e-10)
@@ -204,6 +206,39 @@ def test_units_are_fitted_as_separate_models_in_one_pass():
         assert both.params[unit] == pytest.approx(fit.params[0], abs=1e-8)
         assert both.cov[unit] == pytest.approx(fit.cov[0], rel=1e-8)
         assert both.groups[unit] == fit.groups[0]
+
+
+def test_a_converged_unit_is_not_recomputed_while_another_is_still_moving(monkeypatch):
+    """Started at its own estimates, unit "a" has converged at once; "b" takes Newton steps from 0. Every
+    likelihood evaluation after the first is of "b"'s groups alone (at ten years, one force's slow climb had
+    every force's groups recomputed at each step), and the estimates are those of each unit fitted alone."""
+    rng = np.random.default_rng(11)
+    y1, X1, g1 = _random_groups(rng, groups=60)
+    y2, X2, g2 = _random_groups(rng, groups=60)
+    alone = [repeats.fit_conditional_logit(y, X, g) for y, X, g in ((y1, X1, g1), (y2, X2, g2))]
+    evaluations = []  # the units whose groups each evaluation of the likelihood went through
+    by_unit, by_bucket = repeats._unit_derivatives, repeats._bucket_derivatives
+
+    def record_evaluation(*args):
+        evaluations.append(set())
+        return by_unit(*args)
+
+    def record_bucket(bucket, beta):
+        evaluations[-1].update(bucket.unit.tolist())
+        return by_bucket(bucket, beta)
+
+    monkeypatch.setattr(repeats, "_unit_derivatives", record_evaluation)
+    monkeypatch.setattr(repeats, "_bucket_derivatives", record_bucket)
+    start = np.vstack([alone[0].params[0], np.zeros(X1.shape[1])])
+    fit = repeats.fit_conditional_logit(
+        np.r_[y1, y2], np.r_[X1, X2], np.r_[g1, g2 + 1000], units=np.r_[["a"] * len(y1), ["b"] * len(y2)], start=start
+    )
+    assert fit.iterations >= 3 and fit.converged.all()
+    assert evaluations[0] == {0, 1} and len(evaluations) > 3
+    assert all(units == {1} for units in evaluations[1:])
+    for unit, one in enumerate(alone):
+        assert fit.params[unit] == pytest.approx(one.params[0], abs=1e-8)
+        assert fit.cov[unit] == pytest.approx(one.cov[0], rel=1e-8)
 
 
 def test_a_covariate_that_separates_the_outcomes_is_left_out_not_run_to_infinity():
