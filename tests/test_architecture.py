@@ -90,6 +90,18 @@ def test_researchers_keep_short_imports():
             assert name.strip() in toolkit.__all__, name
 
 
+def test_a_report_kernel_imports_no_module_only_the_cleaning_or_the_models_need():
+    """A fresh kernel renders a report from prepared tables: importing the report's module must not bring in
+    the contract check (pandera) or statsmodels' plotting and time-series modules (about 0.6 s of every fresh
+    render before they were left out)."""
+    heavy = ("pandera", "statsmodels.api", "statsmodels.tsa", "toolkit.ingest.clean")
+    probe = f"import sys, toolkit.publish.report; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def _string_constants(path: Path):
     """Every string literal in a module that is not a docstring."""
     tree = ast.parse(path.read_text())

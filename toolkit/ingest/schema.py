@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import list_forces
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 __all__ = [
     "COLUMNS",
@@ -261,6 +264,8 @@ def _has_known_risk_factors(values: pd.Series) -> pd.Series:
 
 
 def _text_column(name: str, required: bool) -> pa.Column:
+    import pandera.pandas as pa  # only here: the constants of this module reach every report's kernel without it
+
     checks = []
     if required:
         checks.append(pa.Check(lambda s: s != "", error="value is required but empty"))
@@ -326,6 +331,8 @@ def build_text_schema() -> pa.DataFrameSchema:
     >>> schema.columns["age"].required, schema.columns["sex"].required
     (True, False)
     """
+    import pandera.pandas as pa  # see _text_column
+
     return pa.DataFrameSchema(
         {name: _text_column(name, required) for name, required in COLUMNS.items()},
         strict=False,
@@ -380,6 +387,8 @@ def build_episode_schema(extract_date: ExtractDate | date | str) -> pa.DataFrame
         (absent_is_no_apparent_risk, "an absent episode must be graded no_apparent_risk"),
         (episode_id_unique_in_force, "episode_id is not unique within the force"),
     ]
+    import pandera.pandas as pa  # see _text_column
+
     return pa.DataFrameSchema(
         checks=[pa.Check(fn, name=fn.__name__, error=error) for fn, error in checks],
         name="episode extract (typed)",

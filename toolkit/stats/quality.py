@@ -21,15 +21,18 @@ that judge these figures are in :mod:`toolkit.findings.understanding`.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL, read_forces_table
-from toolkit.ingest.clean import CleanResult
 from toolkit.ingest.schema import COLUMNS, LINKAGE_COLUMNS
 from toolkit.stats.intervals import proportion_interval
+
+if TYPE_CHECKING:  # for annotations only: the cleaning's imports (pandera) stay out of a report's kernel
+    from toolkit.ingest.clean import CleanResult
 
 __all__ = [
     "METRIC_REQUIREMENTS",

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from toolkit.dates import ExtractDate
-from toolkit.ingest.clean import CleanResult
 from toolkit.stats.consistency import CONSISTENCY_TABLES, describe_case_mix, summarise_consistency
 from toolkit.stats.outcomes import OUTCOME_TABLES, summarise_outcomes
 from toolkit.stats.practice import summarise_practice, tabulate_grade_mix
@@ -35,6 +35,9 @@ from toolkit.stats.repeats import summarise_repeat_desensitisation, summarise_re
 from toolkit.stats.survival import summarise_time_to_return, tabulate_return_curves
 from toolkit.stats.trends import compare_with_year_before, count_episodes_by_period, summarise_trends
 from toolkit.stats.volume import compare_volume_rates, summarise_volume
+
+if TYPE_CHECKING:  # for annotations only: the cleaning's imports (pandera) stay out of a report's kernel
+    from toolkit.ingest.clean import CleanResult
 
 __all__ = ["Inputs", "PreparedTable", "PREPARED_TABLES", "TABLE_NAMES", "prepare_statistics"]
 
