@@ -1,12 +1,16 @@
 """Contract version 2 and `toolkit pseudonymise`: tokens checked, raw identifiers never written, keys kept apart."""
 
 import hashlib
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.cli import main
 from toolkit.ingest.clean import WITHHELD_TOKEN, clean_export
@@ -22,7 +26,7 @@ from toolkit.ingest.pseudonymise import (
     normalise_nhs_number,
     phonetic_code,
 )
-from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS, NOT_A_TOKEN, NOT_AN_LA_CODE
+from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS, NOT_A_TOKEN, NOT_AN_LA_CODE, is_linkage_token
 from toolkit.store import NationalStore
 
 EXTRACT_DATE = "2025-01-31"
@@ -70,6 +74,33 @@ def raw(v1):
 def _write_key(path, text: bytes = b"0123456789abcdef0123456789abcdef") -> str:
     path.write_bytes(text)
     return str(path)
+
+
+_NEAR_TOKENS = st.one_of(
+    st.text(alphabet="0123456789abcdef", min_size=62, max_size=66),  # tokens and hashes cut or run on
+    st.text(alphabet="0123456789abcdefABCDEFgz \n\u00e9\u20ac", min_size=0, max_size=66),  # case, letters past f, UTF-8
+    st.just(""),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NEAR_TOKENS, min_size=1, max_size=40), st.integers(0, 5))
+def test_a_token_is_what_the_contract_says_at_random_values(values, start):
+    """Checked against the contract's words as a regular expression, independently of the byte lookup it uses,
+    on sliced chunks and with missing values."""
+    # Two Arrow chunks, as a read of a large file gives, each sliced so it does not start at its buffer's start.
+    cut = len(values) // 2
+    chunks = [
+        pa.array(part + [None], type=pa.large_string())[min(start, len(part)) :]
+        for part in (values[:cut], values[cut:])
+    ]
+    series = pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array(chunks)), index=np.arange(100, 100 + sum(map(len, chunks)))
+    )
+    expected = [pd.notna(v) and (v == "" or re.fullmatch(r"[0-9a-f]{64}", v) is not None) for v in series]
+    got = is_linkage_token(series)
+    assert got.tolist() == expected
+    assert got.index.equals(series.index)
 
 
 def test_validate_lists_a_bad_token_and_a_bad_la_code(v1):

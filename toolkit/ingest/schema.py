@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import list_forces
 
 if TYPE_CHECKING:
-    import pandera.pandas as pa
+    import pandera
 
 __all__ = [
     "COLUMNS",
@@ -171,7 +172,9 @@ MIN_AGE, MAX_AGE = 0, 17
 # A token is 64 lowercase hexadecimal digits; anything else in a token column (a name pasted in, a hash cut short
 # by a spreadsheet) is not one. An ONS code of a local authority: E06 unitary, E07 district, E08 metropolitan
 # district, E09 London borough, E10 county, W06 Welsh principal area, then six digits.
-_TOKEN = re.compile(r"^[0-9a-f]{64}$")
+TOKEN_LENGTH = 64
+_HEX_BYTE = np.zeros(256, dtype=bool)
+_HEX_BYTE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = True
 _LA_CODE = re.compile(r"^(E0[6-9]|E10|W06)\d{6}$")
 NOT_A_TOKEN = "not a linkage token (64 lowercase hexadecimal digits, as toolkit pseudonymise writes)"
 NOT_AN_LA_CODE = "not an ONS local authority code such as E08000025 (E06-E10 or W06, then six digits)"
@@ -232,12 +235,34 @@ def is_within_id_length(values: pd.Series) -> pd.Series:
 def is_linkage_token(values: pd.Series) -> pd.Series:
     """Whether each value (text) is a linkage token or blank: the contract's one form of a token.
 
+    Every token column of an extract is checked twice, by the contract and by the cleaning, so this reads
+    the text's bytes at once (a lookup of each byte, then the rows that hold a byte that is no lowercase
+    hexadecimal digit) rather than matching a regular expression per value: at ten years (11 token columns
+    of 2 million rows) the expression took about 20 s of the cleaning's CPU.
+
     Examples
     --------
-    >>> is_linkage_token(pd.Series(["a" * 64, "", "A" * 64, "SMITH", "a" * 63])).tolist()
-    [True, True, False, False, False]
+    >>> is_linkage_token(pd.Series(["a" * 64, "", "A" * 64, "SMITH", "a" * 63, "é" * 32])).tolist()
+    [True, True, False, False, False, False]
     """
-    return (values == "") | values.str.fullmatch(_TOKEN).fillna(False).astype(bool)
+    text = pyarrow.array(values.astype("string[pyarrow]"), type=pyarrow.large_string(), from_pandas=True)
+    chunks = text.chunks if isinstance(text, pyarrow.ChunkedArray) else [text]
+    found = [_find_tokens(chunk) for chunk in chunks]
+    return pd.Series(np.concatenate(found) if found else np.zeros(0, dtype=bool), index=values.index)
+
+
+def _find_tokens(text: pyarrow.LargeStringArray) -> np.ndarray:
+    """Whether each value of one Arrow array is a token or blank (see :func:`is_linkage_token`)."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[first:last] if last > first else np.empty(0, np.uint8)
+    # A byte of UTF-8 that is no hexadecimal digit (upper case, a letter past f, any non-ASCII byte) spoils its
+    # value: the row that holds it is the last one whose offset is at or before it.
+    spoilt = np.zeros(len(text), dtype=bool)
+    spoilt[np.searchsorted(offsets, np.flatnonzero(~_HEX_BYTE[data]) + first, side="right") - 1] = True
+    lengths = np.diff(offsets)
+    valid = text.is_valid().to_numpy(zero_copy_only=False)
+    return valid & ((lengths == 0) | ((lengths == TOKEN_LENGTH) & ~spoilt))
 
 
 def is_la_code(values: pd.Series) -> pd.Series:
@@ -263,7 +288,7 @@ def _has_known_risk_factors(values: pd.Series) -> pd.Series:
     return values.map(lambda v: v == "" or set(v.split(";")) <= allowed).astype(bool)
 
 
-def _text_column(name: str, required: bool) -> pa.Column:
+def _text_column(name: str, required: bool) -> pandera.Column:
     import pandera.pandas as pa  # only here: the constants of this module reach every report's kernel without it
 
     checks = []
@@ -315,7 +340,7 @@ def _text_column(name: str, required: bool) -> pa.Column:
     return pa.Column(str, checks=checks, required=required, nullable=False)
 
 
-def build_text_schema() -> pa.DataFrameSchema:
+def build_text_schema() -> pandera.DataFrameSchema:
     """Build the schema that checks every value of the extract as text.
 
     The frame it checks has every cell as a string, blanks as ``""``.
@@ -340,7 +365,7 @@ def build_text_schema() -> pa.DataFrameSchema:
     )
 
 
-def build_episode_schema(extract_date: ExtractDate | date | str) -> pa.DataFrameSchema:
+def build_episode_schema(extract_date: ExtractDate | date | str) -> pandera.DataFrameSchema:
     """Build the schema that checks the typed episode table across columns.
 
     Parameters
