@@ -172,7 +172,7 @@ MIN_AGE, MAX_AGE = 0, 17
 # A token is 64 lowercase hexadecimal digits; anything else in a token column (a name pasted in, a hash cut short
 # by a spreadsheet) is not one. An ONS code of a local authority: E06 unitary, E07 district, E08 metropolitan
 # district, E09 London borough, E10 county, W06 Welsh principal area, then six digits.
-TOKEN_LENGTH = 64
+_TOKEN_LENGTH = 64
 _HEX_BYTE = np.zeros(256, dtype=bool)
 _HEX_BYTE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = True
 _LA_CODE = re.compile(r"^(E0[6-9]|E10|W06)\d{6}$")
@@ -262,7 +262,7 @@ def _find_tokens(text: pyarrow.LargeStringArray) -> np.ndarray:
     spoilt[np.searchsorted(offsets, np.flatnonzero(~_HEX_BYTE[data]) + first, side="right") - 1] = True
     lengths = np.diff(offsets)
     valid = text.is_valid().to_numpy(zero_copy_only=False)
-    return valid & ((lengths == 0) | ((lengths == TOKEN_LENGTH) & ~spoilt))
+    return valid & ((lengths == 0) | ((lengths == _TOKEN_LENGTH) & ~spoilt))
 
 
 def is_la_code(values: pd.Series) -> pd.Series:

@@ -38,6 +38,7 @@ Child ``a``'s second and third episodes are the repeats: 2 of the 5 episodes
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -206,13 +207,17 @@ class ConditionalFit:
 
 @dataclass(frozen=True)
 class _Bucket:
-    """Contributing groups of about one size: their centred covariates and outcomes, as dense arrays."""
+    """Contributing groups of about one size and number of events: centred covariates and outcomes, as dense arrays."""
 
     x: np.ndarray  # (groups, size, covariates), centred within group, sign-flipped where outcomes were
     y: np.ndarray  # (groups, size) 0/1, flipped to the rarer outcome
     real: np.ndarray  # (groups, size) bool: false for the rows that pad a smaller group to the bucket's size
     k: np.ndarray  # (groups,) events of each group after the flip: at most half its size
     unit: np.ndarray  # (groups,) unit number
+
+    def select(self, chosen: np.ndarray) -> _Bucket:
+        """The bucket's groups where ``chosen`` (``(groups,)`` bool) is true."""
+        return _Bucket(**{f.name: getattr(self, f.name)[chosen] for f in dataclasses.fields(self)})
 
 
 def _bucket_sizes(sizes: np.ndarray) -> np.ndarray:
@@ -336,7 +341,7 @@ def _unit_derivatives(buckets: list[_Bucket], beta: np.ndarray, active: np.ndarr
             if not chosen.any():
                 continue
             if not chosen.all():
-                bucket = _Bucket(*(getattr(bucket, name)[chosen] for name in ("x", "y", "real", "k", "unit")))
+                bucket = bucket.select(chosen)
         ll, sc, he = _bucket_derivatives(bucket, beta)
         np.add.at(loglike, bucket.unit, ll)
         np.add.at(score, bucket.unit, sc)
