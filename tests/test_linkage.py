@@ -42,6 +42,49 @@ def test_linkage_recovers_the_planted_cross_force_children(linked):
     assert predictions["match_probability"].between(0.01, 1).all()
 
 
+def _written_again(episodes: pd.DataFrame, force: str, person: str, **tokens) -> pd.DataFrame:
+    """A child's first episode as another force would send it: a new ``person_id`` and some tokens changed."""
+    first = episodes[(episodes["force_code"] != force)].iloc[[0]]
+    return first.assign(force_code=force, person_id=person, **tokens)
+
+
+def test_names_written_the_wrong_way_round_still_link_and_with_a_slip_are_compared(small_extract):
+    """A child recorded surname first by another force, date of birth the same, was barely a link (0.17): the
+    swap's weight came from a default, since random pairs never show one. Written the wrong way round with a
+    slip in one name, no blocking rule compared the pair at all."""
+    _, episodes, _ = small_extract
+    child = episodes.iloc[0]
+    other = next(f for f in episodes["force_code"].unique() if f != child["force_code"])
+    swapped = {
+        f"link_{own}{part}": child[f"link_{other_name}{part}"]
+        for own, other_name in (("forename", "surname"), ("surname", "forename"))
+        for part in ("", "_phonetic", "_initial")
+    }
+    clean_swap = {c: child[c] for c in LINKAGE_COLUMNS} | swapped | {"link_national_key": "", "responsible_la": ""}
+    slip = clean_swap | {
+        "link_forename": "f" * 64,
+        "link_forename_phonetic": "e" * 64,
+        "responsible_la": child["responsible_la"],
+    }
+    extract = pd.concat(
+        [
+            episodes,
+            _written_again(episodes, other, "SWAPPED", **clean_swap),
+            _written_again(episodes, other, "SLIPPED", **slip),
+        ],
+        ignore_index=True,
+    )
+    linkage = link_children(extract)
+    predictions = linkage.predictions.set_index(["person_id_l", "person_id_r"])["match_probability"]
+    # The pair is written lesser force first; this child's force and the other's may come either way round.
+    probability = {
+        person: predictions.get((child["person_id"], person), predictions.get((person, child["person_id"])))
+        for person in ("SWAPPED", "SLIPPED")
+    }
+    assert probability["SWAPPED"] >= 0.99  # was 0.78 here
+    assert probability["SLIPPED"] is not None  # compared, and weighed by the model
+
+
 def test_the_national_key_alone_gives_exact_links():
     episodes, truth = generator.generate_extract(2024, seed=4, scale=0.03, national_key_missing=0.0)
     only_key = episodes.assign(**{c: "" for c in LINKAGE_COLUMNS if c != "link_national_key"})
