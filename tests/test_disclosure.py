@@ -471,3 +471,47 @@ def test_publish_tables_marks_the_profile_tables(national_year):
         assert column in published[name]
     assert published["profile_concentration"]["withheld"].dtype == bool
     assert published["profile_delay"]["withheld"].dtype == bool
+
+
+def test_a_national_share_beside_a_withheld_force_gives_no_count_back():
+    """To four figures with its Wilson interval, England and Wales's share gave back its numerator and denominator
+    (1,178 of 16,400 harmed after a high grade in the demo), and so the withheld forces' counts less the published
+    ones'. Beside a withheld force it is now as the reports print it, with no interval; elsewhere as before."""
+    from toolkit.publish.disclosure import SHOWN_NATIONALLY, round_published_figures, suppress_tidy_figures
+    from toolkit.stats.intervals import proportion_interval
+
+    counts = {"E23000034": (3, 40), "E23000014": (1175, 16360)}  # the City's 3 harmed are withheld
+    harmed, episodes = (sum(c[i] for c in counts.values()) for i in (0, 1))
+    rows = []
+    for metric, own in (("harm_share_after_high", counts), ("return_completed", {k: (30, 40) for k in counts})):
+        for code, (k, n) in [
+            *own.items(),
+            (NATIONAL, (sum(c[0] for c in own.values()), sum(c[1] for c in own.values()))),
+        ]:
+            share = proportion_interval(pd.Series([k]), pd.Series([n])).iloc[0]
+            rows.append(
+                {
+                    "force_code": code,
+                    "area": "national" if code == NATIONAL else "force",
+                    "section": "outcomes",
+                    "metric": metric,
+                    "value": share["value"],
+                    "lower": share["lower"],
+                    "upper": share["upper"],
+                    "numerator": k,
+                    "denominator": n,
+                    "unit": "share",
+                    "band": None,
+                    "method": "Wilson interval",
+                }
+            )
+    published = round_published_figures(suppress_tidy_figures(pd.DataFrame(rows)))
+    national = published[published["area"] == "national"].set_index("metric")
+    beside = national.loc["harm_share_after_high"]
+    assert published.query("force_code == 'E23000034' and metric == 'harm_share_after_high'")["suppressed"].all()
+    assert beside["value"] == 0.072 and np.isnan(beside["lower"]) and np.isnan(beside["upper"])
+    assert harmed / episodes != beside["value"] and SHOWN_NATIONALLY.split(" (")[0] in beside["method"]
+    assert np.isnan(beside["numerator"]) and np.isnan(beside["denominator"]) and not beside["suppressed"]
+    # Where no force is withheld, England and Wales keeps its four figures and its interval.
+    plain = national.loc["return_completed"]
+    assert plain["value"] == 0.75 and plain["lower"] < 0.75 < plain["upper"] and plain["method"] == "Wilson interval"

@@ -19,6 +19,7 @@ from toolkit.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.forces import get_force, list_forces
 from toolkit.ingest.schema import LINKAGE_TOKENS
 from toolkit.publish import kernels, render
+from toolkit.publish.disclosure import round_share_as_shown
 from toolkit.publish.site import DOWNLOADS
 from toolkit.store import WorkFolder
 
@@ -770,6 +771,17 @@ def test_no_published_total_gives_back_a_withheld_count_by_subtraction(published
         national = volume.query("area == 'national' and metric == @metric")["value"].iloc[0]
         shown = forces.loc[(forces["metric"] == metric) & ~forces["suppressed"], "value"].sum()
         assert national == shown == published["published_national_counts"][metric]
+    # A national share beside a withheld force's is as the reports print it, with no interval to solve for its counts
+    # (of shares that add up over forces: the top tenth of children's share of episodes does not).
+    shares = metrics[(metrics["unit"] == "share") & (metrics["metric"] != "top_tenth_of_children_episode_share")]
+    withheld = set(
+        map(tuple, shares.loc[(shares["area"] == "force") & shares["suppressed"], ["section", "metric"]].values)
+    )
+    national = shares[shares["area"] == "national"]
+    beside = national[[key in withheld for key in zip(national["section"], national["metric"], strict=True)]]
+    assert len(beside) >= 3 and beside[["lower", "upper", "numerator", "denominator"]].isna().all(axis=None)
+    shown = beside["value"].dropna()
+    assert len(shown) and (shown == shown.map(round_share_as_shown)).all()
     quality = pd.read_csv(reports / "data_quality.csv")
     pooled = quality[quality["force_code"] == "england_and_wales"].set_index(["dimension", "measure"])
     sums = quality[quality["force_code"] != "england_and_wales"].groupby(["dimension", "measure"])

@@ -51,6 +51,9 @@ __all__ = [
     "publish_findings",
     "published_threshold",
     "suppress_tidy_figures",
+    "SHOWN_NATIONALLY",
+    "SHARE_PRECISION",
+    "round_share_as_shown",
     "round_published_figures",
     "publish_tables",
     "publish_year_on_year",
@@ -88,6 +91,12 @@ DEFAULT_THRESHOLD = 5
 SMALLEST_SAFE_THRESHOLD = 3
 # Units whose value is itself a count of people or events.
 COUNT_UNITS = frozenset({"episodes", "children"})
+# An England and Wales figure beside a withheld force's: as precise as the reports print it, and no more.
+SHOWN_NATIONALLY = (
+    "England and Wales as the reports show it ({precision}), with no interval or counts: a national total to more "
+    "figures, less the published forces' counts, could give a withheld count of a force back"
+)
+SHARE_PRECISION = "whole per cent from 10%, a tenth of a per cent below"
 # Denominators that are resident populations (ONS estimates, not counts of children in the data).
 _POPULATION_DENOMINATOR_UNITS = frozenset({"episodes per 1,000 children"})
 
@@ -286,14 +295,32 @@ def format_figure(value: float, suppressed: bool = False, decimals: int = 0) -> 
     return f"{value:,.{decimals}f}"
 
 
+def round_share_as_shown(value: float) -> float:
+    """A share to the precision the reports print it (``43%``, ``5.6%``: :data:`SHARE_PRECISION`), as a number.
+
+    Examples
+    --------
+    >>> round_share_as_shown(0.43125), round_share_as_shown(0.05612), bool(np.isnan(round_share_as_shown(np.nan)))
+    (0.43, 0.056, True)
+    """
+    if pd.isna(value):
+        return np.nan
+    text = f"{value:.1%}" if value < 0.1 else f"{value:.0%}"
+    return round(float(text[:-1]) / 100, 4)
+
+
 def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, withheld=None) -> pd.DataFrame:
     """Primary and secondary suppression of tidy figures of forces and England and Wales (not volume).
 
     Primary: :func:`suppress_small_counts`. Secondary: a national total's
     counts, less the published forces', would give a withheld force's away,
     so national rows carry no numerator or denominator, and a national count
-    is withheld where any force's count of the same measure is. A withheld
-    figure loses its funnel band too.
+    is withheld where any force's count of the same measure is. A national
+    share beside a withheld force's is given as the reports print it, with
+    no interval (:data:`SHOWN_NATIONALLY`): to four figures with its Wilson
+    interval it gave back the national numerator and denominator (two
+    equations in two unknowns), and so the withheld forces' counts less the
+    published ones'. A withheld figure loses its funnel band too.
 
     Parameters
     ----------
@@ -312,6 +339,10 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     ...     "denominator": None, "unit": "children", "band": None})
     >>> suppress_tidy_figures(t)[["value", "suppressed"]].to_numpy().tolist()
     [[nan, True], [120.0, False], [nan, True]]
+    >>> shares = t.assign(metric="repeat_share", unit="share", value=[0.5, 0.41, 0.41183], lower=[None, 0.39, 0.4102],
+    ...                   upper=[None, 0.43, 0.4135], numerator=[2, 49, None], denominator=[4, 120, None])
+    >>> suppress_tidy_figures(shares).iloc[2][["value", "lower", "upper"]].astype(float).tolist()
+    [0.41, nan, nan]
     """
     out = suppress_small_counts(table, threshold)
     if withheld is not None:  # withheld already, as a linked count (:func:`withhold_linked_counts`)
@@ -325,6 +356,15 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     hit = national & out["unit"].isin(COUNT_UNITS) & keys.isin(pd.MultiIndex.from_frame(withheld))
     out.loc[hit, ["value", "lower", "upper"]] = np.nan
     out.loc[hit, "suppressed"] = True
+    beside = national & (out["unit"] == "share") & keys.isin(pd.MultiIndex.from_frame(withheld)) & ~out["suppressed"]
+    if beside.any():
+        out["value"] = out["value"].astype(float)
+        out.loc[beside, "value"] = out.loc[beside, "value"].map(round_share_as_shown)
+        out.loc[beside, ["lower", "upper"]] = np.nan
+        if "method" in out.columns:
+            shown = SHOWN_NATIONALLY.format(precision=SHARE_PRECISION)
+            out["method"] = out["method"].astype(object)
+            out.loc[beside, "method"] = [f"{m}; {shown}" if m else shown for m in out.loc[beside, "method"].fillna("")]
     out["band"] = out["band"].where(~out["suppressed"])
     return out
 

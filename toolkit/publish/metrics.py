@@ -29,12 +29,15 @@ import pandas as pd
 from toolkit.forces import NATIONAL
 from toolkit.publish.disclosure import (
     HARM_FIGURES,
+    SHARE_PRECISION,
+    SHOWN_NATIONALLY,
     publish_cross_border,
     publish_parts,
     publish_tables,
     publish_year_on_year,
     rests_on_small_count,
     round_published_figures,
+    round_share_as_shown,
     suppress_tidy_figures,
     suppress_volume_summary,
     withhold_linked_counts,
@@ -321,26 +324,7 @@ PROFILE_TABLES = (
     "night_reports",
 )
 
-_SHOWN_NATIONALLY = (
-    "England and Wales as the reports show it ({precision}), with no interval or counts: a national total to more "
-    "figures, less the published forces' counts, could give a withheld count of a force back"
-)
-_SHARE_PRECISION = "whole per cent from 10%, a tenth of a per cent below"
 _RATE_PRECISION = "whole from 10, one decimal from 1, two significant figures below"
-
-
-def _show_share(value: float) -> float:
-    """A share to the precision the report prints it (``43%``, ``5.6%``), as a number.
-
-    Examples
-    --------
-    >>> _show_share(0.43125), _show_share(0.05612), bool(np.isnan(_show_share(float("nan"))))
-    (0.43, 0.056, True)
-    """
-    if pd.isna(value):
-        return np.nan
-    text = f"{value:.1%}" if value < 0.1 else f"{value:.0%}"
-    return round(float(text[:-1]) / 100, 4)
 
 
 def _show_rate(value: float) -> float:
@@ -395,7 +379,7 @@ def _profile_shares(shares: pd.DataFrame) -> pd.DataFrame:
     computed = ~withheld & (reason == "")
     shown = computed & force
     value = shares["value"].to_numpy(dtype=float)
-    national = np.array([_show_share(v) for v in value[~force]])
+    national = np.array([round_share_as_shown(v) for v in value[~force]])
     value = np.where(shown, value, np.nan)
     value[~force] = np.where(computed[~force], national, np.nan)
     counted = force & ~withheld
@@ -403,7 +387,7 @@ def _profile_shares(shares: pd.DataFrame) -> pd.DataFrame:
     method = np.where(
         force,
         definition + "; " + _text(shares["method"]).to_numpy(),
-        definition + "; " + _SHOWN_NATIONALLY.format(precision=_SHARE_PRECISION),
+        definition + "; " + SHOWN_NATIONALLY.format(precision=SHARE_PRECISION),
     )
     figures = {
         "value": value,
@@ -448,7 +432,7 @@ def _profile_night(night: pd.DataFrame, threshold: int) -> pd.DataFrame:
     method = np.where(
         force,
         _text(night["method"]).to_numpy(),
-        "share of episodes reported 22:00 to 02:00; " + _SHOWN_NATIONALLY.format(precision="whole per cent"),
+        "share of episodes reported 22:00 to 02:00; " + SHOWN_NATIONALLY.format(precision="whole per cent"),
     )
     figures = {
         "value": value,
@@ -477,7 +461,7 @@ def _profile_rates(rates: pd.DataFrame) -> pd.DataFrame:
     method = np.where(
         force,
         _text(rates["method"]).to_numpy(),
-        _text(rates["method"]).to_numpy() + "; " + _SHOWN_NATIONALLY.format(precision=_RATE_PRECISION),
+        _text(rates["method"]).to_numpy() + "; " + SHOWN_NATIONALLY.format(precision=_RATE_PRECISION),
     )
     figures = {
         "value": value,
