@@ -731,10 +731,6 @@ def show_outcomes(report: ForceReport) -> HTML:
     return HTML(html + notes(texts))
 
 
-def _percent(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value:.1%}"
-
-
 def show_problem_profile(report: ForceReport) -> HTML:
     """What the force should know about its own area: when, where from, who, how often, exploited or harmed,
     found by whom and reported how soon, each against its comparator group and England and Wales.
