@@ -268,6 +268,10 @@ def _source(run: dict) -> str:
     ).replace(" .", ".")
 
 
+# A sheet's methods note lists its methods when they are this few; beyond, it points to the Method column.
+_MOST_METHODS_LISTED = 12
+
+
 def _notes(run: dict, sheets: dict[str, tuple[TableSheet, pd.DataFrame]]) -> tuple[pd.DataFrame, dict[str, str]]:
     """The notes sheet's notes, and each table sheet's note references (gptables' ``$$key$$``)."""
     threshold = published_threshold(run)
@@ -302,7 +306,14 @@ def _notes(run: dict, sheets: dict[str, tuple[TableSheet, pd.DataFrame]]) -> tup
         keys += ["bands"] if "Funnel band" in table and table["Funnel band"].ne(NOT_AVAILABLE).any() else []
         keys += ["comparators"] if table["Figure for"].eq(_AREAS["comparators"]).any() else []
         methods = [m for m in dict.fromkeys(table["Method"]) if m not in (NOT_AVAILABLE, SUPPRESSED)]
-        notes[f"methods_{name}"] = f"Methods of the {name.replace('_', ' ')} table: " + "; ".join(methods) + "."
+        title = f"Methods of the {name.replace('_', ' ')} table: "
+        if len(methods) > _MOST_METHODS_LISTED:  # the problem profile's 65 made a note of 15,000 characters
+            notes[f"methods_{name}"] = (
+                f"{title}each row's Method column gives its definition and method in full ({len(methods)} different, "
+                "too many to list here)."
+            )
+        else:
+            notes[f"methods_{name}"] = title + "; ".join(methods) + "."
         keys.append(f"methods_{name}")
         references[name] = "".join(f"$${key}$$" for key in keys)
     used = {key for refs in references.values() for key in re.findall(r"\$\$(\w+)\$\$", refs)}
