@@ -11,7 +11,7 @@ from conftest import MIN_PRECISION, MIN_RECALL, pairs_across_forces
 from toolkit.ingest.schema import LINKAGE_COLUMNS, LINKAGE_TOKENS
 from toolkit.linkage import Linkage, count_distinct_children, link_children, reduce_to_children
 from toolkit.linkage.count import draw_components
-from toolkit.linkage.link import encode_tokens
+from toolkit.linkage.link import LINK_THRESHOLD, encode_tokens
 from toolkit.synthetic import generator
 
 
@@ -49,9 +49,9 @@ def _written_again(episodes: pd.DataFrame, force: str, person: str, **tokens) ->
 
 
 def test_names_written_the_wrong_way_round_still_link_and_with_a_slip_are_compared(small_extract):
-    """A child recorded surname first by another force, date of birth the same, was barely a link (0.17): the
-    swap's weight came from a default, since random pairs never show one. Written the wrong way round with a
-    slip in one name, no blocking rule compared the pair at all."""
+    """A child recorded surname first by another force, date of birth the same, was barely a link (0.78 here,
+    0.17 in a national year): the swap's weight came from a default, since random pairs never show one. Written
+    the wrong way round with a slip in one name, no blocking rule compared the pair at all."""
     _, episodes, _ = small_extract
     child = episodes.iloc[0]
     other = next(f for f in episodes["force_code"].unique() if f != child["force_code"])
@@ -82,7 +82,11 @@ def test_names_written_the_wrong_way_round_still_link_and_with_a_slip_are_compar
         for person in ("SWAPPED", "SLIPPED")
     }
     assert probability["SWAPPED"] >= 0.99  # was 0.78 here
-    assert probability["SLIPPED"] is not None  # compared, and weighed by the model
+    assert probability["SLIPPED"] >= LINK_THRESHOLD  # compared now (with the same authority, a link)
+    # The swap is weighed once: the surname's levels for it stay neutral through training.
+    surname = next(c for c in linkage.model["comparisons"] if c["output_column_name"] == "surname")
+    neutral = [level for level in surname["comparison_levels"] if "swapped" in level.get("label_for_charts", "")]
+    assert len(neutral) == 2 and all(level["m_probability"] == level["u_probability"] == 0.5 for level in neutral)
 
 
 def test_the_national_key_alone_gives_exact_links():

@@ -367,22 +367,35 @@ def _swapped_u(children: pd.DataFrame) -> float:
 
     Random pairs almost never show it (a million of them found none), and Splink then gives the level a
     default u that made a pair with both names swapped and the same date of birth barely a link. It is
-    counted instead, over every pair (a join on the names crossed): that count includes the true pairs
-    written the wrong way round, so it is a little more than u, and the weight a swap gives a little less
-    than its own. Never less than one pair in the number of pairs.
+    counted instead, over every pair of records with both names (the level's u, like Splink's, leaves out
+    pairs with a name missing): a join of the counts of each force's (forename, surname) on the names crossed.
+    That count includes the true pairs written the wrong way round, so it is a little more than u, and the
+    weight a swap gives a little less than its own. A record whose forename is its surname ("Thomas Thomas",
+    or a placeholder) crosses only records of the same name, which agree exactly, not swapped: it is left
+    out, as it would make the join as large as the square of its kind. Never less than one pair in the
+    number of pairs.
 
     Examples
     --------
-    >>> codes = pd.DataFrame({"force_code": ["A", "A", "B", "B"], "person_id": ["1", "2", "1", "2"],
-    ...                       "link_forename": pd.array([1, 2, 3, 4], dtype="Int32"),
-    ...                       "link_surname": pd.array([3, 5, 1, 6], dtype="Int32")})
-    >>> _swapped_u(codes)  # of the four pairs of different forces, one: A 1 and B 1
-    0.25
+    >>> codes = pd.DataFrame({"force_code": ["A", "A", "B", "B", "B", "A", "B"],
+    ...                       "person_id": ["1", "2", "1", "2", "3", "3", "4"],
+    ...                       "link_forename": pd.array([1, 2, 3, 4, None, 7, 7], dtype="Int32"),
+    ...                       "link_surname": pd.array([3, 5, 1, 6, 2, 7, 7], dtype="Int32")})
+    >>> _swapped_u(codes)  # of the nine pairs of named records of different forces, one: A 1 and B 1
+    0.1111111111111111
     """
-    named = children.loc[children["link_forename"].notna() & children["link_surname"].notna()]
-    crossed = named.merge(named, left_on=["link_forename", "link_surname"], right_on=["link_surname", "link_forename"])
-    swapped = int((crossed["force_code_x"] < crossed["force_code_y"]).sum())
-    per_force = children.groupby("force_code").size().to_numpy(dtype=float)
+    named = children.loc[
+        children["link_forename"].notna()
+        & children["link_surname"].notna()
+        & (children["link_forename"] != children["link_surname"])
+    ]
+    kinds = named.groupby(["force_code", "link_forename", "link_surname"], observed=True).size().rename("n")
+    kinds = kinds.reset_index()
+    crossed = kinds.merge(kinds, left_on=["link_forename", "link_surname"], right_on=["link_surname", "link_forename"])
+    different = crossed["force_code_x"] < crossed["force_code_y"]
+    swapped = int((crossed["n_x"] * crossed["n_y"])[different].sum())
+    both = children["link_forename"].notna() & children["link_surname"].notna()
+    per_force = children.loc[both].groupby("force_code").size().to_numpy(dtype=float)
     pairs = max((per_force.sum() ** 2 - (per_force**2).sum()) / 2, 1.0)
     return float(max(swapped, 1) / pairs)
 

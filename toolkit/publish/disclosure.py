@@ -357,6 +357,7 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     out.loc[hit, ["value", "lower", "upper"]] = np.nan
     out.loc[hit, "suppressed"] = True
     beside = national & (out["unit"] == "share") & keys.isin(pd.MultiIndex.from_frame(withheld)) & ~out["suppressed"]
+    beside &= pd.to_numeric(out["value"], errors="coerce").notna()  # a share not computed keeps its reason alone
     if beside.any():
         out["value"] = out["value"].astype(float)
         out.loc[beside, "value"] = out.loc[beside, "value"].map(round_share_as_shown)
