@@ -362,6 +362,18 @@ def _coded(children: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _count_pairs_across_forces(force_codes: pd.Series) -> float:
+    """The number of pairs of records of different forces, from each record's force.
+
+    Examples
+    --------
+    >>> _count_pairs_across_forces(pd.Series(["A", "A", "B", "C"]))  # A-B twice, A-C twice, B-C
+    5.0
+    """
+    per_force = force_codes.value_counts().to_numpy(dtype=float)
+    return float((per_force.sum() ** 2 - (per_force**2).sum()) / 2)
+
+
 def _swapped_u(children: pd.DataFrame) -> float:
     """The share of pairs of records of different forces that have each other's forename and surname.
 
@@ -395,8 +407,7 @@ def _swapped_u(children: pd.DataFrame) -> float:
     different = crossed["force_code_x"] < crossed["force_code_y"]
     swapped = int((crossed["n_x"] * crossed["n_y"])[different].sum())
     both = children["link_forename"].notna() & children["link_surname"].notna()
-    per_force = children.loc[both].groupby("force_code").size().to_numpy(dtype=float)
-    pairs = max((per_force.sum() ** 2 - (per_force**2).sum()) / 2, 1.0)
+    pairs = max(_count_pairs_across_forces(children.loc[both, "force_code"]), 1.0)
     return float(max(swapped, 1) / pairs)
 
 
@@ -474,8 +485,7 @@ def _prior(children: pd.DataFrame, pairs: float) -> float:
     """
     keyed = children[children["link_national_key"].notna()]
     if len(keyed) >= 100:
-        per_force = keyed.groupby("force_code").size().to_numpy(dtype=float)
-        keyed_pairs = (per_force.sum() ** 2 - (per_force**2).sum()) / 2
+        keyed_pairs = _count_pairs_across_forces(keyed["force_code"])
         shared = keyed.groupby("link_national_key")["force_code"].agg(["size", "nunique"])
         linked = (shared["size"] * (shared["size"] - 1) / 2).sum()
         if linked > 0:
@@ -492,8 +502,7 @@ def _splink_predictions(children: pd.DataFrame, connection, seed: int, progress)
     from splink.blocking_rule_library import CustomRule
     from splink.internals.exceptions import EMTrainingException
 
-    per_force = children.groupby("force_code").size().to_numpy(dtype=float)
-    pairs = (per_force.sum() ** 2 - (per_force**2).sum()) / 2
+    pairs = _count_pairs_across_forces(children["force_code"])
     settings = SettingsCreator(
         link_type="link_only",  # records of different forces only: in one force, person_id is the child
         unique_id_column_name="unique_id",

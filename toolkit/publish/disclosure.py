@@ -353,10 +353,11 @@ def suppress_tidy_figures(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOL
     out.loc[national, ["numerator", "denominator"]] = np.nan
     withheld = out.loc[out["suppressed"] & ~national, ["section", "metric"]].drop_duplicates()
     keys = pd.MultiIndex.from_frame(out[["section", "metric"]])
-    hit = national & out["unit"].isin(COUNT_UNITS) & keys.isin(pd.MultiIndex.from_frame(withheld))
+    beside_withheld = national & keys.isin(pd.MultiIndex.from_frame(withheld))
+    hit = beside_withheld & out["unit"].isin(COUNT_UNITS)
     out.loc[hit, ["value", "lower", "upper"]] = np.nan
     out.loc[hit, "suppressed"] = True
-    beside = national & (out["unit"] == "share") & keys.isin(pd.MultiIndex.from_frame(withheld)) & ~out["suppressed"]
+    beside = beside_withheld & (out["unit"] == "share") & ~out["suppressed"]
     beside &= pd.to_numeric(out["value"], errors="coerce").notna()  # a share not computed keeps its reason alone
     if beside.any():
         out["value"] = out["value"].astype(float)
