@@ -1,1 +1,0 @@
-/work/main/toolkit/__init__.py

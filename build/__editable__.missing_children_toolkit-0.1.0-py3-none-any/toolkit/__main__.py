@@ -1,1 +1,0 @@
-/work/main/toolkit/__main__.py

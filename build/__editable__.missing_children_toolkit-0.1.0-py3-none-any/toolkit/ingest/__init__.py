@@ -1,1 +1,0 @@
-/work/main/toolkit/ingest/__init__.py

@@ -1,1 +1,0 @@
-/work/main/toolkit/synthetic/generator.py
