@@ -133,13 +133,20 @@ def _random_groups(rng, groups=60, most=6, p=3):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_conditional_likelihood_and_derivatives_match_brute_force_enumeration(seed):
+def test_conditional_likelihood_and_derivatives_match_brute_force_enumeration(seed, monkeypatch):
     rng = np.random.default_rng(seed)
-    y, X, group = _random_groups(rng, groups=40, most=9)
+    y, X, group = _random_groups(rng, groups=60, most=12)
     beta = rng.normal(0, 0.8, X.shape[1])
+    # Depths coarser than the shipped grid (1, 2, 4, 8: groups of 3 and 4 events share a bucket), and buckets
+    # small enough to be split: the recursion runs past the end of most groups and deeper than some need.
+    monkeypatch.setattr(repeats, "_depth_classes", lambda k: 2 ** np.ceil(np.log2(np.maximum(k, 1))).astype(int))
+    monkeypatch.setattr(repeats, "BUCKET_CELLS", 40)
     buckets = repeats._bucket_groups(y, X, group, np.zeros(len(y), dtype=int))
-    # Up to 8 events, a bucket holds groups of one number of events: the recursion runs no deeper than they need.
-    assert len(buckets) > 9 and all(len(set(bucket.k.tolist())) == 1 for bucket in buckets)
+    depths = [set(repeats._depth_classes(bucket.k).tolist()) for bucket in buckets]
+    assert all(len(depth) == 1 for depth in depths) and len(buckets) > len(set().union(*depths))
+    assert any(len(set(bucket.k.tolist())) > 1 for bucket in buckets)
+    steps = [[len(x) for x in bucket.x] for bucket in buckets]  # groups longer than each row, largest first
+    assert all(rows == sorted(rows, reverse=True) for rows in steps) and any(rows[0] > rows[-1] for rows in steps)
     loglike, score, hessian = repeats._unit_derivatives(buckets, beta[None, :])
     exact = _brute_force_loglike(beta, y, X, group)
     assert loglike[0] == pytest.approx(exact, rel=1e-10)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.forces import NATIONAL, read_authority_areas
-from toolkit.ingest.schema import LINKAGE_TOKENS
+from toolkit.ingest.schema import LINKAGE_TOKENS, cast_to_text
 from toolkit.linkage.count import DistinctChildren
 from toolkit.linkage.link import CHILD_KEY, Linkage
 
@@ -168,7 +168,7 @@ def _known_elsewhere(episodes: pd.DataFrame, crossing: pd.DataFrame) -> pd.DataF
     columns = ["force_code", "person_id", "reported_at", "risk_initial", "risk_final", "risk_factors", "harm"]
     present = [c for c in columns if c in episodes]
     records = episodes[present].merge(crossing[[*CHILD_KEY, "national_child_id"]], on=CHILD_KEY)
-    factors = records["risk_factors"].astype("string").fillna("") if "risk_factors" in records else ""
+    factors = cast_to_text(records["risk_factors"]).fillna("") if "risk_factors" in records else ""
     flagged = pd.Series(False, index=records.index)
     for factor in KNOWN_AT_RISK_FACTORS:
         flagged |= factors.str.contains(rf"(?:^|;){factor}(?:;|$)", regex=True) if len(records) else False

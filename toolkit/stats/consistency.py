@@ -55,7 +55,7 @@ from scipy import stats
 
 from toolkit.errors import ToolkitError
 from toolkit.forces import NATIONAL as NATIONAL_CODE
-from toolkit.ingest.schema import RISK_FACTORS
+from toolkit.ingest.schema import RISK_FACTORS, cast_to_text
 
 LOGGER = logging.getLogger(__name__)
 EXPLOITATION_FLAGS = ("cse", "cce", "trafficking")
@@ -113,12 +113,12 @@ def describe_case_mix(episodes: pd.DataFrame) -> pd.DataFrame:
     >>> describe_case_mix(e)[["cse", "self_harm", "looked_after", "previous_1"]].to_numpy().tolist()
     [[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0]]
     """
-    factors = episodes["risk_factors"].astype("string").fillna("")
+    factors = cast_to_text(episodes["risk_factors"]).fillna("")
     mix = pd.DataFrame(index=episodes.index)
     for factor in RISK_FACTORS:
         mix[factor] = factors.str.contains(rf"(?:^|;)\s*{re.escape(factor)}\s*(?:;|$)", regex=True).astype(float)
     mix["under_12"] = (episodes["age"].astype("float") < 12).astype(float)
-    mix["looked_after"] = (episodes["looked_after"].astype("string") == "yes").fillna(False).astype(float)
+    mix["looked_after"] = (cast_to_text(episodes["looked_after"]) == "yes").fillna(False).astype(float)
     order = episodes.sort_values("reported_at", kind="stable")
     earlier = order.groupby(["force_code", "person_id"], sort=False, observed=True).cumcount().reindex(episodes.index)
     mix["previous_1"] = (earlier == 1).astype(float)
@@ -330,8 +330,8 @@ def select_first_responses(episodes: pd.DataFrame) -> pd.DataFrame:
     >>> select_first_responses(e).index.tolist()
     [0, 2]
     """
-    category = episodes["category"].astype("string")
-    graded = category.eq("missing").fillna(False) & episodes["risk_initial"].astype("string").isin(GRADES).fillna(False)
+    category = cast_to_text(episodes["category"])
+    graded = category.eq("missing").fillna(False) & cast_to_text(episodes["risk_initial"]).isin(GRADES).fillna(False)
     return episodes[graded | category.eq("absent").fillna(False)]
 
 
@@ -347,8 +347,8 @@ def is_graded_higher(episodes: pd.DataFrame) -> pd.Series:
     >>> is_graded_higher(e).tolist()
     [True, False, False, False]
     """
-    missing = episodes["category"].astype("string").eq("missing").fillna(False)
-    return missing & episodes["risk_initial"].astype("string").isin(HIGHER_GRADES).fillna(False)
+    missing = cast_to_text(episodes["category"]).eq("missing").fillna(False)
+    return missing & cast_to_text(episodes["risk_initial"]).isin(HIGHER_GRADES).fillna(False)
 
 
 def is_graded_high(episodes: pd.DataFrame) -> pd.Series:
@@ -363,8 +363,8 @@ def is_graded_high(episodes: pd.DataFrame) -> pd.Series:
     >>> is_graded_high(e).tolist()
     [True, False, False]
     """
-    missing = episodes["category"].astype("string").eq("missing").fillna(False)
-    return missing & episodes["risk_initial"].astype("string").eq("high").fillna(False)
+    missing = cast_to_text(episodes["category"]).eq("missing").fillna(False)
+    return missing & cast_to_text(episodes["risk_initial"]).eq("high").fillna(False)
 
 
 def has_no_active_response(episodes: pd.DataFrame) -> pd.Series:
@@ -380,12 +380,12 @@ def has_no_active_response(episodes: pd.DataFrame) -> pd.Series:
     >>> has_no_active_response(e).tolist()
     [True, True, False, True]
     """
-    absent = episodes["category"].astype("string").eq("absent").fillna(False)
-    return absent | episodes["risk_initial"].astype("string").eq("no_apparent_risk").fillna(False)
+    absent = cast_to_text(episodes["category"]).eq("absent").fillna(False)
+    return absent | cast_to_text(episodes["risk_initial"]).eq("no_apparent_risk").fillna(False)
 
 
 def _has_officers(episodes: pd.DataFrame) -> pd.Series:
-    officer = episodes["officer_id"].astype("string").str.strip()
+    officer = cast_to_text(episodes["officer_id"]).str.strip()
     return (officer.notna() & (officer != "")).fillna(False)
 
 
@@ -439,7 +439,7 @@ def fit_grading_model(
     X.insert(0, "intercept", 1.0)
     forces = data["force_code"].astype(str)
     # Officers are compared on the grades they gave: "missing" episodes with a grade and an officer recorded.
-    graded = data["category"].astype("string").eq("missing").fillna(False)
+    graded = cast_to_text(data["category"]).eq("missing").fillna(False)
     with_officer = (_has_officers(data) & graded).to_numpy()
     use_officers = with_officer.sum() >= MIN_EPISODES and 0 < y[with_officer].mean() < 1
     if forces.nunique() < 2 and not use_officers:
@@ -451,7 +451,7 @@ def fit_grading_model(
         if forces[with_officer].nunique() > 1:
             levels["force"] = forces[with_officer]
         # An officer is one of a force: the pair, never one string made of both.
-        officer_ids = data.loc[with_officer, "officer_id"].astype("string").str.strip()
+        officer_ids = cast_to_text(data.loc[with_officer, "officer_id"]).str.strip()
         levels["officer"] = pd.MultiIndex.from_arrays([forces[with_officer], officer_ids])
         officer_fit = _fit_glmm(y[with_officer], X[with_officer], levels)
     summary_fit = officer_fit if officer_fit is not None else force_fit
@@ -530,7 +530,7 @@ def estimate_officer_spread(data, y, X, fit: Fit, confidence: float = 0.95) -> p
     nat_v, nat_se = float(national["variance"]), float(national["std_error"])
     rows = []
     # Officers by number: their ids are text of any length, and each force's model needs only which is which.
-    officers = pd.factorize(data["officer_id"].astype("string").str.strip())[0]
+    officers = pd.factorize(cast_to_text(data["officer_id"]).str.strip())[0]
     forces = data["force_code"].astype(str).reset_index(drop=True)
     for code, idx in forces.groupby(forces).indices.items():
         n_officers = len(np.unique(officers[idx]))
@@ -608,7 +608,7 @@ def fit_response_model(
         Too few flagged episodes, fewer than two forces, or no variation.
     """
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
-    keep = flag_exploitation(mix) & episodes["category"].astype("string").isin(["missing", "absent"]).fillna(False)
+    keep = flag_exploitation(mix) & cast_to_text(episodes["category"]).isin(["missing", "absent"]).fillna(False)
     data = episodes[keep]
     X = mix.loc[keep, [c for c in mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]]
     y = has_no_active_response(data).to_numpy(dtype=float)
@@ -664,8 +664,8 @@ def measure_grade_agreement(episodes: pd.DataFrame, confidence: float = 0.95) ->
 
     from toolkit.forces import NATIONAL
 
-    first = episodes["risk_initial"].astype("string")
-    final = episodes["risk_final"].astype("string")
+    first = cast_to_text(episodes["risk_initial"])
+    final = cast_to_text(episodes["risk_final"])
     both = first.isin(GRADES).fillna(False) & final.isin(GRADES).fillna(False)
     pairs = pd.DataFrame(
         {
@@ -768,7 +768,7 @@ def compare_standardised_practice(
     from toolkit.stats.intervals import standardised_ratio
 
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
-    category = episodes["category"].astype("string")
+    category = cast_to_text(episodes["category"])
     strata = describe_strata(episodes, case_mix)
     graded = select_first_responses(episodes)
     flagged = strata.str.contains("|flagged|", regex=False) & category.isin(["missing", "absent"]).fillna(False)
@@ -890,7 +890,7 @@ def compare_flag_grading(
     data = select_first_responses(episodes)
     # The grade given a response: "absent" is judged by the categorisation rules, and counted here it would
     # make a force that records flagged children absent look as if it ignored the flag when it grades.
-    data = data[data["category"].astype("string").eq("missing").fillna(False)]
+    data = data[cast_to_text(data["category"]).eq("missing").fillna(False)]
     mix = (case_mix if case_mix is not None else describe_case_mix(episodes)).loc[data.index]
     flagged = flag_exploitation(mix).to_numpy()
     higher = is_graded_higher(data).to_numpy()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL, read_comparator_groups
-from toolkit.ingest.schema import RISK_FACTORS
+from toolkit.ingest.schema import RISK_FACTORS, cast_to_text
 from toolkit.stats.consistency import describe_case_mix, flag_exploitation, has_no_active_response, is_graded_higher
 from toolkit.stats.funnel import compare_shares
 from toolkit.stats.outcomes import HARMS
@@ -77,17 +77,17 @@ def _review_in_time(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, de
     all). An episode whose child returned before the deadline needed no review in time; one whose
     deadline is after the extract date cannot be judged yet.
     """
-    high = e["risk_initial"].astype("string").eq("high").fillna(False)
+    high = cast_to_text(e["risk_initial"]).eq("high").fillna(False)
     hours = high.map({True: deadlines["review_hours_high"], False: deadlines["review_hours_other"]})
     due = e["reported_at"] + pd.to_timedelta(hours.astype(float), unit="h")
-    missing = e["category"].astype("string").eq("missing").fillna(False)
+    missing = cast_to_text(e["category"]).eq("missing").fillna(False)
     still_open = e["returned_at"].isna() | (e["returned_at"] > due)
     applies = missing & (due <= extract.end) & still_open
     return applies, e["supervisor_review_at"].notna() & (e["supervisor_review_at"] <= due)
 
 
 def _reported(e: pd.DataFrame) -> pd.Series:
-    return e["category"].astype("string").isin(["missing", "absent"]).fillna(False)
+    return cast_to_text(e["category"]).isin(["missing", "absent"]).fillna(False)
 
 
 def _no_response_if_flagged(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFrame, deadlines: dict):
@@ -164,7 +164,7 @@ def _known_risk_graded_low(e: pd.DataFrame, extract: ExtractDate, mix: pd.DataFr
 
 def _text(e: pd.DataFrame, column: str) -> pd.Series:
     """An optional column as text; all missing where the table lacks it."""
-    return e[column].astype("string") if column in e else pd.Series(pd.NA, index=e.index, dtype="string")
+    return cast_to_text(e[column]) if column in e else pd.Series(pd.NA, index=e.index, dtype="string")
 
 
 def _hours_between(start: pd.Series, end: pd.Series) -> pd.Series:
@@ -172,11 +172,11 @@ def _hours_between(start: pd.Series, end: pd.Series) -> pd.Series:
 
 
 def _completed(values: pd.Series) -> pd.Series:
-    return values.astype("string").eq("completed").fillna(False)
+    return cast_to_text(values).eq("completed").fillna(False)
 
 
 def _declined(values: pd.Series) -> pd.Series:
-    return values.astype("string").eq("declined").fillna(False)
+    return cast_to_text(values).eq("declined").fillna(False)
 
 
 def _offered(values: pd.Series) -> pd.Series:
@@ -385,7 +385,7 @@ def tabulate_grade_mix(episodes: pd.DataFrame, comparator_groups: dict[str, list
     [['low', 2, 0.6666666666666666], ['high', 1, 0.3333333333333333]]
     """
     groups = comparator_groups if comparator_groups is not None else read_comparator_groups()
-    grade = pd.Categorical(episodes["risk_initial"].astype("string"), categories=GRADE_ORDER)
+    grade = pd.Categorical(cast_to_text(episodes["risk_initial"]), categories=GRADE_ORDER)
     counts = pd.crosstab(episodes["force_code"].astype(str), grade, dropna=True).reindex(
         columns=list(GRADE_ORDER), fill_value=0
     )

@@ -53,7 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.forces import NATIONAL, POPULATION_FILE, read_comparator_groups
-from toolkit.ingest.schema import CODES
+from toolkit.ingest.schema import CODES, cast_to_text
 from toolkit.stats.consistency import (
     MIN_EPISODES,
     describe_case_mix,
@@ -247,7 +247,7 @@ def _count(index: np.ndarray, mask, size: int) -> np.ndarray:
 
 def _known(values: pd.Series) -> pd.Series:
     """A coded column as text, with blanks (missing or empty) and "unknown" all missing: the value is not known."""
-    text = values.astype("string")
+    text = cast_to_text(values)
     return text.mask(text.isin(["unknown", ""]))
 
 
@@ -649,12 +649,12 @@ def summarise_profile_shares(
         blocks += _breakdown_blocks(forces, groups, measure, index, episodes[measure], total)
 
     # Risk factors: a force listing none anywhere cannot tell a flag from none.
-    listed = _count(index, episodes["risk_factors"].astype("string").fillna("").str.strip().ne("").to_numpy(), size)
+    listed = _count(index, cast_to_text(episodes["risk_factors"]).fillna("").str.strip().ne("").to_numpy(), size)
     unlisted = (total > 0) & (listed == 0)
     no_factors = np.where(
         unlisted, "not recorded: the force lists no risk factor on any episode, so a flag cannot be told from none", ""
     )
-    looked_after = (episodes["looked_after"].astype("string") == "yes").fillna(False).to_numpy()
+    looked_after = (cast_to_text(episodes["looked_after"]) == "yes").fillna(False).to_numpy()
     in_care = np.where(unlisted, 0, _count(index, looked_after, size))
     out_of_area = mix["out_of_area_placement"].to_numpy() == 1
     blocks.append(
@@ -693,7 +693,7 @@ def summarise_profile_shares(
             )
         )
 
-    harm = episodes["harm"].astype("string")
+    harm = cast_to_text(episodes["harm"])
     harm_known = harm.isin(["none", *HARMS]).fillna(False).to_numpy()
     blocks.append(
         _share_block(
@@ -729,7 +729,7 @@ def summarise_profile_shares(
             no_episodes,
         )
     )
-    residential = (episodes["missing_from"].astype("string") == "residential_care").fillna(False).to_numpy()
+    residential = (cast_to_text(episodes["missing_from"]) == "residential_care").fillna(False).to_numpy()
     residential_total = _count(index, residential, size)
     blocks.append(
         _share_block(
@@ -824,7 +824,7 @@ def summarise_profile_rates(
     index = _force_index(people, forces)
     child_total = _count(index, np.ones(len(people), dtype=bool), size)
     parts = [("age_band", band, people["age_band"] == band, band) for band in AGE_BANDS]
-    sex = people["sex"].astype("string")
+    sex = cast_to_text(people["sex"])
     parts += [("sex", s, sex == s, s if s in SEXES_WITH_POPULATION else None) for s in ("female", "male", "other")]
     parts.append(("sex", NOT_KNOWN, sex.isna(), None))
     blocks = []
@@ -1253,7 +1253,7 @@ def _find_children(episodes: pd.DataFrame, children: pd.DataFrame) -> tuple[np.n
     keys = pd.MultiIndex.from_arrays([children["force_code"].astype(str), children["person_id"].astype(str)])
     wanted = pd.MultiIndex.from_arrays([episodes["force_code"].astype(str), episodes["person_id"].astype(str)])
     position = keys.get_indexer(wanted)  # every episode's child is among them: described from the same episodes
-    values = np.append(children["ethnicity"].astype("string").to_numpy(dtype=object), pd.NA)
+    values = np.append(cast_to_text(children["ethnicity"]).to_numpy(dtype=object), pd.NA)
     return position, pd.Series(values[position], index=episodes.index, dtype="string")
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from toolkit.dates import ExtractDate
 from toolkit.forces import NATIONAL, read_forces_table
-from toolkit.ingest.schema import COLUMNS, LINKAGE_COLUMNS
+from toolkit.ingest.schema import COLUMNS, LINKAGE_COLUMNS, cast_to_text
 from toolkit.stats.intervals import proportion_interval
 
 if TYPE_CHECKING:  # for annotations only: the cleaning's imports (pandera) stay out of a report's kernel
@@ -144,7 +144,7 @@ def _expected_for(field: str | None, cutoff: pd.Timestamp):
 
 
 def _known(values: pd.Series) -> pd.Series:
-    text = values.astype("string")
+    text = cast_to_text(values)
     return text.notna() & (text != "") & (text != "unknown")
 
 
