@@ -326,6 +326,7 @@ class Evidence:
     def __init__(self, tables: dict[str, pd.DataFrame]):
         self._tables = tables
         self._indexed: dict[str, pd.DataFrame] = {}
+        self._by_force: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]] = {}
         self._scorecards: dict[str, pd.DataFrame] | None = None
         self._with_episodes: frozenset[str] | None = None
 
@@ -345,6 +346,23 @@ class Evidence:
         indexed = self._indexed[name]
         key = code if measure is None else (code, measure)
         return indexed.loc[key] if key in indexed.index else None
+
+    def force_rows(self, name: str, code: str) -> pd.DataFrame:
+        """Every row of table ``name`` for force ``code`` (none: an empty table), split by force once per run.
+
+        A rule run for each force that masked a whole national table each time read it 43 times over.
+
+        Examples
+        --------
+        >>> evidence = Evidence({"support": pd.DataFrame({"force_code": ["a", "b", "a"], "value": [1, 2, 3]})})
+        >>> evidence.force_rows("support", "a")["value"].tolist(), len(evidence.force_rows("support", "c"))
+        ([1, 3], 0)
+        """
+        if name not in self._by_force:
+            table = self._tables[name]
+            self._by_force[name] = ({c: rows for c, rows in table.groupby("force_code", sort=False)}, table.iloc[:0])
+        split, empty = self._by_force[name]
+        return split.get(code, empty)
 
     def scorecard(self, code: str) -> pd.DataFrame | None:
         """The force's data-quality scorecard (``quality``) indexed by dimension and measure, or None."""
@@ -413,10 +431,10 @@ def find_issues(
                 findings.append(make_finding(code, registered.id, "observation", statement, judged=False))
                 continue
             if registered.support is not None:
-                statement = support_statement(evidence.table("support"), code, registered.support, name)
+                support = evidence.force_rows("support", code)
+                statement = support_statement(support, code, registered.support, name)
                 if statement:  # the data cannot support the measure: it is not judged, and says why
-                    row = evidence.table("support")
-                    row = row[(row["force_code"] == code) & (row["metric"] == registered.support)].iloc[0]
+                    row = support[support["metric"] == registered.support].iloc[0]
                     metric = f"share of {row['denominator_label']} recording what the measure needs"
                     findings.append(
                         make_finding(code, registered.id, "observation", statement, row, metric=metric, judged=False)

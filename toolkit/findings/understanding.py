@@ -195,12 +195,12 @@ rule(
     },
 )
 def judge_insufficient_data(evidence, t, code, name) -> list[dict]:
-    support = evidence.table("support")
+    support = evidence.force_rows("support", code)
     # Judged against the threshold given, which is the one the run's support table was marked with; a measure
     # recorded when done is supported by any record (a blank is an event that did not happen).
     when_done = support["metric"].isin(RECORDED_WHEN_DONE)
     short = (~(support["value"] >= t["support_sufficient"])).where(~when_done, ~support["sufficient"].astype(bool))
-    rows = support[(support["force_code"] == code) & short]
+    rows = support[short]
     findings = []
     for _, row in rows.iterrows():
         what, needs, label = row["description"], row["needs"], row["denominator_label"]
@@ -268,12 +268,10 @@ PROFILE_SIGNALS = (
 def judge_profile(evidence, t, code, name) -> list[dict]:
     if "profile_shares" not in evidence:
         return []
-    shares = evidence.table("profile_shares")
+    shares = evidence.force_rows("profile_shares", code)
     findings = []
     for measure, category, band, meaning in PROFILE_SIGNALS:
-        rows = shares[
-            (shares["force_code"] == code) & (shares["measure"] == measure) & (shares["category"] == category)
-        ]
+        rows = shares[(shares["measure"] == measure) & (shares["category"] == category)]
         if rows.empty or rows["band"].iloc[0] != band:
             continue
         row = rows.iloc[0]
