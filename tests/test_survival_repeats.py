@@ -201,6 +201,38 @@ def test_pairs_give_the_logistic_regression_on_their_differences():
     assert fit.cov[0] == pytest.approx(np.linalg.inv(information), rel=1e-6)
 
 
+def test_a_group_deeper_than_a_bucket_holds_is_a_bucket_of_its_own(monkeypatch):
+    """One child with more events than a bucket has cells (a force whose every pseudonym is missing is one such
+    group): one part, not an empty one, and the same fit as with room to spare."""
+    rng = np.random.default_rng(12)
+    y, X, group = _random_groups(rng, groups=30)
+    deep = np.r_[np.ones(12), np.zeros(12)]
+    y, X, group = np.r_[y, deep], np.r_[X, rng.normal(size=(24, X.shape[1]))], np.r_[group, np.full(24, 999)]
+    roomy = repeats.fit_conditional_logit(y, X, group)
+    monkeypatch.setattr(repeats, "BUCKET_CELLS", 4)
+    buckets = repeats._bucket_groups(y, X, group, np.zeros(len(y), dtype=int))
+    assert all(len(bucket.k) > 0 for bucket in buckets) and any(bucket.k.tolist() == [12] for bucket in buckets)
+    tight = repeats.fit_conditional_logit(y, X, group)
+    assert tight.params[0] == pytest.approx(roomy.params[0], abs=1e-10)
+    assert tight.cov[0] == pytest.approx(roomy.cov[0], rel=1e-8)
+
+
+def test_a_covariate_constant_within_one_units_children_is_not_estimated_there_only():
+    """A flag that changes within the children of unit "a" and never within those of "b": estimated for "a",
+    held at 0 for "b" (each unit's own rows decide), and "b"'s other estimates those of "b" fitted without it."""
+    rng = np.random.default_rng(13)
+    y1, X1, g1 = _random_groups(rng, groups=80)
+    y2, X2, g2 = _random_groups(rng, groups=80)
+    X2[:, 2] = (g2 % 2).astype(float)  # constant within each of "b"'s children
+    both = repeats.fit_conditional_logit(
+        np.r_[y1, y2], np.r_[X1, X2], np.r_[g1, g2 + 1000], units=np.r_[["a"] * len(y1), ["b"] * len(y2)]
+    )
+    assert both.estimated[0].tolist() == [True, True, True]
+    assert both.estimated[1].tolist() == [True, True, False] and both.params[1, 2] == 0.0
+    alone = repeats.fit_conditional_logit(y2, X2[:, :2], g2)
+    assert both.params[1, :2] == pytest.approx(alone.params[0], abs=1e-8)
+
+
 def test_units_are_fitted_as_separate_models_in_one_pass():
     rng = np.random.default_rng(9)
     y1, X1, g1 = _random_groups(rng, groups=50)

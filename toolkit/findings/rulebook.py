@@ -360,7 +360,10 @@ class Evidence:
         """
         if name not in self._by_force:
             table = self._tables[name]
-            self._by_force[name] = ({c: rows for c, rows in table.groupby("force_code", sort=False)}, table.iloc[:0])
+            self._by_force[name] = (
+                {c: rows for c, rows in table.groupby("force_code", sort=False, observed=True)},
+                table.iloc[:0],
+            )
         split, empty = self._by_force[name]
         return split.get(code, empty)
 

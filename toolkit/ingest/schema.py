@@ -192,7 +192,10 @@ CHECK_COLUMNS: dict[str, str] = {
 
 
 def cast_to_text(values: pd.Series) -> pd.Series:
-    """``values`` as pandas strings (missing as ``<NA>``), as ``values.astype("string")`` gives them.
+    """``values`` as pandas strings (missing as ``<NA>``), as ``values.astype("string")`` gives codes.
+
+    The same for categories of text (every code column): categories of numbers or dates are written as
+    their own index writes them (``1``, not ``1.0``, where ``astype`` sees a missing value among them).
 
     A clean column of codes is categorical: its few categories are converted and taken by code, where
     ``astype`` converts every value (a fifth of a second a column at five national years, and the

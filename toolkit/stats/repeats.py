@@ -38,6 +38,7 @@ Child ``a``'s second and third episodes are the repeats: 2 of the 5 episodes
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -244,7 +245,8 @@ def _depth_classes(events: np.ndarray) -> np.ndarray:
     [1, 8, 10, 10, 13, 48]
     """
     grid = np.unique(np.ceil(8 * 1.25 ** np.arange(0, 40)).astype(int))
-    return np.where(events <= 8, events, grid[np.searchsorted(grid, events, side="left")])
+    beyond = grid[np.searchsorted(grid, events, side="left").clip(max=len(grid) - 1)]
+    return np.where(events <= 8, events, np.maximum(beyond, events))  # past the grid's end: exact
 
 
 def _bucket_groups(y: np.ndarray, X: np.ndarray, group: np.ndarray, unit: np.ndarray) -> list[_Bucket]:
@@ -273,7 +275,9 @@ def _bucket_groups(y: np.ndarray, X: np.ndarray, group: np.ndarray, unit: np.nda
     for most in np.unique(depth):
         chosen = np.flatnonzero(depth == most)
         chosen = chosen[np.argsort(-sizes[chosen], kind="stable")]  # largest first
-        for part in np.array_split(chosen, -(-len(chosen) * (most + 1) // BUCKET_CELLS)):
+        # As many parts as keep each within the cache, but never more than the groups: one deep group is one part.
+        parts = min(len(chosen), math.ceil(len(chosen) * (most + 1) / BUCKET_CELLS))
+        for part in np.array_split(chosen, parts):
             longer = -sizes[part]  # ascending: the groups longer than m rows are the first searchsorted(-m)
             x = tuple(centred[starts[part[: np.searchsorted(longer, -m)]] + m] for m in range(sizes[part[0]]))
             buckets.append(_Bucket(x=x, observed=observed[part], k=k[part], unit=unit[starts[part]]))
@@ -441,7 +445,7 @@ def fit_conditional_logit(y, X, groups, units=None, start=None, tol: float = 1e-
     whatever is constant about the child (its history before the extract, how
     often it is flagged, its placement) cannot bias ``b``. The same likelihood
     as statsmodels ``ConditionalLogit`` (tested against it), vectorised over
-    groups of each size with analytic derivatives, and fitted by Newton-Raphson
+    groups of about one number of events with analytic derivatives, and fitted by Newton-Raphson
     with step halving (the log-likelihood is concave): statsmodels' recursion
     in Python took 50 s here on a national year's 13,000 contributing
     children (and its Hessian is numerical).
