@@ -326,7 +326,7 @@ class Evidence:
     def __init__(self, tables: dict[str, pd.DataFrame]):
         self._tables = tables
         self._indexed: dict[str, pd.DataFrame] = {}
-        self._by_force: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]] = {}
+        self._by_force: dict[str, dict[str, pd.DataFrame]] = {}
         self._scorecards: dict[str, pd.DataFrame] | None = None
         self._with_episodes: frozenset[str] | None = None
 
@@ -358,20 +358,20 @@ class Evidence:
         >>> evidence.force_rows("support", "a")["value"].tolist(), len(evidence.force_rows("support", "c"))
         ([1, 3], 0)
         """
+        return self._split(name).get(code, self._tables[name].iloc[:0])
+
+    def _split(self, name: str) -> dict[str, pd.DataFrame]:
+        """Table ``name``'s rows by force, split the first time a rule asks."""
         if name not in self._by_force:
-            table = self._tables[name]
-            self._by_force[name] = (
-                {c: rows for c, rows in table.groupby("force_code", sort=False, observed=True)},
-                table.iloc[:0],
-            )
-        split, empty = self._by_force[name]
-        return split.get(code, empty)
+            self._by_force[name] = dict(tuple(self._tables[name].groupby("force_code", sort=False, observed=True)))
+        return self._by_force[name]
 
     def scorecard(self, code: str) -> pd.DataFrame | None:
         """The force's data-quality scorecard (``quality``) indexed by dimension and measure, or None."""
         if self._scorecards is None:
-            card = self._tables["quality"]
-            self._scorecards = {c: rows.set_index(["dimension", "measure"]) for c, rows in card.groupby("force_code")}
+            self._scorecards = {
+                c: rows.set_index(["dimension", "measure"]) for c, rows in self._split("quality").items()
+            }
         return self._scorecards.get(code)
 
     def forces(self) -> list[str]:

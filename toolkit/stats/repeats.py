@@ -231,6 +231,10 @@ class _Bucket:
             tuple(step for step in rows if len(step)), self.observed[chosen], self.k[chosen], self.unit[chosen]
         )
 
+    def flatten(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every row of the bucket, ``(rows, covariates)``, and the group (its place in the bucket) of each."""
+        return np.concatenate(self.x), np.concatenate([np.arange(len(step)) for step in self.x])
+
 
 def _depth_classes(events: np.ndarray) -> np.ndarray:
     """The depth each group's recursion is run to: exact up to 8 events, then the next of a grid 25% apart.
@@ -381,8 +385,8 @@ def _select_covariates(buckets: list[_Bucket], units: int, p: int) -> np.ndarray
     """
     gram = np.zeros((units, p, p))
     for bucket in buckets:
-        rows = np.concatenate(bucket.x)
-        owner = np.concatenate([bucket.unit[: len(x)] for x in bucket.x])  # the unit of each row
+        rows, group = bucket.flatten()
+        owner = bucket.unit[group]  # the unit of each row
         for u in np.unique(owner):
             mine = rows[owner == u]
             gram[u] += mine.T @ mine
@@ -419,8 +423,7 @@ def _find_separated(buckets: list[_Bucket], units: int, p: int) -> np.ndarray:
     at_top = np.ones((units, p), dtype=bool)
     at_bottom = np.ones((units, p), dtype=bool)
     for bucket in buckets:
-        rows = np.concatenate(bucket.x)
-        owner = np.concatenate([np.arange(len(x)) for x in bucket.x])  # the group of each row
+        rows, owner = bucket.flatten()
         first = np.searchsorted(np.sort(owner), np.arange(len(bucket.k)))  # where each group starts, sorted
         groups = len(bucket.k)
         for sign, at in ((1.0, at_top), (-1.0, at_bottom)):
