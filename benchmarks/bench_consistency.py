@@ -6,10 +6,17 @@ spread, categorisation model, kappa, standardised ratios) on a synthetic
 national year with the demo plan; median of several runs. **Accuracy**, over
 several seeds of national years with nothing planted:
 
-- coverage of the between-force and within-force variance intervals (the
-  generator's realised force variance and its officer variance 0.36);
-- coverage of each force's 95% interval for its grading tendency (the true
-  effect, centred on the forces' mean);
+- coverage of the between-force and within-force variance intervals of the
+  model with officers (the generator's realised force variance and its
+  officer variance 0.36);
+- coverage of each force's 95% interval for its grading tendency (medium or
+  high, of every first response) and for its tendency to give a flagged child
+  no active response. The true effect is the one each model would reach on
+  endless draws of these same children, officers and forces: the same model
+  with fixed force effects fitted to the probability the generator gave each
+  episode (``toolkit.synthetic.generator.estimate_true_effects``), centred as
+  the estimates are. The grading tendency mixes how a force grades with how often
+  it records "absent", so no single generator parameter is its truth;
 - false positives of the officer-spread test: forces beyond the 99.8% limit
   when every force's officers vary alike.
 
@@ -33,23 +40,46 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.config import PLANS_DIR
-from toolkit.stats.consistency import summarise_consistency
-from toolkit.synthetic.generator import OFFICER_SD, generate_extract, read_plan
+from toolkit.ingest.schema import cast_to_text
+from toolkit.stats.consistency import (
+    NOT_ADJUSTED_FOR_RESPONSE,
+    describe_case_mix,
+    flag_exploitation,
+    select_first_responses,
+    summarise_consistency,
+)
+from toolkit.synthetic.generator import OFFICER_SD, estimate_true_effects, generate_extract, read_plan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _covered(rows: pd.DataFrame, truth: pd.Series) -> float:
+    """Share of forces whose interval holds the truth, both centred on the forces' mean."""
+    centre = np.log(rows["value"]).mean()
+    true = truth[rows.index] + centre
+    return round(float(((np.log(rows["lower"]) <= true) & (true <= np.log(rows["upper"]))).mean()), 3)
+
+
 def _accuracy(seed: int) -> dict:
-    episodes, truth = generate_extract(2024, seed=seed)
+    episodes, truth = generate_extract(2024, seed=seed, response_probabilities=True)
+    probability = pd.DataFrame(truth["response_probabilities"])
+    assert (probability["episode_id"].to_numpy() == episodes["episode_id"].to_numpy()).all()
     tables = summarise_consistency(episodes)
     variance = tables["consistency_variance"].set_index(["model", "measure", "level"])
     params = pd.DataFrame(truth["force_parameters"]).set_index("force_code")
     force = variance.loc[("risk_grading", "variance", "force")]
     officer = variance.loc[("risk_grading", "variance", "officer")]
-    grading = tables["consistency_forces"].query("measure == 'risk_grading'").set_index("force_code")
-    true_effect = params["risk"] - params["risk"].mean()
-    covered = (np.log(grading["lower"]) <= true_effect[grading.index]) & (
-        true_effect[grading.index] <= np.log(grading["upper"])
+    forces = tables["consistency_forces"].set_index("force_code")
+    mix = describe_case_mix(episodes)
+    graded = select_first_responses(episodes).index
+    flagged = flag_exploitation(mix) & cast_to_text(episodes["category"]).isin(["missing", "absent"]).fillna(False)
+    true_grading = estimate_true_effects(
+        probability.loc[graded, "graded_higher"].to_numpy(), mix.loc[graded], episodes.loc[graded, "force_code"]
+    )
+    true_response = estimate_true_effects(
+        probability.loc[flagged, "no_active_response"].to_numpy(),
+        mix.loc[flagged, [c for c in mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]],
+        episodes.loc[flagged, "force_code"],
     )
     spread = tables["officer_spread"]
     estimable = spread[spread["band"] != "not_estimable"]
@@ -58,7 +88,10 @@ def _accuracy(seed: int) -> dict:
         "episodes": len(episodes),
         "force_variance_covered": bool(force["lower"] <= params["risk"].var() <= force["upper"]),
         "officer_variance_covered": bool(officer["lower"] <= OFFICER_SD**2 <= officer["upper"]),
-        "force_intervals_covering_truth": round(float(covered.mean()), 3),
+        "grading_intervals_covering_truth": _covered(forces[forces["measure"] == "risk_grading"], true_grading),
+        "response_intervals_covering_truth": _covered(
+            forces[forces["measure"] == "no_response_if_flagged"], true_response
+        ),
         "officer_spread_tests": len(estimable),
         "officer_spread_beyond_998": int(estimable["band"].str.endswith("998").sum()),
         "officer_spread_beyond_95": int((estimable["band"] != "within").sum()),
@@ -93,8 +126,11 @@ def main() -> None:
         "seeds": args.seeds,
         "force_variance_interval_coverage": f"{sum(a['force_variance_covered'] for a in accuracy)}/{args.seeds}",
         "officer_variance_interval_coverage": f"{sum(a['officer_variance_covered'] for a in accuracy)}/{args.seeds}",
-        "mean_force_interval_coverage": round(
-            statistics.mean(a["force_intervals_covering_truth"] for a in accuracy), 3
+        "mean_grading_interval_coverage": round(
+            statistics.mean(a["grading_intervals_covering_truth"] for a in accuracy), 3
+        ),
+        "mean_response_interval_coverage": round(
+            statistics.mean(a["response_intervals_covering_truth"] for a in accuracy), 3
         ),
         "officer_spread_false_positive_rate_998": round(
             sum(a["officer_spread_beyond_998"] for a in accuracy) / tests, 4

@@ -192,3 +192,54 @@ def test_a_very_long_officer_id_costs_its_own_length_not_its_length_times_the_ro
     # The long id was modelled, as an officer of its force, and the officer spread was estimated.
     assert "officer" in set(tables["consistency_variance"]["level"])
     assert tables["officer_spread"]["episodes"].sum() == tables["consistency_variance"]["episodes"].iloc[0]
+
+
+def test_each_forces_interval_covers_its_true_tendency():
+    """The force intervals hold the truth the generator knows, for grading and for the response to flags.
+
+    The truth of each model is what it would reach on endless draws of the same children, officers and
+    forces (generator.estimate_true_effects). Checked against the generator's grading parameter alone,
+    the grading intervals held it for a third of forces here (a sixth on a whole year): a force's use
+    of "absent" moves its share of responses graded medium or high too.
+    """
+    episodes, truth = generator.generate_extract(2024, seed=5, scale=0.5, response_probabilities=True)
+    probability = pd.DataFrame(truth["response_probabilities"])
+    assert (probability["episode_id"].to_numpy() == episodes["episode_id"].to_numpy()).all()
+    forces = consistency.summarise_consistency(episodes)["consistency_forces"].set_index("force_code")
+    mix = consistency.describe_case_mix(episodes)
+    graded = consistency.select_first_responses(episodes).index
+    flagged = consistency.flag_exploitation(mix) & episodes["category"].isin(["missing", "absent"]).to_numpy()
+    truths = {
+        "risk_grading": generator.estimate_true_effects(
+            probability.loc[graded, "graded_higher"], mix.loc[graded], episodes.loc[graded, "force_code"]
+        ),
+        "no_response_if_flagged": generator.estimate_true_effects(
+            probability.loc[flagged, "no_active_response"],
+            mix.loc[flagged].drop(columns=list(consistency.NOT_ADJUSTED_FOR_RESPONSE)),
+            episodes.loc[flagged, "force_code"],
+        ),
+    }
+    for measure, true in truths.items():
+        rows = forces[forces["measure"] == measure]
+        centred = true[rows.index] + np.log(rows["value"]).mean()
+        covered = (np.log(rows["lower"]) <= centred) & (centred <= np.log(rows["upper"]))
+        assert covered.mean() >= 0.85, (measure, covered.mean())
+        # and not by intervals too wide to say anything: each estimate tracks its truth
+        assert np.corrcoef(np.log(rows["value"]), centred)[0, 1] > 0.8, measure
+
+
+def test_response_probabilities_are_the_truth_and_change_nothing_drawn():
+    plan = [generator.PlantedEffect(WEST_MIDLANDS, "absent_overuse", {"flagged_absent_share": 0.6})]
+    plain, _ = generator.generate_extract(2024, seed=9, scale=0.1, plan=plan)
+    episodes, truth = generator.generate_extract(2024, seed=9, scale=0.1, plan=plan, response_probabilities=True)
+    pd.testing.assert_frame_equal(plain, episodes)  # no draw added or moved
+    probability = pd.DataFrame(truth["response_probabilities"])
+    planted = probability["force_code"].eq(WEST_MIDLANDS)
+    assert probability.loc[planted, ["graded_higher", "no_active_response"]].isna().all().all()
+    natural = probability[~planted]
+    assert natural[["graded_higher", "no_active_response"]].notna().all().all()
+    # On the unplanted forces the drawn categories match their probabilities (binomial error, 4 SE).
+    absent = episodes.loc[~planted, "category"].eq("absent")
+    known = episodes.loc[~planted, "category"].notna()
+    p = natural.loc[known, "no_active_response"]
+    assert abs(absent[known].sum() - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum())

@@ -124,6 +124,8 @@ NEGBIN_SHAPE = 0.7  # heavy tail of episodes per repeat child
 MAX_EPISODES = 150
 DURATION_SIGMA = 1.49  # log-hours spread that puts ~87% within 48h when 47% are within 8h
 RISK_SHARES = (0.30, 0.55, 0.15)  # low, medium, high among "missing" episodes (assumption)
+# Per episode, for the truth only (generate_extract's response_probabilities), never in an extract.
+RESPONSE_TRUTH = ("graded_higher", "no_active_response")
 OFFICER_SD = 0.6  # within-force SD of officers' grading tendency (log-odds)
 FORCE_RISK_SD = 0.35  # between-force SD of grading tendency (log-odds)
 FORCE_ABSENT_SD = 0.5  # between-force SD of the tendency to record "absent" (log-odds)
@@ -684,6 +686,11 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
         "review_delay": delay,
         "review_median_hours": median_hours,
     }
+    # The truth of each first response as drawn, against which the consistency models are checked
+    # (benchmarks/bench_consistency.py): a "missing" episode is graded medium or high when its latent
+    # grade with logistic noise passes the lower cut point.
+    e[RESPONSE_TRUTH[0]] = (1 - p_absent) * special.expit(latent - low_cut)
+    e[RESPONSE_TRUTH[1]] = p_absent
     _plant_failures(plant_rng, e, fp, drawn, (low_cut, mid_cut), extract_end)
     _flag_earlier_harm(rng, e, fp["flag_drop_share"].to_numpy())
     # An absent child still gone a day after the report is looked at afresh, as guidance on escalating absent
@@ -697,7 +704,7 @@ def _one_year(rng, plant_rng, year: int, extract_end: pd.Timestamp, params: pd.D
     records = records.set_index("person_id")
     for column in LINKAGE_COLUMNS:
         e[column] = e["person_id"].map(records[column]).to_numpy()
-    return e[list(COLUMNS)], identity_truth
+    return e[[*COLUMNS, *RESPONSE_TRUTH]], identity_truth
 
 
 def _flag_earlier_harm(rng, e: pd.DataFrame, drop_share: np.ndarray) -> None:
@@ -927,6 +934,7 @@ def generate_extract(
     yearly: bool = False,
     cross_force_share: float = CROSS_FORCE_SHARE,
     national_key_missing: float = NATIONAL_KEY_MISSING,
+    response_probabilities: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Generate a synthetic national extract and its ground truth.
 
@@ -958,6 +966,13 @@ def generate_extract(
         and placed out of area), where they are that force's child (:mod:`toolkit.synthetic.identities`).
     national_key_missing : float, default 0.5
         Of the force records, the share whose national key is not known.
+    response_probabilities : bool, default False
+        Add to the truth, under ``response_probabilities``, every episode's probability (as the
+        generator drew it) of an active response graded medium or high (``graded_higher``) and of no
+        active response (``no_active_response``), in step with the episodes' rows and their
+        ``force_code`` and ``episode_id``; blank in a planted
+        force, whose rows are drawn again after them. The truth of the consistency models' benchmark
+        (large: left out unless asked for).
 
     Returns
     -------
@@ -1004,6 +1019,7 @@ def generate_extract(
     episodes = pd.concat(frames, ignore_index=True)
     episodes = episodes.sort_values(["force_code", "reported_at", "episode_id"], kind="stable")
     episodes = episodes.reset_index(drop=True)
+    probabilities = episodes.pop(RESPONSE_TRUTH[0]), episodes.pop(RESPONSE_TRUTH[1])
     truth = {
         "generator": f"toolkit {toolkit.__version__}",
         "year": year,
@@ -1037,7 +1053,57 @@ def generate_extract(
         }
     else:
         truth["realised"] = _realised(measure_practice(episodes), measured)
+    if response_probabilities:
+        # A planted force's rows are drawn again after these probabilities (_plant_failures): blank.
+        natural = ~episodes["force_code"].isin({p.force_code for p in plan}).to_numpy()
+        truth["response_probabilities"] = {
+            "force_code": episodes["force_code"].tolist(),
+            "episode_id": episodes["episode_id"].tolist(),
+            **{
+                name: np.where(natural, p, np.nan).tolist()
+                for name, p in zip(RESPONSE_TRUTH, probabilities, strict=True)
+            },
+        }
     return episodes, truth
+
+
+def estimate_true_effects(probability, covariates: pd.DataFrame, forces: pd.Series) -> pd.Series:
+    """Each force's true log odds against the forces' mean, for a model of force and case mix.
+
+    The value a multilevel model of ``logit P = case mix + force`` reaches on endless draws of the same
+    episodes: the same model with a fixed effect for each force, fitted (statsmodels' GLM) to the
+    probability the generator gave each episode (``generate_extract(..., response_probabilities=True)``).
+    The generator draws a response from more than one parameter (how a force grades and how often it
+    records "absent"), so no one parameter is the truth of a model of the response.
+
+    Parameters
+    ----------
+    probability : array-like
+        Each episode's probability of the response.
+    covariates : pandas.DataFrame
+        The model's case-mix columns (an ``intercept`` column is dropped: the forces' effects hold it).
+    forces : pandas.Series
+        Each episode's force, in step with ``covariates``.
+
+    Returns
+    -------
+    pandas.Series
+        Log odds by force, with mean zero.
+
+    Examples
+    --------
+    >>> x = pd.DataFrame({"flag": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]})
+    >>> p = np.array([0.2, 0.5, 0.6, 0.9, 0.3, 0.7])  # a flagged child of each force more often
+    >>> estimate_true_effects(p, x, pd.Series(["A", "A", "B", "B", "C", "C"])).round(2).to_dict()
+    {'A': -0.9, 'B': 1.08, 'C': -0.18}
+    """
+    import statsmodels.api as sm  # only for checking models against the truth: not every generator run
+
+    dummies = pd.get_dummies(pd.Series(np.asarray(forces, dtype=object), index=covariates.index), dtype=float)
+    design = pd.concat([covariates.drop(columns="intercept", errors="ignore"), dummies], axis=1)
+    fit = sm.GLM(np.asarray(probability, dtype=float), design, family=sm.families.Binomial()).fit()
+    effects = fit.params[dummies.columns]
+    return effects - effects.mean()
 
 
 def _linkage_truth(identities: list[dict], cross_force_share: float, national_key_missing: float) -> dict:
