@@ -33,6 +33,27 @@ def test_all_censored_and_empty_groups_are_defined():
     assert one["median_hours"] == 3.5 and one["within_8h"] == 1
 
 
+def test_return_curves_hold_every_hour_the_reports_table_reads():
+    """The report's table of returns reads the curve at 1 hour; a grid of every second hour read it as 0%."""
+    from toolkit.publish.plots import _RETURN_HOURS, _step_values
+
+    reported = pd.Timestamp("2024-03-01 10:00")
+    hours = [0.5, 0.75, 1.5, 3.0, 30.0]
+    episodes = pd.DataFrame(
+        {
+            "force_code": "E23000014",
+            "reported_at": [reported] * 5,
+            "returned_at": [reported + pd.Timedelta(hours=h) for h in hours],
+        }
+    )
+    curves = survival.tabulate_return_curves(episodes, "2024-12-31")
+    force = curves[curves["force_code"] == "E23000014"]
+    assert set(_RETURN_HOURS) <= set(force["hours"])
+    shown = dict(zip(_RETURN_HOURS, _step_values(force, _RETURN_HOURS), strict=True))
+    assert shown[1] == pytest.approx(2 / 5)  # two of five episodes ended within the first hour
+    assert shown[2] == pytest.approx(3 / 5) and shown[24] == pytest.approx(4 / 5) and shown[48] == 1.0
+
+
 def test_national_shares_reproduce_the_published_time_to_return(national_year):
     episodes, truth = national_year
     table = survival.summarise_time_to_return(episodes, truth["extract_date"])

@@ -496,10 +496,10 @@ def embed_chart(fig: matplotlib.figure.Figure, alt: str) -> str:
     >>> from toolkit.publish.plots import plot_return_curves
     >>> import pandas as pd
     >>> curve = pd.DataFrame({"hours": [0, 8, 48], "returned_share": [0.0, 0.5, 0.9]})
-    >>> html = embed_chart(plot_return_curves([(curve, "Kent", "#1f77b4")]), "Kent's children returned")
+    >>> html = embed_chart(plot_return_curves([(curve, "Kent", "#1f77b4")]), "Kent's returns")
     >>> html.startswith("<figure class='app-chart'>"), "src='data:image/svg+xml;base64," in html
     (True, True)
-    >>> "alt='Kent&#x27;s children returned. Its figures are in the table that follows.'" in html
+    >>> "alt='Kent&#x27;s returns. Its figures are in the table that follows.'" in html
     True
     >>> "<th scope='row' class='govuk-table__header'>8</th><td class='govuk-table__cell'>50.0</td>" in html
     True

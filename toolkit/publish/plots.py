@@ -862,7 +862,7 @@ def plot_shares_against(rows: pd.DataFrame, title: str, xlabel: str) -> matplotl
 
 
 def plot_return_curves(curves: list[tuple[pd.DataFrame, str, str]]) -> matplotlib.figure.Figure:
-    """Kaplan-Meier step curves of the share of children returned by hours since the report, first week.
+    """Kaplan-Meier step curves of the share of episodes ended by a return, by hours since the report, first week.
 
     Parameters
     ----------
@@ -891,7 +891,7 @@ def plot_return_curves(curves: list[tuple[pd.DataFrame, str, str]]) -> matplotli
         )
         table[f"{label}: returned (%)"] = _step_values(curve, _RETURN_HOURS) * 100
     ax.legend()
-    ax.set_title("Children returned, by hours since the report (Kaplan-Meier)")
+    ax.set_title("Episodes ended by the child's return, by hours since the report (Kaplan-Meier)")
     ax.set_xlabel("Hours since the child was reported missing or absent")
     ax.set_ylabel("Returned (% of episodes)")
     ax.set_xlim(0, 168)

@@ -1562,7 +1562,8 @@ def show_time_to_return(report: ForceReport) -> HTML:
         ]
     )
     alt = (
-        f"Step chart of the share of children returned by hours since report. {report.force.official_name}: "
+        f"Step chart of the share of episodes ended by the child's return, by hours since the report. "
+        f"{report.force.official_name}: "
         f"{mine['within_8h']:.0%} within 8 hours; {report.national_label} {national['within_8h']:.0%}."
     )
     return HTML(

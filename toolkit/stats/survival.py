@@ -171,7 +171,7 @@ def summarise_time_to_return(episodes: pd.DataFrame, extract_date, by: str | Non
 
 
 def tabulate_return_curves(episodes: pd.DataFrame, extract_date, hours=None) -> pd.DataFrame:
-    """The share returned by each hour (1 - Kaplan-Meier survival), for every force and England and Wales.
+    """The share of episodes returned by each hour (1 - Kaplan-Meier survival), for every force and England and Wales.
 
     Computed once for all forces so that each report only draws its own curve.
 
@@ -180,7 +180,9 @@ def tabulate_return_curves(episodes: pd.DataFrame, extract_date, hours=None) -> 
     pandas.DataFrame
         ``force_code``, ``hours``, ``returned_share``.
     """
-    grid = np.arange(0, 169, 2, dtype=float) if hours is None else np.asarray(hours, dtype=float)
+    # Every hour of the first week: a report's table reads the curve at 1 hour, which a coarser grid would
+    # read from the hour before (the 1-hour share shown as 0% while 7% of episodes had ended by then).
+    grid = np.arange(0, 169, dtype=float) if hours is None else np.asarray(hours, dtype=float)
     durations = episode_durations(episodes, extract_date)
     parts = [(NATIONAL, durations), *durations.groupby("force_code")]
     rows = []
