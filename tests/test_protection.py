@@ -164,6 +164,10 @@ def test_welsh_forces_are_not_judged_against_englands_return_interview_duty(year
     assert "not statutory in Wales" in mine[0]["statement"]
     essex = [f for f in findings if f["force_code"] == "E23000028"]  # the planted English force: a partnership finding
     assert essex[0]["judgement"] in SERIOUS and "and its local authorities" in essex[0]["statement"]
+    # What is counted is named: returns, one per episode (the denominator counts episodes, not children).
+    for finding in (essex[0], mine[0]):
+        assert "of returns (one per episode)" in finding["statement"], finding["statement"]
+        assert "returned children" not in finding["statement"]
 
 
 def test_risks_the_force_recorded_before_and_left_out_are_found(year, planted):

@@ -357,7 +357,8 @@ rule(
 rule(
     "prevention_interviews",
     "return_and_prevention",
-    "share of returned children offered a prevention interview (completed, or declined by the child)",
+    "share of returns (one per episode) followed by a prevention interview offered (completed, or declined by the "
+    "child)",
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction; returns in the 72 hours "
     "before the extract date are not yet due",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
@@ -367,16 +368,16 @@ rule(
     _judge_practice_share(
         "prevention_interviews",
         "prevention_offered",
-        "returned children were offered a prevention interview (completed, or declined by the child: a refusal is "
-        "not counted as a failure)",
-        "{name} should offer every returned child a prevention interview and record its outcome.",
+        "returns (one per episode) were followed by a prevention interview offered to the child (completed, or "
+        "declined by the child: a refusal is not counted as a failure)",
+        "{name} should offer the child a prevention interview after every return and record its outcome.",
     )
 )
 rule(
     "return_interviews_72h",
     "return_and_prevention",
-    "share of returned children offered an independent return interview within 72 hours (completed in time, or "
-    "declined by the child), a partnership finding with the local authorities",
+    "share of returns (one per episode) followed within 72 hours by an independent return interview (completed in "
+    "time, or declined by the child), a partnership finding with the local authorities",
     "proportion funnel against England and Wales (99.8%), practice_concern_fraction; English forces only "
     "(not statutory in Wales); returns in the 72 hours before the extract date are not yet due",
     thresholds={"practice_concern_fraction": _PRACTICE_CONCERN_FRACTION},
@@ -386,9 +387,10 @@ rule(
     _judge_practice_share(
         "return_interviews_72h",
         "return_offered_72h",
-        "returned children had an independent return interview within 72 hours, or declined one",
-        "{name} and its local authorities should agree how every returned child is offered a return interview "
-        "within 72 hours, and share what children say with investigating officers.",
+        "returns (one per episode) were followed within 72 hours by an independent return interview, or the child "
+        "declined one",
+        "{name} and its local authorities should agree how a child is offered a return interview within 72 hours "
+        "of every return, and share what children say with investigating officers.",
         subject="For {name} and its local authorities",
         exempt=_welsh,
     )
@@ -398,7 +400,7 @@ rule(
 @rule(
     "long_durations",
     "investigation",
-    "share of children returned within 48 hours (Kaplan-Meier)",
+    "share of episodes ended by the child's return within 48 hours (Kaplan-Meier)",
     "95% interval below England and Wales by returned_48h_gap",
     thresholds={
         "returned_48h_gap": Threshold(

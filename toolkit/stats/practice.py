@@ -201,9 +201,9 @@ PRACTICE_MEASURES = {
             _review_in_time,
             "supervision",
         ),
-        # returned children offered a police prevention interview (safe and well check): completed or declined,
-        # since a child's refusal is not the force's failure; and those who had one. Returns in the last 72
-        # hours before the extract date are not yet due.
+        # returns (one per episode) followed by a police prevention interview offered (safe and well check):
+        # completed or declined, since a child's refusal is not the force's failure; and those who had one.
+        # Returns in the last 72 hours before the extract date are not yet due.
         PracticeMeasure(
             "prevention_offered",
             "Prevention interview offered after return (completed or declined by the child)",
@@ -216,8 +216,8 @@ PRACTICE_MEASURES = {
             lambda e, extract, mix, deadlines: (_due_72h(e, extract), _completed(e["prevention_interview"])),
             "prevention_interviews",
         ),
-        # returned children offered an independent return interview (a local authority's duty in England) within
-        # 72 hours: completed within 72 hours, or declined by the child; and those who had one at all
+        # returns (one per episode) followed by an independent return interview offered (a local authority's duty
+        # in England) within 72 hours: completed within 72 hours, or declined by the child; and those who had one
         PracticeMeasure(
             "return_offered_72h",
             "Independent return interview within 72 hours of return (completed, or declined by the child)",
