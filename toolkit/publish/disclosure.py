@@ -524,15 +524,17 @@ LINKED_COUNTS = (
 
 
 def withhold_linked_counts(
-    tables: dict[str, pd.DataFrame], threshold: int = DEFAULT_THRESHOLD, links=LINKED_COUNTS
+    tables: dict[str, pd.DataFrame], threshold: int = DEFAULT_THRESHOLD, links=LINKED_COUNTS, before=None
 ) -> tuple[dict[str, pd.DataFrame], set[tuple[str, str, str]]]:
     """Withhold each count of :data:`LINKED_COUNTS` whose difference from the count it is part of is small.
 
     The risk-grading model counts a force's graded "missing" episodes (674) and the standardised ratio
     prints how many were graded medium or high (670): the 4 graded low are given back by subtraction. So
     where ``whole - part`` is a count from 1 to ``threshold - 1`` the part is withheld (with its
-    ``figures``); a part withheld makes no pair it is in a way back. Repeated until nothing changes,
-    since links chain (children, twice or more, three times or more).
+    ``figures``), and so is any part of a small whole, zero or not; a part withheld makes no pair it is
+    in a way back. Repeated until nothing changes,
+    since links chain (children, twice or more, three times or more). ``before`` holds the tables as they
+    were before any was published, where a whole already withheld (blank) is read to see if it was small.
 
     Returns
     -------
@@ -564,9 +566,17 @@ def withhold_linked_counts(
             mine = parts[part.rows(parts)].set_index("force_code")[part.column].astype(float)
             totals = wholes[whole.rows(wholes)].set_index("force_code")[whole.column].astype(float)
             totals = totals.reindex(mine.index)
-            # Only a pair of published counts gives a difference back: a small whole is withheld itself.
+            was = totals
+            if before is not None and whole.table in before:
+                unpublished = before[whole.table]
+                own = unpublished[whole.rows(unpublished)].set_index("force_code")[whole.column].astype(float)
+                was = totals.fillna(own.reindex(mine.index))
+            # Only a pair of published counts gives a difference back: a small whole is withheld itself, and so
+            # is every part of it, zeros included (none of a force's three children missing twice says that
+            # all three went missing once).
             shown = mine.notna() & ~is_small_count(mine, threshold) & ~is_small_count(totals, threshold)
-            hit = mine.index[is_small_count(totals - mine, threshold) & shown]
+            of_small = mine.notna() & is_small_count(was, threshold)
+            hit = mine.index[(is_small_count(totals - mine, threshold) & shown) | of_small]
             if len(hit) == 0:
                 continue
             rows = part.rows(parts) & parts["force_code"].isin(hit)
@@ -590,7 +600,10 @@ def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np
     has exactly one withheld cell, its total less the other cells would give
     that cell back, so the smallest other non-zero cell of the set is withheld
     too (the usual complementary suppression). Two or more withheld cells
-    reveal only their sum. Zeros stay published: they identify nobody.
+    reveal only their sum. Zeros stay published, except in a set whose total
+    is itself small: there the zeros would say that every one of a handful of
+    children has the other cells' attributes (all of a force's three children
+    White, none looked after), so every cell of the set is withheld.
 
     Parameters
     ----------
@@ -613,13 +626,18 @@ def withhold_complements(counts, sets, threshold: int = DEFAULT_THRESHOLD) -> np
     [True, True, False]
     >>> withhold_complements(pd.Series([40, 50, 33, 1, 12]).iloc[2:], ["a"] * 3).tolist()  # any index
     [False, True, True]
+    >>> withhold_complements([0, 3, 0, 0], ["a"] * 4).tolist()  # a total of 3: its zeros too
+    [True, True, True, True]
     """
     # Positions, not the caller's labels: the result is indexed by position.
     counts = pd.to_numeric(pd.Series(counts), errors="coerce").reset_index(drop=True)
     frame = pd.DataFrame({"count": counts, "set": list(sets)})
     if threshold <= 1:
         return np.zeros(len(frame), dtype=bool)
-    small = is_small_count(frame["count"], threshold).to_numpy()
+    small = (
+        is_small_count(frame["count"], threshold)
+        | is_small_count(frame.groupby("set")["count"].transform("sum"), threshold)
+    ).to_numpy()
     lone = frame.assign(small=small).groupby("set")["small"].transform("sum").to_numpy() == 1
     candidate = frame[lone & ~small & (frame["count"] > 0).to_numpy()]
     smallest = candidate.sort_values("count", kind="stable").groupby("set").head(1).index
@@ -917,7 +935,7 @@ def publish_tables(tables: dict[str, pd.DataFrame], run: dict) -> dict[str, pd.D
         published["year_on_year"] = publish_year_on_year(published["year_on_year"], threshold)
     if "cross_border" in published:
         published["cross_border"], _ = publish_cross_border(published["cross_border"], threshold)
-    published, _ = withhold_linked_counts(published, threshold)
+    published, _ = withhold_linked_counts(published, threshold, before=tables)
     for name, columns in NATIONAL_COUNT_COLUMNS.items():
         if name in published:
             published[name] = withhold_national_counts(published[name], columns, threshold)
@@ -1058,6 +1076,12 @@ def publish_hours(hours: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd
     ...     "episodes": [60, 50, 87, 1, 1, 1]})
     >>> publish_hours(force)["published"].tolist()
     [60.0, 50.0, nan, nan, nan, nan]
+
+    A force of 3 episodes shows none of its cells, its empty hours included:
+
+    >>> few = pd.DataFrame({"force_code": "a", "slot": range(3), "group": "day", "episodes": [3, 0, 0]})
+    >>> publish_hours(few)["published"].tolist()
+    [nan, nan, nan]
     """
     forces = (hours["force_code"] != NATIONAL).to_numpy()
     cells = hours[forces]
@@ -1072,7 +1096,10 @@ def publish_hours(hours: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd
     groups = np.full((len(codes), 168), _HOUR_GROUPS.index("day"))
     counts[force, slot] = cells["episodes"].to_numpy(dtype=np.int64)
     groups[force, slot] = group
-    withheld = _withhold_nested_hours(counts, groups, threshold)[force, slot]
+    withheld = _withhold_nested_hours(counts, groups, threshold)
+    # A force of a handful of episodes shows no cell, zeros included: its empty hours would say when they were.
+    withheld |= np.asarray(is_small_count(counts.sum(axis=1), threshold), dtype=bool)[:, None]
+    withheld = withheld[force, slot]
     published = np.full(len(hours), np.nan)
     published[forces] = cells["episodes"].astype(float).where(~withheld).to_numpy()
     pooled = pd.Series(published[forces]).groupby(slot).sum(min_count=1)
