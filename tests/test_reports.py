@@ -181,6 +181,14 @@ def test_a_synthetic_run_says_so_and_that_it_is_a_draft_at_the_top_of_every_page
     assert provenance["input_provenance"]["seed"] == 11
     parameters = WorkFolder(folder / "work").read_json("run")  # what the notebooks read
     assert parameters["synthetic"] is True and parameters["status"] == "draft"
+    # and every file a reader might quote on its own: each row of the CSV files, each finding, the README
+    for name in ("metrics.csv", "data_quality.csv"):
+        rows = pd.read_csv(folder / "reports" / name)
+        assert len(rows) and rows["synthetic"].eq(True).all(), name
+    findings = json.loads((folder / "reports" / "findings.json").read_text())
+    assert findings and all(f["synthetic"] is True for f in findings)
+    readme = (folder / "reports" / "README.md").read_text()
+    assert readme.splitlines()[2].startswith("**Synthetic data: not about any real force.**")
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +243,9 @@ def test_data_without_a_provenance_file_are_never_called_synthetic(published_run
     assert "demonstration site" not in pages["national-overview.html"]  # the caveat once written there for every run
     provenance = json.loads((published_run / "reports" / "run.json").read_text())
     assert provenance["synthetic"] is False and provenance["input_provenance"] is None
+    assert pd.read_csv(published_run / "reports" / "metrics.csv")["synthetic"].eq(False).all()
+    assert all(f["synthetic"] is False for f in json.loads((published_run / "reports" / "findings.json").read_text()))
+    assert "synthetic" not in (published_run / "reports" / "README.md").read_text().lower()
 
 
 def test_a_run_told_it_is_published_says_so_on_every_page_and_in_run_json(published_run):

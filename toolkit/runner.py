@@ -876,17 +876,20 @@ def run_reports(
             code: text.replace(str(work.staging), str(work.target)) for code, text in result.failures.items()
         }
         write_index(out_dir, summary, result.reports, result.failures, parameters, findings, result.overview)
-        write_readme(out_dir)
+        write_readme(out_dir, parameters)
         published = publish_tables({"quality": tables["quality"], "cleaning": tables["cleaning"]}, parameters)[
             "quality"
         ]
-        write_atomically(out_dir / "data_quality.csv", published.to_csv(index=False))
+        # Every row of the machine-readable files says whether its data are synthetic, as every page does: a
+        # row or a finding quoted on its own still carries it.
+        synthetic = parameters["synthetic"] is True
+        write_atomically(out_dir / "data_quality.csv", published.assign(synthetic=synthetic).to_csv(index=False))
         metrics = collect_metrics(tables, groups, suppression_threshold)
-        write_atomically(out_dir / "metrics.csv", metrics.to_csv(index=False))
+        write_atomically(out_dir / "metrics.csv", metrics.assign(synthetic=synthetic).to_csv(index=False))
         write_workbooks(out_dir, metrics, published, parameters)  # the same published tables, as spreadsheets
         write_atomically(
             out_dir / "findings.json",
-            format_json(publish_findings(findings, suppression_threshold)),
+            format_json([{**f, "synthetic": synthetic} for f in publish_findings(findings, suppression_threshold)]),
         )
         provenance = {
             **parameters,

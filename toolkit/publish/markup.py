@@ -170,13 +170,10 @@ def describe_run_status(run: Mapping[str, object], about: str) -> str:
     """
     parts = []
     if run.get("synthetic") is True:
-        text = (
-            "Every figure and finding on this page comes from synthetic data made by the toolkit's generator. "
-            f"They say nothing about {about}: real force names are used only to show the layout."
-        )
+        headline, text = describe_synthetic_data(about)
         parts.append(
             "<p class='synthetic-notice app-notice' data-synthetic='true' role='note'>"
-            f"<strong>Synthetic data: not about any real force.</strong> {escape(text)}</p>"
+            f"<strong>{escape(headline)}</strong> {escape(text)}</p>"
         )
     status = "published" if run.get("status") == "published" else "draft"
     tag, headline, text = _STATUS_TEXT[status]
@@ -186,6 +183,25 @@ def describe_run_status(run: Mapping[str, object], about: str) -> str:
         f"<span class='govuk-phase-banner__text'><strong>{escape(headline)}</strong> {escape(text)}</span></p></div>"
     )
     return "<div class='run-banner'>" + "".join(parts) + "</div>"
+
+
+def describe_synthetic_data(about: str = "any real force", where: str = "on this page") -> tuple[str, str]:
+    """The synthetic-data notice in plain words: its headline and its text, for a page or a file.
+
+    The one wording of the notice, on every page (:func:`describe_run_status`) and in the folder's
+    ``README.md``; the CSV and JSON files carry it as a ``synthetic`` field on every row.
+
+    Examples
+    --------
+    >>> describe_synthetic_data("Kent Police", "in this folder")[1]  # doctest: +NORMALIZE_WHITESPACE
+    "Every figure and finding in this folder comes from synthetic data made by the toolkit's generator.
+    They say nothing about Kent Police: real force names are used only to show the layout."
+    """
+    return (
+        "Synthetic data: not about any real force.",
+        f"Every figure and finding {where} comes from synthetic data made by the toolkit's generator. "
+        f"They say nothing about {about}: real force names are used only to show the layout.",
+    )
 
 
 # The pages of a published folder, named once: the index, the national overview and a report per force.

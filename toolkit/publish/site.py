@@ -26,6 +26,7 @@ from toolkit.publish.markup import (
     describe_run_status,
     describe_running_header,
     describe_status_words,
+    describe_synthetic_data,
     html_table,
 )
 from toolkit.store import write_atomically
@@ -182,15 +183,22 @@ def write_index(
     return target
 
 
-def write_readme(out_dir: Path) -> Path:
-    """Write ``README.md`` into a publication set: what each of its files is.
+def write_readme(out_dir: Path, run: dict | None = None) -> Path:
+    """Write ``README.md`` into a publication set: what each of its files is, and if its data are synthetic.
 
     Examples
     --------
     >>> import tempfile
     >>> write_readme(Path(tempfile.mkdtemp())).read_text().startswith("# reports/")
     True
+    >>> write_readme(Path(tempfile.mkdtemp()), {"synthetic": True}).read_text().splitlines()[2][:45]
+    '**Synthetic data: not about any real force.**'
     """
     target = Path(out_dir) / "README.md"
-    write_atomically(target, README_TEMPLATE.read_text(encoding="utf-8"))
+    text = README_TEMPLATE.read_text(encoding="utf-8")
+    if run is not None and run.get("synthetic") is True:
+        headline, notice = describe_synthetic_data("any real force", "in this folder")
+        title, rest = text.split("\n", 1)
+        text = f"{title}\n\n**{headline}** {notice}\n{rest}"
+    write_atomically(target, text)
     return target
