@@ -525,3 +525,23 @@ def test_a_national_share_beside_a_withheld_force_gives_no_count_back():
     # Where no force is withheld, England and Wales keeps its four figures and its interval.
     plain = national.loc["return_completed"]
     assert plain["value"] == 0.75 and plain["lower"] < 0.75 < plain["upper"] and plain["method"] == "Wilson interval"
+
+
+def test_a_section_of_withheld_shares_says_so_and_not_that_the_force_has_no_episodes():
+    """City of London's 3 episodes: every practice share is withheld, which is not "no episodes"."""
+    from toolkit.forces import get_force
+    from toolkit.publish.report import ForceReport, show_practice
+
+    keys = ("flagged_no_active_response", "children_flagged_no_active_response")
+    practice = pd.DataFrame(columns=["force_code", "measure", "value", "lower", "upper", "numerator", "denominator"])
+    support = pd.DataFrame(columns=["force_code", "metric", "supported", "reason"])
+
+    def section(episodes: float) -> str:
+        summary = pd.DataFrame(
+            {"force_code": ["E23000034"], "area": ["force"], "metric": ["episodes"], "value": [episodes]}
+        )
+        tables = {"summary": summary, "practice": practice, "support": support}
+        return show_practice(ForceReport(get_force("E23000034"), {"suppression_threshold": 5}, [], tables), keys).data
+
+    assert "No episodes" not in section(3) and "each rests on fewer than 5 episodes or children" in section(3)
+    assert section(0) == "<p>No episodes for this force are in the extract.</p>"

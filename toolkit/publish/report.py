@@ -547,6 +547,16 @@ def _share_table(report: ForceReport, rows: list, caption: str) -> str:
     return html_table(rows, caption, columns, report.threshold)
 
 
+def _describe_no_rows(report: ForceReport) -> str:
+    """Why a section shows no row: no episodes at all, or (a force of a few) every figure withheld."""
+    if report.figure("episodes")["value"] == 0:
+        return "No episodes for this force are in the extract."
+    return (
+        f"None of these figures is shown: each rests on fewer than {report.threshold} episodes or children "
+        "(statistical disclosure control)."
+    )
+
+
 def show_practice(report: ForceReport, measures: tuple[str, ...], title: str | None = None) -> HTML:
     """Practice shares for this force, its comparator group's funnel band and England and Wales, with intervals.
 
@@ -569,7 +579,7 @@ def show_practice(report: ForceReport, measures: tuple[str, ...], title: str | N
             rows.append(row)
             drawn.append(_drawn_share(report, table, measure.label))
     if not rows:
-        return HTML("<p>No episodes for this force are in the extract.</p>")
+        return HTML(f"<p>{escape(_describe_no_rows(report))}</p>")
     html = _share_table(report, rows, "Share of the episodes or children each row names (95% Wilson interval)")
     if title and drawn:
         chart = pd.DataFrame(drawn)
