@@ -89,6 +89,22 @@ def test_findings_follow_the_output_contract(found):
     assert len({(f["force_code"], f["rule"], f["statement"]) for f in found}) == len(found)
 
 
+# A code of the data (a column, a category, a flag) rather than words: never in a sentence a reader quotes.
+CODE_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:cse|cce)\b")
+
+
+def test_sentences_and_the_methods_they_quote_carry_no_code_names(prepared, found):
+    """Cumbria's finding ended "with the risk factor cse", quoting the profile's method."""
+    tables, _ = prepared
+    for f in found:
+        for text in (f["statement"], f.get("recommendation") or ""):
+            assert not CODE_NAME.search(text), (f["rule"], text)
+    methods = tables["profile_shares"].query("measure in ['exploitation', 'out_of_area']")["method"].unique()
+    assert len(methods) >= 4
+    for method in methods:
+        assert not CODE_NAME.search(method), method
+
+
 def test_thresholds_are_configurable_and_checked(prepared, tmp_path):
     tables, _ = prepared
     strict = tmp_path / "strict.yaml"

@@ -667,7 +667,7 @@ def summarise_profile_shares(
             in_care,
             in_care,
             "episodes",
-            "share of looked-after children's episodes with the risk factor out_of_area_placement",
+            "share of looked-after children's episodes recorded as placed out of area",
             np.where(
                 no_factors != "",
                 no_factors,
@@ -677,7 +677,11 @@ def summarise_profile_shares(
         )
     )
     flagged_total = np.where(unlisted, 0, total)
-    for flag in ("cse", "cce", "trafficking"):
+    for flag, words in (
+        ("cse", "child sexual exploitation"),
+        ("cce", "child criminal exploitation"),
+        ("trafficking", "trafficking"),
+    ):
         blocks.append(
             _share_block(
                 forces,
@@ -688,7 +692,7 @@ def summarise_profile_shares(
                 flagged_total,
                 flagged_total,
                 "episodes",
-                f"share of the force's episodes with the risk factor {flag}",
+                f"share of the force's episodes with a {words} flag",
                 np.where(no_factors != "", no_factors, no_episodes),
             )
         )
