@@ -42,9 +42,21 @@ class ExtractDate:
     day : datetime.date
 
     Use :meth:`parse` on anything a user or a file gave: it is the one parser.
+
+    Examples
+    --------
+    >>> ExtractDate("2025-02-30")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.ToolkitError: ExtractDate takes a datetime.date, not '2025-02-30': ExtractDate.parse reads text
     """
 
     day: date
+
+    def __post_init__(self):
+        # Built from anything but a day, it failed later and far away ('str' object has no attribute 'isoformat').
+        if not isinstance(self.day, date) or isinstance(self.day, datetime):
+            raise ToolkitError(f"ExtractDate takes a datetime.date, not {self.day!r}: ExtractDate.parse reads text")
 
     @classmethod
     def parse(cls, value: ExtractDate | date | str) -> ExtractDate:
