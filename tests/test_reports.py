@@ -1192,3 +1192,20 @@ def test_a_rerun_with_the_previous_findings_says_what_became_of_each(run, tmp_pa
     assert re.search(f"data-rule=.{kept['rule']}. data-status=.enduring.", page)
     assert re.search("data-rule=.long_durations. data-status=.resolved.", page) and "Then: 12 days." in page
     assert "Found in the previous run too." in page and re.search("data-since=.enduring.", page)
+
+
+def test_the_harm_charts_words_tell_a_withheld_share_from_one_with_no_episode(run):
+    """A first response no episode had is not computed, not withheld: the text alternative said "withheld"."""
+    import html as markup
+
+    _, folder = run
+    empty = 0
+    for code in RUN_FORCES:
+        page = markup.unescape((folder / "reports" / f"{get_force(code).slug}.html").read_text(encoding="utf-8"))
+        alt = re.search(r"alt='[^']*harm while missing by first response: (.*?)\. Its figures", page, re.S).group(1)
+        table = page.split("Harm while missing, by the first response")[2].split("</table>")[0]  # [1]: its label
+        for label, cells in re.findall(r"<th[^>]*>([^<]+)</th><td[^>]*>([^<]*)</td>", table):
+            if cells.strip() == "0":
+                empty += 1
+                assert f"{label}: not computed (no episode) here" in alt, (code, label, alt)
+    assert empty  # the run has a first response some force never gave

@@ -684,6 +684,8 @@ def show_outcomes(report: ForceReport) -> HTML:
                 },
                 "comparators": np.nan,
                 "national": nat["share"],
+                # the words for a share not drawn: withheld, or nothing to take a share of
+                "missing": "withheld" if hidden[i] else "not computed (no episode)",
             }
         )
     columns = ["First response", "Episodes with harm known", "Came to harm (95% interval)", report.national_label]
@@ -692,8 +694,12 @@ def show_outcomes(report: ForceReport) -> HTML:
     )
     chart = pd.DataFrame(drawn)
     alt = f"{report.force.official_name}, harm while missing by first response: " + "; ".join(
-        f"{r.label}: {'withheld' if pd.isna(r.value) else format(r.value, '.1%')} here, {_percent(r.national)} in "
-        f"{report.national_label}"
+        f"{r.label}: {r.missing if pd.isna(r.value) else format(r.value, '.1%')} here, "
+        + (
+            f"{_percent(r.national)} in {report.national_label}"
+            if pd.notna(r.national)
+            else f"not computed (no episode) in {report.national_label}"
+        )
         for r in chart.itertuples()
     )
     html += embed_chart(
