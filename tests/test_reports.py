@@ -1209,3 +1209,13 @@ def test_the_harm_charts_words_tell_a_withheld_share_from_one_with_no_episode(ru
                 empty += 1
                 assert f"{label}: not computed (no episode) here" in alt, (code, label, alt)
     assert empty  # the run has a first response some force never gave
+
+
+def test_every_unit_in_metrics_csv_is_in_words(run):
+    """The consistency model's variances gave their measure's code as the unit (intraclass_correlation)."""
+    _, folder = run
+    metrics = pd.read_csv(folder / "reports" / "metrics.csv")
+    units = metrics["unit"].dropna().unique()
+    assert len(units) > 5 and not [u for u in units if "_" in u]
+    variances = metrics[metrics["metric"].str.startswith("risk_grading_intraclass_correlation")]
+    assert len(variances) and variances["unit"].eq("share of the latent variance").all()

@@ -306,7 +306,7 @@ PUBLISHED = (
         "consistency",
         "consistency_variance",
         "{model}_{measure}_{level}",
-        "{measure}",
+        "{unit}",
         "{method}",
         _INTERVAL,
         force_code=NATIONAL,

@@ -255,6 +255,14 @@ def median_odds_ratio(variance):
     return np.exp(np.sqrt(2 * np.asarray(variance, dtype=float)) * stats.norm.ppf(0.75))
 
 
+# What each measure of a model's variation is counted in, in words (metrics.csv's unit).
+VARIANCE_UNITS = {
+    "variance": "log-odds variance",
+    "intraclass_correlation": "share of the latent variance",
+    "median_odds_ratio": "odds ratio (median, between two units alike)",
+}
+
+
 def _summarise_variances(fit: Fit, model: str, confidence: float) -> pd.DataFrame:
     """Tidy rows: each level's variance, its ICC and median odds ratio, with intervals."""
     var = fit.variances.set_index("level")
@@ -282,6 +290,7 @@ def _summarise_variances(fit: Fit, model: str, confidence: float) -> pd.DataFram
         rows.append((model, "intraclass_correlation", level, cumulative_point / point_total, low, high))
     table = pd.DataFrame(rows, columns=["model", "measure", "level", "value", "lower", "upper"])
     table["episodes"] = fit.episodes
+    table["unit"] = table["measure"].map(VARIANCE_UNITS)
     table["method"] = (
         METHOD_GLMM + f"; variance intervals Wald on the log scale; ICC on the latent scale (level-1 variance "
         f"pi^2/3) with intervals from {INTERVAL_DRAWS:,} draws; median odds ratio (Merlo 2006)"
@@ -1011,4 +1020,4 @@ def summarise_consistency(
 
 
 def _summarise_empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=["model", "measure", "level", "value", "lower", "upper", "episodes", "method"])
+    return pd.DataFrame(columns=["model", "measure", "level", "value", "lower", "upper", "episodes", "unit", "method"])
