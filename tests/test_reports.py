@@ -1219,3 +1219,12 @@ def test_every_unit_in_metrics_csv_is_in_words(run):
     assert len(units) > 5 and not [u for u in units if "_" in u]
     variances = metrics[metrics["metric"].str.startswith("risk_grading_intraclass_correlation")]
     assert len(variances) and variances["unit"].eq("share of the latent variance").all()
+
+
+def test_a_withheld_rate_withholds_its_interval_and_says_so_in_the_index(published_run):
+    """City of London's rate is [c]; its interval cell was blank, as if never computed."""
+    index = (published_run / "reports" / "index.html").read_text(encoding="utf-8")
+    row = next(r for r in index.split("<tr") if "E23000034" in r)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", row, re.S)]
+    rate = cells.index("E23000034") + 3  # code, episodes, children, then the rate and its interval
+    assert cells[rate : rate + 2] == ["[c]", "[c]"], cells

@@ -15,7 +15,7 @@ import pandas as pd
 
 from toolkit.config import TEMPLATES_DIR
 from toolkit.forces import NATIONAL, describe_coverage, get_force, list_forces
-from toolkit.publish.disclosure import format_figure, publish_tables, published_threshold
+from toolkit.publish.disclosure import SUPPRESSED, format_figure, publish_tables, published_threshold
 from toolkit.publish.markup import (
     INDEX_PAGE,
     SITE_NAME,
@@ -82,8 +82,11 @@ def build_index_rows(
                 "episodes": _text(_figure(shown, code, "force", "episodes"), 0),
                 "children": _text(_figure(shown, code, "force", "children"), 0),
                 "rate": _text(rate, 1),
-                "interval": ""
-                if rate["suppressed"] or pd.isna(rate["lower"])
+                # withheld with the rate it goes with, and said so, as the rate is; blank only where never computed
+                "interval": SUPPRESSED
+                if rate["suppressed"]
+                else ""
+                if pd.isna(rate["lower"])
                 else f"{format_figure(rate['lower'], False, 1)} to {format_figure(rate['upper'], False, 1)}",
                 "failed": code in failures,
                 "concerns": int(counts.get((code, "cause_of_concern"), 0)),
