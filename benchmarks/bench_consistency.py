@@ -40,12 +40,10 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.config import PLANS_DIR
-from toolkit.ingest.schema import cast_to_text
 from toolkit.stats.consistency import (
-    NOT_ADJUSTED_FOR_RESPONSE,
     describe_case_mix,
-    flag_exploitation,
     select_first_responses,
+    select_flagged_responses,
     summarise_consistency,
 )
 from toolkit.synthetic.generator import OFFICER_SD, estimate_true_effects, generate_extract, read_plan
@@ -72,13 +70,13 @@ def _accuracy(seed: int) -> dict:
     forces = tables["consistency_forces"].set_index("force_code")
     mix = describe_case_mix(episodes)
     graded = select_first_responses(episodes).index
-    flagged = flag_exploitation(mix) & cast_to_text(episodes["category"]).isin(["missing", "absent"]).fillna(False)
+    flagged, covariates = select_flagged_responses(episodes, mix)
     true_grading = estimate_true_effects(
         probability.loc[graded, "graded_higher"].to_numpy(), mix.loc[graded], episodes.loc[graded, "force_code"]
     )
     true_response = estimate_true_effects(
         probability.loc[flagged, "no_active_response"].to_numpy(),
-        mix.loc[flagged, [c for c in mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]],
+        covariates,
         episodes.loc[flagged, "force_code"],
     )
     spread = tables["officer_spread"]

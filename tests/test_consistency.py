@@ -208,14 +208,14 @@ def test_each_forces_interval_covers_its_true_tendency():
     forces = consistency.summarise_consistency(episodes)["consistency_forces"].set_index("force_code")
     mix = consistency.describe_case_mix(episodes)
     graded = consistency.select_first_responses(episodes).index
-    flagged = consistency.flag_exploitation(mix) & episodes["category"].isin(["missing", "absent"]).to_numpy()
+    flagged, covariates = consistency.select_flagged_responses(episodes, mix)
     truths = {
         "risk_grading": generator.estimate_true_effects(
             probability.loc[graded, "graded_higher"], mix.loc[graded], episodes.loc[graded, "force_code"]
         ),
         "no_response_if_flagged": generator.estimate_true_effects(
             probability.loc[flagged, "no_active_response"],
-            mix.loc[flagged].drop(columns=list(consistency.NOT_ADJUSTED_FOR_RESPONSE)),
+            covariates,
             episodes.loc[flagged, "force_code"],
         ),
     }

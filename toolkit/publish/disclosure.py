@@ -532,9 +532,9 @@ def withhold_linked_counts(
     prints how many were graded medium or high (670): the 4 graded low are given back by subtraction. So
     where ``whole - part`` is a count from 1 to ``threshold - 1`` the part is withheld (with its
     ``figures``), and so is any part of a small whole, zero or not; a part withheld makes no pair it is
-    in a way back. Repeated until nothing changes,
-    since links chain (children, twice or more, three times or more). ``before`` holds the tables as they
-    were before any was published, where a whole already withheld (blank) is read to see if it was small.
+    in a way back. Repeated until nothing changes, since links chain (children, twice or more, three
+    times or more). ``before`` holds the tables as they were before any was published, where a whole
+    already withheld (blank) is read to see if it was small.
 
     Returns
     -------

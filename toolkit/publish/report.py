@@ -646,6 +646,8 @@ def show_protection(report: ForceReport) -> HTML:
     return HTML(html)
 
 
+# A harm share of a first response no episode had: not computed, which is not withheld.
+_NO_EPISODE = "not computed (no episode)"
 _RESPONSE_LABELS = {
     "absent": "Recorded 'absent'",
     **{
@@ -685,7 +687,7 @@ def show_outcomes(report: ForceReport) -> HTML:
                 "comparators": np.nan,
                 "national": nat["share"],
                 # the words for a share not drawn: withheld, or nothing to take a share of
-                "missing": "withheld" if hidden[i] else "not computed (no episode)",
+                "missing": "withheld" if hidden[i] else _NO_EPISODE,
             }
         )
     columns = ["First response", "Episodes with harm known", "Came to harm (95% interval)", report.national_label]
@@ -698,7 +700,7 @@ def show_outcomes(report: ForceReport) -> HTML:
         + (
             f"{_percent(r.national)} in {report.national_label}"
             if pd.notna(r.national)
-            else f"not computed (no episode) in {report.national_label}"
+            else f"{_NO_EPISODE} in {report.national_label}"
         )
         for r in chart.itertuples()
     )

@@ -595,6 +595,24 @@ def flag_exploitation(case_mix: pd.DataFrame) -> pd.Series:
     return case_mix[list(EXPLOITATION_FLAGS)].any(axis=1)
 
 
+def select_flagged_responses(episodes: pd.DataFrame, case_mix: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The episodes the categorisation model counts, and its covariates for them.
+
+    Episodes of children with an exploitation flag recorded "missing" or "absent", and their case mix
+    without what the model leaves out (:data:`NOT_ADJUSTED_FOR_RESPONSE`).
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"category": ["missing", "absent", None, "missing"]})
+    >>> mix = pd.DataFrame({"cse": [1, 1, 1, 0], "cce": 0, "trafficking": 0, "looked_after": [1, 0, 0, 0]})
+    >>> keep, X = select_flagged_responses(e, mix)
+    >>> keep.tolist(), X.columns.tolist()
+    ([True, True, False, False], ['cse', 'cce', 'trafficking'])
+    """
+    keep = flag_exploitation(case_mix) & cast_to_text(episodes["category"]).isin(["missing", "absent"]).fillna(False)
+    return keep, case_mix.loc[keep, [c for c in case_mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]]
+
+
 def fit_response_model(
     episodes: pd.DataFrame, confidence: float = 0.95, case_mix: pd.DataFrame | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -617,9 +635,8 @@ def fit_response_model(
         Too few flagged episodes, fewer than two forces, or no variation.
     """
     mix = case_mix if case_mix is not None else describe_case_mix(episodes)
-    keep = flag_exploitation(mix) & cast_to_text(episodes["category"]).isin(["missing", "absent"]).fillna(False)
+    keep, X = select_flagged_responses(episodes, mix)
     data = episodes[keep]
-    X = mix.loc[keep, [c for c in mix.columns if c not in NOT_ADJUSTED_FOR_RESPONSE]]
     y = has_no_active_response(data).to_numpy(dtype=float)
     forces = data["force_code"].astype(str)
     if len(data) < MIN_EPISODES:
